@@ -1,0 +1,613 @@
+//! The authority: the one place that orchestrates CA operations over the store, the key
+//! custodians, policy, lints and the clock.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use der::Decode;
+use sha2::{Digest, Sha256};
+use x509_cert::name::Name;
+
+use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
+use crate::audit::AuditEvent;
+use crate::hierarchy::Issuer;
+use crate::issuance::{
+    self, assemble_certificate, CertificateTemplate, ParsedCsr, SerialNumber,
+};
+use crate::keys::{verify_signature, KeyProvider, PublicKeyDescription, Signer, SoftwareKey};
+use crate::lint::{lint_certificate, CertificateKind, LintTarget};
+use crate::policy::{self, NameConstraintSet, SubjectAltName};
+use crate::profile::{ProfileName, Profiles};
+use crate::store::{
+    CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, NewCertificate, Store,
+};
+use crate::time::Clock;
+use crate::{Error, Result};
+
+/// Default validity of a root CA: 20 years.
+pub const DEFAULT_ROOT_DAYS: u32 = 20 * 365 + 5;
+/// Default validity of an intermediate CA: 10 years.
+pub const DEFAULT_INTERMEDIATE_DAYS: u32 = 10 * 365 + 2;
+
+/// Parameters of a new CA.
+#[derive(Clone, Debug)]
+pub struct NewCaRequest {
+    /// Unique CA name.
+    pub name: String,
+    /// Subject DN (RFC 4514); `CN=<name>` when absent.
+    pub subject: Option<String>,
+    /// Key type.
+    pub key_type: KeyType,
+    /// Validity in days.
+    pub days: Option<u32>,
+    /// pathLenConstraint.
+    pub path_len: Option<u8>,
+    /// SM2 signer ID this CA signs with (default GM/T 0009's `1234567812345678`).
+    pub sm2_id: Option<String>,
+    /// DNS name constraints (intermediates only).
+    pub permitted_dns: Vec<String>,
+    /// Excluded DNS subtrees (intermediates only).
+    pub excluded_dns: Vec<String>,
+}
+
+/// Where the subject's key comes from.
+#[derive(Clone, Debug)]
+pub enum SubjectKey {
+    /// A PKCS#10 CSR (PEM or DER bytes).
+    Csr(Vec<u8>),
+    /// caforge generates a key of this type and returns it.
+    Generate(KeyType),
+}
+
+/// A request for an end-entity certificate.
+#[derive(Clone, Debug)]
+pub struct IssueRequest {
+    /// Issuing CA, by name or id.
+    pub ca: String,
+    /// The subject's key.
+    pub key: SubjectKey,
+    /// Subject DN; for CSRs, overrides the CSR's subject.
+    pub subject: Option<String>,
+    /// SANs as `dns:…`, `ip:…`, `email:…`, `uri:…`; when empty, the CSR's requested SANs.
+    pub sans: Vec<String>,
+    /// Profile.
+    pub profile: ProfileName,
+    /// Validity in days (profile default when absent).
+    pub days: Option<u32>,
+}
+
+/// The result of a successful issuance.
+pub struct Issued {
+    /// The stored certificate.
+    pub record: CertificateRecord,
+    /// Its DER.
+    pub der: Vec<u8>,
+    /// The issuer chain, issuer first, up to and including the root.
+    pub chain: Vec<Vec<u8>>,
+    /// The generated key, when caforge made one.
+    pub generated_key: Option<SoftwareKey>,
+    /// Things the caller should tell the user (e.g. validity clipped to the issuer).
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("record", &self.record)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A CA that was created, with warnings for the user.
+#[derive(Debug)]
+pub struct CreatedCa {
+    /// The stored CA.
+    pub record: CaRecord,
+    /// Warnings (validity clipped to the parent, …).
+    pub warnings: Vec<String>,
+}
+
+/// The certificate authority service.
+pub struct Authority<S: Store> {
+    store: S,
+    keys: Arc<dyn KeyProvider>,
+    clock: Arc<dyn Clock>,
+    profiles: Profiles,
+}
+
+impl<S: Store> std::fmt::Debug for Authority<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").finish_non_exhaustive()
+    }
+}
+
+fn parse_name(dn: &str) -> Result<Name> {
+    let name = Name::from_str(dn)
+        .map_err(|e| Error::Invalid(format!("invalid subject '{dn}': {e} (expected e.g. CN=example,O=Example Ltd,C=GB)")))?;
+    Ok(name)
+}
+
+fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}
+
+async fn sign_blocking(signer: Arc<dyn Signer>, tbs: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
+    tokio::task::spawn_blocking(move || signer.sign(&tbs).map(|sig| (tbs, sig)))
+        .await
+        .map_err(|e| Error::Invalid(format!("signing task failed: {e}")))?
+        .map_err(Error::from)
+}
+
+impl<S: Store> Authority<S> {
+    /// An authority over `store`, with keys from `keys`, time from `clock`.
+    pub fn new(store: S, keys: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>, profiles: Profiles) -> Self {
+        Authority {
+            store,
+            keys,
+            clock,
+            profiles,
+        }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
+        let signer: Arc<dyn Signer> = Arc::from(self.keys.load(&record.key_ref, &record.sm2_id)?);
+        Issuer::new(record, signer)
+    }
+
+    /// Creates a self-signed root CA.
+    ///
+    /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. reserve the
+    /// serial; 4. build and lint the certificate; 5. audit "signing", sign, self-verify;
+    /// 6. commit CA, certificate and audit entry in one transaction.
+    ///
+    /// # Errors
+    /// Invalid names, key or store failures. The key is removed again if a later step fails.
+    pub async fn create_root(&self, req: &NewCaRequest) -> Result<CreatedCa> {
+        self.create_ca(req, None).await
+    }
+
+    /// Creates an intermediate CA signed by `parent`.
+    ///
+    /// # Errors
+    /// As [`Authority::create_root`], plus path length violations and parent key problems.
+    pub async fn create_intermediate(&self, parent: &str, req: &NewCaRequest) -> Result<CreatedCa> {
+        let parent = self.store.find_ca(parent).await?;
+        let issuer = self.load_issuer(parent).await?;
+        self.create_ca(req, Some(issuer)).await
+    }
+
+    async fn create_ca(&self, req: &NewCaRequest, parent: Option<Issuer>) -> Result<CreatedCa> {
+        // 1. Validate everything that can be checked without side effects.
+        if req.name.trim().is_empty() || req.name.len() > 64 {
+            return Err(Error::Invalid("CA name must be 1 to 64 characters".into()));
+        }
+        if req.name.parse::<i64>().is_ok() {
+            return Err(Error::Invalid("a CA name cannot be a number (numbers select CAs by id)".into()));
+        }
+        if self.store.find_ca(&req.name).await.is_ok() {
+            return Err(Error::Store(crate::store::StoreError::Conflict(format!(
+                "a CA named '{}' already exists",
+                req.name
+            ))));
+        }
+        let subject = parse_name(req.subject.as_deref().unwrap_or(&format!("CN={}", req.name)))?;
+        let sm2_id = req.sm2_id.clone().unwrap_or_else(|| DEFAULT_SM2_ID.to_owned());
+        if sm2_id.len() > 8191 {
+            return Err(Error::Invalid("SM2 signer ID is too long".into()));
+        }
+        let constraints = NameConstraintSet::new(&req.permitted_dns, &req.excluded_dns)?;
+        if parent.is_none() && !constraints.is_empty() {
+            return Err(Error::Invalid("name constraints belong on intermediates, not roots".into()));
+        }
+        let now = self.clock.now();
+        let mut warnings = Vec::new();
+        let (days, path_len) = match &parent {
+            None => (req.days.unwrap_or(DEFAULT_ROOT_DAYS), req.path_len),
+            Some(p) => {
+                let path_len = match (p.record.path_len, req.path_len) {
+                    (Some(0), _) => {
+                        return Err(Error::Invalid(format!(
+                            "CA '{}' has pathLenConstraint 0 and cannot certify another CA",
+                            p.record.name
+                        )))
+                    }
+                    (Some(pl), Some(want)) if want >= pl => {
+                        return Err(Error::Invalid(format!(
+                            "--path-len {want} is not below the parent's pathLenConstraint {pl}"
+                        )))
+                    }
+                    (Some(pl), None) => Some(pl - 1),
+                    (None, want) => Some(want.unwrap_or(0)),
+                    (_, want) => want,
+                };
+                (req.days.unwrap_or(DEFAULT_INTERMEDIATE_DAYS), path_len)
+            }
+        };
+        let plan = policy::ca_validity(days, now, parent.as_ref().map(|p| (p.not_before(), p.not_after())))?;
+        if plan.clipped_to_issuer {
+            warnings.push(format!(
+                "validity clipped to the parent CA's notAfter ({})",
+                plan.not_after
+            ));
+        }
+
+        // 2. Generate the key inside its custodian.
+        let (key_ref, signer) = self.keys.generate(req.key_type, &req.name, &sm2_id)?;
+        let signer: Arc<dyn Signer> = Arc::from(signer);
+        let result = self
+            .finish_ca(req, parent, subject, sm2_id, constraints, path_len, plan, key_ref.clone(), signer)
+            .await;
+        if result.is_err() {
+            // Nothing was recorded: do not leave an orphaned key behind.
+            let _ = self.keys.remove(&key_ref);
+        }
+        result.map(|record| CreatedCa { record, warnings })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_ca(
+        &self,
+        req: &NewCaRequest,
+        parent: Option<Issuer>,
+        subject: Name,
+        sm2_id: String,
+        constraints: NameConstraintSet,
+        path_len: Option<u8>,
+        plan: policy::ValidityPlan,
+        key_ref: crate::keys::KeyRef,
+        signer: Arc<dyn Signer>,
+    ) -> Result<CaRecord> {
+        let now = self.clock.now();
+        let key_id = issuance::key_identifier(signer.public_key_info());
+        let (issuer_name, issuer_key_id, issuer_signer, issuer_key_type, kind) = match &parent {
+            None => (subject.clone(), key_id.clone(), signer.clone(), req.key_type, CertificateKind::Root),
+            Some(p) => (p.subject.clone(), p.key_id()?, p.signer.clone(), p.key_type, CertificateKind::Intermediate),
+        };
+
+        // 3. Reserve the serial durably.
+        let serial = SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
+        self.store.reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp()).await?;
+
+        // 4. Build and lint.
+        let mut extensions = vec![
+            issuance::basic_constraints(true, path_len)?,
+            issuance::ca_key_usage()?,
+            issuance::subject_key_identifier(&key_id)?,
+        ];
+        if parent.is_some() {
+            extensions.push(issuance::authority_key_identifier(&issuer_key_id)?);
+        }
+        if !constraints.is_empty() {
+            extensions.push(issuance::name_constraints(&constraints)?);
+        }
+        let template = CertificateTemplate {
+            serial: serial.clone(),
+            issuer: issuer_name,
+            subject: subject.clone(),
+            not_before: plan.not_before,
+            not_after: plan.not_after,
+            spki: signer.public_key_info().clone(),
+            extensions,
+            signature_algorithm: issuer_key_type.signature_algorithm(),
+        };
+        lint_certificate(&LintTarget { template: &template, kind, issuer_key_type })?;
+
+        // 5. Sign, then check the signature before anything is stored.
+        let parent_name = parent.as_ref().map(|p| p.record.name.clone());
+        self.store
+            .append_audit(&AuditEvent {
+                at: now.unix_timestamp(),
+                action: "ca.signing".into(),
+                ca: Some(req.name.clone()),
+                serial: Some(serial.to_hex()),
+                details: serde_json::json!({"parent": parent_name, "key_type": req.key_type.as_str()}),
+            })
+            .await?;
+        let der = self.sign_template(&template, issuer_signer).await?;
+
+        // 6. Commit.
+        let subject_text = subject.to_string();
+        let cert = NewCertificate {
+            issuer_ca_id: parent.as_ref().map(|p| p.record.id),
+            serial: serial.clone(),
+            subject: subject_text.clone(),
+            sans: vec![],
+            profile: "ca".into(),
+            key_type: req.key_type.as_str().into(),
+            not_before: plan.not_before.unix_timestamp(),
+            not_after: plan.not_after.unix_timestamp(),
+            fingerprint: fingerprint(&der),
+            der: der.clone(),
+            created_at: now.unix_timestamp(),
+        };
+        let ca = NewCa {
+            name: req.name.clone(),
+            parent_id: parent.as_ref().map(|p| p.record.id),
+            key_type: req.key_type.as_str().into(),
+            key_ref,
+            sm2_id,
+            key_id: hex::encode_upper(&key_id),
+            subject: subject_text,
+            serial: serial.to_hex(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            path_len,
+            name_constraints: constraints,
+            cert_der: der,
+            created_at: now.unix_timestamp(),
+        };
+        let audit = AuditEvent {
+            at: now.unix_timestamp(),
+            action: "ca.created".into(),
+            ca: Some(req.name.clone()),
+            serial: Some(serial.to_hex()),
+            details: serde_json::json!({
+                "parent": parent_name,
+                "key_type": req.key_type.as_str(),
+                "fingerprint": cert.fingerprint,
+            }),
+        };
+        Ok(self.store.create_ca(&ca, &cert, &issuer_kid_hex, &audit).await?)
+    }
+
+    async fn sign_template(&self, template: &CertificateTemplate, signer: Arc<dyn Signer>) -> Result<Vec<u8>> {
+        let tbs = template.to_tbs_der()?;
+        let issuer_spki = signer.public_key_info().clone();
+        let sm2_id = signer_sm2_id(&*signer);
+        let (tbs, signature) = sign_blocking(signer, tbs).await?;
+        // A faulty custodian must never produce a certificate: check before storing.
+        verify_signature(&issuer_spki, template.signature_algorithm.oid(), &tbs, &signature, &sm2_id)
+            .map_err(|_| Error::BadSignature)?;
+        Ok(assemble_certificate(&tbs, template.signature_algorithm, &signature)?)
+    }
+
+    /// Issues an end-entity certificate.
+    ///
+    /// Steps: 1. resolve the issuer and load its key (a wrong passphrase stops here);
+    /// 2. parse the CSR and verify proof of possession, or generate the key; 3. apply policy
+    /// (key, SANs, name constraints of every CA in the chain, validity with clipping);
+    /// 4. reserve the serial durably; 5. build the certificate and lint it; 6. audit
+    /// "signing", sign, verify the signature; 7. commit certificate and "signed" audit entry
+    /// in one transaction; 8. return certificate, chain and warnings.
+    ///
+    /// # Errors
+    /// Any refusal leaves the store unchanged except, after step 4, an unused reserved serial.
+    pub async fn issue(&self, req: &IssueRequest) -> Result<Issued> {
+        // 1.
+        let record = self.store.find_ca(&req.ca).await?;
+        let chain_records = self.chain_records(&record).await?;
+        let issuer = self.load_issuer(record).await?;
+        let profile = self.profiles.get(req.profile);
+        let now = self.clock.now();
+
+        // 2.
+        let (spki, key_desc, csr_subject, csr_sans, generated_key) = match &req.key {
+            SubjectKey::Csr(bytes) => {
+                let csr = ParsedCsr::parse(bytes)?;
+                (csr.spki, csr.key, Some(csr.subject), csr.requested_sans, None)
+            }
+            SubjectKey::Generate(kt) => {
+                let key = tokio::task::spawn_blocking({
+                    let kt = *kt;
+                    move || SoftwareKey::generate(kt, DEFAULT_SM2_ID)
+                })
+                .await
+                .map_err(|e| Error::Invalid(format!("key generation task failed: {e}")))??;
+                let spki = key.public_key_info().clone();
+                let desc = PublicKeyDescription::of(&spki)?;
+                (spki, desc, None, vec![], Some(key))
+            }
+        };
+
+        // 3.
+        policy::check_subject_key(key_desc)?;
+        let subject = match (&req.subject, csr_subject) {
+            (Some(dn), _) => parse_name(dn)?,
+            (None, Some(name)) => name,
+            (None, None) => {
+                return Err(Error::Invalid("a subject is required (--subject 'CN=…')".into()))
+            }
+        };
+        let sans: Vec<SubjectAltName> = if req.sans.is_empty() {
+            csr_sans
+        } else {
+            req.sans.iter().map(|s| s.parse()).collect::<std::result::Result<_, _>>()?
+        };
+        let mut sans_dedup = Vec::with_capacity(sans.len());
+        for s in sans {
+            if !sans_dedup.contains(&s) {
+                sans_dedup.push(s);
+            }
+        }
+        let sans = sans_dedup;
+        if profile.requires_san && sans.is_empty() {
+            return Err(policy::PolicyError::MissingSan(profile.name.to_string()).into());
+        }
+        if subject.is_empty() && sans.is_empty() {
+            return Err(Error::Invalid("a certificate needs a subject or at least one SAN".into()));
+        }
+        for ca in &chain_records {
+            policy::check_name_constraints(&sans, &ca.name_constraints, &ca.name)?;
+        }
+        let plan = policy::leaf_validity(&profile, req.days, now, issuer.not_before(), issuer.not_after())?;
+        let mut warnings = Vec::new();
+        if plan.clipped_to_issuer {
+            warnings.push(format!(
+                "validity clipped: CA '{}' expires at {}, before the requested end; re-issue under a newer CA before then",
+                issuer.record.name, plan.not_after
+            ));
+        }
+
+        // 4.
+        let serial = SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let issuer_key_id = issuer.key_id()?;
+        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
+        self.store.reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp()).await?;
+
+        // 5.
+        let is_rsa = matches!(key_desc, PublicKeyDescription::Rsa { .. });
+        let mut extensions = vec![
+            issuance::basic_constraints(false, None)?,
+            issuance::leaf_key_usage(profile.key_usage(is_rsa))?,
+            issuance::extended_key_usage(&profile.eku)?,
+            issuance::subject_key_identifier(&issuance::key_identifier(&spki))?,
+            issuance::authority_key_identifier(&issuer_key_id)?,
+        ];
+        if !sans.is_empty() {
+            extensions.push(issuance::subject_alt_name(&sans, subject.is_empty())?);
+        }
+        let template = CertificateTemplate {
+            serial: serial.clone(),
+            issuer: issuer.subject.clone(),
+            subject: subject.clone(),
+            not_before: plan.not_before,
+            not_after: plan.not_after,
+            spki,
+            extensions,
+            signature_algorithm: issuer.key_type.signature_algorithm(),
+        };
+        lint_certificate(&LintTarget {
+            template: &template,
+            kind: CertificateKind::Leaf(profile.name),
+            issuer_key_type: issuer.key_type,
+        })?;
+
+        // 6.
+        self.store
+            .append_audit(&AuditEvent {
+                at: now.unix_timestamp(),
+                action: "cert.signing".into(),
+                ca: Some(issuer.record.name.clone()),
+                serial: Some(serial.to_hex()),
+                details: serde_json::json!({"profile": profile.name.as_str(), "subject": subject.to_string()}),
+            })
+            .await?;
+        let der = self.sign_template(&template, issuer.signer.clone()).await?;
+
+        // 7.
+        let cert = NewCertificate {
+            issuer_ca_id: Some(issuer.record.id),
+            serial: serial.clone(),
+            subject: subject.to_string(),
+            sans: sans.clone(),
+            profile: profile.name.as_str().into(),
+            key_type: key_desc.to_string(),
+            not_before: plan.not_before.unix_timestamp(),
+            not_after: plan.not_after.unix_timestamp(),
+            fingerprint: fingerprint(&der),
+            der: der.clone(),
+            created_at: now.unix_timestamp(),
+        };
+        let audit = AuditEvent {
+            at: now.unix_timestamp(),
+            action: "cert.signed".into(),
+            ca: Some(issuer.record.name.clone()),
+            serial: Some(serial.to_hex()),
+            details: serde_json::json!({
+                "profile": profile.name.as_str(),
+                "subject": cert.subject,
+                "sans": sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "fingerprint": cert.fingerprint,
+                "clipped": plan.clipped_to_issuer,
+            }),
+        };
+        let record = self.store.commit_certificate(&cert, &issuer_kid_hex, &audit).await?;
+
+        // 8.
+        Ok(Issued {
+            record,
+            der,
+            chain: chain_records.into_iter().map(|c| c.cert_der).collect(),
+            generated_key,
+            warnings,
+        })
+    }
+
+    /// The CA and its ancestors, the CA first and the root last.
+    ///
+    /// # Errors
+    /// Store errors, or a parent loop in corrupt data.
+    pub async fn chain_records(&self, ca: &CaRecord) -> Result<Vec<CaRecord>> {
+        let mut chain = vec![ca.clone()];
+        let mut next = ca.parent_id;
+        while let Some(id) = next {
+            if chain.len() > 16 || chain.iter().any(|c| c.id == id) {
+                return Err(Error::Invalid("CA hierarchy is deeper than 16 or has a loop".into()));
+            }
+            let parent = self.store.ca_by_id(id).await?;
+            next = parent.parent_id;
+            chain.push(parent);
+        }
+        Ok(chain)
+    }
+
+    /// A CA by name or id.
+    ///
+    /// # Errors
+    /// [`crate::store::StoreError::NotFound`].
+    pub async fn ca(&self, name_or_id: &str) -> Result<CaRecord> {
+        Ok(self.store.find_ca(name_or_id).await?)
+    }
+
+    /// All CAs.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn cas(&self) -> Result<Vec<CaRecord>> {
+        Ok(self.store.list_cas().await?)
+    }
+
+    /// Certificates matching `filter`.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn certificates(&self, filter: &CertificateFilter) -> Result<Vec<CertificateRecord>> {
+        Ok(self.store.list_certificates(filter).await?)
+    }
+
+    /// The certificate with `serial`; `ca` disambiguates when two issuers used the same serial.
+    ///
+    /// # Errors
+    /// Not found, ambiguous, or a malformed serial.
+    pub async fn certificate(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
+        let serial = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
+        let mut found = self.store.certificates_by_serial(&serial.to_hex()).await?;
+        if let Some(ca) = ca {
+            let ca = self.store.find_ca(ca).await?;
+            found.retain(|c| c.issuer_ca_id == ca.id);
+        }
+        match found.len() {
+            0 => Err(crate::store::StoreError::NotFound(format!("no certificate with serial {serial}")).into()),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Invalid(format!("serial {serial} exists under several CAs; pass --ca"))),
+        }
+    }
+
+    /// The CA with id `id`.
+    ///
+    /// # Errors
+    /// Not found.
+    pub async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord> {
+        Ok(self.store.ca_by_id(id).await?)
+    }
+
+    /// Parses a stored certificate (a convenience for front ends that show details).
+    ///
+    /// # Errors
+    /// When the DER does not parse.
+    pub fn parse_certificate(der: &[u8]) -> Result<x509_cert::Certificate> {
+        Ok(x509_cert::Certificate::from_der(der)?)
+    }
+}
+
+/// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.
+fn signer_sm2_id(signer: &dyn Signer) -> String {
+    signer.sm2_id().unwrap_or(DEFAULT_SM2_ID).to_owned()
+}

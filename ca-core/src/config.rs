@@ -1,0 +1,66 @@
+//! `caforge.toml`, the home's configuration file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{ProfileConfig, Profiles};
+use crate::{Error, Result};
+
+/// The configuration file, validated with `deny_unknown_fields`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database URL (`sqlite:caforge.db`, relative to the home); `--db` overrides it.
+    pub database: Option<String>,
+    /// Per-profile overrides.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileConfig>,
+}
+
+/// The file `caforge init` writes.
+pub const DEFAULT_CONFIG: &str = r#"# caforge configuration (see README.md).
+
+# Storage. Relative sqlite paths are relative to this directory; --db / CAFORGE_DB override.
+database = "sqlite:caforge.db"
+
+# Profile overrides. tls-server follows the CA/B Forum BR §6.3.2 schedule (200 days from
+# 2026-03-15, 100 from 2027-03-15, 47 from 2029-03-15) unless max_days is set here, which a
+# private deployment whose clients do not enforce the BRs may do.
+#
+# [profiles.tls-server]
+# default_days = 90
+# max_days = 397
+"#;
+
+impl Config {
+    /// Parses configuration text.
+    ///
+    /// # Errors
+    /// [`Error::Config`] with the parser's position, or invalid profile settings.
+    pub fn parse(text: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        cfg.profiles()?;
+        Ok(cfg)
+    }
+
+    /// The profiles this configuration defines.
+    ///
+    /// # Errors
+    /// Invalid profile settings.
+    pub fn profiles(&self) -> Result<Profiles> {
+        Ok(Profiles::from_config(&self.profiles)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_parses() {
+        let cfg = Config::parse(DEFAULT_CONFIG).expect("parses");
+        assert_eq!(cfg.database.as_deref(), Some("sqlite:caforge.db"));
+        assert!(Config::parse("bogus = 1").is_err());
+    }
+}

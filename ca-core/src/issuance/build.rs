@@ -1,0 +1,148 @@
+//! The one certificate-building path: a [`CertificateTemplate`] becomes TBSCertificate DER
+//! (the bytes to sign); any [`Signer`] signs them; [`assemble_certificate`] attaches the
+//! signature. Remote signers (HSMs) need nothing but `sign`.
+
+use der::asn1::{BitString, GeneralizedTime, UtcTime};
+use der::{AnyRef, Decode, Encode, Sequence};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use time::OffsetDateTime;
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::time::{Time, Validity};
+
+use super::SerialNumber;
+use crate::algorithm::SignatureAlgorithm;
+
+/// `Time` as RFC 5280 §4.1.2.5 wants it: UTCTime through 2049, GeneralizedTime from 2050.
+#[derive(Debug, Clone, Copy)]
+pub struct Time5280;
+
+impl Time5280 {
+    /// Encodes `t` (whole seconds) as an RFC 5280 `Time`.
+    ///
+    /// # Errors
+    /// When the instant is before 1970 or past 9999.
+    pub fn encode(t: OffsetDateTime) -> der::Result<Time> {
+        let secs = u64::try_from(t.unix_timestamp())
+            .map_err(|_| der::Error::from(der::ErrorKind::DateTime))?;
+        let dt = der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))?;
+        Ok(if dt.year() < 2050 {
+            Time::UtcTime(UtcTime::from_date_time(dt)?)
+        } else {
+            Time::GeneralTime(GeneralizedTime::from_date_time(dt))
+        })
+    }
+
+    /// Decodes an RFC 5280 `Time`.
+    ///
+    /// # Errors
+    /// When the value does not fit an `OffsetDateTime`.
+    pub fn decode(t: &Time) -> Result<OffsetDateTime, time::error::ComponentRange> {
+        let secs = t.to_unix_duration().as_secs();
+        OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+}
+
+/// `TBSCertificate` for a v3 certificate (RFC 5280 §4.1), as caforge writes it.
+///
+/// ```text
+/// TBSCertificate  ::=  SEQUENCE  {
+///      version         [0]  EXPLICIT Version DEFAULT v1,
+///      serialNumber         CertificateSerialNumber,
+///      signature            AlgorithmIdentifier,
+///      issuer               Name,
+///      validity             Validity,
+///      subject              Name,
+///      subjectPublicKeyInfo SubjectPublicKeyInfo,
+///      extensions      [3]  EXPLICIT Extensions OPTIONAL }
+/// ```
+#[derive(Sequence)]
+struct TbsCertificateV3<'a> {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    version: u8,
+    serial_number: der::asn1::UintRef<'a>,
+    signature: AlgorithmIdentifierOwned,
+    issuer: Name,
+    validity: Validity,
+    subject: Name,
+    subject_public_key_info: SubjectPublicKeyInfoOwned,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    extensions: Option<Vec<Extension>>,
+}
+
+/// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }`
+/// (RFC 5280 §4.1), with the TBS carried as the exact bytes that were signed.
+#[derive(Sequence)]
+struct SignedCertificate<'a> {
+    tbs: AnyRef<'a>,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+/// Everything that goes into a certificate except the signature.
+#[derive(Clone, Debug)]
+pub struct CertificateTemplate {
+    /// serialNumber.
+    pub serial: SerialNumber,
+    /// The issuer's subject name.
+    pub issuer: Name,
+    /// The subject name (may be empty when a critical SAN carries the identity).
+    pub subject: Name,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// The subject's public key.
+    pub spki: SubjectPublicKeyInfoOwned,
+    /// Extensions, in the order they will be encoded.
+    pub extensions: Vec<Extension>,
+    /// The issuer's signature algorithm.
+    pub signature_algorithm: SignatureAlgorithm,
+}
+
+impl CertificateTemplate {
+    /// The DER TBSCertificate: the bytes the issuer signs.
+    ///
+    /// # Errors
+    /// DER encoding errors (e.g. a date outside RFC 5280's range).
+    pub fn to_tbs_der(&self) -> der::Result<Vec<u8>> {
+        let tbs = TbsCertificateV3 {
+            version: 2,
+            serial_number: der::asn1::UintRef::new(self.serial.as_bytes())?,
+            signature: self.signature_algorithm.algorithm_identifier(),
+            issuer: self.issuer.clone(),
+            validity: Validity::new(
+                Time5280::encode(self.not_before)?,
+                Time5280::encode(self.not_after)?,
+            ),
+            subject: self.subject.clone(),
+            subject_public_key_info: self.spki.clone(),
+            extensions: if self.extensions.is_empty() {
+                None
+            } else {
+                Some(self.extensions.clone())
+            },
+        };
+        tbs.to_der()
+    }
+}
+
+/// Attaches `signature` (BIT STRING contents) to `tbs_der` and returns the certificate DER.
+/// The result is parsed back with x509-cert as a self-check.
+///
+/// # Errors
+/// DER errors, including a result that does not parse as an RFC 5280 certificate.
+pub fn assemble_certificate(
+    tbs_der: &[u8],
+    algorithm: SignatureAlgorithm,
+    signature: &[u8],
+) -> der::Result<Vec<u8>> {
+    let cert = SignedCertificate {
+        tbs: AnyRef::from_der(tbs_der)?,
+        signature_algorithm: algorithm.algorithm_identifier(),
+        signature: BitString::from_bytes(signature)?,
+    };
+    let der = cert.to_der()?;
+    x509_cert::Certificate::from_der(&der)?;
+    Ok(der)
+}

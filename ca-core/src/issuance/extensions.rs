@@ -1,0 +1,170 @@
+//! Certificate extensions (RFC 5280 §4.2), each built from caforge values into an
+//! `Extension` with the criticality the standard asks for.
+
+use const_oid::AssociatedOid;
+use der::asn1::{Ia5String, OctetString};
+use der::Encode;
+use sha1::{Digest, Sha1};
+use spki::SubjectPublicKeyInfoOwned;
+use x509_cert::ext::pkix::constraints::name::{GeneralSubtree, GeneralSubtrees};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    NameConstraints, SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::ext::Extension;
+
+use crate::policy::{NameConstraintSet, SubjectAltName as San};
+use crate::profile::{ExtendedKeyUsage as Eku, KeyUsageBits};
+
+fn ext<T: AssociatedOid + Encode>(value: &T, critical: bool) -> der::Result<Extension> {
+    Ok(Extension {
+        extn_id: T::OID,
+        critical,
+        extn_value: OctetString::new(value.to_der()?)?,
+    })
+}
+
+/// The key identifier of a public key: SHA-1 of the subjectPublicKey BIT STRING contents
+/// (RFC 5280 §4.2.1.2 method 1), as OpenSSL computes it.
+pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+    Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
+}
+
+/// SubjectKeyIdentifier, non-critical (RFC 5280 §4.2.1.2).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn subject_key_identifier(key_id: &[u8]) -> der::Result<Extension> {
+    ext(&SubjectKeyIdentifier(OctetString::new(key_id)?), false)
+}
+
+/// AuthorityKeyIdentifier with keyIdentifier only, non-critical (RFC 5280 §4.2.1.1).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn authority_key_identifier(issuer_key_id: &[u8]) -> der::Result<Extension> {
+    ext(
+        &AuthorityKeyIdentifier {
+            key_identifier: Some(OctetString::new(issuer_key_id)?),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        },
+        false,
+    )
+}
+
+/// BasicConstraints, critical (RFC 5280 §4.2.1.9: MUST be critical in CA certificates;
+/// caforge marks it critical in leaves too, as the CA/B profiles allow).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn basic_constraints(ca: bool, path_len: Option<u8>) -> der::Result<Extension> {
+    ext(
+        &BasicConstraints {
+            ca,
+            path_len_constraint: if ca { path_len } else { None },
+        },
+        true,
+    )
+}
+
+/// KeyUsage keyCertSign | cRLSign (| digitalSignature, for OCSP signing by the CA), critical.
+///
+/// # Errors
+/// DER encoding errors.
+pub fn ca_key_usage() -> der::Result<Extension> {
+    ext(
+        &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign | KeyUsages::DigitalSignature),
+        true,
+    )
+}
+
+/// KeyUsage for an end-entity certificate, critical (RFC 5280 §4.2.1.3 SHOULD).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn leaf_key_usage(bits: KeyUsageBits) -> der::Result<Extension> {
+    let mut usages = flagset::FlagSet::<KeyUsages>::default();
+    if bits.digital_signature {
+        usages |= KeyUsages::DigitalSignature;
+    }
+    if bits.non_repudiation {
+        usages |= KeyUsages::NonRepudiation;
+    }
+    if bits.key_encipherment {
+        usages |= KeyUsages::KeyEncipherment;
+    }
+    if bits.key_agreement {
+        usages |= KeyUsages::KeyAgreement;
+    }
+    ext(&KeyUsage(usages), true)
+}
+
+/// ExtendedKeyUsage, non-critical (RFC 5280 §4.2.1.12).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn extended_key_usage(ekus: &[Eku]) -> der::Result<Extension> {
+    use const_oid::db::rfc5280::{
+        ID_KP_CLIENT_AUTH, ID_KP_CODE_SIGNING, ID_KP_EMAIL_PROTECTION, ID_KP_SERVER_AUTH,
+    };
+    let oids = ekus
+        .iter()
+        .map(|e| match e {
+            Eku::ServerAuth => ID_KP_SERVER_AUTH,
+            Eku::ClientAuth => ID_KP_CLIENT_AUTH,
+            Eku::CodeSigning => ID_KP_CODE_SIGNING,
+            Eku::EmailProtection => ID_KP_EMAIL_PROTECTION,
+        })
+        .collect();
+    ext(&ExtendedKeyUsage(oids), false)
+}
+
+fn general_name(san: &San) -> der::Result<GeneralName> {
+    Ok(match san {
+        San::Dns(d) => GeneralName::DnsName(Ia5String::new(d)?),
+        San::Email(e) => GeneralName::Rfc822Name(Ia5String::new(e)?),
+        San::Uri(u) => GeneralName::UniformResourceIdentifier(Ia5String::new(u)?),
+        San::Ip(std::net::IpAddr::V4(v4)) => GeneralName::IpAddress(OctetString::new(v4.octets())?),
+        San::Ip(std::net::IpAddr::V6(v6)) => GeneralName::IpAddress(OctetString::new(v6.octets())?),
+    })
+}
+
+/// SubjectAltName; critical exactly when the subject DN is empty (RFC 5280 §4.2.1.6).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn subject_alt_name(sans: &[San], subject_is_empty: bool) -> der::Result<Extension> {
+    let names = sans.iter().map(general_name).collect::<der::Result<Vec<_>>>()?;
+    ext(&SubjectAltName(names), subject_is_empty)
+}
+
+/// NameConstraints over dNSName, critical (RFC 5280 §4.2.1.10 MUST).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn name_constraints(set: &NameConstraintSet) -> der::Result<Extension> {
+    let subtrees = |list: &[String]| -> der::Result<Option<GeneralSubtrees>> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        list.iter()
+            .map(|d| {
+                Ok(GeneralSubtree {
+                    base: GeneralName::DnsName(Ia5String::new(d)?),
+                    minimum: 0,
+                    maximum: None,
+                })
+            })
+            .collect::<der::Result<Vec<_>>>()
+            .map(Some)
+    };
+    ext(
+        &NameConstraints {
+            permitted_subtrees: subtrees(&set.permitted_dns)?,
+            excluded_subtrees: subtrees(&set.excluded_dns)?,
+        },
+        true,
+    )
+}

@@ -1,0 +1,15 @@
+//! Issuance building blocks: CSR parsing and proof of possession, serial numbers, and the
+//! one certificate-building path shared by every algorithm.
+
+mod build;
+mod csr;
+mod extensions;
+mod serial;
+
+pub use build::{assemble_certificate, CertificateTemplate, Time5280};
+pub use csr::{CsrError, ParsedCsr, MAX_CSR_BYTES};
+pub use extensions::{
+    authority_key_identifier, basic_constraints, ca_key_usage, extended_key_usage,
+    key_identifier, leaf_key_usage, name_constraints, subject_alt_name, subject_key_identifier,
+};
+pub use serial::SerialNumber;

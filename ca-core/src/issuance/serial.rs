@@ -1,0 +1,134 @@
+//! Certificate serial numbers (RFC 5280 §4.1.2.2; CA/B BRs §7.1: ≥ 64 bits of CSPRNG output).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A positive serial number of at most 20 octets, in minimal DER INTEGER content form.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SerialNumber(Vec<u8>);
+
+/// Random octets in a generated serial: 16 octets give 126 bits from the CSPRNG after the
+/// top two bits are fixed (positive, and minimal DER with a constant length).
+const SERIAL_OCTETS: usize = 16;
+
+impl SerialNumber {
+    /// A fresh random serial from the system CSPRNG (aws-lc's DRBG).
+    ///
+    /// # Errors
+    /// When the random generator fails.
+    pub fn random() -> Result<Self, aws_lc_rs::error::Unspecified> {
+        let mut bytes = [0u8; SERIAL_OCTETS];
+        aws_lc_rs::rand::fill(&mut bytes)?;
+        // 0b01xxxxxx: the sign bit is clear (positive) and the first octet is non-zero, so the
+        // encoding is minimal and every serial has the same length.
+        bytes[0] = (bytes[0] & 0x3f) | 0x40;
+        Ok(SerialNumber(bytes.to_vec()))
+    }
+
+    /// Wraps big-endian bytes, checking RFC 5280's rules.
+    ///
+    /// # Errors
+    /// When the value is zero, negative, longer than 20 octets or not minimally encoded.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let stripped: &[u8] = {
+            let mut b = bytes;
+            while b.len() > 1 && b[0] == 0 && b[1] & 0x80 == 0 {
+                b = &b[1..];
+            }
+            b
+        };
+        if stripped.is_empty() || stripped.iter().all(|&b| b == 0) {
+            return Err("serial number must be positive".into());
+        }
+        if stripped[0] & 0x80 != 0 {
+            // A leading 0x00 is needed to keep it positive.
+            let mut v = vec![0u8];
+            v.extend_from_slice(stripped);
+            if v.len() > 20 {
+                return Err("serial number longer than 20 octets".into());
+            }
+            return Ok(SerialNumber(v));
+        }
+        if stripped.len() > 20 {
+            return Err("serial number longer than 20 octets".into());
+        }
+        Ok(SerialNumber(stripped.to_vec()))
+    }
+
+    /// The DER INTEGER content octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Upper-case hex without separators (the form the CLI and database use).
+    pub fn to_hex(&self) -> String {
+        hex::encode_upper(&self.0)
+    }
+}
+
+impl fmt::Display for SerialNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for SerialNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SerialNumber({})", self.to_hex())
+    }
+}
+
+impl FromStr for SerialNumber {
+    type Err = String;
+
+    /// Parses hex, with or without `0x` and `:` separators (as `openssl x509 -serial` prints).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let cleaned: String = s
+            .trim()
+            .trim_start_matches("0x")
+            .chars()
+            .filter(|c| *c != ':')
+            .collect();
+        let padded = if cleaned.len() % 2 == 1 {
+            format!("0{cleaned}")
+        } else {
+            cleaned
+        };
+        let bytes = hex::decode(&padded).map_err(|_| format!("'{s}' is not a hex serial number"))?;
+        SerialNumber::from_bytes(&bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn random_serials_are_positive_minimal_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let s = SerialNumber::random().expect("rng");
+            assert_eq!(s.as_bytes().len(), 16);
+            assert!(s.as_bytes()[0] & 0x80 == 0 && s.as_bytes()[0] != 0);
+            assert!(seen.insert(s));
+        }
+    }
+
+    #[test]
+    fn rejects_zero_and_oversized() {
+        assert!(SerialNumber::from_bytes(&[0]).is_err());
+        assert!(SerialNumber::from_bytes(&[1; 21]).is_err());
+        assert_eq!(SerialNumber::from_bytes(&[0x80]).expect("pad").as_bytes(), &[0, 0x80]);
+        assert_eq!("0x01:02".parse::<SerialNumber>().expect("hex").to_hex(), "0102");
+    }
+
+    proptest! {
+        #[test]
+        fn hex_round_trips(bytes in proptest::collection::vec(any::<u8>(), 1..20)) {
+            if let Ok(s) = SerialNumber::from_bytes(&bytes) {
+                prop_assert_eq!(s.to_hex().parse::<SerialNumber>(), Ok(s));
+            }
+        }
+    }
+}

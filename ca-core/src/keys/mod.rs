@@ -1,0 +1,142 @@
+//! Keys: the [`Signer`] trait and key custody behind [`KeyProvider`], found by [`KeyRef`].
+//!
+//! A CA never knows where its key lives. It holds a `Box<dyn Signer>` that a provider
+//! produced from the CA's `KeyRef` (`file:keys/root.key.pem` today; `hsm-sim:` and
+//! `pkcs11:` URIs when those custodians arrive).
+
+mod file;
+mod software;
+mod verify;
+
+use std::fmt;
+
+use spki::SubjectPublicKeyInfoOwned;
+
+use crate::algorithm::{KeyType, SignatureAlgorithm, UnknownKeyType};
+
+pub use file::{
+    encrypt_key_pem, plain_key_pem, read_key_pem, write_private_file, FileKeyProvider, Passphrase,
+};
+pub use software::SoftwareKey;
+pub use verify::{key_type_of_spki, verify_signature, PublicKeyDescription};
+
+/// Errors from key generation, loading and signing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key's bytes could not be generated or parsed.
+    #[error("key material: {0}")]
+    Material(String),
+    /// The key file's passphrase was wrong (or the file was damaged).
+    #[error("cannot decrypt key file {path}: wrong passphrase or corrupt file")]
+    WrongPassphrase {
+        /// The file that would not decrypt.
+        path: String,
+    },
+    /// A passphrase was needed and none was given.
+    #[error("a passphrase is required: pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")]
+    MissingPassphrase,
+    /// The key reference names a custodian caforge does not (yet) support.
+    #[error("unsupported key reference '{0}' (supported: file:PATH)")]
+    UnsupportedKeyRef(String),
+    /// The signing operation failed.
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// A key file could not be read or written.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key type is not one caforge knows.
+    #[error(transparent)]
+    UnknownKeyType(#[from] UnknownKeyType),
+    /// The public key or signature is not acceptable.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// Something that can sign with a private key it keeps to itself.
+///
+/// Object-safe and synchronous: async callers run `sign` in `spawn_blocking`.
+pub trait Signer: Send + Sync {
+    /// The key's type.
+    fn key_type(&self) -> KeyType;
+
+    /// The signature algorithm this key signs with.
+    fn signature_algorithm(&self) -> SignatureAlgorithm {
+        self.key_type().signature_algorithm()
+    }
+
+    /// The key's SubjectPublicKeyInfo.
+    fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned;
+
+    /// Sign `message` and return the contents of the signature BIT STRING: DER
+    /// `SEQUENCE { r, s }` for ECDSA and SM2, the raw signature for RSA and Ed25519.
+    ///
+    /// # Errors
+    /// [`KeyError::Signing`] when the custodian fails.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+
+    /// For SM2 keys, the signer ID the signatures are made with.
+    fn sm2_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Where a key lives, as a URI: `file:PATH` (relative paths are relative to the caforge home).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct KeyRef(String);
+
+impl KeyRef {
+    /// Wraps a key URI.
+    pub fn new(uri: impl Into<String>) -> Self {
+        KeyRef(uri.into())
+    }
+
+    /// The URI text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyRef({})", self.0)
+    }
+}
+
+/// Key custody: generates keys inside the custodian and loads signers for existing ones.
+pub trait KeyProvider: Send + Sync {
+    /// Generate a key of `key_type`, named after `label`, and return where it lives.
+    ///
+    /// # Errors
+    /// When generation or storing fails; nothing is left behind on failure.
+    fn generate(
+        &self,
+        key_type: KeyType,
+        label: &str,
+        sm2_id: &str,
+    ) -> Result<(KeyRef, Box<dyn Signer>), KeyError>;
+
+    /// Load the signer for an existing key.
+    ///
+    /// # Errors
+    /// When the key cannot be found, decrypted or parsed.
+    fn load(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Box<dyn Signer>, KeyError>;
+
+    /// Destroys a key that was generated but never used (its CA was not recorded).
+    ///
+    /// # Errors
+    /// When the custodian cannot remove it.
+    fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError>;
+}

@@ -1,0 +1,22 @@
+//! caforge core: everything a certificate authority *is* and *does*, with no CLI and no HTTP.
+//!
+//! The one place that orchestrates is [`authority::Authority`]; everything else is a value
+//! type or a pure function, reached through small traits at the edges
+//! ([`keys::KeyProvider`], [`store::Store`], [`time::Clock`]).
+
+pub mod algorithm;
+pub mod audit;
+pub mod authority;
+pub mod config;
+mod error;
+pub mod hierarchy;
+pub mod issuance;
+pub mod keys;
+pub mod lint;
+pub mod pem;
+pub mod policy;
+pub mod profile;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};

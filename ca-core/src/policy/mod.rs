@@ -1,0 +1,62 @@
+//! Issuance policy: SAN rules, validity caps, key policy and name constraints.
+//!
+//! Every check here is a pure function over values; the authority calls them before any
+//! serial is reserved, so a refused request changes nothing.
+
+mod keys;
+mod names;
+mod san;
+mod validity;
+
+pub use keys::check_subject_key;
+pub use names::{check_name_constraints, NameConstraintSet};
+pub use san::SubjectAltName;
+pub use validity::{ca_validity, leaf_validity, tls_server_max_days, ValidityPlan};
+
+/// A request that policy refuses.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A SAN is malformed or not allowed.
+    #[error("invalid SAN '{san}': {reason}")]
+    InvalidSan {
+        /// The SAN as given.
+        san: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The profile needs a SAN and none was given.
+    #[error("profile {0} requires at least one SAN (--san dns:NAME)")]
+    MissingSan(String),
+    /// Requested validity exceeds the cap.
+    #[error("validity of {requested} days exceeds the {profile} maximum of {max} days ({why})")]
+    ValidityTooLong {
+        /// Requested days.
+        requested: u32,
+        /// The cap.
+        max: u32,
+        /// The profile.
+        profile: String,
+        /// Where the cap comes from.
+        why: String,
+    },
+    /// Zero or absurd validity.
+    #[error("validity must be at least 1 day")]
+    ValidityTooShort,
+    /// The subject key is not acceptable.
+    #[error("{0}")]
+    WeakKey(String),
+    /// A name falls outside the issuing CA's name constraints.
+    #[error("name '{name}' violates the name constraints of CA '{ca}': {reason}")]
+    NameConstraint {
+        /// The offending name.
+        name: String,
+        /// The constraining CA.
+        ca: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// The issuer can no longer issue (expired or not yet valid).
+    #[error("{0}")]
+    IssuerNotValid(String),
+}

@@ -1,0 +1,267 @@
+//! Certificate profiles: what a certificate of each kind says about its key's use.
+//!
+//! Profiles are data. The built-in defaults can be adjusted in `caforge.toml`
+//! (`[profiles.NAME]`, validated once by [`ProfileConfig`] → [`Profile`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of end-entity certificate being issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileName {
+    /// TLS server authentication (id-kp-serverAuth).
+    TlsServer,
+    /// TLS client authentication (id-kp-clientAuth).
+    TlsClient,
+    /// Code signing (id-kp-codeSigning).
+    CodeSigning,
+    /// S/MIME email protection (id-kp-emailProtection).
+    Email,
+}
+
+impl ProfileName {
+    /// All end-entity profiles.
+    pub const ALL: [ProfileName; 4] = [
+        ProfileName::TlsServer,
+        ProfileName::TlsClient,
+        ProfileName::CodeSigning,
+        ProfileName::Email,
+    ];
+
+    /// The profile's name as written on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::TlsServer => "tls-server",
+            ProfileName::TlsClient => "tls-client",
+            ProfileName::CodeSigning => "code-signing",
+            ProfileName::Email => "email",
+        }
+    }
+}
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A profile name caforge does not know.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown profile '{0}' (expected tls-server, tls-client, code-signing or email)")]
+pub struct UnknownProfile(pub String);
+
+impl FromStr for ProfileName {
+    type Err = UnknownProfile;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProfileName::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownProfile(s.to_owned()))
+    }
+}
+
+/// Extended key usages caforge places in end-entity certificates (RFC 5280 §4.2.1.12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtendedKeyUsage {
+    /// id-kp-serverAuth.
+    ServerAuth,
+    /// id-kp-clientAuth.
+    ClientAuth,
+    /// id-kp-codeSigning.
+    CodeSigning,
+    /// id-kp-emailProtection.
+    EmailProtection,
+}
+
+/// Key usage bits an end-entity certificate asserts (RFC 5280 §4.2.1.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct KeyUsageBits {
+    /// digitalSignature.
+    pub digital_signature: bool,
+    /// nonRepudiation (contentCommitment).
+    pub non_repudiation: bool,
+    /// keyEncipherment — only meaningful for RSA keys.
+    pub key_encipherment: bool,
+    /// keyAgreement — only meaningful for EC/SM2 keys.
+    pub key_agreement: bool,
+}
+
+/// Configuration of one profile in `caforge.toml`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// Validity used when `--days` is not given.
+    pub default_days: Option<u32>,
+    /// Maximum validity. For `tls-server` this replaces the CA/B Forum schedule: set it only
+    /// for a private deployment whose relying parties do not enforce the BRs.
+    pub max_days: Option<u32>,
+}
+
+/// A validated profile, ready for issuance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// Which profile this is.
+    pub name: ProfileName,
+    /// Validity when the request does not ask for one.
+    pub default_days: u32,
+    /// A fixed cap that overrides the built-in one (CA/B schedule for tls-server).
+    pub max_days_override: Option<u32>,
+    /// Extended key usages.
+    pub eku: Vec<ExtendedKeyUsage>,
+    /// Whether at least one SAN is required.
+    pub requires_san: bool,
+}
+
+/// A profile configuration that is not valid.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("profile {profile}: {reason}")]
+pub struct InvalidProfile {
+    /// The profile.
+    pub profile: String,
+    /// Why it is invalid.
+    pub reason: String,
+}
+
+impl Profile {
+    /// The built-in profile with caforge's defaults.
+    pub fn builtin(name: ProfileName) -> Profile {
+        let (default_days, eku, requires_san) = match name {
+            ProfileName::TlsServer => (90, vec![ExtendedKeyUsage::ServerAuth], true),
+            ProfileName::TlsClient => (365, vec![ExtendedKeyUsage::ClientAuth], false),
+            ProfileName::CodeSigning => (365, vec![ExtendedKeyUsage::CodeSigning], false),
+            ProfileName::Email => (365, vec![ExtendedKeyUsage::EmailProtection], true),
+        };
+        Profile {
+            name,
+            default_days,
+            max_days_override: None,
+            eku,
+            requires_san,
+        }
+    }
+
+    /// The built-in profile adjusted by `config`.
+    ///
+    /// # Errors
+    /// [`InvalidProfile`] when the numbers are zero or contradict each other.
+    pub fn with_config(name: ProfileName, config: &ProfileConfig) -> Result<Profile, InvalidProfile> {
+        let mut p = Profile::builtin(name);
+        let bad = |reason: &str| InvalidProfile {
+            profile: name.to_string(),
+            reason: reason.to_owned(),
+        };
+        if let Some(max) = config.max_days {
+            if max == 0 {
+                return Err(bad("max_days must be at least 1"));
+            }
+            p.max_days_override = Some(max);
+        }
+        if let Some(d) = config.default_days {
+            if d == 0 {
+                return Err(bad("default_days must be at least 1"));
+            }
+            p.default_days = d;
+        }
+        if let Some(max) = p.max_days_override {
+            if p.default_days > max {
+                return Err(bad("default_days exceeds max_days"));
+            }
+        }
+        Ok(p)
+    }
+
+    /// Key usage bits for a subject key of the given kind. RFC 5280 §4.2.1.3 and the CA/B
+    /// BRs §7.1.2.7.11: keyEncipherment only for RSA, keyAgreement never by default.
+    pub fn key_usage(&self, subject_is_rsa: bool) -> KeyUsageBits {
+        match self.name {
+            ProfileName::TlsServer | ProfileName::TlsClient => KeyUsageBits {
+                digital_signature: true,
+                key_encipherment: subject_is_rsa && self.name == ProfileName::TlsServer,
+                ..KeyUsageBits::default()
+            },
+            ProfileName::CodeSigning => KeyUsageBits {
+                digital_signature: true,
+                ..KeyUsageBits::default()
+            },
+            ProfileName::Email => KeyUsageBits {
+                digital_signature: true,
+                non_repudiation: true,
+                key_encipherment: subject_is_rsa,
+                ..KeyUsageBits::default()
+            },
+        }
+    }
+}
+
+/// All profiles, as configured.
+#[derive(Clone, Debug)]
+pub struct Profiles(BTreeMap<ProfileName, Profile>);
+
+impl Profiles {
+    /// The built-in set.
+    pub fn builtin() -> Profiles {
+        Profiles(
+            ProfileName::ALL
+                .into_iter()
+                .map(|n| (n, Profile::builtin(n)))
+                .collect(),
+        )
+    }
+
+    /// The built-in set adjusted by the `[profiles]` table of `caforge.toml`.
+    ///
+    /// # Errors
+    /// [`InvalidProfile`] for unknown profile names or invalid numbers.
+    pub fn from_config(config: &BTreeMap<String, ProfileConfig>) -> Result<Profiles, InvalidProfile> {
+        let mut profiles = Profiles::builtin();
+        for (name, cfg) in config {
+            let pname: ProfileName = name.parse().map_err(|e: UnknownProfile| InvalidProfile {
+                profile: name.clone(),
+                reason: e.to_string(),
+            })?;
+            profiles.0.insert(pname, Profile::with_config(pname, cfg)?);
+        }
+        Ok(profiles)
+    }
+
+    /// The profile called `name`.
+    pub fn get(&self, name: ProfileName) -> Profile {
+        self.0
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| Profile::builtin(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_overrides_are_validated() {
+        let mut cfg = BTreeMap::new();
+        cfg.insert(
+            "tls-server".to_owned(),
+            ProfileConfig { default_days: Some(30), max_days: Some(397) },
+        );
+        let p = Profiles::from_config(&cfg).expect("valid").get(ProfileName::TlsServer);
+        assert_eq!(p.default_days, 30);
+        assert_eq!(p.max_days_override, Some(397));
+
+        cfg.insert("nope".to_owned(), ProfileConfig::default());
+        assert!(Profiles::from_config(&cfg).is_err());
+
+        let bad = ProfileConfig { default_days: Some(400), max_days: Some(100) };
+        assert!(Profile::with_config(ProfileName::TlsClient, &bad).is_err());
+    }
+
+    #[test]
+    fn toml_rejects_unknown_fields() {
+        let r: Result<ProfileConfig, _> = toml::from_str("max_dayz = 3");
+        assert!(r.is_err());
+    }
+}
