@@ -1,1 +1,88 @@
-fn main(){}
+//! `caforge`: the command-line front end of the caforge private PKI toolkit.
+//!
+//! Each subcommand lives in `commands/` and does three things: parse, call ca-core, render.
+
+#![forbid(unsafe_code)]
+
+mod commands;
+mod context;
+mod duration;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// caforge: run your own certificate authorities (RSA, ECDSA, Ed25519, SM2).
+#[derive(Debug, Parser)]
+#[command(name = "caforge", version, about, long_about = None)]
+struct Cli {
+    /// The caforge home (config, database, keys).
+    #[arg(long, global = true, env = "CAFORGE_HOME", default_value = "caforge")]
+    home: PathBuf,
+    /// Database URL (`sqlite:PATH`); overrides the home's configuration.
+    #[arg(long, global = true, env = "CAFORGE_DB")]
+    db: Option<String>,
+    /// File holding the key passphrase (or set CAFORGE_PASSPHRASE).
+    #[arg(long, global = true, env = "CAFORGE_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the home: caforge.toml, the database and keys/.
+    Init(commands::init::Args),
+    /// Certificate authorities.
+    #[command(subcommand)]
+    Ca(commands::ca::CaCommand),
+    /// Issue an end-entity certificate from a CSR or a generated key.
+    Issue(commands::issue::Args),
+    /// Issued certificates.
+    #[command(subcommand)]
+    Cert(commands::cert::CertCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// Build a demo PKI (RSA and SM2 hierarchies with a localhost certificate under each).
+    Quickstart(commands::quickstart::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let globals = context::Globals {
+        home: cli.home,
+        db: cli.db,
+        passphrase_file: cli.passphrase_file,
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Init(a) => commands::init::run(&globals, a).await,
+            Command::Ca(c) => commands::ca::run(&globals, c).await,
+            Command::Issue(a) => commands::issue::run(&globals, a).await,
+            Command::Cert(c) => commands::cert::run(&globals, c).await,
+            Command::Audit(c) => commands::audit::run(&globals, c).await,
+            Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", output::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

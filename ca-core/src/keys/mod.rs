@@ -140,3 +140,11 @@ pub trait KeyProvider: Send + Sync {
     /// When the custodian cannot remove it.
     fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError>;
 }
+
+/// Fills `bytes` from the system CSPRNG (aws-lc's DRBG).
+///
+/// # Errors
+/// When the generator fails.
+pub fn random_bytes(bytes: &mut [u8]) -> Result<(), KeyError> {
+    aws_lc_rs::rand::fill(bytes).map_err(|_| KeyError::Material("random generator failed".into()))
+}

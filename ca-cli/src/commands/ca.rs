@@ -1,0 +1,243 @@
+//! `caforge ca …`: create, list, show and export certificate authorities.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use ca_core::algorithm::KeyType;
+use ca_core::authority::{CreatedCa, NewCaRequest};
+use ca_core::store::CaRecord;
+
+use crate::context::Globals;
+use crate::duration::parse_days;
+use crate::output::{print_json, timestamp, write_file, Format};
+
+/// CA subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum CaCommand {
+    /// Create a self-signed root CA.
+    CreateRoot(CreateArgs),
+    /// Create an intermediate CA signed by a parent CA.
+    CreateIntermediate {
+        /// The parent CA (name or id).
+        #[arg(long)]
+        parent: String,
+        #[command(flatten)]
+        args: CreateArgs,
+        /// Permitted DNS subtree (name constraint; repeatable).
+        #[arg(long = "permitted-dns")]
+        permitted_dns: Vec<String>,
+        /// Excluded DNS subtree (name constraint; repeatable).
+        #[arg(long = "excluded-dns")]
+        excluded_dns: Vec<String>,
+    },
+    /// List CAs.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one CA.
+    Show {
+        /// CA name or id.
+        ca: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Export a CA certificate (PEM, or DER with --der).
+    Export {
+        /// CA name or id.
+        ca: String,
+        /// Include the parents up to the root (PEM only).
+        #[arg(long)]
+        chain: bool,
+        /// DER instead of PEM.
+        #[arg(long)]
+        der: bool,
+        /// Write to a file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Options shared by create-root and create-intermediate.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CreateArgs {
+    /// Unique name of the CA.
+    #[arg(long)]
+    name: String,
+    /// Key type: rsa2048 rsa3072 rsa4096 p256 p384 ed25519 sm2.
+    #[arg(long)]
+    key_type: KeyType,
+    /// Subject DN (default CN=<name>).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Validity (e.g. 20y, 3650d).
+    #[arg(long, value_parser = parse_days)]
+    validity: Option<u32>,
+    /// pathLenConstraint.
+    #[arg(long)]
+    path_len: Option<u8>,
+    /// SM2 signer ID this CA signs with (default 1234567812345678; "" for OpenSSL 3.0 peers).
+    #[arg(long)]
+    sm2_id: Option<String>,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl CreateArgs {
+    fn request(&self, permitted: Vec<String>, excluded: Vec<String>) -> NewCaRequest {
+        NewCaRequest {
+            name: self.name.clone(),
+            subject: self.subject.clone(),
+            key_type: self.key_type,
+            days: self.validity,
+            path_len: self.path_len,
+            sm2_id: self.sm2_id.clone(),
+            permitted_dns: permitted,
+            excluded_dns: excluded,
+        }
+    }
+}
+
+pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "id": ca.id,
+        "name": ca.name,
+        "parent": parent,
+        "key_type": ca.key_type,
+        "key_ref": ca.key_ref.as_str(),
+        "subject": ca.subject,
+        "serial": ca.serial,
+        "not_before": timestamp(ca.not_before),
+        "not_after": timestamp(ca.not_after),
+        "path_len": ca.path_len,
+        "sm2_id": if ca.key_type == "sm2" { Some(&ca.sm2_id) } else { None },
+        "permitted_dns": ca.name_constraints.permitted_dns,
+        "excluded_dns": ca.name_constraints.excluded_dns,
+        "key_id": ca.key_id,
+    })
+}
+
+fn report_created(created: &CreatedCa, kind: &str, format: Format) -> Result<()> {
+    for w in &created.warnings {
+        eprintln!("warning: {w}");
+    }
+    let ca = &created.record;
+    match format {
+        Format::Json => print_json(&ca_json(ca, None)),
+        Format::Text => {
+            println!(
+                "created {kind} CA '{}' (id {}, {}, serial {}, valid until {})",
+                ca.name,
+                ca.id,
+                ca.key_type,
+                ca.serial,
+                timestamp(ca.not_after)
+            );
+            Ok(())
+        }
+    }
+}
+
+pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
+    let authority = g.authority().await?;
+    match cmd {
+        CaCommand::CreateRoot(args) => {
+            let created = authority.create_root(&args.request(vec![], vec![])).await?;
+            report_created(&created, "root", args.format)
+        }
+        CaCommand::CreateIntermediate {
+            parent,
+            args,
+            permitted_dns,
+            excluded_dns,
+        } => {
+            let created = authority
+                .create_intermediate(&parent, &args.request(permitted_dns, excluded_dns))
+                .await?;
+            report_created(&created, "intermediate", args.format)
+        }
+        CaCommand::List { format } => {
+            let cas = authority.cas().await?;
+            let parent_name = |id| cas.iter().find(|c| Some(c.id) == id).map(|c| c.name.as_str());
+            match format {
+                Format::Json => print_json(&serde_json::Value::Array(
+                    cas.iter().map(|c| ca_json(c, parent_name(c.parent_id))).collect(),
+                )),
+                Format::Text => {
+                    println!("{:<4} {:<24} {:<8} {:<24} {:<20}", "ID", "NAME", "KEY", "PARENT", "NOT AFTER");
+                    for c in &cas {
+                        println!(
+                            "{:<4} {:<24} {:<8} {:<24} {:<20}",
+                            c.id,
+                            c.name,
+                            c.key_type,
+                            parent_name(c.parent_id).unwrap_or("-"),
+                            timestamp(c.not_after)
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+        CaCommand::Show { ca, format } => {
+            let ca = authority.ca(&ca).await?;
+            let chain = authority.chain_records(&ca).await?;
+            let parent = chain.get(1).map(|p| p.name.as_str());
+            let json = ca_json(&ca, parent);
+            match format {
+                Format::Json => print_json(&json),
+                Format::Text => {
+                    if let serde_json::Value::Object(map) = json {
+                        for (k, v) in map {
+                            let v = match v {
+                                serde_json::Value::String(s) => s,
+                                serde_json::Value::Null => "-".into(),
+                                other => other.to_string(),
+                            };
+                            println!("{k:<14} {v}");
+                        }
+                    }
+                    let path: Vec<&str> = chain.iter().map(|c| c.name.as_str()).collect();
+                    println!("{:<14} {}", "chain", path.join(" -> "));
+                    Ok(())
+                }
+            }
+        }
+        CaCommand::Export {
+            ca,
+            chain,
+            der,
+            out,
+            force,
+        } => {
+            let ca = authority.ca(&ca).await?;
+            let certs: Vec<Vec<u8>> = if chain {
+                authority.chain_records(&ca).await?.into_iter().map(|c| c.cert_der).collect()
+            } else {
+                vec![ca.cert_der]
+            };
+            let bytes = if der {
+                if certs.len() > 1 {
+                    bail!("--der writes one certificate; use PEM for --chain");
+                }
+                certs.concat()
+            } else {
+                ca_core::pem::certificates(certs.iter().map(Vec::as_slice))?.into_bytes()
+            };
+            match out {
+                Some(path) => write_file(&path, &bytes, force),
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                    Ok(())
+                }
+            }
+        }
+    }
+}

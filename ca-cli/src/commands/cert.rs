@@ -1,0 +1,156 @@
+//! `caforge cert …`: list and show issued certificates.
+
+use anyhow::{bail, Result};
+use ca_core::store::{CertificateFilter, CertificateRecord};
+
+use crate::context::Globals;
+use crate::duration::parse_seconds;
+use crate::output::{print_json, timestamp, Format};
+
+/// Certificate subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum CertCommand {
+    /// List certificates (CA certificates included, profile "ca").
+    List {
+        /// Only those issued by this CA.
+        #[arg(long)]
+        ca: Option<String>,
+        /// valid, revoked or expired.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only valid certificates expiring within this period (e.g. 30d).
+        #[arg(long)]
+        expiring: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one certificate.
+    Show {
+        /// Serial number (hex).
+        serial: String,
+        /// Issuing CA, when the serial is ambiguous.
+        #[arg(long)]
+        ca: Option<String>,
+        /// Print the certificate as PEM instead of its details.
+        #[arg(long)]
+        pem: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+fn effective_status(c: &CertificateRecord, now: i64) -> &str {
+    if c.status == "valid" && c.not_after < now {
+        "expired"
+    } else {
+        &c.status
+    }
+}
+
+fn cert_json(c: &CertificateRecord, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "serial": c.serial,
+        "issuer": c.issuer_name,
+        "subject": c.subject,
+        "sans": c.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "profile": c.profile,
+        "key_type": c.key_type,
+        "not_before": timestamp(c.not_before),
+        "not_after": timestamp(c.not_after),
+        "status": effective_status(c, now),
+        "fingerprint_sha256": c.fingerprint,
+    })
+}
+
+pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
+    let authority = g.authority().await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match cmd {
+        CertCommand::List {
+            ca,
+            status,
+            expiring,
+            format,
+        } => {
+            let mut filter = CertificateFilter::default();
+            if let Some(ca) = ca {
+                filter.issuer = Some(authority.ca(&ca).await?.id);
+            }
+            match status.as_deref() {
+                None => {}
+                Some("valid") => {
+                    filter.status = Some("valid".into());
+                    filter.not_after_from = Some(now);
+                }
+                Some("expired") => {
+                    filter.status = Some("valid".into());
+                    filter.not_after_before = Some(now);
+                }
+                Some("revoked") => filter.status = Some("revoked".into()),
+                Some(other) => bail!("unknown status '{other}' (expected valid, revoked or expired)"),
+            }
+            if let Some(window) = expiring {
+                let secs = parse_seconds(&window).map_err(anyhow::Error::msg)?;
+                filter.status = Some("valid".into());
+                filter.not_after_from = Some(now);
+                filter.not_after_before = Some(now.saturating_add(secs));
+            }
+            let certs = authority.certificates(&filter).await?;
+            match format {
+                Format::Json => print_json(&serde_json::Value::Array(
+                    certs.iter().map(|c| cert_json(c, now)).collect(),
+                )),
+                Format::Text => {
+                    println!("{:<34} {:<16} {:<12} {:<8} {:<20} SUBJECT / SANS", "SERIAL", "ISSUER", "PROFILE", "STATUS", "NOT AFTER");
+                    for c in &certs {
+                        let names = if c.sans.is_empty() {
+                            c.subject.clone()
+                        } else {
+                            c.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")
+                        };
+                        println!(
+                            "{:<34} {:<16} {:<12} {:<8} {:<20} {}",
+                            c.serial,
+                            c.issuer_name,
+                            c.profile,
+                            effective_status(c, now),
+                            timestamp(c.not_after),
+                            names
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+        CertCommand::Show {
+            serial,
+            ca,
+            pem,
+            format,
+        } => {
+            let c = authority.certificate(&serial, ca.as_deref()).await?;
+            if pem {
+                print!("{}", ca_core::pem::certificate(&c.der)?);
+                return Ok(());
+            }
+            let json = cert_json(&c, now);
+            match format {
+                Format::Json => print_json(&json),
+                Format::Text => {
+                    if let serde_json::Value::Object(map) = json {
+                        for (k, v) in map {
+                            let v = match v {
+                                serde_json::Value::String(s) => s,
+                                other => other.to_string(),
+                            };
+                            println!("{k:<20} {v}");
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! `caforge issue`: an end-entity certificate from a CSR or from a key caforge generates.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::algorithm::KeyType;
+use ca_core::authority::{IssueRequest, Issued, SubjectKey};
+use ca_core::issuance::MAX_CSR_BYTES;
+use ca_core::keys::{encrypt_key_pem, plain_key_pem, write_private_file};
+use ca_core::profile::ProfileName;
+
+use crate::context::Globals;
+use crate::output::{check_writable, print_json, timestamp, write_file, Format};
+
+/// Arguments of `caforge issue`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["csr", "key_type"])))]
+pub(crate) struct Args {
+    /// Issuing CA (name or id).
+    #[arg(long)]
+    ca: String,
+    /// PKCS#10 CSR file (PEM or DER).
+    #[arg(long)]
+    csr: Option<PathBuf>,
+    /// Generate a key of this type instead of using a CSR (needs --subject and --key-out).
+    #[arg(long, requires = "key_out")]
+    key_type: Option<KeyType>,
+    /// Where to write the generated private key (encrypted PKCS#8 PEM, mode 0600).
+    #[arg(long)]
+    key_out: Option<PathBuf>,
+    /// Write the generated key unencrypted (test labs only).
+    #[arg(long)]
+    no_encrypt_key: bool,
+    /// Subject DN, e.g. "CN=www.example.com,O=Example". Overrides a CSR's subject.
+    #[arg(long)]
+    subject: Option<String>,
+    /// Subject alternative name: dns:NAME, ip:ADDR, email:ADDR or uri:URI (repeatable).
+    /// Without --san, the CSR's requested SANs are used.
+    #[arg(long)]
+    san: Vec<String>,
+    /// Profile: tls-server, tls-client, code-signing or email.
+    #[arg(long, default_value = "tls-server")]
+    profile: ProfileName,
+    /// Validity in days (default: the profile's).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Where to write the certificate (default: stdout).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where to write the issuer chain (intermediates, without the root).
+    #[arg(long)]
+    chain_out: Option<PathBuf>,
+    /// Write DER instead of PEM.
+    #[arg(long)]
+    der: bool,
+    /// Overwrite existing output files.
+    #[arg(long)]
+    force: bool,
+    /// Format of the summary.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+fn read_csr(path: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CSR_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() > MAX_CSR_BYTES {
+        bail!("{}: CSR larger than {MAX_CSR_BYTES} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
+pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
+    // Everything that can fail without side effects is checked before issuing.
+    for path in [&args.out, &args.chain_out, &args.key_out].into_iter().flatten() {
+        check_writable(path, args.force)?;
+    }
+    if args.der && args.chain_out.is_some() {
+        bail!("--chain-out writes PEM; drop --der or --chain-out");
+    }
+    let key = match (&args.csr, args.key_type) {
+        (Some(path), None) => SubjectKey::Csr(read_csr(path)?),
+        (None, Some(kt)) => {
+            if args.subject.is_none() {
+                bail!("--key-type needs --subject");
+            }
+            SubjectKey::Generate(kt)
+        }
+        _ => bail!("give either --csr FILE or --key-type TYPE"),
+    };
+    let key_passphrase = match (&key, args.no_encrypt_key) {
+        (SubjectKey::Generate(_), false) => Some(g.passphrase()?.ok_or_else(|| {
+            anyhow::anyhow!("a passphrase is needed to encrypt --key-out (or pass --no-encrypt-key)")
+        })?),
+        _ => None,
+    };
+    let authority = g.authority().await?;
+    let issued = authority
+        .issue(&IssueRequest {
+            ca: args.ca.clone(),
+            key,
+            subject: args.subject.clone(),
+            sans: args.san.clone(),
+            profile: args.profile,
+            days: args.days,
+        })
+        .await?;
+    write_outputs(&args, &issued, key_passphrase.as_ref())?;
+    report(&args, &issued)
+}
+
+fn write_outputs(
+    args: &Args,
+    issued: &Issued,
+    passphrase: Option<&ca_core::keys::Passphrase>,
+) -> Result<()> {
+    if let (Some(key), Some(path)) = (&issued.generated_key, &args.key_out) {
+        let pem = match passphrase {
+            Some(p) => encrypt_key_pem(key, p)?,
+            None => plain_key_pem(key)?,
+        };
+        write_private_file(path, pem.as_bytes(), args.force)?;
+    }
+    let cert_bytes = if args.der {
+        issued.der.clone()
+    } else {
+        ca_core::pem::certificate(&issued.der)?.into_bytes()
+    };
+    match &args.out {
+        Some(path) => write_file(path, &cert_bytes, args.force)?,
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&cert_bytes)?;
+        }
+    }
+    if let Some(path) = &args.chain_out {
+        // Servers send the intermediates; the root is what clients already trust.
+        let n = issued.chain.len().saturating_sub(1).max(1);
+        let pem = ca_core::pem::certificates(issued.chain.iter().take(n).map(Vec::as_slice))?;
+        write_file(path, pem.as_bytes(), args.force)?;
+    }
+    Ok(())
+}
+
+fn report(args: &Args, issued: &Issued) -> Result<()> {
+    for w in &issued.warnings {
+        eprintln!("warning: {w}");
+    }
+    let r = &issued.record;
+    let summary = serde_json::json!({
+        "serial": r.serial,
+        "issuer": r.issuer_name,
+        "subject": r.subject,
+        "sans": r.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "profile": r.profile,
+        "key_type": r.key_type,
+        "not_before": timestamp(r.not_before),
+        "not_after": timestamp(r.not_after),
+        "fingerprint_sha256": r.fingerprint,
+        "warnings": issued.warnings,
+    });
+    // With the certificate on stdout, the summary goes to stderr.
+    match (args.format, args.out.is_some()) {
+        (Format::Json, true) => print_json(&summary),
+        (Format::Json, false) => {
+            eprintln!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(())
+        }
+        (Format::Text, to_file) => {
+            let line = format!(
+                "issued {} certificate serial {} by '{}' for {} (valid until {})",
+                r.profile,
+                r.serial,
+                r.issuer_name,
+                if r.sans.is_empty() { r.subject.clone() } else { r.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ") },
+                timestamp(r.not_after)
+            );
+            if to_file {
+                println!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand: parse → call ca-core → render.
+
+pub(crate) mod audit;
+pub(crate) mod ca;
+pub(crate) mod cert;
+pub(crate) mod init;
+pub(crate) mod issue;
+pub(crate) mod quickstart;

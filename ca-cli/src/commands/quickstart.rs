@@ -1,0 +1,148 @@
+//! `caforge quickstart`: a demo PKI in one command — an RSA-3072 root → RSA-2048
+//! intermediate and an SM2 root → SM2 intermediate, with a TLS server certificate for
+//! `localhost` under each.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::algorithm::KeyType;
+use ca_core::authority::{IssueRequest, NewCaRequest, SubjectKey};
+use ca_core::keys::{encrypt_key_pem, write_private_file};
+use ca_core::profile::ProfileName;
+
+use crate::context::Globals;
+use crate::output::{timestamp, write_file};
+
+/// Arguments of `caforge quickstart`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {}
+
+struct Hierarchy {
+    label: &'static str,
+    root: (&'static str, KeyType, &'static str),
+    issuing: (&'static str, KeyType, &'static str),
+    leaf_key: KeyType,
+}
+
+const HIERARCHIES: [Hierarchy; 2] = [
+    Hierarchy {
+        label: "rsa",
+        root: ("rsa-root", KeyType::Rsa3072, "CN=caforge Quickstart RSA Root,O=caforge"),
+        issuing: ("rsa-issuing", KeyType::Rsa2048, "CN=caforge Quickstart RSA Issuing CA,O=caforge"),
+        leaf_key: KeyType::Rsa2048,
+    },
+    Hierarchy {
+        label: "sm2",
+        root: ("sm2-root", KeyType::Sm2, "CN=caforge Quickstart SM2 Root,O=caforge"),
+        issuing: ("sm2-issuing", KeyType::Sm2, "CN=caforge Quickstart SM2 Issuing CA,O=caforge"),
+        leaf_key: KeyType::Sm2,
+    },
+];
+
+fn random_passphrase() -> Result<String> {
+    let mut bytes = [0u8; 24];
+    aws_lc_rs_fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn aws_lc_rs_fill(bytes: &mut [u8]) -> Result<()> {
+    ca_core::keys::random_bytes(bytes).map_err(|_| anyhow::anyhow!("random generator failed"))
+}
+
+pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
+    if g.config_path().exists() {
+        bail!(
+            "{} already exists; quickstart builds a fresh home (remove it or pass --home NEW_DIR)",
+            g.home.display()
+        );
+    }
+    // A passphrase is needed for the CA keys. Without one, make one and keep it in the home
+    // (0600) so the tour in the README works; real deployments pass their own.
+    let (globals, passphrase_note) = match g.passphrase()? {
+        Some(_) => (
+            Globals { home: g.home.clone(), db: g.db.clone(), passphrase_file: g.passphrase_file.clone() },
+            None,
+        ),
+        None => {
+            std::fs::create_dir_all(&g.home).with_context(|| format!("creating {}", g.home.display()))?;
+            let file = g.home.join("passphrase.txt");
+            write_private_file(&file, random_passphrase()?.as_bytes(), false)?;
+            (
+                Globals { home: g.home.clone(), db: g.db.clone(), passphrase_file: Some(file.clone()) },
+                Some(file),
+            )
+        }
+    };
+    let url = super::init::init_home(&globals).await?;
+    let authority = globals.authority().await?;
+    let passphrase = globals
+        .passphrase()?
+        .ok_or_else(|| anyhow::anyhow!("no passphrase"))?;
+
+    println!("caforge quickstart: home {} (database {url})", g.home.display());
+    for h in &HIERARCHIES {
+        let out_dir = g.home.join("quickstart").join(h.label);
+        std::fs::create_dir_all(&out_dir)?;
+        let ca = |(name, key_type, subject): (&str, KeyType, &str)| NewCaRequest {
+            name: name.into(),
+            subject: Some(subject.into()),
+            key_type,
+            days: None,
+            path_len: None,
+            sm2_id: None,
+            permitted_dns: vec![],
+            excluded_dns: vec![],
+        };
+        let root = authority.create_root(&ca(h.root)).await?.record;
+        let issuing = authority.create_intermediate(root.name.as_str(), &ca(h.issuing)).await?.record;
+        let issued = authority
+            .issue(&IssueRequest {
+                ca: issuing.name.clone(),
+                key: SubjectKey::Generate(h.leaf_key),
+                subject: Some("CN=localhost".into()),
+                sans: vec!["dns:localhost".into(), "ip:127.0.0.1".into()],
+                profile: ProfileName::TlsServer,
+                days: None,
+            })
+            .await?;
+        let key = issued
+            .generated_key
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no generated key"))?;
+        write_private_file(&out_dir.join("localhost.key.pem"), encrypt_key_pem(key, &passphrase)?.as_bytes(), false)?;
+        write_file(&out_dir.join("localhost.pem"), ca_core::pem::certificate(&issued.der)?.as_bytes(), false)?;
+        write_file(&out_dir.join("chain.pem"), ca_core::pem::certificate(&issuing.cert_der)?.as_bytes(), false)?;
+        write_file(&out_dir.join("root.pem"), ca_core::pem::certificate(&root.cert_der)?.as_bytes(), false)?;
+        println!();
+        println!("{} hierarchy", h.label.to_uppercase());
+        println!("  root CA          {:<12} {:<8} serial {}", root.name, root.key_type, root.serial);
+        println!("  intermediate CA  {:<12} {:<8} serial {}", issuing.name, issuing.key_type, issuing.serial);
+        println!(
+            "  TLS server cert  localhost    {:<8} serial {} (valid until {})",
+            issued.record.key_type,
+            issued.record.serial,
+            timestamp(issued.record.not_after)
+        );
+        println!("  files            {}", display(&out_dir));
+        println!("                   localhost.pem, localhost.key.pem (encrypted), chain.pem, root.pem");
+    }
+    println!();
+    if let Some(file) = passphrase_note {
+        println!("Keys are encrypted with a generated passphrase stored in {} (mode 0600).", display(&file));
+        println!("Use it with: --passphrase-file {}   (move it somewhere safe for real use)", display(&file));
+    }
+    println!("Check the RSA chain with OpenSSL:");
+    let rsa = g.home.join("quickstart/rsa");
+    println!(
+        "  openssl verify -x509_strict -purpose sslserver -CAfile {} -untrusted {} {}",
+        display(&rsa.join("root.pem")),
+        display(&rsa.join("chain.pem")),
+        display(&rsa.join("localhost.pem"))
+    );
+    println!("Next: caforge --home {} ca list   |   caforge --home {} cert list", display(&g.home), display(&g.home));
+    Ok(())
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}

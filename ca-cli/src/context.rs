@@ -1,0 +1,79 @@
+//! Opening a home: configuration, database and key custody, from flags and environment.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::authority::Authority;
+use ca_core::config::Config;
+use ca_core::keys::{FileKeyProvider, Passphrase};
+use ca_core::store::AnyStore;
+use ca_core::time::SystemClock;
+
+/// Global options shared by every subcommand.
+#[derive(Debug)]
+pub(crate) struct Globals {
+    pub(crate) home: PathBuf,
+    pub(crate) db: Option<String>,
+    pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+impl Globals {
+    pub(crate) fn config_path(&self) -> PathBuf {
+        self.home.join("caforge.toml")
+    }
+
+    /// The passphrase from `--passphrase-file` or `CAFORGE_PASSPHRASE`, if any.
+    pub(crate) fn passphrase(&self) -> Result<Option<Passphrase>> {
+        if let Some(file) = &self.passphrase_file {
+            return Ok(Some(Passphrase::from_file(file)?));
+        }
+        match std::env::var("CAFORGE_PASSPHRASE") {
+            Ok(p) if !p.is_empty() => Ok(Some(Passphrase::new(p))),
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn config(&self) -> Result<Config> {
+        let path = self.config_path();
+        if !path.exists() {
+            bail!(
+                "no caforge home at {} (run `caforge init` or pass --home DIR)",
+                self.home.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// The database URL: `--db`, else the configuration's, else `sqlite:caforge.db`;
+    /// relative SQLite paths are relative to the home.
+    pub(crate) fn database_url(&self, config: &Config) -> String {
+        let url = self
+            .db
+            .clone()
+            .or_else(|| config.database.clone())
+            .unwrap_or_else(|| "sqlite:caforge.db".to_owned());
+        match url.strip_prefix("sqlite:") {
+            Some(p) if p != ":memory:" && !Path::new(p).is_absolute() => {
+                format!("sqlite:{}", self.home.join(p).display())
+            }
+            _ => url,
+        }
+    }
+
+    /// Opens the authority over this home.
+    pub(crate) async fn authority(&self) -> Result<Authority<AnyStore>> {
+        let config = self.config()?;
+        let profiles = config.profiles()?;
+        let store = AnyStore::open(&self.database_url(&config)).await?;
+        let keys = FileKeyProvider::new(&self.home, self.passphrase()?);
+        Ok(Authority::new(
+            store,
+            Arc::new(keys),
+            Arc::new(SystemClock),
+            profiles,
+        ))
+    }
+}

@@ -1,0 +1,60 @@
+//! Rendering: one-line errors, text/JSON formats, and files that are never silently replaced.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use clap::ValueEnum;
+
+/// Output format of listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON, for scripts.
+    Json,
+}
+
+/// An error chain on one line: `outer: inner: root cause`.
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Fails if `path` exists and `force` is not set; run before doing any work.
+pub(crate) fn check_writable(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!("{} already exists (use --force to overwrite)", path.display());
+    }
+    Ok(())
+}
+
+/// Writes a public file (certificate, chain).
+pub(crate) fn write_file(path: &Path, contents: &[u8], force: bool) -> Result<()> {
+    check_writable(path, force)?;
+    let mut f = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Formats Unix seconds as RFC 3339.
+pub(crate) fn timestamp(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// Prints JSON to stdout.
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
