@@ -1,1 +1,204 @@
-//! x
+//! Helpers for the workspace integration tests: run the real `caforge` binary in a scratch
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::new_without_default)]
+//! home and check what it makes with the system `openssl`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The passphrase every test home uses (test-only).
+pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
+
+/// Path of the `caforge` binary built from this workspace, building it if needed.
+pub fn caforge_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/caforge
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("caforge");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "ca-cli", "--bin", "caforge"])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building caforge failed");
+    }
+    bin
+}
+
+/// A scratch caforge home with a passphrase file.
+pub struct Home {
+    /// Holds the directory for the test's lifetime.
+    pub dir: tempfile::TempDir,
+}
+
+/// The result of one command.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit success.
+    pub ok: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            ok: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Home {
+    /// A new, initialised home.
+    pub fn new() -> Home {
+        let home = Home::empty();
+        home.ok(&["init"]);
+        home
+    }
+
+    /// A scratch directory with a passphrase file but no home yet.
+    pub fn empty() -> Home {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pass.txt"), TEST_PASSPHRASE).expect("write passphrase");
+        Home { dir }
+    }
+
+    /// The scratch directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the scratch directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The caforge home directory.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// Runs `caforge --home … --passphrase-file … ARGS` in the scratch directory.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Command::new(caforge_bin())
+            .current_dir(self.path())
+            .env_remove("CAFORGE_PASSPHRASE")
+            .env_remove("CAFORGE_HOME")
+            .env_remove("CAFORGE_DB")
+            .env_remove("CAFORGE_PASSPHRASE_FILE")
+            .arg("--home")
+            .arg(self.home())
+            .arg("--passphrase-file")
+            .arg(self.file("pass.txt"))
+            .args(args)
+            .output()
+            .expect("run caforge")
+            .into()
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(r.ok, "caforge {args:?} failed:\n{}\n{}", r.stdout, r.stderr);
+        r
+    }
+
+    /// Runs and asserts failure with `needle` in stderr, and no panic.
+    pub fn fails(&self, args: &[&str], needle: &str) -> Run {
+        let r = self.run(args);
+        assert!(!r.ok, "caforge {args:?} unexpectedly succeeded:\n{}", r.stdout);
+        assert!(
+            r.stderr.contains(needle),
+            "caforge {args:?}: stderr lacks {needle:?}:\n{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "error is not one line: {}", r.stderr);
+        r
+    }
+
+    /// Number of certificates in the store.
+    pub fn cert_count(&self) -> usize {
+        let r = self.ok(&["cert", "list", "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&r.stdout)
+            .expect("json")
+            .as_array()
+            .expect("array")
+            .len()
+    }
+
+    /// Exports CA `name` as PEM into the scratch directory and returns the path.
+    pub fn export_ca(&self, name: &str) -> PathBuf {
+        let path = self.file(&format!("{name}.ca.pem"));
+        if !path.exists() {
+            self.ok(&["ca", "export", name, "--out", path.to_str().expect("utf8")]);
+        }
+        path
+    }
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Home::new()
+    }
+}
+
+/// Runs `openssl ARGS` in `dir`.
+pub fn openssl(dir: &Path, args: &[&str]) -> Run {
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl")
+        .into()
+}
+
+/// Asserts that `openssl ARGS` succeeds.
+pub fn openssl_ok(dir: &Path, args: &[&str]) -> Run {
+    let r = openssl(dir, args);
+    assert!(r.ok, "openssl {args:?} failed:\n{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+/// Converts a path to &str for argument lists.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Verifies the SM2 signature of `cert` (PEM) with `issuer`'s key and signer ID `distid`
+/// (None: OpenSSL's default, empty in 3.0) by taking the TBS and signature apart with
+/// `openssl asn1parse` and checking them with `openssl pkeyutl`: the one way to check an
+/// SM2 root's self-signature with a signer ID in OpenSSL 3.0.
+pub fn sm2_signature_verifies(dir: &Path, cert: &str, issuer: &str, distid: Option<&str>) -> bool {
+    let parsed = openssl_ok(dir, &["asn1parse", "-in", cert]).stdout;
+    let first = parsed.lines().next().expect("asn1parse output");
+    let header_len: usize = first
+        .split("hl=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("header length");
+    let sig_offset = parsed
+        .lines()
+        .rfind(|l| l.contains("BIT STRING"))
+        .and_then(|l| l.split(':').next())
+        .map(|o| o.trim().to_owned())
+        .expect("signature BIT STRING");
+    let stem = Path::new(cert).file_name().and_then(|n| n.to_str()).expect("name");
+    let tbs = format!("{stem}.tbs.der");
+    let sig = format!("{stem}.sig.der");
+    let pubkey = format!("{stem}.issuer-pub.pem");
+    openssl_ok(dir, &["asn1parse", "-in", cert, "-strparse", &header_len.to_string(), "-out", &tbs, "-noout"]);
+    openssl_ok(dir, &["asn1parse", "-in", cert, "-strparse", &sig_offset, "-out", &sig, "-noout"]);
+    openssl_ok(dir, &["x509", "-in", issuer, "-pubkey", "-noout", "-out", &pubkey]);
+    let opt = distid.map(|d| format!("distid:{d}"));
+    let mut args = vec!["pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-digest", "sm3", "-in", &tbs, "-sigfile", &sig];
+    if let Some(o) = &opt {
+        args.extend(["-pkeyopt", o.as_str()]);
+    }
+    openssl(dir, &args).ok
+}
