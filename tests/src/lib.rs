@@ -8,21 +8,28 @@ use std::process::{Command, Output};
 /// The passphrase every test home uses (test-only).
 pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 
-/// Path of the `caforge` binary built from this workspace, building it if needed.
+/// Path of the `caforge` binary built from this workspace. The first call in each test
+/// process runs `cargo build` for it (a no-op when fresh), because this crate cannot depend
+/// on a binary and a stale one would test old code.
 pub fn caforge_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test> → target/<profile>/caforge
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("caforge");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "ca-cli", "--bin", "caforge"])
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building caforge failed");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            // target/<profile>/deps/<test> → target/<profile>/caforge
+            let dir = exe.parent().and_then(Path::parent).expect("target dir");
+            let release = dir.file_name().is_some_and(|n| n == "release");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "-p", "ca-cli", "--bin", "caforge"]);
+            if release {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("cargo build");
+            assert!(status.success(), "building caforge failed");
+            dir.join("caforge")
+        })
+        .clone()
 }
 
 /// A scratch caforge home with a passphrase file.

@@ -29,6 +29,10 @@ pub enum CsrError {
     /// The self-signature does not verify: no proof of possession.
     #[error("CSR signature does not verify (no proof of possession of the private key): {0}")]
     BadSignature(String),
+    /// The key is refused by key policy (checked before the signature, whose verifier
+    /// would otherwise reject a short RSA key with a less useful message).
+    #[error("{0}")]
+    KeyPolicy(String),
     /// The requested extensions could not be read.
     #[error("CSR extension request: {0}")]
     BadExtension(String),
@@ -85,6 +89,7 @@ impl ParsedCsr {
             .ok_or_else(|| CsrError::Malformed("signature BIT STRING has unused bits".into()))?;
         let spki = req.info.public_key.clone();
         let key = PublicKeyDescription::of(&spki).map_err(|e| CsrError::Malformed(e.to_string()))?;
+        crate::policy::check_subject_key(key).map_err(|e| CsrError::KeyPolicy(e.to_string()))?;
 
         let sm2_id = if key == PublicKeyDescription::Sm2 {
             if raw.algorithm.oid != oid::SM3_WITH_SM2 {
