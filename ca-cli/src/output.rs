@@ -31,7 +31,10 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
 /// Fails if `path` exists and `force` is not set; run before doing any work.
 pub(crate) fn check_writable(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {
-        bail!("{} already exists (use --force to overwrite)", path.display());
+        bail!(
+            "{} already exists (use --force to overwrite)",
+            path.display()
+        );
     }
     Ok(())
 }
@@ -39,7 +42,8 @@ pub(crate) fn check_writable(path: &Path, force: bool) -> Result<()> {
 /// Writes a public file (certificate, chain).
 pub(crate) fn write_file(path: &Path, contents: &[u8], force: bool) -> Result<()> {
     check_writable(path, force)?;
-    let mut f = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     f.write_all(contents)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
@@ -49,7 +53,10 @@ pub(crate) fn write_file(path: &Path, contents: &[u8], force: bool) -> Result<()
 pub(crate) fn timestamp(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| secs.to_string())
 }
 

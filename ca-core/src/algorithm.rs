@@ -128,7 +128,9 @@ impl fmt::Display for KeyType {
 
 /// A key-type name that caforge does not know.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown key type '{0}' (expected one of rsa2048, rsa3072, rsa4096, p256, p384, ed25519, sm2)")]
+#[error(
+    "unknown key type '{0}' (expected one of rsa2048, rsa3072, rsa4096, p256, p384, ed25519, sm2)"
+)]
 pub struct UnknownKeyType(pub String);
 
 impl FromStr for KeyType {

@@ -83,13 +83,22 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<usize, AuditBroken> {
     for (i, r) in records.iter().enumerate() {
         let expected_seq = i as i64 + 1;
         if r.seq != expected_seq {
-            return Err(AuditBroken { seq: r.seq, reason: format!("expected entry {expected_seq}") });
+            return Err(AuditBroken {
+                seq: r.seq,
+                reason: format!("expected entry {expected_seq}"),
+            });
         }
         if r.prev_hash != prev {
-            return Err(AuditBroken { seq: r.seq, reason: "previous-hash link does not match".into() });
+            return Err(AuditBroken {
+                seq: r.seq,
+                reason: "previous-hash link does not match".into(),
+            });
         }
         if chain_hash(&prev, r.seq, &r.event) != r.hash {
-            return Err(AuditBroken { seq: r.seq, reason: "entry hash does not match its contents".into() });
+            return Err(AuditBroken {
+                seq: r.seq,
+                reason: "entry hash does not match its contents".into(),
+            });
         }
         prev = r.hash.clone();
     }
@@ -101,9 +110,20 @@ mod tests {
     use super::*;
 
     fn rec(seq: i64, prev: &str, action: &str) -> AuditRecord {
-        let event = AuditEvent { at: 1, action: action.into(), ca: None, serial: None, details: serde_json::json!({}) };
+        let event = AuditEvent {
+            at: 1,
+            action: action.into(),
+            ca: None,
+            serial: None,
+            details: serde_json::json!({}),
+        };
         let hash = chain_hash(prev, seq, &event);
-        AuditRecord { seq, event, prev_hash: prev.into(), hash }
+        AuditRecord {
+            seq,
+            event,
+            prev_hash: prev.into(),
+            hash,
+        }
     }
 
     #[test]

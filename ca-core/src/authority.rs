@@ -11,9 +11,7 @@ use x509_cert::name::Name;
 use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
 use crate::audit::AuditEvent;
 use crate::hierarchy::Issuer;
-use crate::issuance::{
-    self, assemble_certificate, CertificateTemplate, ParsedCsr, SerialNumber,
-};
+use crate::issuance::{self, assemble_certificate, CertificateTemplate, ParsedCsr, SerialNumber};
 use crate::keys::{verify_signature, KeyProvider, PublicKeyDescription, Signer, SoftwareKey};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
@@ -123,8 +121,11 @@ impl<S: Store> std::fmt::Debug for Authority<S> {
 }
 
 fn parse_name(dn: &str) -> Result<Name> {
-    let name = Name::from_str(dn)
-        .map_err(|e| Error::Invalid(format!("invalid subject '{dn}': {e} (expected e.g. CN=example,O=Example Ltd,C=GB)")))?;
+    let name = Name::from_str(dn).map_err(|e| {
+        Error::Invalid(format!(
+            "invalid subject '{dn}': {e} (expected e.g. CN=example,O=Example Ltd,C=GB)"
+        ))
+    })?;
     Ok(name)
 }
 
@@ -141,7 +142,12 @@ async fn sign_blocking(signer: Arc<dyn Signer>, tbs: Vec<u8>) -> Result<(Vec<u8>
 
 impl<S: Store> Authority<S> {
     /// An authority over `store`, with keys from `keys`, time from `clock`.
-    pub fn new(store: S, keys: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>, profiles: Profiles) -> Self {
+    pub fn new(
+        store: S,
+        keys: Arc<dyn KeyProvider>,
+        clock: Arc<dyn Clock>,
+        profiles: Profiles,
+    ) -> Self {
         Authority {
             store,
             keys,
@@ -188,7 +194,9 @@ impl<S: Store> Authority<S> {
             return Err(Error::Invalid("CA name must be 1 to 64 characters".into()));
         }
         if req.name.parse::<i64>().is_ok() {
-            return Err(Error::Invalid("a CA name cannot be a number (numbers select CAs by id)".into()));
+            return Err(Error::Invalid(
+                "a CA name cannot be a number (numbers select CAs by id)".into(),
+            ));
         }
         if self.store.find_ca(&req.name).await.is_ok() {
             return Err(Error::Store(crate::store::StoreError::Conflict(format!(
@@ -196,14 +204,23 @@ impl<S: Store> Authority<S> {
                 req.name
             ))));
         }
-        let subject = parse_name(req.subject.as_deref().unwrap_or(&format!("CN={}", req.name)))?;
-        let sm2_id = req.sm2_id.clone().unwrap_or_else(|| DEFAULT_SM2_ID.to_owned());
+        let subject = parse_name(
+            req.subject
+                .as_deref()
+                .unwrap_or(&format!("CN={}", req.name)),
+        )?;
+        let sm2_id = req
+            .sm2_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SM2_ID.to_owned());
         if sm2_id.len() > 8191 {
             return Err(Error::Invalid("SM2 signer ID is too long".into()));
         }
         let constraints = NameConstraintSet::new(&req.permitted_dns, &req.excluded_dns)?;
         if parent.is_none() && !constraints.is_empty() {
-            return Err(Error::Invalid("name constraints belong on intermediates, not roots".into()));
+            return Err(Error::Invalid(
+                "name constraints belong on intermediates, not roots".into(),
+            ));
         }
         let now = self.clock.now();
         let mut warnings = Vec::new();
@@ -229,7 +246,11 @@ impl<S: Store> Authority<S> {
                 (req.days.unwrap_or(DEFAULT_INTERMEDIATE_DAYS), path_len)
             }
         };
-        let plan = policy::ca_validity(days, now, parent.as_ref().map(|p| (p.not_before(), p.not_after())))?;
+        let plan = policy::ca_validity(
+            days,
+            now,
+            parent.as_ref().map(|p| (p.not_before(), p.not_after())),
+        )?;
         if plan.clipped_to_issuer {
             warnings.push(format!(
                 "validity clipped to the parent CA's notAfter ({})",
@@ -241,7 +262,17 @@ impl<S: Store> Authority<S> {
         let (key_ref, signer) = self.keys.generate(req.key_type, &req.name, &sm2_id)?;
         let signer: Arc<dyn Signer> = Arc::from(signer);
         let result = self
-            .finish_ca(req, parent, subject, sm2_id, constraints, path_len, plan, key_ref.clone(), signer)
+            .finish_ca(
+                req,
+                parent,
+                subject,
+                sm2_id,
+                constraints,
+                path_len,
+                plan,
+                key_ref.clone(),
+                signer,
+            )
             .await;
         if result.is_err() {
             // Nothing was recorded: do not leave an orphaned key behind.
@@ -266,14 +297,29 @@ impl<S: Store> Authority<S> {
         let now = self.clock.now();
         let key_id = issuance::key_identifier(signer.public_key_info());
         let (issuer_name, issuer_key_id, issuer_signer, issuer_key_type, kind) = match &parent {
-            None => (subject.clone(), key_id.clone(), signer.clone(), req.key_type, CertificateKind::Root),
-            Some(p) => (p.subject.clone(), p.key_id()?, p.signer.clone(), p.key_type, CertificateKind::Intermediate),
+            None => (
+                subject.clone(),
+                key_id.clone(),
+                signer.clone(),
+                req.key_type,
+                CertificateKind::Root,
+            ),
+            Some(p) => (
+                p.subject.clone(),
+                p.key_id()?,
+                p.signer.clone(),
+                p.key_type,
+                CertificateKind::Intermediate,
+            ),
         };
 
         // 3. Reserve the serial durably.
-        let serial = SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let serial =
+            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
         let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
-        self.store.reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp()).await?;
+        self.store
+            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
+            .await?;
 
         // 4. Build and lint.
         let mut extensions = vec![
@@ -297,7 +343,11 @@ impl<S: Store> Authority<S> {
             extensions,
             signature_algorithm: issuer_key_type.signature_algorithm(),
         };
-        lint_certificate(&LintTarget { template: &template, kind, issuer_key_type })?;
+        lint_certificate(&LintTarget {
+            template: &template,
+            kind,
+            issuer_key_type,
+        })?;
 
         // 5. Sign, then check the signature before anything is stored.
         let parent_name = parent.as_ref().map(|p| p.record.name.clone());
@@ -354,18 +404,35 @@ impl<S: Store> Authority<S> {
                 "fingerprint": cert.fingerprint,
             }),
         };
-        Ok(self.store.create_ca(&ca, &cert, &issuer_kid_hex, &audit).await?)
+        Ok(self
+            .store
+            .create_ca(&ca, &cert, &issuer_kid_hex, &audit)
+            .await?)
     }
 
-    async fn sign_template(&self, template: &CertificateTemplate, signer: Arc<dyn Signer>) -> Result<Vec<u8>> {
+    async fn sign_template(
+        &self,
+        template: &CertificateTemplate,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Vec<u8>> {
         let tbs = template.to_tbs_der()?;
         let issuer_spki = signer.public_key_info().clone();
         let sm2_id = signer_sm2_id(&*signer);
         let (tbs, signature) = sign_blocking(signer, tbs).await?;
         // A faulty custodian must never produce a certificate: check before storing.
-        verify_signature(&issuer_spki, template.signature_algorithm.oid(), &tbs, &signature, &sm2_id)
-            .map_err(|_| Error::BadSignature)?;
-        Ok(assemble_certificate(&tbs, template.signature_algorithm, &signature)?)
+        verify_signature(
+            &issuer_spki,
+            template.signature_algorithm.oid(),
+            &tbs,
+            &signature,
+            &sm2_id,
+        )
+        .map_err(|_| Error::BadSignature)?;
+        Ok(assemble_certificate(
+            &tbs,
+            template.signature_algorithm,
+            &signature,
+        )?)
     }
 
     /// Issues an end-entity certificate.
@@ -391,7 +458,13 @@ impl<S: Store> Authority<S> {
         let (spki, key_desc, csr_subject, csr_sans, generated_key) = match &req.key {
             SubjectKey::Csr(bytes) => {
                 let csr = ParsedCsr::parse(bytes)?;
-                (csr.spki, csr.key, Some(csr.subject), csr.requested_sans, None)
+                (
+                    csr.spki,
+                    csr.key,
+                    Some(csr.subject),
+                    csr.requested_sans,
+                    None,
+                )
             }
             SubjectKey::Generate(kt) => {
                 let key = tokio::task::spawn_blocking({
@@ -412,13 +485,18 @@ impl<S: Store> Authority<S> {
             (Some(dn), _) => parse_name(dn)?,
             (None, Some(name)) => name,
             (None, None) => {
-                return Err(Error::Invalid("a subject is required (--subject 'CN=…')".into()))
+                return Err(Error::Invalid(
+                    "a subject is required (--subject 'CN=…')".into(),
+                ))
             }
         };
         let sans: Vec<SubjectAltName> = if req.sans.is_empty() {
             csr_sans
         } else {
-            req.sans.iter().map(|s| s.parse()).collect::<std::result::Result<_, _>>()?
+            req.sans
+                .iter()
+                .map(|s| s.parse())
+                .collect::<std::result::Result<_, _>>()?
         };
         let mut sans_dedup = Vec::with_capacity(sans.len());
         for s in sans {
@@ -431,12 +509,20 @@ impl<S: Store> Authority<S> {
             return Err(policy::PolicyError::MissingSan(profile.name.to_string()).into());
         }
         if subject.is_empty() && sans.is_empty() {
-            return Err(Error::Invalid("a certificate needs a subject or at least one SAN".into()));
+            return Err(Error::Invalid(
+                "a certificate needs a subject or at least one SAN".into(),
+            ));
         }
         for ca in &chain_records {
             policy::check_name_constraints(&sans, &ca.name_constraints, &ca.name)?;
         }
-        let plan = policy::leaf_validity(&profile, req.days, now, issuer.not_before(), issuer.not_after())?;
+        let plan = policy::leaf_validity(
+            &profile,
+            req.days,
+            now,
+            issuer.not_before(),
+            issuer.not_after(),
+        )?;
         let mut warnings = Vec::new();
         if plan.clipped_to_issuer {
             warnings.push(format!(
@@ -446,10 +532,13 @@ impl<S: Store> Authority<S> {
         }
 
         // 4.
-        let serial = SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let serial =
+            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
         let issuer_key_id = issuer.key_id()?;
         let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
-        self.store.reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp()).await?;
+        self.store
+            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
+            .await?;
 
         // 5.
         let is_rsa = matches!(key_desc, PublicKeyDescription::Rsa { .. });
@@ -518,7 +607,10 @@ impl<S: Store> Authority<S> {
                 "clipped": plan.clipped_to_issuer,
             }),
         };
-        let record = self.store.commit_certificate(&cert, &issuer_kid_hex, &audit).await?;
+        let record = self
+            .store
+            .commit_certificate(&cert, &issuer_kid_hex, &audit)
+            .await?;
 
         // 8.
         Ok(Issued {
@@ -539,7 +631,9 @@ impl<S: Store> Authority<S> {
         let mut next = ca.parent_id;
         while let Some(id) = next {
             if chain.len() > 16 || chain.iter().any(|c| c.id == id) {
-                return Err(Error::Invalid("CA hierarchy is deeper than 16 or has a loop".into()));
+                return Err(Error::Invalid(
+                    "CA hierarchy is deeper than 16 or has a loop".into(),
+                ));
             }
             let parent = self.store.ca_by_id(id).await?;
             next = parent.parent_id;
@@ -584,9 +678,14 @@ impl<S: Store> Authority<S> {
             found.retain(|c| c.issuer_ca_id == ca.id);
         }
         match found.len() {
-            0 => Err(crate::store::StoreError::NotFound(format!("no certificate with serial {serial}")).into()),
+            0 => Err(crate::store::StoreError::NotFound(format!(
+                "no certificate with serial {serial}"
+            ))
+            .into()),
             1 => Ok(found.remove(0)),
-            _ => Err(Error::Invalid(format!("serial {serial} exists under several CAs; pass --ca"))),
+            _ => Err(Error::Invalid(format!(
+                "serial {serial} exists under several CAs; pass --ca"
+            ))),
         }
     }
 

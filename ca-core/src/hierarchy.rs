@@ -56,12 +56,14 @@ impl Issuer {
 
     /// notBefore of the CA certificate.
     pub fn not_before(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.record.not_before).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp(self.record.not_before)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// notAfter of the CA certificate.
     pub fn not_after(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.record.not_after).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp(self.record.not_after)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// The issuer's key identifier bytes.

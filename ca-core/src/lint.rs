@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use const_oid::db::rfc5280::{
-    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_EXT_KEY_USAGE,
-    ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_SERVER_AUTH,
+    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE,
+    ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_SERVER_AUTH,
 };
 use der::Decode;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
@@ -61,7 +61,9 @@ pub trait Lint: Send + Sync {
     fn check(&self, target: &LintTarget<'_>) -> Result<(), String>;
 }
 
-struct FnLint(&'static str, fn(&LintTarget<'_>) -> Result<(), String>);
+type LintFn = fn(&LintTarget<'_>) -> Result<(), String>;
+
+struct FnLint(&'static str, LintFn);
 
 impl Lint for FnLint {
     fn name(&self) -> &'static str {
@@ -72,7 +74,10 @@ impl Lint for FnLint {
     }
 }
 
-fn extension<'a>(t: &'a LintTarget<'_>, oid: const_oid::ObjectIdentifier) -> Option<&'a x509_cert::ext::Extension> {
+fn extension<'a>(
+    t: &'a LintTarget<'_>,
+    oid: const_oid::ObjectIdentifier,
+) -> Option<&'a x509_cert::ext::Extension> {
     t.template.extensions.iter().find(|e| e.extn_id == oid)
 }
 
@@ -98,7 +103,10 @@ fn unique_extensions(t: &LintTarget<'_>) -> Result<(), String> {
     let mut seen = HashSet::new();
     for e in &t.template.extensions {
         if !seen.insert(e.extn_id) {
-            return Err(format!("extension {} appears twice (RFC 5280 §4.2)", e.extn_id));
+            return Err(format!(
+                "extension {} appears twice (RFC 5280 §4.2)",
+                e.extn_id
+            ));
         }
     }
     Ok(())
@@ -106,21 +114,26 @@ fn unique_extensions(t: &LintTarget<'_>) -> Result<(), String> {
 
 fn ca_basics(t: &LintTarget<'_>) -> Result<(), String> {
     let is_ca = !matches!(t.kind, CertificateKind::Leaf(_));
-    let bc = extension(t, ID_CE_BASIC_CONSTRAINTS)
-        .ok_or("basicConstraints missing")?;
+    let bc = extension(t, ID_CE_BASIC_CONSTRAINTS).ok_or("basicConstraints missing")?;
     let parsed = BasicConstraints::from_der(bc.extn_value.as_bytes()).map_err(|e| e.to_string())?;
     if parsed.ca != is_ca {
-        return Err(format!("basicConstraints cA={} on a {:?} certificate", parsed.ca, t.kind));
+        return Err(format!(
+            "basicConstraints cA={} on a {:?} certificate",
+            parsed.ca, t.kind
+        ));
     }
     if is_ca && !bc.critical {
-        return Err("basicConstraints must be critical in a CA certificate (RFC 5280 §4.2.1.9)".into());
+        return Err(
+            "basicConstraints must be critical in a CA certificate (RFC 5280 §4.2.1.9)".into(),
+        );
     }
     let ku = extension(t, ID_CE_KEY_USAGE).ok_or("keyUsage missing")?;
     let usage = KeyUsage::from_der(ku.extn_value.as_bytes()).map_err(|e| e.to_string())?;
     if is_ca && !usage.0.contains(KeyUsages::KeyCertSign) {
         return Err("CA certificate without keyCertSign (RFC 5280 §4.2.1.3)".into());
     }
-    if !is_ca && (usage.0.contains(KeyUsages::KeyCertSign) || usage.0.contains(KeyUsages::CRLSign)) {
+    if !is_ca && (usage.0.contains(KeyUsages::KeyCertSign) || usage.0.contains(KeyUsages::CRLSign))
+    {
         return Err("end-entity certificate asserts keyCertSign or cRLSign".into());
     }
     if is_ca && t.template.subject.is_empty() {
@@ -144,7 +157,10 @@ fn subject_or_san(t: &LintTarget<'_>) -> Result<(), String> {
     if t.template.subject.is_empty() {
         match extension(t, ID_CE_SUBJECT_ALT_NAME) {
             Some(san) if san.critical => Ok(()),
-            Some(_) => Err("subjectAltName must be critical when the subject is empty (RFC 5280 §4.2.1.6)".into()),
+            Some(_) => Err(
+                "subjectAltName must be critical when the subject is empty (RFC 5280 §4.2.1.6)"
+                    .into(),
+            ),
             None => Err("empty subject and no subjectAltName".into()),
         }
     } else {
@@ -159,8 +175,10 @@ fn tls_server(t: &LintTarget<'_>) -> Result<(), String> {
     if extension(t, ID_CE_SUBJECT_ALT_NAME).is_none() {
         return Err("TLS server certificate without subjectAltName (CA/B BRs §7.1.2.7.12)".into());
     }
-    let eku = extension(t, ID_CE_EXT_KEY_USAGE).ok_or("TLS server certificate without extKeyUsage")?;
-    let parsed = ExtendedKeyUsage::from_der(eku.extn_value.as_bytes()).map_err(|e| e.to_string())?;
+    let eku =
+        extension(t, ID_CE_EXT_KEY_USAGE).ok_or("TLS server certificate without extKeyUsage")?;
+    let parsed =
+        ExtendedKeyUsage::from_der(eku.extn_value.as_bytes()).map_err(|e| e.to_string())?;
     if !parsed.0.contains(&ID_KP_SERVER_AUTH) {
         return Err("TLS server certificate without id-kp-serverAuth".into());
     }
@@ -181,7 +199,9 @@ fn signature_algorithm_matches_issuer(t: &LintTarget<'_>) -> Result<(), String> 
 
 fn gmt_0015_sm2(t: &LintTarget<'_>) -> Result<(), String> {
     let subject = PublicKeyDescription::of(&t.template.spki).map_err(|e| e.to_string())?;
-    if t.issuer_key_type == KeyType::Sm2 && t.template.signature_algorithm != SignatureAlgorithm::Sm2Sm3 {
+    if t.issuer_key_type == KeyType::Sm2
+        && t.template.signature_algorithm != SignatureAlgorithm::Sm2Sm3
+    {
         return Err("an SM2 issuer must sign with SM3withSM2 (GM/T 0015 §7.1)".into());
     }
     if subject == PublicKeyDescription::Sm2
@@ -194,7 +214,7 @@ fn gmt_0015_sm2(t: &LintTarget<'_>) -> Result<(), String> {
 
 /// The lints every certificate passes before signing.
 pub fn certificate_lints() -> Vec<Box<dyn Lint>> {
-    let all: [(&'static str, fn(&LintTarget<'_>) -> Result<(), String>); 9] = [
+    let all: [(&'static str, LintFn); 9] = [
         ("e_serial_rules", serial_rules),
         ("e_validity_order", validity_order),
         ("e_unique_extensions", unique_extensions),
@@ -202,7 +222,10 @@ pub fn certificate_lints() -> Vec<Box<dyn Lint>> {
         ("e_key_identifiers", key_identifiers),
         ("e_subject_or_critical_san", subject_or_san),
         ("e_tls_server_san_and_eku", tls_server),
-        ("e_signature_algorithm_matches_issuer", signature_algorithm_matches_issuer),
+        (
+            "e_signature_algorithm_matches_issuer",
+            signature_algorithm_matches_issuer,
+        ),
         ("e_gmt0015_sm2", gmt_0015_sm2),
     ];
     all.into_iter()

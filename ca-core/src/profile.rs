@@ -148,7 +148,10 @@ impl Profile {
     ///
     /// # Errors
     /// [`InvalidProfile`] when the numbers are zero or contradict each other.
-    pub fn with_config(name: ProfileName, config: &ProfileConfig) -> Result<Profile, InvalidProfile> {
+    pub fn with_config(
+        name: ProfileName,
+        config: &ProfileConfig,
+    ) -> Result<Profile, InvalidProfile> {
         let mut p = Profile::builtin(name);
         let bad = |reason: &str| InvalidProfile {
             profile: name.to_string(),
@@ -216,7 +219,9 @@ impl Profiles {
     ///
     /// # Errors
     /// [`InvalidProfile`] for unknown profile names or invalid numbers.
-    pub fn from_config(config: &BTreeMap<String, ProfileConfig>) -> Result<Profiles, InvalidProfile> {
+    pub fn from_config(
+        config: &BTreeMap<String, ProfileConfig>,
+    ) -> Result<Profiles, InvalidProfile> {
         let mut profiles = Profiles::builtin();
         for (name, cfg) in config {
             let pname: ProfileName = name.parse().map_err(|e: UnknownProfile| InvalidProfile {
@@ -246,16 +251,24 @@ mod tests {
         let mut cfg = BTreeMap::new();
         cfg.insert(
             "tls-server".to_owned(),
-            ProfileConfig { default_days: Some(30), max_days: Some(397) },
+            ProfileConfig {
+                default_days: Some(30),
+                max_days: Some(397),
+            },
         );
-        let p = Profiles::from_config(&cfg).expect("valid").get(ProfileName::TlsServer);
+        let p = Profiles::from_config(&cfg)
+            .expect("valid")
+            .get(ProfileName::TlsServer);
         assert_eq!(p.default_days, 30);
         assert_eq!(p.max_days_override, Some(397));
 
         cfg.insert("nope".to_owned(), ProfileConfig::default());
         assert!(Profiles::from_config(&cfg).is_err());
 
-        let bad = ProfileConfig { default_days: Some(400), max_days: Some(100) };
+        let bad = ProfileConfig {
+            default_days: Some(400),
+            max_days: Some(100),
+        };
         assert!(Profile::with_config(ProfileName::TlsClient, &bad).is_err());
     }
 

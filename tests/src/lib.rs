@@ -117,14 +117,23 @@ impl Home {
     /// Runs and asserts failure with `needle` in stderr, and no panic.
     pub fn fails(&self, args: &[&str], needle: &str) -> Run {
         let r = self.run(args);
-        assert!(!r.ok, "caforge {args:?} unexpectedly succeeded:\n{}", r.stdout);
+        assert!(
+            !r.ok,
+            "caforge {args:?} unexpectedly succeeded:\n{}",
+            r.stdout
+        );
         assert!(
             r.stderr.contains(needle),
             "caforge {args:?}: stderr lacks {needle:?}:\n{}",
             r.stderr
         );
         assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
-        assert_eq!(r.stderr.trim().lines().count(), 1, "error is not one line: {}", r.stderr);
+        assert_eq!(
+            r.stderr.trim().lines().count(),
+            1,
+            "error is not one line: {}",
+            r.stderr
+        );
         r
     }
 
@@ -195,15 +204,48 @@ pub fn sm2_signature_verifies(dir: &Path, cert: &str, issuer: &str, distid: Opti
         .and_then(|l| l.split(':').next())
         .map(|o| o.trim().to_owned())
         .expect("signature BIT STRING");
-    let stem = Path::new(cert).file_name().and_then(|n| n.to_str()).expect("name");
+    let stem = Path::new(cert)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
     let tbs = format!("{stem}.tbs.der");
     let sig = format!("{stem}.sig.der");
     let pubkey = format!("{stem}.issuer-pub.pem");
-    openssl_ok(dir, &["asn1parse", "-in", cert, "-strparse", &header_len.to_string(), "-out", &tbs, "-noout"]);
-    openssl_ok(dir, &["asn1parse", "-in", cert, "-strparse", &sig_offset, "-out", &sig, "-noout"]);
-    openssl_ok(dir, &["x509", "-in", issuer, "-pubkey", "-noout", "-out", &pubkey]);
+    openssl_ok(
+        dir,
+        &[
+            "asn1parse",
+            "-in",
+            cert,
+            "-strparse",
+            &header_len.to_string(),
+            "-out",
+            &tbs,
+            "-noout",
+        ],
+    );
+    openssl_ok(
+        dir,
+        &[
+            "asn1parse",
+            "-in",
+            cert,
+            "-strparse",
+            &sig_offset,
+            "-out",
+            &sig,
+            "-noout",
+        ],
+    );
+    openssl_ok(
+        dir,
+        &["x509", "-in", issuer, "-pubkey", "-noout", "-out", &pubkey],
+    );
     let opt = distid.map(|d| format!("distid:{d}"));
-    let mut args = vec!["pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-digest", "sm3", "-in", &tbs, "-sigfile", &sig];
+    let mut args = vec![
+        "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-digest", "sm3", "-in", &tbs,
+        "-sigfile", &sig,
+    ];
     if let Some(o) = &opt {
         args.extend(["-pkeyopt", o.as_str()]);
     }

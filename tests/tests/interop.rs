@@ -8,15 +8,49 @@ use caforge_tests::{openssl, openssl_ok, s, sm2_signature_verifies, Home};
 
 /// Builds root → intermediate → tls-server leaf with one key type and returns the PEM paths.
 fn hierarchy(h: &Home, root_kt: &str, int_kt: &str, leaf_kt: &str) -> (String, String, String) {
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", root_kt, "--subject", "CN=Test Root,O=caforge tests,C=GB"]);
-    h.ok(&["ca", "create-intermediate", "--parent", "root", "--name", "int", "--key-type", int_kt, "--path-len", "0"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "root",
+        "--key-type",
+        root_kt,
+        "--subject",
+        "CN=Test Root,O=caforge tests,C=GB",
+    ]);
+    h.ok(&[
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "root",
+        "--name",
+        "int",
+        "--key-type",
+        int_kt,
+        "--path-len",
+        "0",
+    ]);
     let leaf = h.file("leaf.pem");
     let key = h.file("leaf.key");
     let chain = h.file("chain.pem");
     h.ok(&[
-        "issue", "--ca", "int", "--subject", "CN=www.example.com", "--key-type", leaf_kt,
-        "--key-out", s(&key), "--san", "dns:www.example.com", "--san", "ip:127.0.0.1",
-        "--out", s(&leaf), "--chain-out", s(&chain),
+        "issue",
+        "--ca",
+        "int",
+        "--subject",
+        "CN=www.example.com",
+        "--key-type",
+        leaf_kt,
+        "--key-out",
+        s(&key),
+        "--san",
+        "dns:www.example.com",
+        "--san",
+        "ip:127.0.0.1",
+        "--out",
+        s(&leaf),
+        "--chain-out",
+        s(&chain),
     ]);
     let root = h.export_ca("root");
     let int = h.export_ca("int");
@@ -28,7 +62,20 @@ fn hierarchy(h: &Home, root_kt: &str, int_kt: &str, leaf_kt: &str) -> (String, S
 }
 
 fn verify_whole_chain(h: &Home, root: &str, int: &str, leaf: &str) {
-    let r = openssl_ok(h.path(), &["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", root, "-untrusted", int, leaf]);
+    let r = openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslserver",
+            "-CAfile",
+            root,
+            "-untrusted",
+            int,
+            leaf,
+        ],
+    );
     assert!(r.stdout.contains(": OK"), "{}", r.stdout);
 }
 
@@ -37,18 +84,47 @@ fn verify_sm2_link(h: &Home, issuer: &str, cert: &str, purpose: Option<&str>) {
     // OpenSSL 3.0 cannot apply -vfyopt to a trust anchor's self-signature: check a root's
     // signature directly over its TBS bytes.
     if issuer == cert {
-        assert!(sm2_signature_verifies(h.path(), cert, issuer, Some("1234567812345678")));
-        assert!(!sm2_signature_verifies(h.path(), cert, issuer, None), "verified with the empty ID");
+        assert!(sm2_signature_verifies(
+            h.path(),
+            cert,
+            issuer,
+            Some("1234567812345678")
+        ));
+        assert!(
+            !sm2_signature_verifies(h.path(), cert, issuer, None),
+            "verified with the empty ID"
+        );
         return;
     }
-    let mut args = vec!["verify", "-x509_strict", "-vfyopt", "distid:1234567812345678", "-partial_chain", "-CAfile", issuer];
+    let mut args = vec![
+        "verify",
+        "-x509_strict",
+        "-vfyopt",
+        "distid:1234567812345678",
+        "-partial_chain",
+        "-CAfile",
+        issuer,
+    ];
     if let Some(p) = purpose {
         args.extend(["-purpose", p]);
     }
     args.push(cert);
     openssl_ok(h.path(), &args);
-    let without = openssl(h.path(), &["verify", "-x509_strict", "-partial_chain", "-CAfile", issuer, cert]);
-    assert!(!without.ok, "SM2 verified without the distid: the test would be testing the wrong thing");
+    let without = openssl(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-partial_chain",
+            "-CAfile",
+            issuer,
+            cert,
+        ],
+    );
+    assert!(
+        !without.ok,
+        "SM2 verified without the distid: the test would be testing the wrong thing"
+    );
 }
 
 macro_rules! same_algorithm_hierarchy {
@@ -83,11 +159,24 @@ fn rsa_root_certifies_sm2_intermediate() {
     let h = Home::new();
     let (root, int, leaf) = hierarchy(&h, "rsa3072", "sm2", "p256");
     // root → int is an RSA signature: an ordinary check.
-    openssl_ok(h.path(), &["verify", "-x509_strict", "-partial_chain", "-CAfile", &root, &int]);
+    openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-partial_chain",
+            "-CAfile",
+            &root,
+            &int,
+        ],
+    );
     // int → leaf is SM2.
     verify_sm2_link(&h, &int, &leaf, Some("sslserver"));
     let text = openssl_ok(h.path(), &["x509", "-in", &int, "-noout", "-text"]).stdout;
-    assert!(text.contains("sha256WithRSAEncryption"), "the intermediate is signed by the RSA root");
+    assert!(
+        text.contains("sha256WithRSAEncryption"),
+        "the intermediate is signed by the RSA root"
+    );
 }
 
 #[test]
@@ -95,21 +184,84 @@ fn sm2_root_certifies_rsa_intermediate() {
     let h = Home::new();
     let (root, int, leaf) = hierarchy(&h, "sm2", "rsa2048", "ed25519");
     verify_sm2_link(&h, &root, &int, None);
-    openssl_ok(h.path(), &["verify", "-x509_strict", "-purpose", "sslserver", "-partial_chain", "-CAfile", &int, &leaf]);
+    openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslserver",
+            "-partial_chain",
+            "-CAfile",
+            &int,
+            &leaf,
+        ],
+    );
     let text = openssl_ok(h.path(), &["x509", "-in", &int, "-noout", "-text"]).stdout;
-    assert!(text.contains("SM2-with-SM3"), "the intermediate is signed by the SM2 root:\n{text}");
+    assert!(
+        text.contains("SM2-with-SM3"),
+        "the intermediate is signed by the SM2 root:\n{text}"
+    );
 }
 
 #[test]
 fn sm2_ca_with_empty_signer_id_serves_openssl_30_defaults() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "legacy", "--key-type", "sm2", "--sm2-id", ""]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "legacy",
+        "--key-type",
+        "sm2",
+        "--sm2-id",
+        "",
+    ]);
     let root = h.export_ca("legacy");
     let leaf = h.file("leaf.pem");
-    h.ok(&["issue", "--ca", "legacy", "--subject", "CN=a", "--key-type", "sm2", "--no-encrypt-key", "--key-out", s(&h.file("k.pem")), "--san", "dns:a.example", "--out", s(&leaf)]);
-    openssl_ok(h.path(), &["verify", "-x509_strict", "-partial_chain", "-CAfile", s(&root), s(&leaf)]);
-    let with_std_id = openssl(h.path(), &["verify", "-vfyopt", "distid:1234567812345678", "-partial_chain", "-CAfile", s(&root), s(&leaf)]);
-    assert!(!with_std_id.ok, "an empty-ID signature must not verify with the standard ID");
+    h.ok(&[
+        "issue",
+        "--ca",
+        "legacy",
+        "--subject",
+        "CN=a",
+        "--key-type",
+        "sm2",
+        "--no-encrypt-key",
+        "--key-out",
+        s(&h.file("k.pem")),
+        "--san",
+        "dns:a.example",
+        "--out",
+        s(&leaf),
+    ]);
+    openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-partial_chain",
+            "-CAfile",
+            s(&root),
+            s(&leaf),
+        ],
+    );
+    let with_std_id = openssl(
+        h.path(),
+        &[
+            "verify",
+            "-vfyopt",
+            "distid:1234567812345678",
+            "-partial_chain",
+            "-CAfile",
+            s(&root),
+            s(&leaf),
+        ],
+    );
+    assert!(
+        !with_std_id.ok,
+        "an empty-ID signature must not verify with the standard ID"
+    );
     let show = h.ok(&["ca", "show", "legacy", "--format", "json"]).stdout;
     let v: serde_json::Value = serde_json::from_str(&show).unwrap();
     assert_eq!(v["sm2_id"], "");
@@ -122,11 +274,27 @@ fn openssl_csrs_of_every_type_are_accepted() {
     h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p384"]);
     let root = h.export_ca("root");
     let cases: &[(&str, &[&str], &[&str])] = &[
-        ("rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], &[]),
-        ("p256", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], &[]),
-        ("p384", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"], &[]),
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            &[],
+        ),
+        (
+            "p256",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            &[],
+        ),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+            &[],
+        ),
         ("ed25519", &["-algorithm", "ED25519"], &[]),
-        ("sm2-std-id", &["-algorithm", "SM2"], &["-sigopt", "distid:1234567812345678"]),
+        (
+            "sm2-std-id",
+            &["-algorithm", "SM2"],
+            &["-sigopt", "distid:1234567812345678"],
+        ),
         ("sm2-empty-id", &["-algorithm", "SM2"], &[]),
     ];
     for (name, genopts, reqopts) in cases {
@@ -136,7 +304,18 @@ fn openssl_csrs_of_every_type_are_accepted() {
         args.extend_from_slice(genopts);
         args.extend(["-out", &key]);
         openssl_ok(h.path(), &args);
-        let mut args = vec!["req", "-new", "-key", &key, "-subj", "/CN=csr.example", "-addext", "subjectAltName=DNS:csr.example", "-out", &csr];
+        let mut args = vec![
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            "/CN=csr.example",
+            "-addext",
+            "subjectAltName=DNS:csr.example",
+            "-out",
+            &csr,
+        ];
         if name.starts_with("sm2") {
             args.extend(["-sm3"]);
         }
@@ -145,17 +324,57 @@ fn openssl_csrs_of_every_type_are_accepted() {
         let cert = format!("{name}.pem");
         // No --san: the CSR's requested SAN is used.
         h.ok(&["issue", "--ca", "root", "--csr", &csr, "--out", &cert]);
-        openssl_ok(h.path(), &["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", s(&root), &cert]);
+        openssl_ok(
+            h.path(),
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslserver",
+                "-CAfile",
+                s(&root),
+                &cert,
+            ],
+        );
         let cert_key = openssl_ok(h.path(), &["x509", "-in", &cert, "-noout", "-pubkey"]).stdout;
         let csr_key = openssl_ok(h.path(), &["req", "-in", &csr, "-noout", "-pubkey"]).stdout;
-        assert_eq!(cert_key, csr_key, "{name}: certificate key differs from the CSR's");
-        let text = openssl_ok(h.path(), &["x509", "-in", &cert, "-noout", "-ext", "subjectAltName"]).stdout;
+        assert_eq!(
+            cert_key, csr_key,
+            "{name}: certificate key differs from the CSR's"
+        );
+        let text = openssl_ok(
+            h.path(),
+            &["x509", "-in", &cert, "-noout", "-ext", "subjectAltName"],
+        )
+        .stdout;
         assert!(text.contains("DNS:csr.example"), "{name}: {text}");
         // DER CSRs work too.
         let der = format!("{name}.csr.der");
-        openssl_ok(h.path(), &["req", "-in", &csr, "-outform", "DER", "-out", &der]);
-        h.ok(&["issue", "--ca", "root", "--csr", &der, "--der", "--out", &format!("{name}.der")]);
-        openssl_ok(h.path(), &["x509", "-inform", "DER", "-in", &format!("{name}.der"), "-noout"]);
+        openssl_ok(
+            h.path(),
+            &["req", "-in", &csr, "-outform", "DER", "-out", &der],
+        );
+        h.ok(&[
+            "issue",
+            "--ca",
+            "root",
+            "--csr",
+            &der,
+            "--der",
+            "--out",
+            &format!("{name}.der"),
+        ]);
+        openssl_ok(
+            h.path(),
+            &[
+                "x509",
+                "-inform",
+                "DER",
+                "-in",
+                &format!("{name}.der"),
+                "-noout",
+            ],
+        );
     }
 }
 
@@ -165,17 +384,60 @@ fn profiles_carry_the_right_key_usage() {
     h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
     let root = h.export_ca("root");
     let cases = [
-        ("tls-client", "TLS Web Client Authentication", "sslclient", "dns:client.example"),
-        ("code-signing", "Code Signing", "any", "uri:https://code.example/app"),
-        ("email", "E-mail Protection", "smimesign", "email:alice@example.com"),
+        (
+            "tls-client",
+            "TLS Web Client Authentication",
+            "sslclient",
+            "dns:client.example",
+        ),
+        (
+            "code-signing",
+            "Code Signing",
+            "any",
+            "uri:https://code.example/app",
+        ),
+        (
+            "email",
+            "E-mail Protection",
+            "smimesign",
+            "email:alice@example.com",
+        ),
     ];
     for (profile, eku, purpose, san) in cases {
         let out = format!("{profile}.pem");
-        h.ok(&["issue", "--ca", "root", "--profile", profile, "--subject", "CN=subject", "--key-type", "rsa2048", "--no-encrypt-key", "--key-out", &format!("{profile}.key"), "--san", san, "--out", &out]);
+        h.ok(&[
+            "issue",
+            "--ca",
+            "root",
+            "--profile",
+            profile,
+            "--subject",
+            "CN=subject",
+            "--key-type",
+            "rsa2048",
+            "--no-encrypt-key",
+            "--key-out",
+            &format!("{profile}.key"),
+            "--san",
+            san,
+            "--out",
+            &out,
+        ]);
         let text = openssl_ok(h.path(), &["x509", "-in", &out, "-noout", "-text"]).stdout;
         assert!(text.contains(eku), "{profile}: {text}");
         assert!(text.contains("Digital Signature"), "{profile}");
-        openssl_ok(h.path(), &["verify", "-x509_strict", "-purpose", purpose, "-CAfile", s(&root), &out]);
+        openssl_ok(
+            h.path(),
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                purpose,
+                "-CAfile",
+                s(&root),
+                &out,
+            ],
+        );
     }
 }
 
@@ -183,16 +445,87 @@ fn profiles_carry_the_right_key_usage() {
 fn name_constraints_are_encoded_and_enforced() {
     let h = Home::new();
     h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
-    h.ok(&["ca", "create-intermediate", "--parent", "root", "--name", "corp", "--key-type", "p256", "--permitted-dns", "example.com", "--excluded-dns", "secret.example.com"]);
+    h.ok(&[
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "root",
+        "--name",
+        "corp",
+        "--key-type",
+        "p256",
+        "--permitted-dns",
+        "example.com",
+        "--excluded-dns",
+        "secret.example.com",
+    ]);
     let root = h.export_ca("root");
     let int = h.export_ca("corp");
     let text = openssl_ok(h.path(), &["x509", "-in", s(&int), "-noout", "-text"]).stdout;
     assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
-    h.ok(&["issue", "--ca", "corp", "--subject", "CN=www.example.com", "--key-type", "p256", "--no-encrypt-key", "--key-out", "k.pem", "--san", "dns:www.example.com", "--out", "ok.pem"]);
-    openssl_ok(h.path(), &["verify", "-x509_strict", "-CAfile", s(&root), "-untrusted", s(&int), "ok.pem"]);
+    h.ok(&[
+        "issue",
+        "--ca",
+        "corp",
+        "--subject",
+        "CN=www.example.com",
+        "--key-type",
+        "p256",
+        "--no-encrypt-key",
+        "--key-out",
+        "k.pem",
+        "--san",
+        "dns:www.example.com",
+        "--out",
+        "ok.pem",
+    ]);
+    openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            s(&root),
+            "-untrusted",
+            s(&int),
+            "ok.pem",
+        ],
+    );
     let before = h.cert_count();
-    h.fails(&["issue", "--ca", "corp", "--subject", "CN=x", "--key-type", "p256", "--no-encrypt-key", "--key-out", "k2.pem", "--san", "dns:www.example.org"], "violates the name constraints of CA 'corp'");
-    h.fails(&["issue", "--ca", "corp", "--subject", "CN=x", "--key-type", "p256", "--no-encrypt-key", "--key-out", "k3.pem", "--san", "dns:a.secret.example.com"], "excluded subtree");
+    h.fails(
+        &[
+            "issue",
+            "--ca",
+            "corp",
+            "--subject",
+            "CN=x",
+            "--key-type",
+            "p256",
+            "--no-encrypt-key",
+            "--key-out",
+            "k2.pem",
+            "--san",
+            "dns:www.example.org",
+        ],
+        "violates the name constraints of CA 'corp'",
+    );
+    h.fails(
+        &[
+            "issue",
+            "--ca",
+            "corp",
+            "--subject",
+            "CN=x",
+            "--key-type",
+            "p256",
+            "--no-encrypt-key",
+            "--key-out",
+            "k3.pem",
+            "--san",
+            "dns:a.secret.example.com",
+        ],
+        "excluded subtree",
+    );
     assert_eq!(h.cert_count(), before);
 }
 
@@ -200,11 +533,55 @@ fn name_constraints_are_encoded_and_enforced() {
 fn leaf_validity_is_clipped_to_the_issuer_with_a_warning() {
     let h = Home::new();
     h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
-    h.ok(&["ca", "create-intermediate", "--parent", "root", "--name", "short", "--key-type", "p256", "--validity", "10d"]);
-    let r = h.ok(&["issue", "--ca", "short", "--subject", "CN=a", "--key-type", "p256", "--no-encrypt-key", "--key-out", "k.pem", "--san", "dns:a.example", "--days", "90", "--out", "a.pem", "--format", "json"]);
-    assert!(r.stderr.contains("warning: validity clipped"), "{}", r.stderr);
+    h.ok(&[
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "root",
+        "--name",
+        "short",
+        "--key-type",
+        "p256",
+        "--validity",
+        "10d",
+    ]);
+    let r = h.ok(&[
+        "issue",
+        "--ca",
+        "short",
+        "--subject",
+        "CN=a",
+        "--key-type",
+        "p256",
+        "--no-encrypt-key",
+        "--key-out",
+        "k.pem",
+        "--san",
+        "dns:a.example",
+        "--days",
+        "90",
+        "--out",
+        "a.pem",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        r.stderr.contains("warning: validity clipped"),
+        "{}",
+        r.stderr
+    );
     let leaf_end = openssl_ok(h.path(), &["x509", "-in", "a.pem", "-noout", "-enddate"]).stdout;
-    let int_end = openssl_ok(h.path(), &["x509", "-in", s(&h.export_ca("short")), "-noout", "-enddate"]).stdout;
+    let int_end = openssl_ok(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            s(&h.export_ca("short")),
+            "-noout",
+            "-enddate",
+        ],
+    )
+    .stdout;
     assert_eq!(leaf_end, int_end);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
@@ -213,13 +590,54 @@ fn leaf_validity_is_clipped_to_the_issuer_with_a_warning() {
 #[test]
 fn tls_server_validity_is_counted_inclusively() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "ed25519"]);
-    h.ok(&["issue", "--ca", "root", "--subject", "CN=a", "--key-type", "p256", "--no-encrypt-key", "--key-out", "k.pem", "--san", "dns:a.example", "--days", "200", "--out", "a.pem"]);
-    let r = openssl_ok(h.path(), &["x509", "-in", "a.pem", "-noout", "-startdate", "-enddate", "-dateopt", "iso_8601"]).stdout;
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "root",
+        "--key-type",
+        "ed25519",
+    ]);
+    h.ok(&[
+        "issue",
+        "--ca",
+        "root",
+        "--subject",
+        "CN=a",
+        "--key-type",
+        "p256",
+        "--no-encrypt-key",
+        "--key-out",
+        "k.pem",
+        "--san",
+        "dns:a.example",
+        "--days",
+        "200",
+        "--out",
+        "a.pem",
+    ]);
+    let r = openssl_ok(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            "a.pem",
+            "-noout",
+            "-startdate",
+            "-enddate",
+            "-dateopt",
+            "iso_8601",
+        ],
+    )
+    .stdout;
     let parse = |prefix: &str| {
         let line = r.lines().find(|l| l.starts_with(prefix)).unwrap();
         let v = line.split_once('=').unwrap().1.trim();
-        time::PrimitiveDateTime::parse(v.trim_end_matches('Z'), &time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]")).unwrap()
+        time::PrimitiveDateTime::parse(
+            v.trim_end_matches('Z'),
+            &time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        )
+        .unwrap()
     };
     let span = parse("notAfter") - parse("notBefore");
     assert_eq!(span.whole_seconds() + 1, 200 * 86_400);

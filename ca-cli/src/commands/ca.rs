@@ -164,13 +164,22 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
         }
         CaCommand::List { format } => {
             let cas = authority.cas().await?;
-            let parent_name = |id| cas.iter().find(|c| Some(c.id) == id).map(|c| c.name.as_str());
+            let parent_name = |id| {
+                cas.iter()
+                    .find(|c| Some(c.id) == id)
+                    .map(|c| c.name.as_str())
+            };
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
-                    cas.iter().map(|c| ca_json(c, parent_name(c.parent_id))).collect(),
+                    cas.iter()
+                        .map(|c| ca_json(c, parent_name(c.parent_id)))
+                        .collect(),
                 )),
                 Format::Text => {
-                    println!("{:<4} {:<24} {:<8} {:<24} {:<20}", "ID", "NAME", "KEY", "PARENT", "NOT AFTER");
+                    println!(
+                        "{:<4} {:<24} {:<8} {:<24} {:<20}",
+                        "ID", "NAME", "KEY", "PARENT", "NOT AFTER"
+                    );
                     for c in &cas {
                         println!(
                             "{:<4} {:<24} {:<8} {:<24} {:<20}",
@@ -218,7 +227,12 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
         } => {
             let ca = authority.ca(&ca).await?;
             let certs: Vec<Vec<u8>> = if chain {
-                authority.chain_records(&ca).await?.into_iter().map(|c| c.cert_der).collect()
+                authority
+                    .chain_records(&ca)
+                    .await?
+                    .into_iter()
+                    .map(|c| c.cert_der)
+                    .collect()
             } else {
                 vec![ca.cert_der]
             };

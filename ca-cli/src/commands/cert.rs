@@ -89,7 +89,9 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                     filter.not_after_before = Some(now);
                 }
                 Some("revoked") => filter.status = Some("revoked".into()),
-                Some(other) => bail!("unknown status '{other}' (expected valid, revoked or expired)"),
+                Some(other) => {
+                    bail!("unknown status '{other}' (expected valid, revoked or expired)")
+                }
             }
             if let Some(window) = expiring {
                 let secs = parse_seconds(&window).map_err(anyhow::Error::msg)?;
@@ -103,12 +105,19 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                     certs.iter().map(|c| cert_json(c, now)).collect(),
                 )),
                 Format::Text => {
-                    println!("{:<34} {:<16} {:<12} {:<8} {:<20} SUBJECT / SANS", "SERIAL", "ISSUER", "PROFILE", "STATUS", "NOT AFTER");
+                    println!(
+                        "{:<34} {:<16} {:<12} {:<8} {:<20} SUBJECT / SANS",
+                        "SERIAL", "ISSUER", "PROFILE", "STATUS", "NOT AFTER"
+                    );
                     for c in &certs {
                         let names = if c.sans.is_empty() {
                             c.subject.clone()
                         } else {
-                            c.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")
+                            c.sans
+                                .iter()
+                                .map(|s| s.to_string())
+                                .collect::<Vec<_>>()
+                                .join(",")
                         };
                         println!(
                             "{:<34} {:<16} {:<12} {:<8} {:<20} {}",

@@ -76,7 +76,10 @@ fn read_csr(path: &Path) -> Result<Vec<u8>> {
 
 pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     // Everything that can fail without side effects is checked before issuing.
-    for path in [&args.out, &args.chain_out, &args.key_out].into_iter().flatten() {
+    for path in [&args.out, &args.chain_out, &args.key_out]
+        .into_iter()
+        .flatten()
+    {
         check_writable(path, args.force)?;
     }
     if args.der && args.chain_out.is_some() {
@@ -94,7 +97,9 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     };
     let key_passphrase = match (&key, args.no_encrypt_key) {
         (SubjectKey::Generate(_), false) => Some(g.passphrase()?.ok_or_else(|| {
-            anyhow::anyhow!("a passphrase is needed to encrypt --key-out (or pass --no-encrypt-key)")
+            anyhow::anyhow!(
+                "a passphrase is needed to encrypt --key-out (or pass --no-encrypt-key)"
+            )
         })?),
         _ => None,
     };
@@ -176,7 +181,15 @@ fn report(args: &Args, issued: &Issued) -> Result<()> {
                 r.profile,
                 r.serial,
                 r.issuer_name,
-                if r.sans.is_empty() { r.subject.clone() } else { r.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ") },
+                if r.sans.is_empty() {
+                    r.subject.clone()
+                } else {
+                    r.sans
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
                 timestamp(r.not_after)
             );
             if to_file {

@@ -27,14 +27,30 @@ struct Hierarchy {
 const HIERARCHIES: [Hierarchy; 2] = [
     Hierarchy {
         label: "rsa",
-        root: ("rsa-root", KeyType::Rsa3072, "CN=caforge Quickstart RSA Root,O=caforge"),
-        issuing: ("rsa-issuing", KeyType::Rsa2048, "CN=caforge Quickstart RSA Issuing CA,O=caforge"),
+        root: (
+            "rsa-root",
+            KeyType::Rsa3072,
+            "CN=caforge Quickstart RSA Root,O=caforge",
+        ),
+        issuing: (
+            "rsa-issuing",
+            KeyType::Rsa2048,
+            "CN=caforge Quickstart RSA Issuing CA,O=caforge",
+        ),
         leaf_key: KeyType::Rsa2048,
     },
     Hierarchy {
         label: "sm2",
-        root: ("sm2-root", KeyType::Sm2, "CN=caforge Quickstart SM2 Root,O=caforge"),
-        issuing: ("sm2-issuing", KeyType::Sm2, "CN=caforge Quickstart SM2 Issuing CA,O=caforge"),
+        root: (
+            "sm2-root",
+            KeyType::Sm2,
+            "CN=caforge Quickstart SM2 Root,O=caforge",
+        ),
+        issuing: (
+            "sm2-issuing",
+            KeyType::Sm2,
+            "CN=caforge Quickstart SM2 Issuing CA,O=caforge",
+        ),
         leaf_key: KeyType::Sm2,
     },
 ];
@@ -60,15 +76,24 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
     // (0600) so the tour in the README works; real deployments pass their own.
     let (globals, passphrase_note) = match g.passphrase()? {
         Some(_) => (
-            Globals { home: g.home.clone(), db: g.db.clone(), passphrase_file: g.passphrase_file.clone() },
+            Globals {
+                home: g.home.clone(),
+                db: g.db.clone(),
+                passphrase_file: g.passphrase_file.clone(),
+            },
             None,
         ),
         None => {
-            std::fs::create_dir_all(&g.home).with_context(|| format!("creating {}", g.home.display()))?;
+            std::fs::create_dir_all(&g.home)
+                .with_context(|| format!("creating {}", g.home.display()))?;
             let file = g.home.join("passphrase.txt");
             write_private_file(&file, random_passphrase()?.as_bytes(), false)?;
             (
-                Globals { home: g.home.clone(), db: g.db.clone(), passphrase_file: Some(file.clone()) },
+                Globals {
+                    home: g.home.clone(),
+                    db: g.db.clone(),
+                    passphrase_file: Some(file.clone()),
+                },
                 Some(file),
             )
         }
@@ -79,7 +104,10 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
         .passphrase()?
         .ok_or_else(|| anyhow::anyhow!("no passphrase"))?;
 
-    println!("caforge quickstart: home {} (database {url})", g.home.display());
+    println!(
+        "caforge quickstart: home {} (database {url})",
+        g.home.display()
+    );
     for h in &HIERARCHIES {
         let out_dir = g.home.join("quickstart").join(h.label);
         std::fs::create_dir_all(&out_dir)?;
@@ -94,7 +122,10 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             excluded_dns: vec![],
         };
         let root = authority.create_root(&ca(h.root)).await?.record;
-        let issuing = authority.create_intermediate(root.name.as_str(), &ca(h.issuing)).await?.record;
+        let issuing = authority
+            .create_intermediate(root.name.as_str(), &ca(h.issuing))
+            .await?
+            .record;
         let issued = authority
             .issue(&IssueRequest {
                 ca: issuing.name.clone(),
@@ -109,14 +140,36 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             .generated_key
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no generated key"))?;
-        write_private_file(&out_dir.join("localhost.key.pem"), encrypt_key_pem(key, &passphrase)?.as_bytes(), false)?;
-        write_file(&out_dir.join("localhost.pem"), ca_core::pem::certificate(&issued.der)?.as_bytes(), false)?;
-        write_file(&out_dir.join("chain.pem"), ca_core::pem::certificate(&issuing.cert_der)?.as_bytes(), false)?;
-        write_file(&out_dir.join("root.pem"), ca_core::pem::certificate(&root.cert_der)?.as_bytes(), false)?;
+        write_private_file(
+            &out_dir.join("localhost.key.pem"),
+            encrypt_key_pem(key, &passphrase)?.as_bytes(),
+            false,
+        )?;
+        write_file(
+            &out_dir.join("localhost.pem"),
+            ca_core::pem::certificate(&issued.der)?.as_bytes(),
+            false,
+        )?;
+        write_file(
+            &out_dir.join("chain.pem"),
+            ca_core::pem::certificate(&issuing.cert_der)?.as_bytes(),
+            false,
+        )?;
+        write_file(
+            &out_dir.join("root.pem"),
+            ca_core::pem::certificate(&root.cert_der)?.as_bytes(),
+            false,
+        )?;
         println!();
         println!("{} hierarchy", h.label.to_uppercase());
-        println!("  root CA          {:<12} {:<8} serial {}", root.name, root.key_type, root.serial);
-        println!("  intermediate CA  {:<12} {:<8} serial {}", issuing.name, issuing.key_type, issuing.serial);
+        println!(
+            "  root CA          {:<12} {:<8} serial {}",
+            root.name, root.key_type, root.serial
+        );
+        println!(
+            "  intermediate CA  {:<12} {:<8} serial {}",
+            issuing.name, issuing.key_type, issuing.serial
+        );
         println!(
             "  TLS server cert  localhost    {:<8} serial {} (valid until {})",
             issued.record.key_type,
@@ -124,12 +177,20 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             timestamp(issued.record.not_after)
         );
         println!("  files            {}", display(&out_dir));
-        println!("                   localhost.pem, localhost.key.pem (encrypted), chain.pem, root.pem");
+        println!(
+            "                   localhost.pem, localhost.key.pem (encrypted), chain.pem, root.pem"
+        );
     }
     println!();
     if let Some(file) = passphrase_note {
-        println!("Keys are encrypted with a generated passphrase stored in {} (mode 0600).", display(&file));
-        println!("Use it with: --passphrase-file {}   (move it somewhere safe for real use)", display(&file));
+        println!(
+            "Keys are encrypted with a generated passphrase stored in {} (mode 0600).",
+            display(&file)
+        );
+        println!(
+            "Use it with: --passphrase-file {}   (move it somewhere safe for real use)",
+            display(&file)
+        );
     }
     println!("Check the RSA chain with OpenSSL:");
     let rsa = g.home.join("quickstart/rsa");
@@ -139,7 +200,11 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
         display(&rsa.join("chain.pem")),
         display(&rsa.join("localhost.pem"))
     );
-    println!("Next: caforge --home {} ca list   |   caforge --home {} cert list", display(&g.home), display(&g.home));
+    println!(
+        "Next: caforge --home {} ca list   |   caforge --home {} cert list",
+        display(&g.home),
+        display(&g.home)
+    );
     Ok(())
 }
 

@@ -88,7 +88,8 @@ impl ParsedCsr {
             .as_bytes()
             .ok_or_else(|| CsrError::Malformed("signature BIT STRING has unused bits".into()))?;
         let spki = req.info.public_key.clone();
-        let key = PublicKeyDescription::of(&spki).map_err(|e| CsrError::Malformed(e.to_string()))?;
+        let key =
+            PublicKeyDescription::of(&spki).map_err(|e| CsrError::Malformed(e.to_string()))?;
         crate::policy::check_subject_key(key).map_err(|e| CsrError::KeyPolicy(e.to_string()))?;
 
         let sm2_id = if key == PublicKeyDescription::Sm2 {
@@ -100,7 +101,9 @@ impl ParsedCsr {
             }
             let id = [DEFAULT_SM2_ID, ""]
                 .into_iter()
-                .find(|id| verify_signature(&spki, raw.algorithm.oid, &info_der, signature, id).is_ok())
+                .find(|id| {
+                    verify_signature(&spki, raw.algorithm.oid, &info_der, signature, id).is_ok()
+                })
                 .ok_or_else(|| {
                     CsrError::BadSignature(
                         "SM2 signature fails with signer ID 1234567812345678 and with the empty ID"
@@ -190,9 +193,10 @@ fn requested_sans(req: &CertReq) -> Result<Vec<SubjectAltName>, CsrError> {
                             ))
                         }
                     };
-                    let parsed: SubjectAltName = text
-                        .parse()
-                        .map_err(|e: crate::policy::PolicyError| CsrError::BadExtension(e.to_string()))?;
+                    let parsed: SubjectAltName =
+                        text.parse().map_err(|e: crate::policy::PolicyError| {
+                            CsrError::BadExtension(e.to_string())
+                        })?;
                     out.push(parsed);
                 }
             }

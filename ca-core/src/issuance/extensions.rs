@@ -136,7 +136,10 @@ fn general_name(san: &San) -> der::Result<GeneralName> {
 /// # Errors
 /// DER encoding errors.
 pub fn subject_alt_name(sans: &[San], subject_is_empty: bool) -> der::Result<Extension> {
-    let names = sans.iter().map(general_name).collect::<der::Result<Vec<_>>>()?;
+    let names = sans
+        .iter()
+        .map(general_name)
+        .collect::<der::Result<Vec<_>>>()?;
     ext(&SubjectAltName(names), subject_is_empty)
 }
 

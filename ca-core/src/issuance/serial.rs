@@ -94,7 +94,8 @@ impl FromStr for SerialNumber {
         } else {
             cleaned
         };
-        let bytes = hex::decode(&padded).map_err(|_| format!("'{s}' is not a hex serial number"))?;
+        let bytes =
+            hex::decode(&padded).map_err(|_| format!("'{s}' is not a hex serial number"))?;
         SerialNumber::from_bytes(&bytes)
     }
 }
@@ -119,8 +120,14 @@ mod tests {
     fn rejects_zero_and_oversized() {
         assert!(SerialNumber::from_bytes(&[0]).is_err());
         assert!(SerialNumber::from_bytes(&[1; 21]).is_err());
-        assert_eq!(SerialNumber::from_bytes(&[0x80]).expect("pad").as_bytes(), &[0, 0x80]);
-        assert_eq!("0x01:02".parse::<SerialNumber>().expect("hex").to_hex(), "0102");
+        assert_eq!(
+            SerialNumber::from_bytes(&[0x80]).expect("pad").as_bytes(),
+            &[0, 0x80]
+        );
+        assert_eq!(
+            "0x01:02".parse::<SerialNumber>().expect("hex").to_hex(),
+            "0102"
+        );
     }
 
     proptest! {

@@ -149,11 +149,11 @@ pub fn read_key_pem(
             let info = EncryptedPrivateKeyInfoRef::try_from(doc.as_bytes()).map_err(|e| {
                 KeyError::Material(format!("{path_for_errors}: bad encrypted key: {e}"))
             })?;
-            let plain = info
-                .decrypt(passphrase.as_bytes())
-                .map_err(|_| KeyError::WrongPassphrase {
-                    path: path_for_errors.to_owned(),
-                })?;
+            let plain =
+                info.decrypt(passphrase.as_bytes())
+                    .map_err(|_| KeyError::WrongPassphrase {
+                        path: path_for_errors.to_owned(),
+                    })?;
             // A wrong passphrase can decrypt to padding-valid garbage; treat any parse
             // failure of the plaintext the same way.
             SoftwareKey::from_pkcs8_der(plain.as_bytes(), sm2_id).map_err(|_| {
@@ -211,7 +211,13 @@ impl KeyProvider for FileKeyProvider {
         let passphrase = self.passphrase()?;
         let safe: String = label
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let dir = self.home.join("keys");
         fs::create_dir_all(&dir).map_err(|source| KeyError::Io {

@@ -128,8 +128,9 @@ impl SoftwareKey {
                     ),
                 ),
                 c if c == oid::SM2_CURVE => {
-                    let secret = <sm2::SecretKey as pkcs8::DecodePrivateKey>::from_pkcs8_der(der)
-                        .map_err(|e| KeyError::Material(format!("SM2 key rejected: {e}")))?;
+                    let secret =
+                        <sm2::SecretKey as pkcs8::DecodePrivateKey>::from_pkcs8_der(der)
+                            .map_err(|e| KeyError::Material(format!("SM2 key rejected: {e}")))?;
                     let signing = sm2::dsa::SigningKey::new(sm2_id, &secret)
                         .map_err(|_| KeyError::Material("SM2 signer ID too long".into()))?;
                     Self::from_inner(KeyType::Sm2, Inner::Sm2(Box::new(signing)))
@@ -158,7 +159,9 @@ impl SoftwareKey {
                 doc.as_ref().to_vec()
             }
             Inner::Ed25519(k) => {
-                let doc = k.to_pkcs8v1().map_err(material("Ed25519 PKCS#8 encoding"))?;
+                let doc = k
+                    .to_pkcs8v1()
+                    .map_err(material("Ed25519 PKCS#8 encoding"))?;
                 doc.as_ref().to_vec()
             }
             Inner::Sm2(k) => {
@@ -197,13 +200,12 @@ impl SoftwareKey {
                 let spki = SubjectPublicKeyInfoOwned {
                     algorithm: spki::AlgorithmIdentifierOwned {
                         oid: oid::EC_PUBLIC_KEY,
-                        parameters: Some(der::Any::encode_from(&oid::SM2_CURVE).map_err(
-                            |e| KeyError::Material(format!("SM2 public key encoding: {e}")),
-                        )?),
+                        parameters: Some(der::Any::encode_from(&oid::SM2_CURVE).map_err(|e| {
+                            KeyError::Material(format!("SM2 public key encoding: {e}"))
+                        })?),
                     },
-                    subject_public_key: der::asn1::BitString::from_bytes(&point).map_err(|e| {
-                        KeyError::Material(format!("SM2 public key encoding: {e}"))
-                    })?,
+                    subject_public_key: der::asn1::BitString::from_bytes(&point)
+                        .map_err(|e| KeyError::Material(format!("SM2 public key encoding: {e}")))?,
                 };
                 spki.to_der()
                     .map_err(|e| KeyError::Material(format!("SM2 public key encoding: {e}")))?
@@ -288,12 +290,31 @@ mod tests {
 
     #[test]
     fn every_key_type_signs_and_verifies_and_round_trips_pkcs8() {
-        for kt in [KeyType::Rsa2048, KeyType::P256, KeyType::P384, KeyType::Ed25519, KeyType::Sm2] {
+        for kt in [
+            KeyType::Rsa2048,
+            KeyType::P256,
+            KeyType::P384,
+            KeyType::Ed25519,
+            KeyType::Sm2,
+        ] {
             let key = SoftwareKey::generate(kt, DEFAULT_SM2_ID).expect("generate");
             let sig = key.sign(b"hello").expect("sign");
-            verify_signature(key.public_key_info(), kt.signature_algorithm().oid(), b"hello", &sig, DEFAULT_SM2_ID)
-                .expect("verify");
-            assert!(verify_signature(key.public_key_info(), kt.signature_algorithm().oid(), b"hellO", &sig, DEFAULT_SM2_ID).is_err());
+            verify_signature(
+                key.public_key_info(),
+                kt.signature_algorithm().oid(),
+                b"hello",
+                &sig,
+                DEFAULT_SM2_ID,
+            )
+            .expect("verify");
+            assert!(verify_signature(
+                key.public_key_info(),
+                kt.signature_algorithm().oid(),
+                b"hellO",
+                &sig,
+                DEFAULT_SM2_ID
+            )
+            .is_err());
             let der = key.to_pkcs8_der().expect("pkcs8");
             let back = SoftwareKey::from_pkcs8_der(&der, DEFAULT_SM2_ID).expect("reload");
             assert_eq!(back.key_type(), kt);

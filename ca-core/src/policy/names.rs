@@ -101,7 +101,8 @@ mod tests {
     fn permitted_and_excluded_subtrees() {
         let nc = NameConstraintSet::new(&["example.com".into()], &["secret.example.com".into()])
             .expect("valid");
-        let ok = |n: &str| check_name_constraints(&[SubjectAltName::dns(n).expect("dns")], &nc, "ica");
+        let ok =
+            |n: &str| check_name_constraints(&[SubjectAltName::dns(n).expect("dns")], &nc, "ica");
         assert!(ok("example.com").is_ok());
         assert!(ok("www.example.com").is_ok());
         assert!(ok("*.example.com").is_ok());
@@ -109,6 +110,11 @@ mod tests {
         assert!(ok("example.org").is_err());
         assert!(ok("a.secret.example.com").is_err());
         let dot = NameConstraintSet::new(&[".example.com".into()], &[]).expect("valid");
-        assert!(check_name_constraints(&[SubjectAltName::dns("example.com").expect("dns")], &dot, "ica").is_err());
+        assert!(check_name_constraints(
+            &[SubjectAltName::dns("example.com").expect("dns")],
+            &dot,
+            "ica"
+        )
+        .is_err());
     }
 }

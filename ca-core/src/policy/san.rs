@@ -51,12 +51,16 @@ impl FromStr for SubjectAltName {
             .split_once(':')
             .ok_or_else(|| invalid("expected dns:NAME, ip:ADDR, email:ADDR or uri:URI"))?;
         match kind.to_ascii_lowercase().as_str() {
-            "dns" => dns_name(value).map(SubjectAltName::Dns).map_err(|r| invalid(&r)),
+            "dns" => dns_name(value)
+                .map(SubjectAltName::Dns)
+                .map_err(|r| invalid(&r)),
             "ip" => value
                 .parse::<IpAddr>()
                 .map(SubjectAltName::Ip)
                 .map_err(|_| invalid("not an IPv4 or IPv6 address")),
-            "email" => email(value).map(SubjectAltName::Email).map_err(|r| invalid(&r)),
+            "email" => email(value)
+                .map(SubjectAltName::Email)
+                .map_err(|r| invalid(&r)),
             "uri" => uri(value).map(SubjectAltName::Uri).map_err(|r| invalid(&r)),
             _ => Err(invalid("unknown SAN type (expected dns, ip, email or uri)")),
         }
@@ -90,7 +94,8 @@ fn dns_name(input: &str) -> Result<String, String> {
     let ascii = if base.is_ascii() {
         base.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii_strict(base).map_err(|_| "not a valid internationalised domain name".to_string())?
+        idna::domain_to_ascii_strict(base)
+            .map_err(|_| "not a valid internationalised domain name".to_string())?
     };
     check_ldh(&ascii)?;
     let labels = ascii.split('.').count();
@@ -100,7 +105,11 @@ fn dns_name(input: &str) -> Result<String, String> {
     if ascii.parse::<IpAddr>().is_ok() {
         return Err("an IP address belongs in ip:, not dns:".into());
     }
-    Ok(if wildcard { format!("*.{ascii}") } else { ascii })
+    Ok(if wildcard {
+        format!("*.{ascii}")
+    } else {
+        ascii
+    })
 }
 
 /// Checks a lower-case ASCII DNS name: LDH labels of 1–63 octets, 253 octets in all, and
@@ -120,7 +129,9 @@ fn check_ldh(name: &str) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            return Err(format!("label '{label}' has characters other than letters, digits and '-'"));
+            return Err(format!(
+                "label '{label}' has characters other than letters, digits and '-'"
+            ));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(format!("label '{label}' starts or ends with '-'"));
@@ -145,8 +156,14 @@ fn email(input: &str) -> Result<String, String> {
     if local.is_empty() || local.len() > 64 {
         return Err("the local part must be 1 to 64 characters".into());
     }
-    if !local.is_ascii() || local.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'@') {
-        return Err("the local part must be printable ASCII (SmtpUTF8Mailbox is not supported)".into());
+    if !local.is_ascii()
+        || local
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'@')
+    {
+        return Err(
+            "the local part must be printable ASCII (SmtpUTF8Mailbox is not supported)".into(),
+        );
     }
     let domain = dns_name(domain)?;
     if domain.starts_with('*') {
@@ -159,14 +176,22 @@ fn uri(input: &str) -> Result<String, String> {
     let (scheme, rest) = input
         .split_once(':')
         .ok_or_else(|| "a URI needs a scheme (https://…)".to_string())?;
-    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !scheme_ok {
         return Err("invalid URI scheme".into());
     }
-    if rest.is_empty() || !input.is_ascii() || input.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+    if rest.is_empty()
+        || !input.is_ascii()
+        || input
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
         return Err("a URI must be non-empty ASCII without spaces (RFC 3986)".into());
     }
     Ok(input.to_owned())
@@ -182,41 +207,76 @@ mod tests {
 
     #[test]
     fn accepts_plain_and_wildcard_names() {
-        assert_eq!(ok("dns:Example.COM"), SubjectAltName::Dns("example.com".into()));
-        assert_eq!(ok("dns:*.example.com"), SubjectAltName::Dns("*.example.com".into()));
+        assert_eq!(
+            ok("dns:Example.COM"),
+            SubjectAltName::Dns("example.com".into())
+        );
+        assert_eq!(
+            ok("dns:*.example.com"),
+            SubjectAltName::Dns("*.example.com".into())
+        );
         assert_eq!(ok("dns:localhost"), SubjectAltName::Dns("localhost".into()));
     }
 
     #[test]
     fn rejects_bad_wildcards() {
-        for bad in ["dns:*.*.example.com", "dns:a*.example.com", "dns:*example.com", "dns:*.com", "dns:foo.*.example.com", "dns:*"] {
+        for bad in [
+            "dns:*.*.example.com",
+            "dns:a*.example.com",
+            "dns:*example.com",
+            "dns:*.com",
+            "dns:foo.*.example.com",
+            "dns:*",
+        ] {
             assert!(bad.parse::<SubjectAltName>().is_err(), "{bad} accepted");
         }
     }
 
     #[test]
     fn idns_become_a_labels() {
-        assert_eq!(ok("dns:bücher.example"), SubjectAltName::Dns("xn--bcher-kva.example".into()));
-        assert_eq!(ok("dns:xn--bcher-kva.example"), SubjectAltName::Dns("xn--bcher-kva.example".into()));
+        assert_eq!(
+            ok("dns:bücher.example"),
+            SubjectAltName::Dns("xn--bcher-kva.example".into())
+        );
+        assert_eq!(
+            ok("dns:xn--bcher-kva.example"),
+            SubjectAltName::Dns("xn--bcher-kva.example".into())
+        );
         assert!("dns:xn--zz.example".parse::<SubjectAltName>().is_err());
         assert!("dns:ab--cd.example".parse::<SubjectAltName>().is_err());
     }
 
     #[test]
     fn rejects_malformed_dns() {
-        for bad in ["dns:", "dns:a..b", "dns:-a.example", "dns:a_b.example", "dns:127.0.0.1", &format!("dns:{}.com", "a".repeat(64))] {
+        for bad in [
+            "dns:",
+            "dns:a..b",
+            "dns:-a.example",
+            "dns:a_b.example",
+            "dns:127.0.0.1",
+            &format!("dns:{}.com", "a".repeat(64)),
+        ] {
             assert!(bad.parse::<SubjectAltName>().is_err(), "{bad} accepted");
         }
     }
 
     #[test]
     fn ip_email_uri() {
-        assert_eq!(ok("ip:127.0.0.1"), SubjectAltName::Ip("127.0.0.1".parse().expect("ip")));
+        assert_eq!(
+            ok("ip:127.0.0.1"),
+            SubjectAltName::Ip("127.0.0.1".parse().expect("ip"))
+        );
         assert_eq!(ok("ip:::1"), SubjectAltName::Ip("::1".parse().expect("ip")));
         assert!("ip:1.2.3".parse::<SubjectAltName>().is_err());
-        assert_eq!(ok("email:a@Example.com"), SubjectAltName::Email("a@example.com".into()));
+        assert_eq!(
+            ok("email:a@Example.com"),
+            SubjectAltName::Email("a@example.com".into())
+        );
         assert!("email:nobody".parse::<SubjectAltName>().is_err());
-        assert_eq!(ok("uri:spiffe://lab/ns/a"), SubjectAltName::Uri("spiffe://lab/ns/a".into()));
+        assert_eq!(
+            ok("uri:spiffe://lab/ns/a"),
+            SubjectAltName::Uri("spiffe://lab/ns/a".into())
+        );
         assert!("uri:no scheme".parse::<SubjectAltName>().is_err());
         assert!("foo:bar".parse::<SubjectAltName>().is_err());
     }

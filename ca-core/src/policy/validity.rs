@@ -26,7 +26,10 @@ pub fn tls_server_max_days(issued_at: OffsetDateTime) -> u32 {
 /// the S/MIME BRs §6.3.2 (825 days); client certificates follow S/MIME's figure.
 fn builtin_max_days(profile: ProfileName, issued_at: OffsetDateTime) -> (u32, &'static str) {
     match profile {
-        ProfileName::TlsServer => (tls_server_max_days(issued_at), "CA/B Forum BR §6.3.2 schedule"),
+        ProfileName::TlsServer => (
+            tls_server_max_days(issued_at),
+            "CA/B Forum BR §6.3.2 schedule",
+        ),
         ProfileName::CodeSigning => (460, "CA/B Forum Code Signing BR §6.3.2"),
         ProfileName::Email => (825, "CA/B Forum S/MIME BR §6.3.2"),
         ProfileName::TlsClient => (825, "caforge default for client certificates"),
@@ -131,7 +134,6 @@ fn span(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,21 +153,39 @@ mod tests {
         let issuer = (now - Duration::days(1), now + Duration::days(3650));
         let p = Profile::builtin(ProfileName::TlsServer);
         let plan = leaf_validity(&p, Some(200), now, issuer.0, issuer.1).expect("200 ok");
-        assert_eq!(plan.not_after - plan.not_before + Duration::SECOND, Duration::days(200));
+        assert_eq!(
+            plan.not_after - plan.not_before + Duration::SECOND,
+            Duration::days(200)
+        );
         assert!(matches!(
             leaf_validity(&p, Some(201), now, issuer.0, issuer.1),
             Err(PolicyError::ValidityTooLong { max: 200, .. })
         ));
         let later = datetime!(2027-03-15 0:00 UTC);
         assert!(leaf_validity(&p, Some(101), later, issuer.0, issuer.1).is_err());
-        assert_eq!(leaf_validity(&p, None, now, issuer.0, issuer.1).expect("default").not_after, now + Duration::days(90) - Duration::SECOND);
-        assert_eq!(leaf_validity(&p, Some(0), now, issuer.0, issuer.1), Err(PolicyError::ValidityTooShort));
+        assert_eq!(
+            leaf_validity(&p, None, now, issuer.0, issuer.1)
+                .expect("default")
+                .not_after,
+            now + Duration::days(90) - Duration::SECOND
+        );
+        assert_eq!(
+            leaf_validity(&p, Some(0), now, issuer.0, issuer.1),
+            Err(PolicyError::ValidityTooShort)
+        );
     }
 
     #[test]
     fn private_deployment_override_replaces_the_schedule() {
         let now = datetime!(2026-11-28 12:00 UTC);
-        let p = Profile::with_config(ProfileName::TlsServer, &ProfileConfig { default_days: None, max_days: Some(500) }).expect("cfg");
+        let p = Profile::with_config(
+            ProfileName::TlsServer,
+            &ProfileConfig {
+                default_days: None,
+                max_days: Some(500),
+            },
+        )
+        .expect("cfg");
         assert!(leaf_validity(&p, Some(500), now, now, now + Duration::days(1000)).is_ok());
     }
 

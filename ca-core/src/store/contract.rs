@@ -53,45 +53,91 @@ fn new_cert(issuer: Option<IssuerId>, serial: &SerialNumber, not_after: i64) -> 
 pub(crate) async fn run_all<S: Store>(store: &S) {
     // A CA is created with its own certificate, atomically.
     let root_serial = SerialNumber::random().expect("rng");
-    store.reserve_serial("root-kid", &root_serial, 1).await.expect("reserve");
+    store
+        .reserve_serial("root-kid", &root_serial, 1)
+        .await
+        .expect("reserve");
     let root = store
-        .create_ca(&new_ca("root", &root_serial), &new_cert(None, &root_serial, 2_000_000_000), "root-kid", &event("ca.create"))
+        .create_ca(
+            &new_ca("root", &root_serial),
+            &new_cert(None, &root_serial, 2_000_000_000),
+            "root-kid",
+            &event("ca.create"),
+        )
         .await
         .expect("create root");
     assert_eq!(store.find_ca("root").await.expect("find").id, root.id);
-    assert_eq!(store.find_ca(&root.id.to_string()).await.expect("by id").name, "root");
-    assert!(matches!(store.find_ca("nope").await, Err(StoreError::NotFound(_))));
+    assert_eq!(
+        store
+            .find_ca(&root.id.to_string())
+            .await
+            .expect("by id")
+            .name,
+        "root"
+    );
+    assert!(matches!(
+        store.find_ca("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
 
     // Names are unique, and a failed create leaves nothing behind.
     let s2 = SerialNumber::random().expect("rng");
-    store.reserve_serial("root-kid", &s2, 1).await.expect("reserve");
+    store
+        .reserve_serial("root-kid", &s2, 1)
+        .await
+        .expect("reserve");
     let dup = store
-        .create_ca(&new_ca("root", &s2), &new_cert(None, &s2, 5), "root-kid", &event("ca.create"))
+        .create_ca(
+            &new_ca("root", &s2),
+            &new_cert(None, &s2, 5),
+            "root-kid",
+            &event("ca.create"),
+        )
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))));
     assert_eq!(store.list_cas().await.expect("list").len(), 1);
 
     // Serials are unique per issuer key, reserved before use, and used at most once.
     let leaf_serial = SerialNumber::random().expect("rng");
-    store.reserve_serial("root-kid", &leaf_serial, 1).await.expect("reserve");
+    store
+        .reserve_serial("root-kid", &leaf_serial, 1)
+        .await
+        .expect("reserve");
     assert!(matches!(
         store.reserve_serial("root-kid", &leaf_serial, 1).await,
         Err(StoreError::Conflict(_))
     ));
-    store.reserve_serial("other-kid", &leaf_serial, 1).await.expect("same serial, other issuer");
+    store
+        .reserve_serial("other-kid", &leaf_serial, 1)
+        .await
+        .expect("same serial, other issuer");
     let rec = store
-        .commit_certificate(&new_cert(Some(root.id), &leaf_serial, 100), "root-kid", &event("cert.signed"))
+        .commit_certificate(
+            &new_cert(Some(root.id), &leaf_serial, 100),
+            "root-kid",
+            &event("cert.signed"),
+        )
         .await
         .expect("commit");
     assert_eq!(rec.issuer_name, "root");
     assert_eq!(rec.sans, vec![SubjectAltName::Dns("leaf.example".into())]);
     assert!(matches!(
-        store.commit_certificate(&new_cert(Some(root.id), &leaf_serial, 100), "root-kid", &event("cert.signed")).await,
+        store
+            .commit_certificate(
+                &new_cert(Some(root.id), &leaf_serial, 100),
+                "root-kid",
+                &event("cert.signed")
+            )
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let unreserved = SerialNumber::random().expect("rng");
     assert!(store
-        .commit_certificate(&new_cert(Some(root.id), &unreserved, 100), "root-kid", &event("cert.signed"))
+        .commit_certificate(
+            &new_cert(Some(root.id), &unreserved, 100),
+            "root-kid",
+            &event("cert.signed")
+        )
         .await
         .is_err());
 
@@ -101,14 +147,27 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
     assert!(!unused.contains(&("root-kid".to_owned(), leaf_serial.to_hex())));
 
     // Listing and filters.
-    let all = store.list_certificates(&CertificateFilter::default()).await.expect("list");
+    let all = store
+        .list_certificates(&CertificateFilter::default())
+        .await
+        .expect("list");
     assert_eq!(all.len(), 2);
     let expiring = store
-        .list_certificates(&CertificateFilter { not_after_before: Some(1000), ..Default::default() })
+        .list_certificates(&CertificateFilter {
+            not_after_before: Some(1000),
+            ..Default::default()
+        })
         .await
         .expect("list");
     assert_eq!(expiring.len(), 1);
-    assert_eq!(store.certificates_by_serial(&leaf_serial.to_hex()).await.expect("by serial").len(), 1);
+    assert_eq!(
+        store
+            .certificates_by_serial(&leaf_serial.to_hex())
+            .await
+            .expect("by serial")
+            .len(),
+        1
+    );
 
     // The audit log chains, and every successful operation appended exactly one entry.
     store.append_audit(&event("note")).await.expect("append");

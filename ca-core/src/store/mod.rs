@@ -327,7 +327,9 @@ impl AnyStore {
     /// [`StoreError::UnsupportedUrl`] or connection errors.
     pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
         if let Some(path) = url.strip_prefix("sqlite:") {
-            return Ok(AnyStore::Sqlite(SqliteStore::open(path.trim_start_matches("//")).await?));
+            return Ok(AnyStore::Sqlite(
+                SqliteStore::open(path.trim_start_matches("//")).await?,
+            ));
         }
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -70,10 +70,12 @@ impl SqliteStore {
                 continue;
             }
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO caforge_migrations (version, applied_at) VALUES (?, unixepoch())")
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO caforge_migrations (version, applied_at) VALUES (?, unixepoch())",
+            )
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -297,12 +299,14 @@ impl CaStore for SqliteStore {
     async fn find_ca(&self, name_or_id: &str) -> Result<CaRecord, StoreError> {
         let row = match name_or_id.parse::<i64>() {
             Ok(id) => {
-                sqlx::query("SELECT * FROM cas WHERE id = ? OR name = ? ORDER BY name = ? DESC LIMIT 1")
-                    .bind(id)
-                    .bind(name_or_id)
-                    .bind(name_or_id)
-                    .fetch_optional(&self.pool)
-                    .await?
+                sqlx::query(
+                    "SELECT * FROM cas WHERE id = ? OR name = ? ORDER BY name = ? DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(name_or_id)
+                .bind(name_or_id)
+                .fetch_optional(&self.pool)
+                .await?
             }
             Err(_) => {
                 sqlx::query("SELECT * FROM cas WHERE name = ?")
@@ -433,7 +437,8 @@ mod tests {
 
     #[tokio::test]
     async fn store_contract_on_sqlite_memory() {
-        let store = super::super::AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("open"));
+        let store =
+            super::super::AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("open"));
         super::super::contract::run_all(&store).await;
     }
 
@@ -447,6 +452,9 @@ mod tests {
         drop(store);
         // Reopening runs no migration twice and keeps the data.
         let again = super::super::AnyStore::open(&url).await.expect("reopen");
-        assert!(!super::super::CaStore::list_cas(&again).await.expect("list").is_empty());
+        assert!(!super::super::CaStore::list_cas(&again)
+            .await
+            .expect("list")
+            .is_empty());
     }
 }
