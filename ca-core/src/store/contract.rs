@@ -1,5 +1,7 @@
 //! The store contract: one suite that every backend must pass (SQLite now, PostgreSQL
 //! later, by calling [`run_all`] with that backend).
+//!
+//! Compiled only under #[cfg(test)] (see `store/mod.rs`), so its `expect`s are test code.
 
 use super::*;
 use crate::audit::verify_chain;
