@@ -65,3 +65,17 @@ pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+/// Prints a JSON object as aligned `key value` lines (the text form of `show` commands).
+pub(crate) fn print_fields(value: serde_json::Value, width: usize) {
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            let v = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            println!("{k:<width$} {v}");
+        }
+    }
+}

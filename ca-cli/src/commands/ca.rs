@@ -9,7 +9,7 @@ use ca_core::store::CaRecord;
 
 use crate::context::Globals;
 use crate::duration::parse_days;
-use crate::output::{print_json, timestamp, write_file, Format};
+use crate::output::{print_fields, print_json, timestamp, write_file, Format};
 
 /// CA subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -202,16 +202,7 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             match format {
                 Format::Json => print_json(&json),
                 Format::Text => {
-                    if let serde_json::Value::Object(map) = json {
-                        for (k, v) in map {
-                            let v = match v {
-                                serde_json::Value::String(s) => s,
-                                serde_json::Value::Null => "-".into(),
-                                other => other.to_string(),
-                            };
-                            println!("{k:<14} {v}");
-                        }
-                    }
+                    print_fields(json, 14);
                     let path: Vec<&str> = chain.iter().map(|c| c.name.as_str()).collect();
                     println!("{:<14} {}", "chain", path.join(" -> "));
                     Ok(())

@@ -5,7 +5,7 @@ use ca_core::store::{CertificateFilter, CertificateRecord};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{print_json, timestamp, Format};
+use crate::output::{print_fields, print_json, timestamp, Format};
 
 /// Certificate subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -148,15 +148,7 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             match format {
                 Format::Json => print_json(&json),
                 Format::Text => {
-                    if let serde_json::Value::Object(map) = json {
-                        for (k, v) in map {
-                            let v = match v {
-                                serde_json::Value::String(s) => s,
-                                other => other.to_string(),
-                            };
-                            println!("{k:<20} {v}");
-                        }
-                    }
+                    print_fields(json, 20);
                     Ok(())
                 }
             }
