@@ -16,6 +16,7 @@ pub mod lint;
 pub mod pem;
 pub mod policy;
 pub mod profile;
+pub mod revocation;
 pub mod store;
 pub mod time;
 

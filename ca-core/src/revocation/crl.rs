@@ -1,0 +1,348 @@
+//! Certificate revocation lists (RFC 5280 §5): full and delta CRLs, CRL numbers, Issuing
+//! Distribution Points and partitions.
+//!
+//! The TBSCertList is encoded here, not with x509-cert's `CrlBuilder`: that builder copies the
+//! issuer certificate's AKI instead of the issuer's key identifier, and a million-entry CRL
+//! built from owned structs costs hundreds of megabytes. Entries are streamed into one buffer.
+
+use const_oid::db::rfc5280::{
+    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_DELTA_CRL_INDICATOR,
+    ID_CE_FRESHEST_CRL, ID_CE_INVALIDITY_DATE, ID_CE_ISSUING_DISTRIBUTION_POINT,
+};
+use const_oid::ObjectIdentifier;
+use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString, UintRef};
+use der::{AnyRef, Decode, Encode, Header, Length, Sequence, Tag, TagNumber};
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::crl::IssuingDistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::AuthorityKeyIdentifier;
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+
+use crate::algorithm::SignatureAlgorithm;
+use crate::issuance::Time5280;
+
+/// Most entries caforge puts in one CRL; partition the CA beyond this.
+pub const MAX_CRL_ENTRIES: usize = 5_000_000;
+
+/// One revoked certificate as a CRL lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedEntry {
+    /// The serial number's big-endian bytes (positive).
+    pub serial: Vec<u8>,
+    /// revocationDate (Unix seconds).
+    pub revoked_at: i64,
+    /// Reason code (RFC 5280 §5.3.1), `None` for unspecified; 8 (removeFromCRL) in deltas.
+    pub reason: Option<u8>,
+    /// invalidityDate (RFC 5280 §5.3.2), Unix seconds.
+    pub invalidity_date: Option<i64>,
+}
+
+/// Everything in a CRL except the signature.
+#[derive(Clone, Debug)]
+pub struct CrlTemplate<'a> {
+    /// The CA's subject name, as in its certificate.
+    pub issuer: Name,
+    /// The CA's signature algorithm.
+    pub signature_algorithm: SignatureAlgorithm,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate.
+    pub next_update: OffsetDateTime,
+    /// cRLNumber (RFC 5280 §5.2.3).
+    pub number: u64,
+    /// The CA's key identifier (its SubjectKeyIdentifier), for the AKI.
+    pub authority_key_id: Vec<u8>,
+    /// For a delta CRL, the number of its base CRL (Delta CRL Indicator, §5.2.4).
+    pub delta_base: Option<u64>,
+    /// The URL in the Issuing Distribution Point (§5.2.5): the CDP URL of the certificates
+    /// this CRL covers. None: no IDP (the CRL covers every certificate of the CA).
+    pub idp_url: Option<String>,
+    /// Freshest CRL (§5.2.6): where the delta CRLs for this (full) CRL are published.
+    pub freshest_url: Option<String>,
+    /// The revoked certificates, in the order they are listed.
+    pub entries: &'a [RevokedEntry],
+}
+
+fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> der::Result<Extension> {
+    Ok(Extension {
+        extn_id: oid,
+        critical,
+        extn_value: OctetString::new(value.to_der()?)?,
+    })
+}
+
+fn uri_point(url: &str) -> der::Result<DistributionPointName> {
+    Ok(DistributionPointName::FullName(vec![
+        GeneralName::UniformResourceIdentifier(Ia5String::new(url)?),
+    ]))
+}
+
+/// CRLDistributionPoints for a certificate (RFC 5280 §4.2.1.13): one point, one URI.
+///
+/// # Errors
+/// A URL that is not IA5.
+pub fn crl_distribution_points(url: &str) -> der::Result<Extension> {
+    let points = vec![DistributionPoint {
+        distribution_point: Some(uri_point(url)?),
+        reasons: None,
+        crl_issuer: None,
+    }];
+    extension(
+        const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS,
+        false,
+        &points,
+    )
+}
+
+/// A GeneralizedTime from Unix seconds (CRL entry extensions and OCSP use it always).
+///
+/// # Errors
+/// Times before 1970.
+pub fn generalized_time(secs: i64) -> der::Result<GeneralizedTime> {
+    let secs = u64::try_from(secs).map_err(|_| der::Error::from(der::ErrorKind::DateTime))?;
+    GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
+}
+
+/// `revokedCertificates` entry (RFC 5280 §5.1).
+///
+/// ```text
+/// SEQUENCE { userCertificate CertificateSerialNumber, revocationDate Time,
+///            crlEntryExtensions Extensions OPTIONAL }
+/// ```
+#[derive(Sequence)]
+struct EntryAsn<'a> {
+    serial: UintRef<'a>,
+    revocation_date: x509_cert::time::Time,
+    extensions: Option<Vec<Extension>>,
+}
+
+fn encode_entry(e: &RevokedEntry, buf: &mut Vec<u8>) -> der::Result<()> {
+    let mut exts = Vec::new();
+    if let Some(code) = e.reason {
+        // RFC 5280 §5.3.1: unspecified SHOULD be expressed by leaving the extension out.
+        if code != 0 {
+            exts.push(Extension {
+                extn_id: ID_CE_CRL_REASONS,
+                critical: false,
+                extn_value: OctetString::new([0x0a, 0x01, code])?,
+            });
+        }
+    }
+    if let Some(t) = e.invalidity_date {
+        exts.push(extension(
+            ID_CE_INVALIDITY_DATE,
+            false,
+            &generalized_time(t)?,
+        )?);
+    }
+    let entry = EntryAsn {
+        serial: UintRef::new(&e.serial)?,
+        revocation_date: Time5280::encode(unix(e.revoked_at)?)?,
+        extensions: if exts.is_empty() { None } else { Some(exts) },
+    };
+    entry.encode_to_vec(buf)?;
+    Ok(())
+}
+
+fn unix(secs: i64) -> der::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| der::ErrorKind::DateTime.into())
+}
+
+fn push_header(buf: &mut Vec<u8>, tag: Tag, len: usize) -> der::Result<()> {
+    Header::new(tag, Length::try_from(len)?).encode_to_vec(buf)?;
+    Ok(())
+}
+
+impl CrlTemplate<'_> {
+    /// The CRL extensions, in the order caforge writes them.
+    fn extensions(&self) -> der::Result<Vec<Extension>> {
+        let mut exts = vec![
+            extension(
+                ID_CE_AUTHORITY_KEY_IDENTIFIER,
+                false,
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(OctetString::new(self.authority_key_id.clone())?),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
+            )?,
+            extension(
+                ID_CE_CRL_NUMBER,
+                false,
+                &der::asn1::Uint::new(&self.number.to_be_bytes())?,
+            )?,
+        ];
+        if let Some(base) = self.delta_base {
+            exts.push(extension(
+                ID_CE_DELTA_CRL_INDICATOR,
+                true,
+                &der::asn1::Uint::new(&base.to_be_bytes())?,
+            )?);
+        }
+        if let Some(url) = &self.idp_url {
+            // x509-cert 0.3 gives IssuingDistributionPoint the wrong OID, so name it here.
+            let idp = IssuingDistributionPoint {
+                distribution_point: Some(uri_point(url)?),
+                only_contains_user_certs: false,
+                only_contains_ca_certs: false,
+                only_some_reasons: None,
+                indirect_crl: false,
+                only_contains_attribute_certs: false,
+            };
+            exts.push(extension(ID_CE_ISSUING_DISTRIBUTION_POINT, true, &idp)?);
+        }
+        if let (Some(url), None) = (&self.freshest_url, self.delta_base) {
+            let points = vec![DistributionPoint {
+                distribution_point: Some(uri_point(url)?),
+                reasons: None,
+                crl_issuer: None,
+            }];
+            exts.push(extension(ID_CE_FRESHEST_CRL, false, &points)?);
+        }
+        Ok(exts)
+    }
+
+    /// The DER TBSCertList (RFC 5280 §5.1.2), entries streamed into one buffer.
+    ///
+    /// ```text
+    /// TBSCertList  ::=  SEQUENCE  {
+    ///      version                 Version OPTIONAL, -- if present, MUST be v2
+    ///      signature               AlgorithmIdentifier,
+    ///      issuer                  Name,
+    ///      thisUpdate              Time,
+    ///      nextUpdate              Time OPTIONAL,
+    ///      revokedCertificates     SEQUENCE OF SEQUENCE { … } OPTIONAL,
+    ///      crlExtensions           [0] EXPLICIT Extensions OPTIONAL }
+    /// ```
+    ///
+    /// # Errors
+    /// Encoding errors, or more than [`MAX_CRL_ENTRIES`] entries.
+    pub fn to_tbs_der(&self) -> der::Result<Vec<u8>> {
+        if self.entries.len() > MAX_CRL_ENTRIES {
+            return Err(der::ErrorKind::Overlength.into());
+        }
+        let mut body = Vec::with_capacity(256 + self.entries.len() * 48);
+        1u8.encode_to_vec(&mut body)?;
+        self.signature_algorithm
+            .algorithm_identifier()
+            .encode_to_vec(&mut body)?;
+        self.issuer.encode_to_vec(&mut body)?;
+        Time5280::encode(self.this_update)?.encode_to_vec(&mut body)?;
+        Time5280::encode(self.next_update)?.encode_to_vec(&mut body)?;
+        if !self.entries.is_empty() {
+            let mut list = Vec::with_capacity(self.entries.len() * 48);
+            for e in self.entries {
+                encode_entry(e, &mut list)?;
+            }
+            push_header(&mut body, Tag::Sequence, list.len())?;
+            body.extend_from_slice(&list);
+        }
+        let exts = self.extensions()?.to_der()?;
+        push_header(
+            &mut body,
+            Tag::ContextSpecific {
+                constructed: true,
+                number: TagNumber(0),
+            },
+            exts.len(),
+        )?;
+        body.extend_from_slice(&exts);
+        let mut tbs = Vec::with_capacity(body.len() + 8);
+        push_header(&mut tbs, Tag::Sequence, body.len())?;
+        tbs.extend_from_slice(&body);
+        Ok(tbs)
+    }
+}
+
+/// `CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }`.
+#[derive(Sequence)]
+struct SignedCrl<'a> {
+    tbs: AnyRef<'a>,
+    signature_algorithm: spki::AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+/// Attaches `signature` to `tbs_der` and returns the CRL DER.
+///
+/// # Errors
+/// DER errors.
+pub fn assemble_crl(
+    tbs_der: &[u8],
+    algorithm: SignatureAlgorithm,
+    signature: &[u8],
+) -> der::Result<Vec<u8>> {
+    SignedCrl {
+        tbs: AnyRef::from_der(tbs_der)?,
+        signature_algorithm: algorithm.algorithm_identifier(),
+        signature: BitString::from_bytes(signature)?,
+    }
+    .to_der()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+    use x509_cert::crl::CertificateList;
+
+    fn template(entries: &[RevokedEntry]) -> CrlTemplate<'_> {
+        CrlTemplate {
+            issuer: Name::from_str("CN=Test CA").expect("name"),
+            signature_algorithm: crate::algorithm::KeyType::P256.signature_algorithm(),
+            this_update: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("t"),
+            next_update: OffsetDateTime::from_unix_timestamp(1_800_604_800).expect("t"),
+            number: 7,
+            authority_key_id: vec![1; 20],
+            delta_base: Some(5),
+            idp_url: Some("http://127.0.0.1/crl/x.crl".into()),
+            freshest_url: None,
+            entries,
+        }
+    }
+
+    #[test]
+    fn tbs_parses_with_x509_cert_and_keeps_entries() {
+        let entries = vec![
+            RevokedEntry {
+                serial: vec![0x40, 1, 2, 3],
+                revoked_at: 1_799_000_000,
+                reason: Some(1),
+                invalidity_date: Some(1_798_000_000),
+            },
+            RevokedEntry {
+                serial: vec![0x7f; 16],
+                revoked_at: 1_799_000_001,
+                reason: Some(0),
+                invalidity_date: None,
+            },
+        ];
+        let t = template(&entries);
+        let tbs = t.to_tbs_der().expect("tbs");
+        let crl_der = assemble_crl(&tbs, t.signature_algorithm, &[0x30, 0x00]).expect("crl");
+        let crl: CertificateList = CertificateList::from_der(&crl_der).expect("parses");
+        let revoked = crl.tbs_cert_list.revoked_certificates.expect("entries");
+        assert_eq!(revoked.len(), 2);
+        assert_eq!(revoked[0].serial_number.as_bytes(), &[0x40, 1, 2, 3]);
+        // Reason 1 and the invalidity date are entry extensions; unspecified is left out.
+        assert_eq!(
+            revoked[0].crl_entry_extensions.as_ref().map(Vec::len),
+            Some(2)
+        );
+        assert!(revoked[1].crl_entry_extensions.is_none());
+        let exts = crl.tbs_cert_list.crl_extensions.expect("extensions");
+        let oids: Vec<_> = exts.iter().map(|e| e.extn_id).collect();
+        assert!(oids.contains(&ID_CE_DELTA_CRL_INDICATOR));
+        assert!(oids.contains(&ID_CE_ISSUING_DISTRIBUTION_POINT));
+    }
+
+    #[test]
+    fn empty_crl_has_no_revoked_certificates_field() {
+        let t = template(&[]);
+        let tbs = t.to_tbs_der().expect("tbs");
+        let crl_der = assemble_crl(&tbs, t.signature_algorithm, &[0x30, 0x00]).expect("crl");
+        let crl: CertificateList = CertificateList::from_der(&crl_der).expect("parses");
+        assert!(crl.tbs_cert_list.revoked_certificates.is_none());
+    }
+}
