@@ -43,6 +43,15 @@ enum Command {
     /// Issued certificates.
     #[command(subcommand)]
     Cert(commands::cert::CertCommand),
+    /// Revoke a certificate (every RFC 5280 reason; certificateHold can be lifted).
+    Revoke(commands::revoke::RevokeArgs),
+    /// Lift a certificateHold.
+    Unrevoke(commands::revoke::UnrevokeArgs),
+    /// Sign a CA's CRL(s): full, delta, or one partition.
+    Crl(commands::crl::Args),
+    /// OCSP: answer requests offline, pre-sign responses, rotate delegated responders.
+    #[command(subcommand)]
+    Ocsp(commands::ocsp::OcspCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -74,6 +83,10 @@ fn main() -> ExitCode {
             Command::Ca(c) => commands::ca::run(&globals, c).await,
             Command::Issue(a) => commands::issue::run(&globals, a).await,
             Command::Cert(c) => commands::cert::run(&globals, c).await,
+            Command::Revoke(a) => commands::revoke::revoke(&globals, a).await,
+            Command::Unrevoke(a) => commands::revoke::unrevoke(&globals, a).await,
+            Command::Crl(a) => commands::crl::run(&globals, a).await,
+            Command::Ocsp(c) => commands::ocsp::run(&globals, c).await,
             Command::Audit(c) => commands::audit::run(&globals, c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,
         }

@@ -1,5 +1,12 @@
 //! The authority: the one place that orchestrates CA operations over the store, the key
-//! custodians, policy, lints and the clock.
+//! custodians, policy, lints and the clock. Issuance lives here; revocation, CRLs and OCSP
+//! in [`revocation`](self::revocation).
+
+mod revocation;
+
+pub use self::revocation::{
+    CrlRequest, OcspOutcome, RevokeRequest, SignedCrl, RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
+};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,6 +23,8 @@ use crate::keys::{verify_signature, KeyProvider, PublicKeyDescription, Signer, S
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
 use crate::profile::{ProfileName, Profiles};
+use crate::revocation::crl::crl_distribution_points;
+use crate::revocation::CaSettings;
 use crate::store::{
     CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, NewCertificate, Store,
 };
@@ -46,6 +55,8 @@ pub struct NewCaRequest {
     pub permitted_dns: Vec<String>,
     /// Excluded DNS subtrees (intermediates only).
     pub excluded_dns: Vec<String>,
+    /// How the new CA publishes revocation (base URL, CRL lifetimes, partitions, OCSP).
+    pub settings: CaSettings,
 }
 
 /// Where the subject's key comes from.
@@ -133,6 +144,39 @@ fn fingerprint(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
+/// Hex SHA-256 of a SubjectPublicKeyInfo's DER: how blocked keys are recognised.
+pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<String> {
+    use der::Encode;
+    Ok(hex::encode(Sha256::digest(spki.to_der()?)))
+}
+
+/// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
+/// partition's CRL) and AIA, plus the partition and CDP URL to record with it. The CRL for
+/// that partition carries the same URL in its IDP, so the two can never disagree.
+struct Publication {
+    extensions: Vec<x509_cert::ext::Extension>,
+    partition: Option<u32>,
+    crl_url: Option<String>,
+}
+
+fn publication(issuer: &CaRecord, serial: &SerialNumber) -> Result<Publication> {
+    let s = &issuer.settings;
+    let partition = s.partition_for(serial.as_bytes());
+    let crl_url = s.crl_url(&issuer.name, partition, false);
+    let mut extensions = Vec::new();
+    if let Some(url) = &crl_url {
+        extensions.push(crl_distribution_points(url)?);
+    }
+    if let (Some(ocsp), Some(ca_issuers)) = (s.ocsp_url(), s.ca_issuers_url(&issuer.name)) {
+        extensions.push(issuance::authority_info_access(&ocsp, &ca_issuers)?);
+    }
+    Ok(Publication {
+        extensions,
+        partition,
+        crl_url,
+    })
+}
+
 async fn sign_blocking(signer: Arc<dyn Signer>, tbs: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
     tokio::task::spawn_blocking(move || signer.sign(&tbs).map(|sig| (tbs, sig)))
         .await
@@ -215,6 +259,10 @@ impl<S: Store> Authority<S> {
             .unwrap_or_else(|| DEFAULT_SM2_ID.to_owned());
         if sm2_id.len() > 8191 {
             return Err(Error::Invalid("SM2 signer ID is too long".into()));
+        }
+        req.settings.validate().map_err(Error::Invalid)?;
+        if let Some(p) = &parent {
+            self.ensure_not_revoked(&p.record).await?;
         }
         let constraints = NameConstraintSet::new(&req.permitted_dns, &req.excluded_dns)?;
         if parent.is_none() && !constraints.is_empty() {
@@ -333,6 +381,15 @@ impl<S: Store> Authority<S> {
         if !constraints.is_empty() {
             extensions.push(issuance::name_constraints(&constraints)?);
         }
+        let published = match &parent {
+            Some(p) => publication(&p.record, &serial)?,
+            None => Publication {
+                extensions: vec![],
+                partition: None,
+                crl_url: None,
+            },
+        };
+        extensions.extend(published.extensions);
         let template = CertificateTemplate {
             serial: serial.clone(),
             issuer: issuer_name,
@@ -376,6 +433,9 @@ impl<S: Store> Authority<S> {
             fingerprint: fingerprint(&der),
             der: der.clone(),
             created_at: now.unix_timestamp(),
+            crl_partition: published.partition,
+            crl_url: published.crl_url,
+            spki_sha256: spki_sha256(signer.public_key_info())?,
         };
         let ca = NewCa {
             name: req.name.clone(),
@@ -392,6 +452,7 @@ impl<S: Store> Authority<S> {
             name_constraints: constraints,
             cert_der: der,
             created_at: now.unix_timestamp(),
+            settings: req.settings.clone(),
         };
         let audit = AuditEvent {
             at: now.unix_timestamp(),
@@ -416,18 +477,7 @@ impl<S: Store> Authority<S> {
         signer: Arc<dyn Signer>,
     ) -> Result<Vec<u8>> {
         let tbs = template.to_tbs_der()?;
-        let issuer_spki = signer.public_key_info().clone();
-        let sm2_id = signer_sm2_id(&*signer);
-        let (tbs, signature) = sign_blocking(signer, tbs).await?;
-        // A faulty custodian must never produce a certificate: check before storing.
-        verify_signature(
-            &issuer_spki,
-            template.signature_algorithm.oid(),
-            &tbs,
-            &signature,
-            &sm2_id,
-        )
-        .map_err(|_| Error::BadSignature)?;
+        let (tbs, signature) = sign_verified(signer, tbs).await?;
         Ok(assemble_certificate(
             &tbs,
             template.signature_algorithm,
@@ -449,6 +499,7 @@ impl<S: Store> Authority<S> {
     pub async fn issue(&self, req: &IssueRequest) -> Result<Issued> {
         // 1.
         let record = self.store.find_ca(&req.ca).await?;
+        self.ensure_not_revoked(&record).await?;
         let chain_records = self.chain_records(&record).await?;
         let issuer = self.load_issuer(record).await?;
         let profile = self.profiles.get(req.profile);
@@ -481,6 +532,12 @@ impl<S: Store> Authority<S> {
 
         // 3.
         policy::check_subject_key(key_desc)?;
+        let spki_hash = spki_sha256(&spki)?;
+        if self.store.is_key_blocked(&spki_hash).await? {
+            return Err(Error::Invalid(
+                "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
+            ));
+        }
         let subject = match (&req.subject, csr_subject) {
             (Some(dn), _) => parse_name(dn)?,
             (None, Some(name)) => name,
@@ -552,6 +609,8 @@ impl<S: Store> Authority<S> {
         if !sans.is_empty() {
             extensions.push(issuance::subject_alt_name(&sans, subject.is_empty())?);
         }
+        let published = publication(&issuer.record, &serial)?;
+        extensions.extend(published.extensions);
         let template = CertificateTemplate {
             serial: serial.clone(),
             issuer: issuer.subject.clone(),
@@ -593,6 +652,9 @@ impl<S: Store> Authority<S> {
             fingerprint: fingerprint(&der),
             der: der.clone(),
             created_at: now.unix_timestamp(),
+            crl_partition: published.partition,
+            crl_url: published.crl_url,
+            spki_sha256: spki_hash,
         };
         let audit = AuditEvent {
             at: now.unix_timestamp(),
@@ -620,6 +682,40 @@ impl<S: Store> Authority<S> {
             generated_key,
             warnings,
         })
+    }
+
+    /// The certificate record of CA `ca` itself (its row under its parent, or its own row
+    /// for a root).
+    ///
+    /// # Errors
+    /// Store errors; NotFound for inconsistent data.
+    pub async fn ca_certificate(&self, ca: &CaRecord) -> Result<CertificateRecord> {
+        let issuer = ca.parent_id.unwrap_or(ca.id);
+        self.store
+            .certificates_by_serial(&ca.serial)
+            .await?
+            .into_iter()
+            .find(|c| c.issuer_ca_id == issuer)
+            .ok_or_else(|| {
+                crate::store::StoreError::NotFound(format!(
+                    "the certificate of CA '{}' is missing",
+                    ca.name
+                ))
+                .into()
+            })
+    }
+
+    /// Refuses to sign with a CA whose own certificate was revoked.
+    async fn ensure_not_revoked(&self, ca: &CaRecord) -> Result<()> {
+        let cert = self.ca_certificate(ca).await?;
+        if cert.status == "revoked" {
+            return Err(Error::Invalid(format!(
+                "CA '{}' is revoked ({}) and cannot sign",
+                ca.name,
+                cert.revocation_reason.map_or("unspecified", |r| r.as_str())
+            )));
+        }
+        Ok(())
     }
 
     /// The CA and its ancestors, the CA first and the root last.
@@ -704,6 +800,25 @@ impl<S: Store> Authority<S> {
     pub fn parse_certificate(der: &[u8]) -> Result<x509_cert::Certificate> {
         Ok(x509_cert::Certificate::from_der(der)?)
     }
+}
+
+/// Signs `tbs` off the async threads and checks the signature before returning it: a faulty
+/// custodian must never produce a certificate, CRL or OCSP response.
+pub(crate) async fn sign_verified(
+    signer: Arc<dyn Signer>,
+    tbs: Vec<u8>,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let issuer_spki = signer.public_key_info().clone();
+    let sm2_id = signer_sm2_id(&*signer);
+    let algorithm = signer.signature_algorithm();
+    let (tbs, signature) = sign_blocking(signer, tbs).await?;
+    let verified = tokio::task::spawn_blocking(move || {
+        verify_signature(&issuer_spki, algorithm.oid(), &tbs, &signature, &sm2_id)
+            .map(|()| (tbs, signature))
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("verification task failed: {e}")))?;
+    verified.map_err(|_| Error::BadSignature)
 }
 
 /// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.

@@ -27,6 +27,14 @@ pub enum CertificateKind {
     Intermediate,
     /// An end-entity certificate under a profile.
     Leaf(ProfileName),
+    /// A delegated OCSP responder (RFC 6960 §4.2.2.2).
+    OcspResponder,
+}
+
+impl CertificateKind {
+    fn is_ca(self) -> bool {
+        matches!(self, CertificateKind::Root | CertificateKind::Intermediate)
+    }
 }
 
 /// A certificate about to be signed, with the facts lints need.
@@ -113,7 +121,7 @@ fn unique_extensions(t: &LintTarget<'_>) -> Result<(), String> {
 }
 
 fn ca_basics(t: &LintTarget<'_>) -> Result<(), String> {
-    let is_ca = !matches!(t.kind, CertificateKind::Leaf(_));
+    let is_ca = t.kind.is_ca();
     let bc = extension(t, ID_CE_BASIC_CONSTRAINTS).ok_or("basicConstraints missing")?;
     let parsed = BasicConstraints::from_der(bc.extn_value.as_bytes()).map_err(|e| e.to_string())?;
     if parsed.ca != is_ca {
@@ -143,7 +151,7 @@ fn ca_basics(t: &LintTarget<'_>) -> Result<(), String> {
 }
 
 fn key_identifiers(t: &LintTarget<'_>) -> Result<(), String> {
-    let is_ca = !matches!(t.kind, CertificateKind::Leaf(_));
+    let is_ca = t.kind.is_ca();
     if is_ca && extension(t, ID_CE_SUBJECT_KEY_IDENTIFIER).is_none() {
         return Err("CA certificate without subjectKeyIdentifier (RFC 5280 §4.2.1.2)".into());
     }

@@ -21,3 +21,11 @@ pub fn certificates<'a>(ders: impl IntoIterator<Item = &'a [u8]>) -> Result<Stri
     }
     Ok(out)
 }
+
+/// PEM-encodes a DER CRL (`X509 CRL`, RFC 7468 §5).
+///
+/// # Errors
+/// As [`certificate`].
+pub fn crl(der: &[u8]) -> Result<String, der::Error> {
+    Ok(der::pem::encode_string("X509 CRL", LineEnding::LF, der)?)
+}

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{CreatedCa, NewCaRequest};
+use ca_core::revocation::{CaSettings, OcspSigner};
 use ca_core::store::CaRecord;
 
 use crate::context::Globals;
-use crate::duration::parse_days;
+use crate::duration::{parse_days, parse_seconds};
 use crate::output::{print_fields, print_json, timestamp, write_file, Format};
 
 /// CA subcommands.
@@ -29,6 +30,16 @@ pub(crate) enum CaCommand {
         /// Excluded DNS subtree (name constraint; repeatable).
         #[arg(long = "excluded-dns")]
         excluded_dns: Vec<String>,
+    },
+    /// Change how a CA publishes revocation (base URL, CRL lifetimes, partitions, OCSP).
+    Configure {
+        /// CA name or id.
+        ca: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// List CAs.
     List {
@@ -84,9 +95,61 @@ pub(crate) struct CreateArgs {
     /// SM2 signer ID this CA signs with (default 1234567812345678; "" for OpenSSL 3.0 peers).
     #[arg(long)]
     sm2_id: Option<String>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+}
+
+/// Revocation publication settings of a CA (at creation or with `ca configure`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct SettingsArgs {
+    /// Base URL of the responder serving this CA (e.g. http://127.0.0.1:8080): issued
+    /// certificates then carry CRL DP and AIA, CRLs an Issuing Distribution Point.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// thisUpdate→nextUpdate of full CRLs (e.g. 7d, 12h).
+    #[arg(long, value_parser = parse_seconds)]
+    crl_lifetime: Option<i64>,
+    /// thisUpdate→nextUpdate of delta CRLs.
+    #[arg(long, value_parser = parse_seconds)]
+    delta_lifetime: Option<i64>,
+    /// Number of CRL partitions (needs --base-url; 1 = one CRL for the CA).
+    #[arg(long)]
+    partitions: Option<u32>,
+    /// Who signs OCSP responses: ca (the CA key) or delegated (a responder certificate
+    /// caforge issues and rotates).
+    #[arg(long)]
+    ocsp_signer: Option<OcspSigner>,
+    /// thisUpdate→nextUpdate of OCSP responses.
+    #[arg(long, value_parser = parse_seconds)]
+    ocsp_lifetime: Option<i64>,
+}
+
+impl SettingsArgs {
+    /// `base` with every given option applied.
+    fn apply(&self, mut base: CaSettings) -> CaSettings {
+        if let Some(u) = &self.base_url {
+            base.base_url = if u.is_empty() { None } else { Some(u.clone()) };
+        }
+        if let Some(v) = self.crl_lifetime {
+            base.crl_lifetime = v;
+        }
+        if let Some(v) = self.delta_lifetime {
+            base.delta_lifetime = v;
+        }
+        if let Some(v) = self.partitions {
+            base.crl_partitions = v;
+        }
+        if let Some(v) = self.ocsp_signer {
+            base.ocsp_signer = v;
+        }
+        if let Some(v) = self.ocsp_lifetime {
+            base.ocsp_lifetime = v;
+        }
+        base
+    }
 }
 
 impl CreateArgs {
@@ -100,6 +163,7 @@ impl CreateArgs {
             sm2_id: self.sm2_id.clone(),
             permitted_dns: permitted,
             excluded_dns: excluded,
+            settings: self.settings.apply(CaSettings::default()),
         }
     }
 }
@@ -120,6 +184,12 @@ pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value 
         "permitted_dns": ca.name_constraints.permitted_dns,
         "excluded_dns": ca.name_constraints.excluded_dns,
         "key_id": ca.key_id,
+        "base_url": ca.settings.base_url,
+        "crl_lifetime_secs": ca.settings.crl_lifetime,
+        "delta_lifetime_secs": ca.settings.delta_lifetime,
+        "crl_partitions": ca.settings.crl_partitions,
+        "ocsp_signer": ca.settings.ocsp_signer.as_str(),
+        "ocsp_lifetime_secs": ca.settings.ocsp_lifetime,
     })
 }
 
@@ -161,6 +231,23 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
                 .create_intermediate(&parent, &args.request(permitted_dns, excluded_dns))
                 .await?;
             report_created(&created, "intermediate", args.format)
+        }
+        CaCommand::Configure {
+            ca,
+            settings,
+            format,
+        } => {
+            let current = authority.ca(&ca).await?;
+            let updated = authority
+                .configure_ca(&ca, settings.apply(current.settings.clone()))
+                .await?;
+            match format {
+                Format::Json => print_json(&ca_json(&updated, None)),
+                Format::Text => {
+                    println!("configured CA '{}'", updated.name);
+                    Ok(())
+                }
+            }
         }
         CaCommand::List { format } => {
             let cas = authority.cas().await?;

@@ -61,6 +61,10 @@ fn cert_json(c: &CertificateRecord, now: i64) -> serde_json::Value {
         "not_after": timestamp(c.not_after),
         "status": effective_status(c, now),
         "fingerprint_sha256": c.fingerprint,
+        "revoked_at": c.revoked_at.map(timestamp),
+        "revocation_reason": c.revocation_reason.map(|r| r.as_str()),
+        "invalidity_date": c.invalidity_date.map(timestamp),
+        "crl_url": c.crl_url,
     })
 }
 

@@ -3,6 +3,9 @@
 pub(crate) mod audit;
 pub(crate) mod ca;
 pub(crate) mod cert;
+pub(crate) mod crl;
 pub(crate) mod init;
 pub(crate) mod issue;
+pub(crate) mod ocsp;
 pub(crate) mod quickstart;
+pub(crate) mod revoke;

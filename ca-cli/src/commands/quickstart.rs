@@ -120,6 +120,7 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             sm2_id: None,
             permitted_dns: vec![],
             excluded_dns: vec![],
+            settings: Default::default(),
         };
         let root = authority.create_root(&ca(h.root)).await?.record;
         let issuing = authority

@@ -131,6 +131,49 @@ fn general_name(san: &San) -> der::Result<GeneralName> {
     })
 }
 
+/// AuthorityInfoAccess (RFC 5280 §4.2.2.1) with an OCSP and a caIssuers URL, non-critical.
+///
+/// # Errors
+/// URLs that are not IA5.
+pub fn authority_info_access(ocsp: &str, ca_issuers: &str) -> der::Result<Extension> {
+    use const_oid::db::rfc5280::{ID_AD_CA_ISSUERS, ID_AD_OCSP};
+    use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
+    let uri = |u: &str| -> der::Result<GeneralName> {
+        Ok(GeneralName::UniformResourceIdentifier(Ia5String::new(u)?))
+    };
+    ext(
+        &AuthorityInfoAccessSyntax(vec![
+            AccessDescription {
+                access_method: ID_AD_OCSP,
+                access_location: uri(ocsp)?,
+            },
+            AccessDescription {
+                access_method: ID_AD_CA_ISSUERS,
+                access_location: uri(ca_issuers)?,
+            },
+        ]),
+        false,
+    )
+}
+
+/// The extensions of a delegated OCSP responder (RFC 6960 §4.2.2.2): extKeyUsage
+/// id-kp-OCSPSigning and id-pkix-ocsp-nocheck (§4.2.2.2.1; clients do not check the
+/// responder's own revocation, which is why its validity is short).
+///
+/// # Errors
+/// DER encoding errors.
+pub fn ocsp_responder_extensions() -> der::Result<Vec<Extension>> {
+    use const_oid::db::rfc5280::ID_KP_OCSP_SIGNING;
+    Ok(vec![
+        ext(&ExtendedKeyUsage(vec![ID_KP_OCSP_SIGNING]), false)?,
+        Extension {
+            extn_id: crate::revocation::ocsp::ID_PKIX_OCSP_NOCHECK,
+            critical: false,
+            extn_value: OctetString::new(der::asn1::Null.to_der()?)?,
+        },
+    ])
+}
+
 /// SubjectAltName; critical exactly when the subject DN is empty (RFC 5280 §4.2.1.6).
 ///
 /// # Errors

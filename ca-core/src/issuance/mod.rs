@@ -9,7 +9,8 @@ mod serial;
 pub use build::{assemble_certificate, CertificateTemplate, Time5280};
 pub use csr::{CsrError, ParsedCsr, MAX_CSR_BYTES};
 pub use extensions::{
-    authority_key_identifier, basic_constraints, ca_key_usage, extended_key_usage, key_identifier,
-    leaf_key_usage, name_constraints, subject_alt_name, subject_key_identifier,
+    authority_info_access, authority_key_identifier, basic_constraints, ca_key_usage,
+    extended_key_usage, key_identifier, leaf_key_usage, name_constraints,
+    ocsp_responder_extensions, subject_alt_name, subject_key_identifier,
 };
 pub use serial::SerialNumber;

@@ -156,6 +156,36 @@ fn push_header(buf: &mut Vec<u8>, tag: Tag, len: usize) -> der::Result<()> {
 }
 
 impl CrlTemplate<'_> {
+    /// Checks the CRL before it is signed (RFC 5280 §5): nextUpdate after thisUpdate, a
+    /// delta's base older than itself, entries unique and in serial order, CRL number
+    /// within 20 octets (it is a u64).
+    ///
+    /// # Errors
+    /// What is wrong.
+    pub fn lint(&self) -> Result<(), String> {
+        if self.next_update <= self.this_update {
+            return Err("nextUpdate is not after thisUpdate (RFC 5280 §5.1.2.5)".into());
+        }
+        if let Some(base) = self.delta_base {
+            if base >= self.number {
+                return Err(format!(
+                    "delta CRL {} names base {base}, which is not older (RFC 5280 §5.2.4)",
+                    self.number
+                ));
+            }
+        }
+        for pair in self.entries.windows(2) {
+            let (a, b) = (&pair[0].serial, &pair[1].serial);
+            if (a.len(), a) >= (b.len(), b) {
+                return Err(format!(
+                    "CRL entries are duplicated or out of order at serial {}",
+                    hex::encode_upper(b)
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The CRL extensions, in the order caforge writes them.
     fn extensions(&self) -> der::Result<Vec<Extension>> {
         let mut exts = vec![

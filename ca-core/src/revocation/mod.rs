@@ -249,6 +249,11 @@ impl CaSettings {
         if !(1..=MAX_PARTITIONS).contains(&self.crl_partitions) {
             return Err(format!("CRL partitions must be 1 to {MAX_PARTITIONS}"));
         }
+        if self.crl_partitions > 1 && self.base_url.is_none() {
+            // A partition's scope is named by its Issuing Distribution Point URL; without
+            // one, any partition's CRL would look complete for every certificate.
+            return Err("partitioned CRLs need a base URL (--base-url)".into());
+        }
         Ok(())
     }
 

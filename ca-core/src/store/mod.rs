@@ -1,5 +1,5 @@
-//! Storage, split by role (STYLE.md): [`SerialStore`], [`CaStore`], [`CertificateStore`] and
-//! [`AuditStore`] under one [`Store`]. Callers ask for the smallest trait they need.
+//! Storage, split by role (STYLE.md): [`SerialStore`], [`CaStore`], [`CertificateStore`],
+//! [`RevocationStore`], [`OcspStore`] and [`AuditStore`] under one [`Store`]. Callers ask for the smallest trait they need.
 //!
 //! [`AnyStore`] picks the backend at run time (`sqlite:PATH` today; PostgreSQL joins the
 //! enum without touching callers). One contract test suite ([`contract`]) runs against every
@@ -15,6 +15,7 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
 use crate::policy::{NameConstraintSet, SubjectAltName};
+use crate::revocation::{CaSettings, RevocationReason};
 
 pub use sqlite::SqliteStore;
 
@@ -94,6 +95,8 @@ pub struct CaRecord {
     pub cert_der: Vec<u8>,
     /// When it was created.
     pub created_at: i64,
+    /// How the CA publishes revocation.
+    pub settings: CaSettings,
 }
 
 /// A CA about to be created (the store assigns the id).
@@ -127,6 +130,8 @@ pub struct NewCa {
     pub cert_der: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
+    /// Publication settings.
+    pub settings: CaSettings,
 }
 
 /// A certificate about to be committed.
@@ -154,6 +159,12 @@ pub struct NewCertificate {
     pub der: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
+    /// The CRL partition the certificate was assigned (None: unpartitioned).
+    pub crl_partition: Option<u32>,
+    /// The CRL Distribution Point URL it carries, if any.
+    pub crl_url: Option<String>,
+    /// Hex SHA-256 of the SubjectPublicKeyInfo DER (for blocked-key checks).
+    pub spki_sha256: String,
 }
 
 /// A certificate as stored.
@@ -179,7 +190,7 @@ pub struct CertificateRecord {
     pub not_before: i64,
     /// notAfter.
     pub not_after: i64,
-    /// `valid` (revocation arrives with the revocation issue).
+    /// `valid` or `revoked` (expiry is derived from `not_after`).
     pub status: String,
     /// Hex SHA-256 of the DER.
     pub fingerprint: String,
@@ -188,6 +199,129 @@ pub struct CertificateRecord {
     pub der: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
+    /// CRL partition.
+    pub crl_partition: Option<u32>,
+    /// The CRL DP URL in the certificate.
+    pub crl_url: Option<String>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Why.
+    pub revocation_reason: Option<RevocationReason>,
+    /// invalidityDate given at revocation.
+    pub invalidity_date: Option<i64>,
+    /// Sequence number of the last change of its revocation state.
+    pub revocation_seq: Option<i64>,
+}
+
+/// A revocation to record.
+#[derive(Clone, Debug)]
+pub struct Revocation {
+    /// Reason.
+    pub reason: RevocationReason,
+    /// Revocation time (Unix seconds).
+    pub revoked_at: i64,
+    /// When the key is known or suspected to have been compromised.
+    pub invalidity_date: Option<i64>,
+}
+
+/// A key to block (keyCompromise).
+#[derive(Clone, Debug)]
+pub struct BlockedKey {
+    /// Hex SHA-256 of the SubjectPublicKeyInfo DER.
+    pub spki_sha256: String,
+    /// The serial whose revocation blocked it.
+    pub serial: String,
+    /// Its issuer.
+    pub ca: IssuerId,
+}
+
+/// A CRL entry as stored: everything a CRL lists about one certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedRow {
+    /// Serial (hex).
+    pub serial: String,
+    /// Revocation time, or hold-release time for removeFromCRL rows.
+    pub at: i64,
+    /// Reason code; 8 (removeFromCRL) for a released hold.
+    pub reason_code: u8,
+    /// invalidityDate.
+    pub invalidity_date: Option<i64>,
+}
+
+/// The revoked certificates in one CRL scope, read in one snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct RevocationSnapshot {
+    /// Entries (or changes, for deltas), ordered by serial.
+    pub rows: Vec<RevokedRow>,
+    /// The highest revocation sequence number the snapshot reflects.
+    pub seq: i64,
+}
+
+/// A CRL about to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewCrl {
+    /// Issuing CA.
+    pub ca: IssuerId,
+    /// cRLNumber (already allocated).
+    pub number: u64,
+    /// Partition, if the CA is partitioned.
+    pub partition: Option<u32>,
+    /// For deltas: the base CRL's number.
+    pub base_number: Option<u64>,
+    /// The revocation sequence number it reflects.
+    pub revocation_seq: i64,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    /// Entry count.
+    pub entries: u64,
+    /// DER.
+    pub der: Vec<u8>,
+}
+
+/// A CRL as stored (its DER is kept only for the newest CRL of each scope).
+#[derive(Clone, Debug)]
+pub struct CrlRecord {
+    /// Row id.
+    pub id: i64,
+    /// The CRL's fields.
+    pub crl: NewCrl,
+}
+
+/// A pre-signed OCSP response (RFC 5019) for one certificate.
+#[derive(Clone, Debug)]
+pub struct CachedOcspResponse {
+    /// Issuing CA.
+    pub ca: IssuerId,
+    /// Serial (hex).
+    pub serial: String,
+    /// CertID hash algorithm name.
+    pub hash_alg: String,
+    /// producedAt.
+    pub produced_at: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    /// The certificate's `revocation_seq` when its status was read: the response is not
+    /// stored if the status changed since.
+    pub seen_seq: Option<i64>,
+    /// The OCSPResponse DER.
+    pub der: Vec<u8>,
+}
+
+/// A delegated OCSP responder.
+#[derive(Clone, Debug)]
+pub struct ResponderRecord {
+    /// Row id.
+    pub id: i64,
+    /// The CA it answers for.
+    pub ca: IssuerId,
+    /// Its certificate.
+    pub certificate: CertificateRecord,
+    /// Where its key lives.
+    pub key_ref: KeyRef,
+    /// notAfter.
+    pub not_after: i64,
 }
 
 /// Filters for listing certificates.
@@ -290,6 +424,147 @@ pub trait CertificateStore {
         &self,
         serial: &str,
     ) -> Result<Vec<CertificateRecord>, StoreError>;
+
+    /// A certificate by row id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError>;
+}
+
+/// Revocation records, CRL numbers and blocked keys.
+#[allow(async_fn_in_trait)]
+pub trait RevocationStore {
+    /// Revokes certificate `cert_id`, blocks `block` if given, drops its pre-signed OCSP
+    /// responses and appends `audit`, in one transaction. A certificate on hold may be
+    /// revoked again with a final reason.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when it is already revoked (other than on hold).
+    async fn revoke(
+        &self,
+        cert_id: i64,
+        revocation: &Revocation,
+        block: Option<&BlockedKey>,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError>;
+
+    /// Lifts a certificateHold: the certificate is valid again and the next delta CRL
+    /// lists it as removeFromCRL.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when it is not on hold.
+    async fn release_hold(
+        &self,
+        cert_id: i64,
+        at: i64,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError>;
+
+    /// The revoked, unexpired-at-`now` certificates of `ca` in `partition`, or (with
+    /// `changed_after`) those whose revocation state changed after that sequence number,
+    /// including released holds.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn revoked_certificates(
+        &self,
+        ca: IssuerId,
+        partition: Option<u32>,
+        changed_after: Option<i64>,
+        now: i64,
+    ) -> Result<RevocationSnapshot, StoreError>;
+
+    /// Partitions that hold at least one certificate of `ca`.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError>;
+
+    /// Whether a key (hex SHA-256 of its SPKI DER) was reported compromised.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool, StoreError>;
+
+    /// Allocates and commits the next CRL number of `ca` (1, 2, …; never reused).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError>;
+
+    /// Records a signed CRL (and forgets the DER of older CRLs of the same kind and scope).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError>;
+
+    /// The newest full (`delta == false`) or delta CRL of `ca` for `partition`.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn latest_crl(
+        &self,
+        ca: IssuerId,
+        partition: Option<u32>,
+        delta: bool,
+    ) -> Result<Option<CrlRecord>, StoreError>;
+
+    /// Changes how a CA publishes revocation.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn update_ca_settings(
+        &self,
+        ca: IssuerId,
+        settings: &CaSettings,
+        audit: &AuditEvent,
+    ) -> Result<CaRecord, StoreError>;
+}
+
+/// Pre-signed OCSP responses and delegated responders.
+#[allow(async_fn_in_trait)]
+pub trait OcspStore {
+    /// The pre-signed response for (`ca`, `serial`, `hash_alg`), if any.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn cached_ocsp(
+        &self,
+        ca: IssuerId,
+        serial: &str,
+        hash_alg: &str,
+    ) -> Result<Option<CachedOcspResponse>, StoreError>;
+
+    /// Stores (replacing) a pre-signed response, unless the certificate's revocation state
+    /// changed after its `seen_seq` (the response would be stale).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn store_ocsp(&self, response: &CachedOcspResponse) -> Result<(), StoreError>;
+
+    /// Records a delegated responder issued under `ca` (its certificate already committed).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn add_responder(
+        &self,
+        ca: IssuerId,
+        certificate_id: i64,
+        key_ref: &KeyRef,
+        not_after: i64,
+        created_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The newest responder of `ca` whose certificate is valid at `now` and not revoked.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn current_responder(
+        &self,
+        ca: IssuerId,
+        now: i64,
+    ) -> Result<Option<ResponderRecord>, StoreError>;
 }
 
 /// The audit log.
@@ -309,9 +584,23 @@ pub trait AuditStore {
 }
 
 /// Everything a CA stores.
-pub trait Store: SerialStore + CaStore + CertificateStore + AuditStore + Send + Sync {}
+pub trait Store:
+    SerialStore + CaStore + CertificateStore + RevocationStore + OcspStore + AuditStore + Send + Sync
+{
+}
 
-impl<T: SerialStore + CaStore + CertificateStore + AuditStore + Send + Sync> Store for T {}
+impl<
+        T: SerialStore
+            + CaStore
+            + CertificateStore
+            + RevocationStore
+            + OcspStore
+            + AuditStore
+            + Send
+            + Sync,
+    > Store for T
+{
+}
 
 /// A store chosen at run time from a URL.
 #[derive(Clone, Debug)]
@@ -390,6 +679,97 @@ impl CertificateStore for AnyStore {
     }
     async fn certificates_by_serial(&self, s: &str) -> Result<Vec<CertificateRecord>, StoreError> {
         dispatch!(self, st => st.certificates_by_serial(s).await)
+    }
+    async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError> {
+        dispatch!(self, st => st.certificate_by_id(id).await)
+    }
+}
+
+impl RevocationStore for AnyStore {
+    async fn revoke(
+        &self,
+        id: i64,
+        r: &Revocation,
+        b: Option<&BlockedKey>,
+        a: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        dispatch!(self, st => st.revoke(id, r, b, a).await)
+    }
+    async fn release_hold(
+        &self,
+        id: i64,
+        at: i64,
+        a: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        dispatch!(self, st => st.release_hold(id, at, a).await)
+    }
+    async fn revoked_certificates(
+        &self,
+        ca: IssuerId,
+        p: Option<u32>,
+        after: Option<i64>,
+        now: i64,
+    ) -> Result<RevocationSnapshot, StoreError> {
+        dispatch!(self, st => st.revoked_certificates(ca, p, after, now).await)
+    }
+    async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError> {
+        dispatch!(self, st => st.partitions_in_use(ca).await)
+    }
+    async fn is_key_blocked(&self, k: &str) -> Result<bool, StoreError> {
+        dispatch!(self, st => st.is_key_blocked(k).await)
+    }
+    async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
+        dispatch!(self, st => st.allocate_crl_number(ca).await)
+    }
+    async fn record_crl(&self, c: &NewCrl, a: &AuditEvent) -> Result<CrlRecord, StoreError> {
+        dispatch!(self, st => st.record_crl(c, a).await)
+    }
+    async fn latest_crl(
+        &self,
+        ca: IssuerId,
+        p: Option<u32>,
+        delta: bool,
+    ) -> Result<Option<CrlRecord>, StoreError> {
+        dispatch!(self, st => st.latest_crl(ca, p, delta).await)
+    }
+    async fn update_ca_settings(
+        &self,
+        ca: IssuerId,
+        s: &CaSettings,
+        a: &AuditEvent,
+    ) -> Result<CaRecord, StoreError> {
+        dispatch!(self, st => st.update_ca_settings(ca, s, a).await)
+    }
+}
+
+impl OcspStore for AnyStore {
+    async fn cached_ocsp(
+        &self,
+        ca: IssuerId,
+        s: &str,
+        h: &str,
+    ) -> Result<Option<CachedOcspResponse>, StoreError> {
+        dispatch!(self, st => st.cached_ocsp(ca, s, h).await)
+    }
+    async fn store_ocsp(&self, r: &CachedOcspResponse) -> Result<(), StoreError> {
+        dispatch!(self, st => st.store_ocsp(r).await)
+    }
+    async fn add_responder(
+        &self,
+        ca: IssuerId,
+        c: i64,
+        k: &KeyRef,
+        na: i64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, st => st.add_responder(ca, c, k, na, at).await)
+    }
+    async fn current_responder(
+        &self,
+        ca: IssuerId,
+        now: i64,
+    ) -> Result<Option<ResponderRecord>, StoreError> {
+        dispatch!(self, st => st.current_responder(ca, now).await)
     }
 }
 

@@ -10,15 +10,24 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 
 use super::{
-    AuditStore, CaRecord, CaStore, CertificateFilter, CertificateRecord, CertificateStore,
-    IssuerId, NewCa, NewCertificate, SerialStore, StoreError,
+    AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
+    CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
+    OcspStore, ResponderRecord, Revocation, RevocationSnapshot, RevocationStore, RevokedRow,
+    SerialStore, StoreError,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
+use crate::revocation::{CaSettings, OcspSigner, RevocationReason, REMOVE_FROM_CRL};
 
 /// Migrations, applied in order and recorded in `caforge_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_revocation.sql"),
+    ),
+];
 
 /// A SQLite-backed store.
 #[derive(Clone, Debug)]
@@ -144,8 +153,8 @@ async fn insert_certificate(
     let sans = serde_json::to_string(&cert.sans)
         .map_err(|e| StoreError::Corrupt(format!("SAN encoding: {e}")))?;
     let id = sqlx::query(
-        "INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type, not_before, not_after, status, fingerprint, der, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?)",
+        "INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type, not_before, not_after, status, fingerprint, der, created_at, crl_partition, crl_url, spki_sha256)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)",
     )
     .bind(issuer.0)
     .bind(cert.serial.to_hex())
@@ -158,6 +167,9 @@ async fn insert_certificate(
     .bind(&cert.fingerprint)
     .bind(&cert.der)
     .bind(cert.created_at)
+    .bind(cert.crl_partition.map(i64::from))
+    .bind(&cert.crl_url)
+    .bind(&cert.spki_sha256)
     .execute(&mut *conn)
     .await?
     .last_insert_rowid();
@@ -186,7 +198,27 @@ fn ca_from_row(row: &SqliteRow) -> Result<CaRecord, StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("name_constraints: {e}")))?,
         cert_der: row.try_get("cert_der")?,
         created_at: row.try_get("created_at")?,
+        settings: settings_from_row(row)?,
     })
+}
+
+fn settings_from_row(row: &SqliteRow) -> Result<CaSettings, StoreError> {
+    let partitions: i64 = row.try_get("crl_partitions")?;
+    let signer: String = row.try_get("ocsp_signer")?;
+    Ok(CaSettings {
+        base_url: row.try_get("base_url")?,
+        crl_lifetime: row.try_get("crl_lifetime")?,
+        delta_lifetime: row.try_get("delta_lifetime")?,
+        crl_partitions: u32::try_from(partitions)
+            .map_err(|_| StoreError::Corrupt("crl_partitions".into()))?,
+        ocsp_signer: signer.parse::<OcspSigner>().map_err(StoreError::Corrupt)?,
+        ocsp_lifetime: row.try_get("ocsp_lifetime")?,
+    })
+}
+
+fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>, StoreError> {
+    v.map(|p| u32::try_from(p).map_err(|_| StoreError::Corrupt(what.into())))
+        .transpose()
 }
 
 fn cert_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
@@ -206,10 +238,74 @@ fn cert_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
         fingerprint: row.try_get("fingerprint")?,
         der: row.try_get("der")?,
         created_at: row.try_get("created_at")?,
+        crl_partition: opt_u32(row.try_get("crl_partition")?, "crl_partition")?,
+        crl_url: row.try_get("crl_url")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revocation_reason: row
+            .try_get::<Option<i64>, _>("revocation_reason")?
+            .map(|c| {
+                u8::try_from(c)
+                    .ok()
+                    .and_then(RevocationReason::from_code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {c}")))
+            })
+            .transpose()?,
+        invalidity_date: row.try_get("invalidity_date")?,
+        revocation_seq: row.try_get("revocation_seq")?,
     })
 }
 
-const CERT_COLUMNS: &str = "c.id, c.issuer_ca_id, a.name AS issuer_name, c.serial, c.subject, c.sans, c.profile, c.key_type, c.not_before, c.not_after, c.status, c.fingerprint, c.der, c.created_at";
+const CERT_COLUMNS: &str = "c.id, c.issuer_ca_id, a.name AS issuer_name, c.serial, c.subject, c.sans, c.profile, c.key_type, c.not_before, c.not_after, c.status, c.fingerprint, c.der, c.created_at, c.crl_partition, c.crl_url, c.revoked_at, c.revocation_reason, c.invalidity_date, c.revocation_seq";
+
+async fn cert_by_id_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> Result<CertificateRecord, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id WHERE c.id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("no certificate with id {id}")))?;
+    cert_from_row(&row)
+}
+
+async fn next_revocation_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+fn crl_from_row(row: &SqliteRow) -> Result<CrlRecord, StoreError> {
+    let u = |name: &str| -> Result<u64, StoreError> {
+        let v: i64 = row.try_get(name)?;
+        u64::try_from(v).map_err(|_| StoreError::Corrupt(name.into()))
+    };
+    Ok(CrlRecord {
+        id: row.try_get("id")?,
+        crl: NewCrl {
+            ca: IssuerId(row.try_get("ca_id")?),
+            number: u("number")?,
+            partition: opt_u32(row.try_get("partition")?, "partition")?,
+            base_number: row
+                .try_get::<Option<i64>, _>("base_number")?
+                .map(|b| u64::try_from(b).map_err(|_| StoreError::Corrupt("base_number".into())))
+                .transpose()?,
+            revocation_seq: row.try_get("revocation_seq")?,
+            this_update: row.try_get("this_update")?,
+            next_update: row.try_get("next_update")?,
+            entries: u("entries")?,
+            der: row.try_get("der")?,
+        },
+    })
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
+}
 
 impl SerialStore for SqliteStore {
     async fn reserve_serial(
@@ -250,8 +346,9 @@ impl CaStore for SqliteStore {
         let nc = serde_json::to_string(&ca.name_constraints)
             .map_err(|e| StoreError::Corrupt(format!("name constraints: {e}")))?;
         let id = sqlx::query(
-            "INSERT INTO cas (name, parent_id, key_type, key_ref, sm2_id, key_id, subject, serial, not_before, not_after, path_len, name_constraints, cert_der, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cas (name, parent_id, key_type, key_ref, sm2_id, key_id, subject, serial, not_before, not_after, path_len, name_constraints, cert_der, created_at,
+                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&ca.name)
         .bind(ca.parent_id.map(|p| p.0))
@@ -267,6 +364,12 @@ impl CaStore for SqliteStore {
         .bind(nc)
         .bind(&ca.cert_der)
         .bind(ca.created_at)
+        .bind(&ca.settings.base_url)
+        .bind(ca.settings.crl_lifetime)
+        .bind(ca.settings.delta_lifetime)
+        .bind(i64::from(ca.settings.crl_partitions))
+        .bind(ca.settings.ocsp_signer.as_str())
+        .bind(ca.settings.ocsp_lifetime)
         .execute(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -347,13 +450,7 @@ impl CertificateStore for SqliteStore {
         mark_serial_used(&mut tx, issuer_key_id, &cert.serial).await?;
         let id = insert_certificate(&mut tx, cert, issuer).await?;
         append_audit_in(&mut tx, audit).await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id WHERE c.id = ?"
-        )))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let record = cert_from_row(&row)?;
+        let record = cert_by_id_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -395,6 +492,395 @@ impl CertificateStore for SqliteStore {
         .iter()
         .map(cert_from_row)
         .collect()
+    }
+
+    async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError> {
+        self.certificate_by_id_impl(id).await
+    }
+}
+
+impl SqliteStore {
+    async fn certificate_by_id_impl(&self, id: i64) -> Result<CertificateRecord, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        cert_by_id_in(&mut conn, id).await
+    }
+}
+
+impl RevocationStore for SqliteStore {
+    async fn revoke(
+        &self,
+        cert_id: i64,
+        revocation: &Revocation,
+        block: Option<&BlockedKey>,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current = cert_by_id_in(&mut tx, cert_id).await?;
+        if current.status == "revoked"
+            && current.revocation_reason != Some(RevocationReason::CertificateHold)
+        {
+            return Err(StoreError::Conflict(format!(
+                "certificate {} is already revoked ({})",
+                current.serial,
+                current
+                    .revocation_reason
+                    .map_or("unspecified", RevocationReason::as_str)
+            )));
+        }
+        let seq = next_revocation_seq(&mut tx).await?;
+        sqlx::query(
+            "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?, invalidity_date = ?,
+                    hold_released_at = NULL, revocation_seq = ? WHERE id = ?",
+        )
+        .bind(revocation.revoked_at)
+        .bind(i64::from(revocation.reason.code()))
+        .bind(revocation.invalidity_date)
+        .bind(seq)
+        .bind(cert_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(b) = block {
+            sqlx::query(
+                "INSERT INTO blocked_keys (spki_sha256, serial, ca_id, blocked_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (spki_sha256) DO NOTHING",
+            )
+            .bind(&b.spki_sha256)
+            .bind(&b.serial)
+            .bind(b.ca.0)
+            .bind(revocation.revoked_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
+            .bind(current.issuer_ca_id.0)
+            .bind(&current.serial)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_in(&mut tx, audit).await?;
+        let record = cert_by_id_in(&mut tx, cert_id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn release_hold(
+        &self,
+        cert_id: i64,
+        at: i64,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current = cert_by_id_in(&mut tx, cert_id).await?;
+        if current.status != "revoked"
+            || current.revocation_reason != Some(RevocationReason::CertificateHold)
+        {
+            return Err(StoreError::Conflict(format!(
+                "certificate {} is not on hold (only certificateHold can be lifted)",
+                current.serial
+            )));
+        }
+        let seq = next_revocation_seq(&mut tx).await?;
+        sqlx::query(
+            "UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, invalidity_date = NULL,
+                    hold_released_at = ?, revocation_seq = ? WHERE id = ?",
+        )
+        .bind(at)
+        .bind(seq)
+        .bind(cert_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
+            .bind(current.issuer_ca_id.0)
+            .bind(&current.serial)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_in(&mut tx, audit).await?;
+        let record = cert_by_id_in(&mut tx, cert_id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn revoked_certificates(
+        &self,
+        ca: IssuerId,
+        partition: Option<u32>,
+        changed_after: Option<i64>,
+        now: i64,
+    ) -> Result<RevocationSnapshot, StoreError> {
+        // One read transaction: the entries and the sequence number come from one snapshot.
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(revocation_seq), 0) FROM certificates WHERE issuer_ca_id = ?",
+        )
+        .bind(ca.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rows: Vec<(String, String, Option<i64>, Option<i64>, Option<i64>, Option<i64>)> =
+            sqlx::query_as(
+                "SELECT serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at
+                   FROM certificates
+                  WHERE issuer_ca_id = ?1 AND crl_partition IS ?2 AND not_after >= ?3
+                    AND ((?4 IS NULL AND status = 'revoked')
+                      OR (?4 IS NOT NULL AND revocation_seq > ?4
+                          AND (status = 'revoked' OR hold_released_at IS NOT NULL)))
+                  ORDER BY serial",
+            )
+            .bind(ca.0)
+            .bind(partition.map(i64::from))
+            .bind(now)
+            .bind(changed_after)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (serial, status, revoked_at, reason, invalidity, released) in rows {
+            let row = if status == "revoked" {
+                RevokedRow {
+                    serial,
+                    at: revoked_at.ok_or_else(|| StoreError::Corrupt("revoked_at".into()))?,
+                    reason_code: u8::try_from(reason.unwrap_or(0))
+                        .map_err(|_| StoreError::Corrupt("revocation_reason".into()))?,
+                    invalidity_date: invalidity,
+                }
+            } else {
+                RevokedRow {
+                    serial,
+                    at: released.ok_or_else(|| StoreError::Corrupt("hold_released_at".into()))?,
+                    reason_code: REMOVE_FROM_CRL,
+                    invalidity_date: None,
+                }
+            };
+            out.push(row);
+        }
+        Ok(RevocationSnapshot { rows: out, seq })
+    }
+
+    async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError> {
+        let rows: Vec<(Option<i64>,)> = sqlx::query_as(
+            "SELECT DISTINCT crl_partition FROM certificates WHERE issuer_ca_id = ? ORDER BY crl_partition",
+        )
+        .bind(ca.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(p,)| opt_u32(p, "crl_partition"))
+            .collect()
+    }
+
+    async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?")
+            .bind(spki_sha256)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO crl_numbers (ca_id, last) VALUES (?, 1)
+             ON CONFLICT (ca_id) DO UPDATE SET last = last + 1 RETURNING last",
+        )
+        .bind(ca.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt("crl number".into()))
+    }
+
+    async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Older CRLs of this scope and kind keep their metadata (deltas need the base's
+        // sequence number) but not their bytes: only the newest is ever served.
+        sqlx::query(
+            "UPDATE crls SET der = x'' WHERE ca_id = ?1 AND partition IS ?2 AND (base_number IS NULL) = (?3 IS NULL)",
+        )
+        .bind(crl.ca.0)
+        .bind(crl.partition.map(i64::from))
+        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
+        .execute(&mut *tx)
+        .await?;
+        let id = sqlx::query(
+            "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(crl.ca.0)
+        .bind(to_i64(crl.number, "CRL number")?)
+        .bind(crl.partition.map(i64::from))
+        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
+        .bind(crl.revocation_seq)
+        .bind(crl.this_update)
+        .bind(crl.next_update)
+        .bind(to_i64(crl.entries, "entries")?)
+        .bind(&crl.der)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(CrlRecord {
+            id,
+            crl: crl.clone(),
+        })
+    }
+
+    async fn latest_crl(
+        &self,
+        ca: IssuerId,
+        partition: Option<u32>,
+        delta: bool,
+    ) -> Result<Option<CrlRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM crls WHERE ca_id = ?1 AND partition IS ?2 AND (base_number IS NOT NULL) = ?3
+             ORDER BY number DESC LIMIT 1",
+        )
+        .bind(ca.0)
+        .bind(partition.map(i64::from))
+        .bind(delta)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(crl_from_row)
+        .transpose()
+    }
+
+    async fn update_ca_settings(
+        &self,
+        ca: IssuerId,
+        settings: &CaSettings,
+        audit: &AuditEvent,
+    ) -> Result<CaRecord, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE cas SET base_url = ?, crl_lifetime = ?, delta_lifetime = ?, crl_partitions = ?, ocsp_signer = ?, ocsp_lifetime = ?
+             WHERE id = ?",
+        )
+        .bind(&settings.base_url)
+        .bind(settings.crl_lifetime)
+        .bind(settings.delta_lifetime)
+        .bind(i64::from(settings.crl_partitions))
+        .bind(settings.ocsp_signer.as_str())
+        .bind(settings.ocsp_lifetime)
+        .bind(ca.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NotFound(format!("no CA with id {ca}")));
+        }
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM cas WHERE id = ?")
+            .bind(ca.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = ca_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+}
+
+impl OcspStore for SqliteStore {
+    async fn cached_ocsp(
+        &self,
+        ca: IssuerId,
+        serial: &str,
+        hash_alg: &str,
+    ) -> Result<Option<CachedOcspResponse>, StoreError> {
+        let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT produced_at, next_update, der FROM ocsp_responses WHERE ca_id = ? AND serial = ? AND hash_alg = ?",
+        )
+        .bind(ca.0)
+        .bind(serial)
+        .bind(hash_alg)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(produced_at, next_update, der)| CachedOcspResponse {
+                ca,
+                serial: serial.to_owned(),
+                hash_alg: hash_alg.to_owned(),
+                produced_at,
+                next_update,
+                seen_seq: None,
+                der,
+            }),
+        )
+    }
+
+    async fn store_ocsp(&self, r: &CachedOcspResponse) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT revocation_seq FROM certificates WHERE issuer_ca_id = ? AND serial = ?",
+        )
+        .bind(r.ca.0)
+        .bind(&r.serial)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if current.flatten() != r.seen_seq {
+            // The status changed while the response was being signed: it is stale.
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO ocsp_responses (ca_id, serial, hash_alg, produced_at, next_update, der) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (ca_id, serial, hash_alg) DO UPDATE SET produced_at = excluded.produced_at,
+                 next_update = excluded.next_update, der = excluded.der",
+        )
+        .bind(r.ca.0)
+        .bind(&r.serial)
+        .bind(&r.hash_alg)
+        .bind(r.produced_at)
+        .bind(r.next_update)
+        .bind(&r.der)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_responder(
+        &self,
+        ca: IssuerId,
+        certificate_id: i64,
+        key_ref: &KeyRef,
+        not_after: i64,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ocsp_responders (ca_id, certificate_id, key_ref, not_after, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(ca.0)
+        .bind(certificate_id)
+        .bind(key_ref.as_str())
+        .bind(not_after)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn current_responder(
+        &self,
+        ca: IssuerId,
+        now: i64,
+    ) -> Result<Option<ResponderRecord>, StoreError> {
+        let row: Option<(i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT r.id, r.certificate_id, r.key_ref, r.not_after FROM ocsp_responders r
+               JOIN certificates c ON c.id = r.certificate_id
+              WHERE r.ca_id = ? AND c.status = 'valid' AND c.not_before <= ?2 AND r.not_after > ?2
+              ORDER BY r.not_after DESC, r.id DESC LIMIT 1",
+        )
+        .bind(ca.0)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, cert_id, key_ref, not_after)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(ResponderRecord {
+            id,
+            ca,
+            certificate: self.certificate_by_id_impl(cert_id).await?,
+            key_ref: KeyRef::new(key_ref),
+            not_after,
+        }))
     }
 }
 

@@ -1,0 +1,874 @@
+//! Revocation, CRLs and OCSP: the authority's side (orchestration over the store and the
+//! signers). Encoding lives in [`crate::revocation`].
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use der::{Decode, Encode};
+use time::OffsetDateTime;
+use x509_cert::Certificate;
+
+use super::{fingerprint, sign_verified, spki_sha256, Authority};
+use crate::algorithm::KeyType;
+use crate::audit::AuditEvent;
+use crate::hierarchy::Issuer;
+use crate::issuance::{self, assemble_certificate, CertificateTemplate, SerialNumber};
+use crate::keys::{random_bytes, Signer};
+use crate::lint::{lint_certificate, CertificateKind, LintTarget};
+use crate::revocation::crl::{assemble_crl, CrlTemplate, RevokedEntry};
+use crate::revocation::ocsp::{
+    self, assemble_response, error_response, parse_request, CertId, CertStatus, ResponseStatus,
+    ResponseTemplate, SingleAnswer,
+};
+use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
+use crate::store::{
+    BlockedKey, CaRecord, CachedOcspResponse, CertificateRecord, NewCertificate, NewCrl,
+    Revocation, Store, StoreError,
+};
+use crate::{Error, ErrorKind, Result};
+
+/// Validity of a delegated OCSP responder certificate: short, because clients do not check
+/// its revocation (id-pkix-ocsp-nocheck).
+pub const RESPONDER_DAYS: i64 = 7;
+/// A responder is replaced when less than this remains of its validity.
+pub const RESPONDER_ROTATE_BEFORE_SECS: i64 = 2 * 86_400;
+
+/// A revocation request.
+#[derive(Clone, Debug)]
+pub struct RevokeRequest {
+    /// Serial (hex).
+    pub serial: String,
+    /// The issuing CA, by name or id; when given, it must be the certificate's issuer.
+    pub ca: Option<String>,
+    /// Why.
+    pub reason: RevocationReason,
+    /// invalidityDate (Unix seconds), not in the future.
+    pub invalidity_date: Option<i64>,
+}
+
+/// What CRL(s) to sign.
+#[derive(Clone, Debug)]
+pub struct CrlRequest {
+    /// The CA, by name or id.
+    pub ca: String,
+    /// A delta CRL against the newest full CRL of each scope.
+    pub delta: bool,
+    /// Only this partition (all partitions of the CA otherwise).
+    pub partition: Option<u32>,
+}
+
+/// A signed CRL.
+#[derive(Clone, Debug)]
+pub struct SignedCrl {
+    /// DER.
+    pub der: Vec<u8>,
+    /// cRLNumber.
+    pub number: u64,
+    /// Partition (None: the CA's unpartitioned CRL).
+    pub partition: Option<u32>,
+    /// For deltas, the base CRL number.
+    pub base_number: Option<u64>,
+    /// Number of entries.
+    pub entries: usize,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    /// Where it is published (the IDP URL), when the CA has a base URL.
+    pub url: Option<String>,
+    /// The file name a publisher would use for it (the last segment of its URL).
+    pub file_name: String,
+}
+
+/// The result of answering an OCSP request: always a response to send.
+#[derive(Clone, Debug)]
+pub struct OcspOutcome {
+    /// The OCSPResponse DER.
+    pub der: Vec<u8>,
+    /// Its responseStatus.
+    pub status: ResponseStatus,
+    /// Whether it was a pre-signed response served from the cache.
+    pub cached: bool,
+    /// producedAt (successful responses).
+    pub produced_at: Option<i64>,
+    /// nextUpdate of the answers (successful responses; the earliest).
+    pub next_update: Option<i64>,
+    /// Why an error status was returned (for logs; not sent to the client).
+    pub detail: Option<String>,
+}
+
+impl OcspOutcome {
+    fn error(status: ResponseStatus, detail: impl Into<String>) -> OcspOutcome {
+        OcspOutcome {
+            der: error_response(status),
+            status,
+            cached: false,
+            produced_at: None,
+            next_update: None,
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+/// A CA as an OCSP issuer: what CertIDs are matched against.
+struct OcspIssuer {
+    record: CaRecord,
+    name_der: Vec<u8>,
+    key_bits: Vec<u8>,
+}
+
+fn serial_bytes(hex_serial: &str) -> Result<Vec<u8>> {
+    hex::decode(hex_serial).map_err(|e| Error::Encoding(format!("stored serial: {e}")))
+}
+
+fn unix(secs: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|e| Error::Encoding(format!("time out of range: {e}")))
+}
+
+fn file_name(url: Option<&str>, ca: &str, partition: Option<u32>, delta: bool) -> String {
+    if let Some(name) = url.and_then(|u| u.rsplit('/').next()) {
+        return name.to_owned();
+    }
+    let mut n = ca.replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "_",
+    );
+    if let Some(p) = partition {
+        n.push_str(&format!("-p{p}"));
+    }
+    if delta {
+        n.push_str("-delta");
+    }
+    n.push_str(".crl");
+    n
+}
+
+impl<S: Store> Authority<S> {
+    /// Finds the certificate `serial`, checking that `ca` (when given) issued it.
+    async fn certificate_for(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
+        let parsed = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
+        let found = self.store.certificates_by_serial(&parsed.to_hex()).await?;
+        let Some(ca) = ca else {
+            return match found.len() {
+                0 => {
+                    Err(StoreError::NotFound(format!("no certificate with serial {parsed}")).into())
+                }
+                1 => Ok(found
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::Invalid("no certificate".into()))?),
+                _ => Err(Error::Invalid(format!(
+                    "serial {parsed} exists under several CAs; pass --ca"
+                ))),
+            };
+        };
+        let ca = self.store.find_ca(ca).await?;
+        if let Some(c) = found.iter().find(|c| c.issuer_ca_id == ca.id) {
+            return Ok(c.clone());
+        }
+        match found.first() {
+            Some(other) => Err(Error::Invalid(format!(
+                "CA '{}' did not issue certificate {parsed} (its issuer is '{}')",
+                ca.name, other.issuer_name
+            ))),
+            None => Err(StoreError::NotFound(format!(
+                "CA '{}' issued no certificate with serial {parsed}",
+                ca.name
+            ))
+            .into()),
+        }
+    }
+
+    /// Revokes a certificate.
+    ///
+    /// Steps: 1. find the certificate, checking the named CA issued it; 2. check the
+    /// invalidity date; 3. for keyCompromise, compute the key to block; 4. record the
+    /// revocation, the blocked key, the dropped pre-signed OCSP responses and the audit
+    /// entry in one transaction. The next CRL lists it; OCSP answers "revoked" at once.
+    ///
+    /// # Errors
+    /// Unknown serial, a CA that did not issue it, an already revoked certificate (a hold
+    /// may be made final), a future invalidity date.
+    pub async fn revoke(&self, req: &RevokeRequest) -> Result<CertificateRecord> {
+        // 1.
+        let cert = self.certificate_for(&req.serial, req.ca.as_deref()).await?;
+        let now = self.clock.now().unix_timestamp();
+        // 2.
+        if let Some(t) = req.invalidity_date {
+            if t > now {
+                return Err(Error::Invalid(
+                    "the invalidity date cannot be in the future".into(),
+                ));
+            }
+        }
+        // 3.
+        let block = if req.reason == RevocationReason::KeyCompromise {
+            let parsed = Certificate::from_der(&cert.der)?;
+            Some(BlockedKey {
+                spki_sha256: spki_sha256(parsed.tbs_certificate().subject_public_key_info())?,
+                serial: cert.serial.clone(),
+                ca: cert.issuer_ca_id,
+            })
+        } else {
+            None
+        };
+        // 4.
+        let audit = AuditEvent {
+            at: now,
+            action: "cert.revoked".into(),
+            ca: Some(cert.issuer_name.clone()),
+            serial: Some(cert.serial.clone()),
+            details: serde_json::json!({
+                "reason": req.reason.as_str(),
+                "invalidity_date": req.invalidity_date,
+                "key_blocked": block.is_some(),
+                "was": cert.revocation_reason.map(|r| r.as_str()),
+            }),
+        };
+        let revocation = Revocation {
+            reason: req.reason,
+            revoked_at: now,
+            invalidity_date: req.invalidity_date,
+        };
+        Ok(self
+            .store
+            .revoke(cert.id, &revocation, block.as_ref(), &audit)
+            .await?)
+    }
+
+    /// Lifts a certificateHold: the certificate is valid again, the next delta CRL lists it
+    /// as removeFromCRL and OCSP answers "good".
+    ///
+    /// # Errors
+    /// Unknown serial, or a certificate that is not on hold.
+    pub async fn unrevoke(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
+        let cert = self.certificate_for(serial, ca).await?;
+        let now = self.clock.now().unix_timestamp();
+        let audit = AuditEvent {
+            at: now,
+            action: "cert.hold_released".into(),
+            ca: Some(cert.issuer_name.clone()),
+            serial: Some(cert.serial.clone()),
+            details: serde_json::json!({}),
+        };
+        Ok(self.store.release_hold(cert.id, now, &audit).await?)
+    }
+
+    /// Signs the CRL of every partition of a CA (or of one), full or delta.
+    ///
+    /// Steps, per scope: 1. allocate the CRL number (committed first, so it is never
+    /// reused); 2. read the revoked entries (or, for a delta, the changes since the base)
+    /// in one snapshot; 3. build and check the TBSCertList; 4. sign and verify; 5. record
+    /// the CRL with its audit entry.
+    ///
+    /// # Errors
+    /// Unknown CA or partition, a delta without a base CRL, key or store failures.
+    pub async fn crl(&self, req: &CrlRequest) -> Result<Vec<SignedCrl>> {
+        let record = self.store.find_ca(&req.ca).await?;
+        let configured: Vec<Option<u32>> = if record.settings.crl_partitions > 1 {
+            (0..record.settings.crl_partitions).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let mut scopes = configured;
+        for p in self.store.partitions_in_use(record.id).await? {
+            if !scopes.contains(&p) {
+                scopes.push(p);
+            }
+        }
+        if let Some(p) = req.partition {
+            if !scopes.contains(&Some(p)) {
+                return Err(Error::Invalid(format!(
+                    "CA '{}' has no CRL partition {p} (it has {})",
+                    record.name, record.settings.crl_partitions
+                )));
+            }
+            scopes = vec![Some(p)];
+        }
+        let issuer = self.load_issuer(record).await?;
+        let mut out = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            out.push(self.sign_crl(&issuer, scope, req.delta).await?);
+        }
+        Ok(out)
+    }
+
+    async fn sign_crl(
+        &self,
+        issuer: &Issuer,
+        partition: Option<u32>,
+        delta: bool,
+    ) -> Result<SignedCrl> {
+        let ca = &issuer.record;
+        let now = self.clock.now().unix_timestamp();
+        let base = if delta {
+            Some(
+                self.store
+                    .latest_crl(ca.id, partition, false)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "CA '{}' has no full CRL{} to base a delta on; run `caforge crl --ca {}` first",
+                            ca.name,
+                            partition.map(|p| format!(" for partition {p}")).unwrap_or_default(),
+                            ca.name
+                        ))
+                    })?,
+            )
+        } else {
+            None
+        };
+        // 1.
+        let number = self.store.allocate_crl_number(ca.id).await?;
+        // 2.
+        let snapshot = self
+            .store
+            .revoked_certificates(
+                ca.id,
+                partition,
+                base.as_ref().map(|b| b.crl.revocation_seq),
+                now,
+            )
+            .await?;
+        let entries = snapshot
+            .rows
+            .iter()
+            .map(|r| {
+                Ok(RevokedEntry {
+                    serial: serial_bytes(&r.serial)?,
+                    revoked_at: r.at,
+                    reason: Some(r.reason_code),
+                    invalidity_date: r.invalidity_date,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut entries = entries;
+        entries
+            .sort_unstable_by(|a, b| (a.serial.len(), &a.serial).cmp(&(b.serial.len(), &b.serial)));
+        // 3.
+        let lifetime = if delta {
+            ca.settings.delta_lifetime
+        } else {
+            ca.settings.crl_lifetime
+        };
+        let next_update = now.saturating_add(lifetime);
+        let url = ca.settings.crl_url(&ca.name, partition, false);
+        let template = CrlTemplate {
+            issuer: issuer.subject.clone(),
+            signature_algorithm: issuer.key_type.signature_algorithm(),
+            this_update: unix(now)?,
+            next_update: unix(next_update)?,
+            number,
+            authority_key_id: issuer.key_id()?,
+            delta_base: base.as_ref().map(|b| b.crl.number),
+            idp_url: url.clone(),
+            freshest_url: ca.settings.crl_url(&ca.name, partition, true),
+            entries: &entries,
+        };
+        template.lint().map_err(|m| {
+            Error::Lint(crate::lint::LintFailure {
+                lint: "crl",
+                message: m,
+            })
+        })?;
+        let tbs = template.to_tbs_der()?;
+        drop(entries);
+        // 4.
+        let (tbs, signature) = sign_verified(issuer.signer.clone(), tbs).await?;
+        let der = assemble_crl(&tbs, issuer.key_type.signature_algorithm(), &signature)?;
+        drop(tbs);
+        // 5.
+        let published_url = if delta {
+            ca.settings.crl_url(&ca.name, partition, true)
+        } else {
+            url
+        };
+        let crl = NewCrl {
+            ca: ca.id,
+            number,
+            partition,
+            base_number: base.as_ref().map(|b| b.crl.number),
+            revocation_seq: snapshot.seq,
+            this_update: now,
+            next_update,
+            entries: snapshot.rows.len() as u64,
+            der,
+        };
+        let audit = AuditEvent {
+            at: now,
+            action: if delta {
+                "crl.delta_issued"
+            } else {
+                "crl.issued"
+            }
+            .into(),
+            ca: Some(ca.name.clone()),
+            serial: None,
+            details: serde_json::json!({
+                "number": number,
+                "partition": partition,
+                "base": crl.base_number,
+                "entries": crl.entries,
+                "fingerprint": fingerprint(&crl.der),
+            }),
+        };
+        let recorded = self.store.record_crl(&crl, &audit).await?;
+        Ok(SignedCrl {
+            file_name: file_name(published_url.as_deref(), &ca.name, partition, delta),
+            der: recorded.crl.der,
+            number,
+            partition,
+            base_number: crl.base_number,
+            entries: snapshot.rows.len(),
+            this_update: now,
+            next_update,
+            url: published_url,
+        })
+    }
+
+    /// Changes how CA `ca` publishes revocation. Certificates already issued keep the CRL
+    /// DP they carry and the partition they were assigned; their CRLs keep being produced.
+    ///
+    /// # Errors
+    /// Invalid settings; changing or removing a base URL that issued certificates already
+    /// point at (their CRL DP would then name a CRL that no longer exists).
+    pub async fn configure_ca(&self, ca: &str, settings: CaSettings) -> Result<CaRecord> {
+        settings.validate().map_err(Error::Invalid)?;
+        let record = self.store.find_ca(ca).await?;
+        if record.settings.base_url.is_some() && record.settings.base_url != settings.base_url {
+            let pointing = self
+                .store
+                .list_certificates(&crate::store::CertificateFilter {
+                    issuer: Some(record.id),
+                    ..Default::default()
+                })
+                .await?
+                .iter()
+                .filter(|c| c.crl_url.is_some() && c.issuer_ca_id == record.id)
+                .count();
+            if pointing > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{pointing} certificates of CA '{}' carry CRL distribution points under {}; changing the base URL would strand them (issue under a new CA instead)",
+                    record.name,
+                    record.settings.base_url.as_deref().unwrap_or_default()
+                ))
+                .into());
+            }
+        }
+        let audit = AuditEvent {
+            at: self.clock.now().unix_timestamp(),
+            action: "ca.configured".into(),
+            ca: Some(record.name.clone()),
+            serial: None,
+            details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
+        };
+        Ok(self
+            .store
+            .update_ca_settings(record.id, &settings, &audit)
+            .await?)
+    }
+
+    /// The newest stored CRL of a CA scope (for publishing/serving), without signing.
+    ///
+    /// # Errors
+    /// Unknown CA; NotFound when none was signed yet.
+    pub async fn latest_crl(
+        &self,
+        ca: &str,
+        partition: Option<u32>,
+        delta: bool,
+    ) -> Result<Vec<u8>> {
+        let record = self.store.find_ca(ca).await?;
+        self.store
+            .latest_crl(record.id, partition, delta)
+            .await?
+            .map(|c| c.crl.der)
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("no CRL has been signed for CA '{}'", record.name))
+                    .into()
+            })
+    }
+
+    async fn ocsp_issuers(&self) -> Result<Vec<OcspIssuer>> {
+        let mut out = Vec::new();
+        for record in self.store.list_cas().await? {
+            let cert = Certificate::from_der(&record.cert_der)?;
+            let tbs = cert.tbs_certificate();
+            out.push(OcspIssuer {
+                name_der: tbs.subject().to_der()?,
+                key_bits: tbs
+                    .subject_public_key_info()
+                    .subject_public_key
+                    .raw_bytes()
+                    .to_vec(),
+                record,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Answers a DER OCSP request (RFC 6960). Never fails: problems become the OCSP error
+    /// status RFC 6960 §2.3 prescribes.
+    ///
+    /// Steps: 1. parse (malformedRequest); 2. match each CertID to one of our CAs by its
+    /// issuer name and key hashes (unauthorized when none matches; CertIDs of other issuers
+    /// are answered "unknown"); 3. for one CertID without a nonce, serve the pre-signed
+    /// response while it is fresh (RFC 5019); 4. read each status from the revocation
+    /// records; 5. sign with the CA key or its delegated responder (rotated when due);
+    /// 6. keep single, nonce-less responses for reuse.
+    pub async fn ocsp_respond(&self, request_der: &[u8]) -> OcspOutcome {
+        match self.ocsp_respond_inner(request_der).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let status = match e.kind() {
+                    ErrorKind::Unavailable => ResponseStatus::TryLater,
+                    _ => ResponseStatus::InternalError,
+                };
+                OcspOutcome::error(status, e.to_string())
+            }
+        }
+    }
+
+    async fn ocsp_respond_inner(&self, request_der: &[u8]) -> Result<OcspOutcome> {
+        // 1.
+        let request = match parse_request(request_der) {
+            Ok(r) => r,
+            Err(e) => return Ok(OcspOutcome::error(e.status, e.message)),
+        };
+        // 2.
+        let issuers = self.ocsp_issuers().await?;
+        let matched: Vec<Option<usize>> = request
+            .cert_ids
+            .iter()
+            .map(|id| {
+                issuers
+                    .iter()
+                    .position(|i| id.names_issuer(&i.name_der, &i.key_bits))
+            })
+            .collect();
+        let Some(signing) = matched.iter().flatten().next().copied() else {
+            return Ok(OcspOutcome::error(
+                ResponseStatus::Unauthorized,
+                "no CertID names a CA of this responder",
+            ));
+        };
+        let issuer = &issuers[signing];
+        let now = self.clock.now().unix_timestamp();
+        let single = request.cert_ids.len() == 1 && request.nonce.is_none();
+        // 3.
+        if single {
+            let id = &request.cert_ids[0];
+            if let Some(c) = self
+                .store
+                .cached_ocsp(issuer.record.id, &id.serial_hex, id.hash.as_str())
+                .await?
+            {
+                let refresh_at = c.next_update - issuer.record.settings.ocsp_lifetime / 2;
+                if now >= c.produced_at && now < refresh_at {
+                    return Ok(OcspOutcome {
+                        der: c.der,
+                        status: ResponseStatus::Successful,
+                        cached: true,
+                        produced_at: Some(c.produced_at),
+                        next_update: Some(c.next_update),
+                        detail: None,
+                    });
+                }
+            }
+        }
+        // 4.
+        let mut statuses = Vec::with_capacity(request.cert_ids.len());
+        for (id, m) in request.cert_ids.iter().zip(&matched) {
+            if *m != Some(signing) {
+                statuses.push((CertStatus::Unknown, None));
+                continue;
+            }
+            statuses.push(self.status_of(&issuer.record, id).await?);
+        }
+        // 5.
+        let (signer, certs, signer_not_after) = self.ocsp_signer(&issuer.record).await?;
+        let next_update = now
+            .saturating_add(issuer.record.settings.ocsp_lifetime)
+            .min(signer_not_after);
+        let template = ResponseTemplate {
+            responder_key_hash: issuance::key_identifier(signer.public_key_info()),
+            produced_at: now,
+            answers: request
+                .cert_ids
+                .iter()
+                .zip(&statuses)
+                .map(|(id, (status, _))| SingleAnswer {
+                    cert_id: id.clone(),
+                    status: *status,
+                    this_update: now,
+                    next_update,
+                })
+                .collect(),
+            nonce: request.nonce.clone(),
+        };
+        let algorithm = signer.signature_algorithm();
+        let (tbs, signature) = sign_verified(signer, template.to_tbs_der()?).await?;
+        let der = assemble_response(&tbs, algorithm, &signature, &certs)?;
+        // 6.
+        if single {
+            let id = &request.cert_ids[0];
+            self.store
+                .store_ocsp(&CachedOcspResponse {
+                    ca: issuer.record.id,
+                    serial: id.serial_hex.clone(),
+                    hash_alg: id.hash.as_str().into(),
+                    produced_at: now,
+                    next_update,
+                    seen_seq: statuses[0].1,
+                    der: der.clone(),
+                })
+                .await?;
+        }
+        Ok(OcspOutcome {
+            der,
+            status: ResponseStatus::Successful,
+            cached: false,
+            produced_at: Some(now),
+            next_update: Some(next_update),
+            detail: None,
+        })
+    }
+
+    /// The status of `id` under `ca`, with the revocation sequence it was read at.
+    async fn status_of(&self, ca: &CaRecord, id: &CertId) -> Result<(CertStatus, Option<i64>)> {
+        let found = self
+            .store
+            .certificates_by_serial(&id.serial_hex)
+            .await?
+            .into_iter()
+            .find(|c| c.issuer_ca_id == ca.id);
+        Ok(match found {
+            None => (CertStatus::Unknown, None),
+            Some(c) if c.status == "revoked" => (
+                CertStatus::Revoked {
+                    at: c.revoked_at.unwrap_or(c.created_at),
+                    reason: c.revocation_reason,
+                },
+                c.revocation_seq,
+            ),
+            Some(c) => (CertStatus::Good, c.revocation_seq),
+        })
+    }
+
+    /// Who signs OCSP for `ca`: its key, or its delegated responder (issued or rotated
+    /// here when missing or due). Returns the signer, the certificates to include and the
+    /// signer certificate's notAfter (answers never outlive it).
+    async fn ocsp_signer(&self, ca: &CaRecord) -> Result<(Arc<dyn Signer>, Vec<Vec<u8>>, i64)> {
+        match ca.settings.ocsp_signer {
+            OcspSigner::Ca => {
+                let issuer = self.load_issuer(ca.clone()).await?;
+                Ok((issuer.signer, vec![], ca.not_after))
+            }
+            OcspSigner::Delegated => {
+                let now = self.clock.now().unix_timestamp();
+                let current = self.store.current_responder(ca.id, now).await?;
+                let responder = match current {
+                    Some(r) if r.not_after - now > RESPONDER_ROTATE_BEFORE_SECS => r,
+                    _ => {
+                        self.rotate_responder(&ca.name).await?;
+                        self.store
+                            .current_responder(ca.id, now)
+                            .await?
+                            .ok_or_else(|| Error::Invalid("responder rotation failed".into()))?
+                    }
+                };
+                let signer: Arc<dyn Signer> =
+                    Arc::from(self.keys.load(&responder.key_ref, &ca.sm2_id)?);
+                Ok((signer, vec![responder.certificate.der], responder.not_after))
+            }
+        }
+    }
+
+    /// Issues a new delegated OCSP responder certificate for CA `ca` (EKU OCSPSigning,
+    /// ocsp-nocheck, [`RESPONDER_DAYS`] days, a fresh key of the CA's key type). The old
+    /// one keeps working until it expires.
+    ///
+    /// # Errors
+    /// Unknown or revoked CA, key or store failures.
+    pub async fn rotate_responder(&self, ca: &str) -> Result<CertificateRecord> {
+        let record = self.store.find_ca(ca).await?;
+        self.ensure_not_revoked(&record).await?;
+        let issuer = self.load_issuer(record).await?;
+        let key_type = issuer.key_type;
+        let mut tag = [0u8; 4];
+        random_bytes(&mut tag)?;
+        let label = format!("{}-ocsp-{}", issuer.record.name, hex::encode(tag));
+        let (key_ref, signer) = self
+            .keys
+            .generate(key_type, &label, &issuer.record.sm2_id)?;
+        let result = self
+            .issue_responder(
+                &issuer,
+                key_type,
+                &key_ref,
+                signer.public_key_info().clone(),
+            )
+            .await;
+        if result.is_err() {
+            let _ = self.keys.remove(&key_ref);
+        }
+        result
+    }
+
+    async fn issue_responder(
+        &self,
+        issuer: &Issuer,
+        key_type: KeyType,
+        key_ref: &crate::keys::KeyRef,
+        spki: spki::SubjectPublicKeyInfoOwned,
+    ) -> Result<CertificateRecord> {
+        let now = self.clock.now();
+        let not_before = now - time::Duration::minutes(5);
+        let not_after = (now + time::Duration::days(RESPONDER_DAYS)).min(issuer.not_after());
+        if not_after <= now {
+            return Err(Error::Invalid(format!(
+                "CA '{}' expires too soon to delegate OCSP signing",
+                issuer.record.name
+            )));
+        }
+        let serial =
+            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let issuer_key_id = issuer.key_id()?;
+        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
+        self.store
+            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
+            .await?;
+        let subject = super::parse_name(&format!(
+            "CN={} OCSP Responder",
+            issuer
+                .record
+                .name
+                .replace([',', '+', '"', '\\', '<', '>', ';', '='], " ")
+        ))?;
+        let mut extensions = vec![
+            issuance::basic_constraints(false, None)?,
+            issuance::leaf_key_usage(crate::profile::KeyUsageBits {
+                digital_signature: true,
+                ..Default::default()
+            })?,
+            issuance::subject_key_identifier(&issuance::key_identifier(&spki))?,
+            issuance::authority_key_identifier(&issuer_key_id)?,
+        ];
+        extensions.extend(issuance::ocsp_responder_extensions()?);
+        let spki_hash = spki_sha256(&spki)?;
+        let template = CertificateTemplate {
+            serial: serial.clone(),
+            issuer: issuer.subject.clone(),
+            subject: subject.clone(),
+            not_before,
+            not_after,
+            spki,
+            extensions,
+            signature_algorithm: issuer.key_type.signature_algorithm(),
+        };
+        lint_certificate(&LintTarget {
+            template: &template,
+            kind: CertificateKind::OcspResponder,
+            issuer_key_type: issuer.key_type,
+        })?;
+        self.store
+            .append_audit(&AuditEvent {
+                at: now.unix_timestamp(),
+                action: "ocsp.responder_signing".into(),
+                ca: Some(issuer.record.name.clone()),
+                serial: Some(serial.to_hex()),
+                details: serde_json::json!({"key_type": key_type.as_str()}),
+            })
+            .await?;
+        let tbs = template.to_tbs_der()?;
+        let (tbs, sig) = sign_verified(issuer.signer.clone(), tbs).await?;
+        let der = assemble_certificate(&tbs, template.signature_algorithm, &sig)?;
+        let cert = NewCertificate {
+            issuer_ca_id: Some(issuer.record.id),
+            serial: serial.clone(),
+            subject: subject.to_string(),
+            sans: vec![],
+            profile: "ocsp-signing".into(),
+            key_type: key_type.as_str().into(),
+            not_before: not_before.unix_timestamp(),
+            not_after: not_after.unix_timestamp(),
+            fingerprint: fingerprint(&der),
+            der,
+            created_at: now.unix_timestamp(),
+            crl_partition: None,
+            crl_url: None,
+            spki_sha256: spki_hash,
+        };
+        let audit = AuditEvent {
+            at: now.unix_timestamp(),
+            action: "ocsp.responder_issued".into(),
+            ca: Some(issuer.record.name.clone()),
+            serial: Some(serial.to_hex()),
+            details: serde_json::json!({"fingerprint": cert.fingerprint, "not_after": cert.not_after}),
+        };
+        let record = self
+            .store
+            .commit_certificate(&cert, &issuer_kid_hex, &audit)
+            .await?;
+        self.store
+            .add_responder(
+                issuer.record.id,
+                record.id,
+                key_ref,
+                cert.not_after,
+                now.unix_timestamp(),
+            )
+            .await?;
+        Ok(record)
+    }
+
+    /// Pre-signs OCSP responses (RFC 5019) for every unexpired certificate of `ca`, with
+    /// SHA-1 and SHA-256 CertIDs, so responders can serve them without touching the key.
+    /// Returns how many responses were signed.
+    ///
+    /// # Errors
+    /// Unknown CA, key or store failures.
+    pub async fn presign_ocsp(&self, ca: &str) -> Result<usize> {
+        let record = self.store.find_ca(ca).await?;
+        let issuer = self
+            .ocsp_issuers()
+            .await?
+            .into_iter()
+            .find(|i| i.record.id == record.id)
+            .ok_or_else(|| StoreError::NotFound(format!("no CA named '{ca}'")))?;
+        let now = self.clock.now().unix_timestamp();
+        let certs = self
+            .store
+            .list_certificates(&crate::store::CertificateFilter {
+                issuer: Some(record.id),
+                not_after_from: Some(now),
+                ..Default::default()
+            })
+            .await?;
+        let mut signed = 0;
+        for c in &certs {
+            for hash in [ocsp::CertIdHash::Sha1, ocsp::CertIdHash::Sha256] {
+                let id = CertId::new(
+                    hash,
+                    &issuer.name_der,
+                    &issuer.key_bits,
+                    &serial_bytes(&c.serial)?,
+                )?;
+                let request = ocsp::build_request(&[id], None)?;
+                let outcome = self.ocsp_respond_inner(&request).await?;
+                if outcome.status != ResponseStatus::Successful {
+                    return Err(Error::Invalid(format!(
+                        "pre-signing failed: {}",
+                        outcome.detail.unwrap_or_default()
+                    )));
+                }
+                if !outcome.cached {
+                    signed += 1;
+                }
+            }
+        }
+        Ok(signed)
+    }
+}
