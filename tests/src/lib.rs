@@ -251,3 +251,114 @@ pub fn sm2_signature_verifies(dir: &Path, cert: &str, issuer: &str, distid: Opti
     }
     openssl(dir, &args).ok
 }
+
+/// Splits a signed DER object (certificate, CRL, BasicOCSPResponse: `SEQUENCE { tbs,
+/// algorithm, BIT STRING, … }`) at `der_file` into `<stem>.tbs.der` and `<stem>.sig.der`
+/// with `openssl asn1parse`, and returns their names.
+pub fn split_signed_der(dir: &Path, der_file: &str) -> (String, String) {
+    let parsed = openssl_ok(dir, &["asn1parse", "-inform", "DER", "-in", der_file]).stdout;
+    let first = parsed.lines().next().expect("asn1parse output");
+    let header_len: usize = first
+        .split("hl=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("header length");
+    // The signature is the BIT STRING directly inside the outer SEQUENCE (depth 1).
+    let sig_offset = parsed
+        .lines()
+        .find(|l| l.contains("d=1") && l.contains("BIT STRING"))
+        .and_then(|l| l.split(':').next())
+        .map(|o| o.trim().to_owned())
+        .expect("signature BIT STRING");
+    let tbs = format!("{der_file}.tbs.der");
+    let sig = format!("{der_file}.sig.der");
+    for (offset, out) in [(header_len.to_string(), &tbs), (sig_offset, &sig)] {
+        openssl_ok(
+            dir,
+            &[
+                "asn1parse",
+                "-inform",
+                "DER",
+                "-in",
+                der_file,
+                "-strparse",
+                &offset,
+                "-out",
+                out,
+                "-noout",
+            ],
+        );
+    }
+    (tbs, sig)
+}
+
+/// Verifies an SM2 signature over `tbs` (file) with the public key of `issuer_pem` and
+/// signer ID `distid` (None: OpenSSL 3.0's empty default) using `openssl pkeyutl`.
+pub fn sm2_verifies(
+    dir: &Path,
+    tbs: &str,
+    sig: &str,
+    issuer_pem: &str,
+    distid: Option<&str>,
+) -> bool {
+    let pubkey = format!("{tbs}.issuer-pub.pem");
+    openssl_ok(
+        dir,
+        &[
+            "x509", "-in", issuer_pem, "-pubkey", "-noout", "-out", &pubkey,
+        ],
+    );
+    let opt = distid.map(|d| format!("distid:{d}"));
+    let mut args = vec![
+        "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-digest", "sm3", "-in", tbs,
+        "-sigfile", sig,
+    ];
+    if let Some(o) = &opt {
+        args.extend(["-pkeyopt", o.as_str()]);
+    }
+    openssl(dir, &args).ok
+}
+
+/// Extracts the BasicOCSPResponse of a DER OCSPResponse (`resp_file`) into
+/// `<resp_file>.basic.der` and returns its name.
+pub fn ocsp_basic_response(dir: &Path, resp_file: &str) -> String {
+    let parsed = openssl_ok(dir, &["asn1parse", "-inform", "DER", "-in", resp_file]).stdout;
+    let offset = parsed
+        .lines()
+        .find(|l| l.contains("OCTET STRING"))
+        .and_then(|l| l.split(':').next())
+        .map(|o| o.trim().to_owned())
+        .expect("responseBytes OCTET STRING");
+    let out = format!("{resp_file}.basic.der");
+    openssl_ok(
+        dir,
+        &[
+            "asn1parse",
+            "-inform",
+            "DER",
+            "-in",
+            resp_file,
+            "-strparse",
+            &offset,
+            "-out",
+            &out,
+            "-noout",
+        ],
+    );
+    out
+}
+
+/// The SM2 signature of a signed DER object checks out with `distid`, and (proving the ID
+/// matters) fails with OpenSSL's empty default.
+pub fn assert_sm2_signed(dir: &Path, der_file: &str, issuer_pem: &str) {
+    let (tbs, sig) = split_signed_der(dir, der_file);
+    assert!(
+        sm2_verifies(dir, &tbs, &sig, issuer_pem, Some("1234567812345678")),
+        "SM2 signature of {der_file} does not verify with the GM/T 0009 ID"
+    );
+    assert!(
+        !sm2_verifies(dir, &tbs, &sig, issuer_pem, None),
+        "SM2 signature of {der_file} verified with the empty ID: wrong ID used"
+    );
+}
