@@ -253,7 +253,7 @@ fn check_key_type(kt: &str) {
 
     let (st, text) = ocsp_statuses(&h, &resp, &int, &chain, &[&good, &bad], true);
     // The request's nonce is echoed: openssl checks it against the original request.
-    let req = format!("{resp}").replace(".resp.der", ".req.der");
+    let req = resp.replace(".resp.der", ".req.der");
     let r = openssl_ok(
         h.path(),
         &[

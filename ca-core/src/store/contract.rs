@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::audit::verify_chain;
+use crate::revocation::{CaSettings, RevocationReason};
 
 fn event(action: &str) -> AuditEvent {
     AuditEvent {
@@ -32,6 +33,7 @@ fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
         name_constraints: NameConstraintSet::default(),
         cert_der: vec![0x30, 0x00],
         created_at: 1,
+        settings: CaSettings::default(),
     }
 }
 
@@ -48,6 +50,9 @@ fn new_cert(issuer: Option<IssuerId>, serial: &SerialNumber, not_after: i64) -> 
         fingerprint: "ff".into(),
         der: vec![0x30, 0x01, 0x00],
         created_at: 1,
+        crl_partition: None,
+        crl_url: None,
+        spki_sha256: format!("spki-{}", serial.to_hex()),
     }
 }
 
@@ -176,4 +181,235 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
     let log = store.audit_log().await.expect("log");
     assert_eq!(log.len(), 3);
     assert_eq!(verify_chain(&log), Ok(3));
+
+    revocation(store, root.id).await;
+}
+
+/// Issues one more certificate under `ca` (not_after far ahead) and returns it.
+async fn another<S: Store>(store: &S, ca: IssuerId, partition: Option<u32>) -> CertificateRecord {
+    let serial = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &serial, 1)
+        .await
+        .expect("reserve");
+    let mut cert = new_cert(Some(ca), &serial, 4_000_000_000);
+    cert.crl_partition = partition;
+    store
+        .commit_certificate(&cert, "root-kid", &event("cert.signed"))
+        .await
+        .expect("commit")
+}
+
+fn revocation_at(reason: RevocationReason, at: i64) -> Revocation {
+    Revocation {
+        reason,
+        revoked_at: at,
+        invalidity_date: None,
+    }
+}
+
+async fn revocation<S: Store>(store: &S, ca: IssuerId) {
+    let a = another(store, ca, None).await;
+    let b = another(store, ca, None).await;
+    let p1 = another(store, ca, Some(1)).await;
+
+    // Revocation is recorded once; a hold can be made final or lifted.
+    let revoked = store
+        .revoke(
+            a.id,
+            &revocation_at(RevocationReason::Superseded, 10),
+            None,
+            &event("cert.revoked"),
+        )
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status, "revoked");
+    assert_eq!(
+        revoked.revocation_reason,
+        Some(RevocationReason::Superseded)
+    );
+    assert!(matches!(
+        store
+            .revoke(
+                a.id,
+                &revocation_at(RevocationReason::KeyCompromise, 11),
+                None,
+                &event("x")
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.release_hold(a.id, 12, &event("x")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .revoke(
+            b.id,
+            &revocation_at(RevocationReason::CertificateHold, 13),
+            None,
+            &event("hold"),
+        )
+        .await
+        .expect("hold");
+    store
+        .revoke(
+            p1.id,
+            &revocation_at(RevocationReason::Unspecified, 13),
+            None,
+            &event("p1"),
+        )
+        .await
+        .expect("revoke in partition 1");
+
+    // A full CRL's snapshot sees both unpartitioned revocations, not partition 1's.
+    let full = store
+        .revoked_certificates(ca, None, None, 0)
+        .await
+        .expect("snapshot");
+    let serials: Vec<&str> = full.rows.iter().map(|r| r.serial.as_str()).collect();
+    assert_eq!(serials.len(), 2);
+    assert!(serials.contains(&a.serial.as_str()) && serials.contains(&b.serial.as_str()));
+    let part = store
+        .revoked_certificates(ca, Some(1), None, 0)
+        .await
+        .expect("p1");
+    assert_eq!(part.rows.len(), 1);
+    let mut used = store.partitions_in_use(ca).await.expect("partitions");
+    used.sort();
+    assert_eq!(used, vec![None, Some(1)]);
+    // Expired certificates drop off.
+    assert!(store
+        .revoked_certificates(ca, None, None, 4_100_000_000)
+        .await
+        .expect("later")
+        .rows
+        .is_empty());
+
+    // Lifting the hold shows up as removeFromCRL in the changes since the snapshot.
+    store
+        .release_hold(b.id, 20, &event("released"))
+        .await
+        .expect("release");
+    let delta = store
+        .revoked_certificates(ca, None, Some(full.seq), 0)
+        .await
+        .expect("delta");
+    assert_eq!(delta.rows.len(), 1);
+    assert_eq!(delta.rows[0].serial, b.serial);
+    assert_eq!(
+        delta.rows[0].reason_code,
+        crate::revocation::REMOVE_FROM_CRL
+    );
+    assert!(delta.seq > full.seq);
+
+    // CRL numbers only grow, per CA.
+    let mut last = 0;
+    for _ in 0..5 {
+        let n = store.allocate_crl_number(ca).await.expect("number");
+        assert!(n > last);
+        last = n;
+    }
+    let crl = NewCrl {
+        ca,
+        number: last,
+        partition: None,
+        base_number: None,
+        revocation_seq: full.seq,
+        this_update: 1,
+        next_update: 2,
+        entries: 2,
+        der: vec![0x30, 0x00],
+    };
+    store
+        .record_crl(&crl, &event("crl.issued"))
+        .await
+        .expect("record");
+    let latest = store
+        .latest_crl(ca, None, false)
+        .await
+        .expect("latest")
+        .expect("some");
+    assert_eq!(latest.crl.number, last);
+    assert!(store
+        .latest_crl(ca, None, true)
+        .await
+        .expect("delta")
+        .is_none());
+
+    // Blocked keys.
+    assert!(!store.is_key_blocked("k1").await.expect("blocked?"));
+    let c = another(store, ca, None).await;
+    store
+        .revoke(
+            c.id,
+            &revocation_at(RevocationReason::KeyCompromise, 30),
+            Some(&BlockedKey {
+                spki_sha256: "k1".into(),
+                serial: c.serial.clone(),
+                ca,
+            }),
+            &event("kc"),
+        )
+        .await
+        .expect("kc");
+    assert!(store.is_key_blocked("k1").await.expect("blocked?"));
+
+    // Pre-signed OCSP responses: stored, dropped when the status changes, and never stored
+    // when the status changed while they were being signed.
+    let d = another(store, ca, None).await;
+    let cached = CachedOcspResponse {
+        ca,
+        serial: d.serial.clone(),
+        hash_alg: "sha1".into(),
+        produced_at: 1,
+        next_update: 2,
+        seen_seq: d.revocation_seq,
+        der: vec![1, 2, 3],
+    };
+    store.store_ocsp(&cached).await.expect("store");
+    assert!(store
+        .cached_ocsp(ca, &d.serial, "sha1")
+        .await
+        .expect("get")
+        .is_some());
+    store
+        .revoke(
+            d.id,
+            &revocation_at(RevocationReason::Superseded, 40),
+            None,
+            &event("d"),
+        )
+        .await
+        .expect("revoke d");
+    assert!(store
+        .cached_ocsp(ca, &d.serial, "sha1")
+        .await
+        .expect("get")
+        .is_none());
+    store
+        .store_ocsp(&cached)
+        .await
+        .expect("stale store is a no-op");
+    assert!(store
+        .cached_ocsp(ca, &d.serial, "sha1")
+        .await
+        .expect("get")
+        .is_none());
+
+    // Settings round-trip.
+    let settings = CaSettings {
+        base_url: Some("http://127.0.0.1:1".into()),
+        crl_partitions: 3,
+        ..CaSettings::default()
+    };
+    let updated = store
+        .update_ca_settings(ca, &settings, &event("ca.configured"))
+        .await
+        .expect("settings");
+    assert_eq!(updated.settings, settings);
+    assert_eq!(
+        verify_chain(&store.audit_log().await.expect("log")).map(|_| ()),
+        Ok(())
+    );
 }

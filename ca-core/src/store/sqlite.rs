@@ -303,6 +303,16 @@ fn crl_from_row(row: &SqliteRow) -> Result<CrlRecord, StoreError> {
     })
 }
 
+/// serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at.
+type RevokedSqlRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
 fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
 }
@@ -614,7 +624,7 @@ impl RevocationStore for SqliteStore {
         .bind(ca.0)
         .fetch_one(&mut *tx)
         .await?;
-        let rows: Vec<(String, String, Option<i64>, Option<i64>, Option<i64>, Option<i64>)> =
+        let rows: Vec<RevokedSqlRow> =
             sqlx::query_as(
                 "SELECT serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at
                    FROM certificates
