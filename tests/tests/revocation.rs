@@ -721,3 +721,155 @@ fn crl_numbers_only_grow() {
         "already exists",
     );
 }
+
+#[test]
+fn ocsp_responses_are_pre_signed_reused_and_invalidated() {
+    let h = Home::new();
+    let (_, int, chain) = setup(&h, "p256", &[]);
+    let (a, serial) = leaf(&h, "int", "a");
+    let req = h.file("single.req");
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            &int,
+            "-cert",
+            &a,
+            "-no_nonce",
+            "-reqout",
+            s(&req),
+        ],
+    );
+    let respond = |tag: &str| {
+        let out = h.file(&format!("{tag}.der"));
+        let r = h.ok(&["ocsp", "respond", "--request", s(&req), "--out", s(&out)]);
+        (r.stdout, std::fs::read(&out).unwrap())
+    };
+    let (first, first_der) = respond("r1");
+    assert!(!first.contains("pre-signed"), "{first}");
+    // The same nonce-less request is answered from the pre-signed response, byte for byte.
+    let (second, second_der) = respond("r2");
+    assert!(second.contains("pre-signed"), "{second}");
+    assert_eq!(first_der, second_der);
+    // Revocation drops it at once: the next answer is fresh and says revoked.
+    h.ok(&["revoke", &serial, "--reason", "keyCompromise"]);
+    let (third, _) = respond("r3");
+    assert!(
+        !third.contains("pre-signed") && third.contains("revoked"),
+        "{third}"
+    );
+    let r = openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-respin",
+            s(&h.file("r3.der")),
+            "-issuer",
+            &int,
+            "-CAfile",
+            &chain,
+            "-no_nonce",
+            "-cert",
+            &a,
+        ],
+    );
+    assert!(r.stdout.contains(&format!("{a}: revoked")), "{}", r.stdout);
+    // A nonce forces a fresh signature every time.
+    let nonce_req = h.file("nonce.req");
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            &int,
+            "-cert",
+            &a,
+            "-reqout",
+            s(&nonce_req),
+        ],
+    );
+    for i in 0..2 {
+        let out = h.file(&format!("n{i}.der"));
+        let r = h.ok(&[
+            "ocsp",
+            "respond",
+            "--request",
+            s(&nonce_req),
+            "--out",
+            s(&out),
+        ]);
+        assert!(!r.stdout.contains("pre-signed"), "{}", r.stdout);
+    }
+    // `ocsp presign` signs responses ahead for every certificate; requests then hit them.
+    let (b, _) = leaf(&h, "int", "b");
+    let r = h.ok(&["ocsp", "presign", "--ca", "int"]);
+    assert!(r.stdout.contains("pre-signed"), "{}", r.stdout);
+    let breq = h.file("b.req");
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            &int,
+            "-cert",
+            &b,
+            "-no_nonce",
+            "-reqout",
+            s(&breq),
+        ],
+    );
+    let r = h.ok(&[
+        "ocsp",
+        "respond",
+        "--request",
+        s(&breq),
+        "--out",
+        s(&h.file("b.der")),
+    ]);
+    assert!(
+        r.stdout.contains("pre-signed") && r.stdout.contains("good"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn delegated_responders_rotate() {
+    let h = Home::new();
+    let (root, int, _) = setup(&h, "p256", &["--ocsp-signer", "delegated"]);
+    let (a, _) = leaf(&h, "int", "a");
+    let resp1 = ocsp_round(&h, &int, &[&a], "d1");
+    h.ok(&["ocsp", "rotate-responder", "--ca", "int"]);
+    let resp2 = ocsp_round(&h, &int, &[&a], "d2");
+    let responder_of = |resp: &str| {
+        let text = openssl_ok(
+            h.path(),
+            &["ocsp", "-respin", resp, "-resp_text", "-noverify"],
+        )
+        .stdout;
+        text.lines()
+            .find(|l| l.trim_start().starts_with("Responder Id:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(
+        responder_of(&resp1),
+        responder_of(&resp2),
+        "rotation kept the old key"
+    );
+    for resp in [&resp1, &resp2] {
+        let (st, _) = ocsp_statuses(&h, resp, &int, &root, &[&a], true);
+        assert_eq!(st[&a], "good");
+    }
+    // Responder certificates are recorded like every other certificate.
+    let list = h.ok(&["cert", "list", "--format", "json"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let responders = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["profile"] == "ocsp-signing")
+        .count();
+    assert_eq!(responders, 2);
+}
