@@ -768,6 +768,55 @@ mod tests {
         assert!(err.message.contains("hash algorithm"), "{}", err.message);
     }
 
+    proptest::proptest! {
+        /// The fuzz target's property, on every test run: random bytes and mutated real
+        /// requests (OpenSSL-made seeds and our own) parse or are malformedRequest.
+        #[test]
+        fn parser_never_panics(
+            seed in 0usize..5,
+            flips in proptest::collection::vec((0usize..256, proptest::num::u8::ANY), 0..6),
+            cut in 0usize..300,
+            random in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let seeds: [&[u8]; 4] = [
+                include_bytes!("../../../fuzz/corpus/ocsp_request/sha1-nonce.der"),
+                include_bytes!("../../../fuzz/corpus/ocsp_request/sha256.der"),
+                include_bytes!("../../../fuzz/corpus/ocsp_request/two.der"),
+                include_bytes!("../../../fuzz/corpus/ocsp_request/sha384-serial.der"),
+            ];
+            let mut data = match seeds.get(seed) {
+                Some(s) => s.to_vec(),
+                None => random,
+            };
+            for (at, v) in flips {
+                if !data.is_empty() {
+                    let i = at % data.len();
+                    data[i] ^= v;
+                }
+            }
+            data.truncate(cut);
+            match parse_request(&data) {
+                Ok(req) => {
+                    let again = build_request(&req.cert_ids, None).expect("re-encode");
+                    proptest::prop_assert_eq!(parse_request(&again).expect("re-parse").cert_ids, req.cert_ids);
+                }
+                Err(e) => proptest::prop_assert_eq!(e.status, ResponseStatus::MalformedRequest),
+            }
+        }
+    }
+
+    #[test]
+    fn openssl_requests_parse() {
+        let two = include_bytes!("../../../fuzz/corpus/ocsp_request/two.der");
+        let req = parse_request(two).expect("openssl request");
+        assert_eq!(req.cert_ids.len(), 2);
+        assert!(req.nonce.is_some());
+        let sha384 = include_bytes!("../../../fuzz/corpus/ocsp_request/sha384-serial.der");
+        let req = parse_request(sha384).expect("openssl request");
+        assert_eq!(req.cert_ids[0].hash, CertIdHash::Sha384);
+        assert_eq!(req.cert_ids[0].serial_hex, "1234");
+    }
+
     #[test]
     fn response_round_trip() {
         let ids = [
