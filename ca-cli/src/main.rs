@@ -55,6 +55,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Whole-system benchmarks (CRL size, OCSP throughput); see BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
     /// Build a demo PKI (RSA and SM2 hierarchies with a localhost certificate under each).
     Quickstart(commands::quickstart::Args),
 }
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
             Command::Crl(a) => commands::crl::run(&globals, a).await,
             Command::Ocsp(c) => commands::ocsp::run(&globals, c).await,
             Command::Audit(c) => commands::audit::run(&globals, c).await,
+            Command::Bench(c) => commands::bench::run(c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,
         }
     });

@@ -123,6 +123,9 @@ pub struct Authority<S: Store> {
     keys: Arc<dyn KeyProvider>,
     clock: Arc<dyn Clock>,
     profiles: Profiles,
+    /// Signers already loaded, by key reference: unlocking an encrypted key costs a
+    /// deliberate scrypt run, which a responder must not pay per request.
+    signers: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn Signer>>>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -177,13 +180,6 @@ fn publication(issuer: &CaRecord, serial: &SerialNumber) -> Result<Publication> 
     })
 }
 
-async fn sign_blocking(signer: Arc<dyn Signer>, tbs: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
-    tokio::task::spawn_blocking(move || signer.sign(&tbs).map(|sig| (tbs, sig)))
-        .await
-        .map_err(|e| Error::Invalid(format!("signing task failed: {e}")))?
-        .map_err(Error::from)
-}
-
 impl<S: Store> Authority<S> {
     /// An authority over `store`, with keys from `keys`, time from `clock`.
     pub fn new(
@@ -197,7 +193,27 @@ impl<S: Store> Authority<S> {
             keys,
             clock,
             profiles,
+            signers: Default::default(),
         }
+    }
+
+    /// The signer for `key_ref`, loaded once and then kept.
+    fn signer(&self, key_ref: &crate::keys::KeyRef, sm2_id: &str) -> Result<Arc<dyn Signer>> {
+        let cache_key = format!("{}\0{sm2_id}", key_ref.as_str());
+        if let Some(s) = self
+            .signers
+            .lock()
+            .map_err(|_| Error::Invalid("signer cache poisoned".into()))?
+            .get(&cache_key)
+        {
+            return Ok(s.clone());
+        }
+        let signer: Arc<dyn Signer> = Arc::from(self.keys.load(key_ref, sm2_id)?);
+        self.signers
+            .lock()
+            .map_err(|_| Error::Invalid("signer cache poisoned".into()))?
+            .insert(cache_key, signer.clone());
+        Ok(signer)
     }
 
     /// The underlying store.
@@ -206,7 +222,7 @@ impl<S: Store> Authority<S> {
     }
 
     async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
-        let signer: Arc<dyn Signer> = Arc::from(self.keys.load(&record.key_ref, &record.sm2_id)?);
+        let signer = self.signer(&record.key_ref, &record.sm2_id)?;
         Issuer::new(record, signer)
     }
 
@@ -808,17 +824,23 @@ pub(crate) async fn sign_verified(
     signer: Arc<dyn Signer>,
     tbs: Vec<u8>,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
-    let issuer_spki = signer.public_key_info().clone();
     let sm2_id = signer_sm2_id(&*signer);
     let algorithm = signer.signature_algorithm();
-    let (tbs, signature) = sign_blocking(signer, tbs).await?;
-    let verified = tokio::task::spawn_blocking(move || {
-        verify_signature(&issuer_spki, algorithm.oid(), &tbs, &signature, &sm2_id)
-            .map(|()| (tbs, signature))
+    // One trip to the blocking pool for both the signature and its check.
+    tokio::task::spawn_blocking(move || {
+        let signature = signer.sign(&tbs)?;
+        verify_signature(
+            signer.public_key_info(),
+            algorithm.oid(),
+            &tbs,
+            &signature,
+            &sm2_id,
+        )
+        .map_err(|_| Error::BadSignature)?;
+        Ok((tbs, signature))
     })
     .await
-    .map_err(|e| Error::Invalid(format!("verification task failed: {e}")))?;
-    verified.map_err(|_| Error::BadSignature)
+    .map_err(|e| Error::Invalid(format!("signing task failed: {e}")))?
 }
 
 /// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.

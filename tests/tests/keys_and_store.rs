@@ -277,6 +277,9 @@ fn quickstart_builds_both_hierarchies_and_refuses_to_run_twice() {
             "-x509_strict",
             "-purpose",
             "sslserver",
+            "-crl_check",
+            "-CRLfile",
+            "rsa/issuing.crl.pem",
             "-CAfile",
             "rsa/root.pem",
             "-untrusted",
@@ -284,6 +287,12 @@ fn quickstart_builds_both_hierarchies_and_refuses_to_run_twice() {
             "rsa/localhost.pem",
         ],
     );
+    let crl = openssl_ok(
+        &q,
+        &["crl", "-in", "sm2/issuing.crl.pem", "-noout", "-text"],
+    )
+    .stdout;
+    assert!(crl.contains("No Revoked Certificates"), "{crl}");
     openssl_ok(
         &q,
         &[

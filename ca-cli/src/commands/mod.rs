@@ -1,6 +1,7 @@
 //! One module per subcommand: parse → call ca-core → render.
 
 pub(crate) mod audit;
+pub(crate) mod bench;
 pub(crate) mod ca;
 pub(crate) mod cert;
 pub(crate) mod crl;

@@ -161,6 +161,21 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             ca_core::pem::certificate(&root.cert_der)?.as_bytes(),
             false,
         )?;
+        // The issuing CA's first (empty) CRL, so relying parties can check revocation.
+        let crls = authority
+            .crl(&ca_core::authority::CrlRequest {
+                ca: issuing.name.clone(),
+                delta: false,
+                partition: None,
+            })
+            .await?;
+        for crl in &crls {
+            write_file(
+                &out_dir.join("issuing.crl.pem"),
+                ca_core::pem::crl(&crl.der)?.as_bytes(),
+                false,
+            )?;
+        }
         println!();
         println!("{} hierarchy", h.label.to_uppercase());
         println!(
@@ -179,7 +194,7 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
         );
         println!("  files            {}", display(&out_dir));
         println!(
-            "                   localhost.pem, localhost.key.pem (encrypted), chain.pem, root.pem"
+            "                   localhost.pem, localhost.key.pem (encrypted), chain.pem, root.pem, issuing.crl.pem"
         );
     }
     println!();
@@ -193,10 +208,11 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             display(&file)
         );
     }
-    println!("Check the RSA chain with OpenSSL:");
+    println!("Check the RSA chain and its CRL with OpenSSL:");
     let rsa = g.home.join("quickstart/rsa");
     println!(
-        "  openssl verify -x509_strict -purpose sslserver -CAfile {} -untrusted {} {}",
+        "  openssl verify -x509_strict -purpose sslserver -crl_check -CRLfile {} -CAfile {} -untrusted {} {}",
+        display(&rsa.join("issuing.crl.pem")),
         display(&rsa.join("root.pem")),
         display(&rsa.join("chain.pem")),
         display(&rsa.join("localhost.pem"))

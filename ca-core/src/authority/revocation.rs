@@ -331,9 +331,12 @@ impl<S: Store> Authority<S> {
                 now,
             )
             .await?;
+        let entry_count = snapshot.rows.len();
+        let snapshot_seq = snapshot.seq;
+        // Consumes the rows: only one copy of a large revocation list is held at a time.
         let entries = snapshot
             .rows
-            .iter()
+            .into_iter()
             .map(|r| {
                 Ok(RevokedEntry {
                     serial: serial_bytes(&r.serial)?,
@@ -389,10 +392,10 @@ impl<S: Store> Authority<S> {
             number,
             partition,
             base_number: base.as_ref().map(|b| b.crl.number),
-            revocation_seq: snapshot.seq,
+            revocation_seq: snapshot_seq,
             this_update: now,
             next_update,
-            entries: snapshot.rows.len() as u64,
+            entries: entry_count as u64,
             der,
         };
         let audit = AuditEvent {
@@ -420,7 +423,7 @@ impl<S: Store> Authority<S> {
             number,
             partition,
             base_number: crl.base_number,
-            entries: snapshot.rows.len(),
+            entries: entry_count,
             this_update: now,
             next_update,
             url: published_url,
@@ -679,8 +682,7 @@ impl<S: Store> Authority<S> {
                             .ok_or_else(|| Error::Invalid("responder rotation failed".into()))?
                     }
                 };
-                let signer: Arc<dyn Signer> =
-                    Arc::from(self.keys.load(&responder.key_ref, &ca.sm2_id)?);
+                let signer = self.signer(&responder.key_ref, &ca.sm2_id)?;
                 Ok((signer, vec![responder.certificate.der], responder.not_after))
             }
         }

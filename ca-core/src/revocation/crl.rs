@@ -253,35 +253,43 @@ impl CrlTemplate<'_> {
         if self.entries.len() > MAX_CRL_ENTRIES {
             return Err(der::ErrorKind::Overlength.into());
         }
-        let mut body = Vec::with_capacity(256 + self.entries.len() * 48);
-        1u8.encode_to_vec(&mut body)?;
+        // Small fields first, then the entries into one buffer, then one final copy into
+        // the TBS with its header: peak memory stays near twice the CRL's size.
+        let mut prefix = Vec::with_capacity(256);
+        1u8.encode_to_vec(&mut prefix)?;
         self.signature_algorithm
             .algorithm_identifier()
-            .encode_to_vec(&mut body)?;
-        self.issuer.encode_to_vec(&mut body)?;
-        Time5280::encode(self.this_update)?.encode_to_vec(&mut body)?;
-        Time5280::encode(self.next_update)?.encode_to_vec(&mut body)?;
-        if !self.entries.is_empty() {
-            let mut list = Vec::with_capacity(self.entries.len() * 48);
-            for e in self.entries {
-                encode_entry(e, &mut list)?;
-            }
-            push_header(&mut body, Tag::Sequence, list.len())?;
-            body.extend_from_slice(&list);
+            .encode_to_vec(&mut prefix)?;
+        self.issuer.encode_to_vec(&mut prefix)?;
+        Time5280::encode(self.this_update)?.encode_to_vec(&mut prefix)?;
+        Time5280::encode(self.next_update)?.encode_to_vec(&mut prefix)?;
+        let mut list = Vec::with_capacity(self.entries.len() * 48);
+        for e in self.entries {
+            encode_entry(e, &mut list)?;
         }
-        let exts = self.extensions()?.to_der()?;
+        let mut list_header = Vec::new();
+        if !self.entries.is_empty() {
+            push_header(&mut list_header, Tag::Sequence, list.len())?;
+        }
+        let mut exts = Vec::new();
+        let ext_body = self.extensions()?.to_der()?;
         push_header(
-            &mut body,
+            &mut exts,
             Tag::ContextSpecific {
                 constructed: true,
                 number: TagNumber(0),
             },
-            exts.len(),
+            ext_body.len(),
         )?;
-        body.extend_from_slice(&exts);
-        let mut tbs = Vec::with_capacity(body.len() + 8);
-        push_header(&mut tbs, Tag::Sequence, body.len())?;
-        tbs.extend_from_slice(&body);
+        exts.extend_from_slice(&ext_body);
+        let body_len = prefix.len() + list_header.len() + list.len() + exts.len();
+        let mut tbs = Vec::with_capacity(body_len + 8);
+        push_header(&mut tbs, Tag::Sequence, body_len)?;
+        tbs.extend_from_slice(&prefix);
+        tbs.extend_from_slice(&list_header);
+        tbs.extend_from_slice(&list);
+        drop(list);
+        tbs.extend_from_slice(&exts);
         Ok(tbs)
     }
 }

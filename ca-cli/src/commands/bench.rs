@@ -1,0 +1,224 @@
+//! `caforge bench …`: whole-system figures for BENCHMARKS.md (scripts/bench-revocation.sh
+//! runs them next to OpenSSL in the same run). Timings are printed, never asserted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::algorithm::KeyType;
+use ca_core::authority::{Authority, IssueRequest, NewCaRequest, SubjectKey};
+use ca_core::keys::{FileKeyProvider, Passphrase, Signer, SoftwareKey};
+use ca_core::profile::{ProfileName, Profiles};
+use ca_core::revocation::crl::{assemble_crl, CrlTemplate, RevokedEntry};
+use ca_core::revocation::ocsp::{build_request, CertId, CertIdHash, ResponseStatus};
+use ca_core::store::AnyStore;
+use ca_core::time::SystemClock;
+use der::{Decode, Encode};
+
+/// Benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Build and sign one CRL with N synthetic revoked entries (time and peak memory).
+    Crl {
+        /// Number of revoked entries.
+        #[arg(long, default_value_t = 100_000)]
+        entries: usize,
+        /// The CA key type.
+        #[arg(long, default_value = "rsa2048")]
+        key_type: KeyType,
+    },
+    /// OCSP responses per second: fresh signatures (nonce) and pre-signed (RFC 5019).
+    Ocsp {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// The CA key type.
+        #[arg(long, default_value = "rsa2048")]
+        key_type: KeyType,
+    },
+}
+
+/// Peak resident set size of this process (VmHWM), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn crl_bench(entries: usize, key_type: KeyType) -> Result<serde_json::Value> {
+    let key = SoftwareKey::generate(key_type, "1234567812345678")?;
+    let rss_before = peak_rss_kib();
+    let start = Instant::now();
+    // Synthetic entries shaped like caforge's: 16-byte serials, reasons, some invalidity dates.
+    let mut list = Vec::with_capacity(entries);
+    let mut counter = [0u8; 16];
+    counter[0] = 0x40;
+    for i in 0..entries {
+        counter[8..].copy_from_slice(&(i as u64).to_be_bytes());
+        list.push(RevokedEntry {
+            serial: counter.to_vec(),
+            revoked_at: 1_790_000_000 + i as i64,
+            reason: Some([1u8, 4, 5, 0][i % 4]),
+            invalidity_date: (i % 10 == 0).then_some(1_789_000_000),
+        });
+    }
+    let built_entries = start.elapsed();
+    let now = time::OffsetDateTime::now_utc();
+    let template = CrlTemplate {
+        issuer: "CN=Bench CA".parse()?,
+        signature_algorithm: key_type.signature_algorithm(),
+        this_update: now,
+        next_update: now + time::Duration::days(7),
+        number: 1,
+        authority_key_id: vec![0x11; 20],
+        delta_base: None,
+        idp_url: Some("http://127.0.0.1:8080/crl/bench.crl".into()),
+        freshest_url: None,
+        entries: &list,
+    };
+    template.lint().map_err(anyhow::Error::msg)?;
+    let tbs = template.to_tbs_der()?;
+    drop(list);
+    let signature = key.sign(&tbs)?;
+    let der = assemble_crl(&tbs, key_type.signature_algorithm(), &signature)?;
+    let elapsed = start.elapsed();
+    Ok(serde_json::json!({
+        "bench": "crl",
+        "key_type": key_type.as_str(),
+        "entries": entries,
+        "seconds": elapsed.as_secs_f64(),
+        "seconds_excluding_entry_generation": (elapsed - built_entries).as_secs_f64(),
+        "bytes": der.len(),
+        "peak_rss_kib": peak_rss_kib(),
+        "peak_rss_kib_before": rss_before,
+    }))
+}
+
+async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("caforge-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("keys"))?;
+    let result = ocsp_bench_in(&dir, seconds, key_type).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn ocsp_bench_in(
+    dir: &std::path::Path,
+    seconds: u64,
+    key_type: KeyType,
+) -> Result<serde_json::Value> {
+    let store = AnyStore::open(&format!("sqlite:{}", dir.join("bench.db").display())).await?;
+    let keys = FileKeyProvider::new(dir, Some(Passphrase::new("bench-only passphrase")));
+    let authority = Authority::new(
+        store,
+        Arc::new(keys),
+        Arc::new(SystemClock),
+        Profiles::from_config(&Default::default())?,
+    );
+    let ca = |name: &str| NewCaRequest {
+        name: name.into(),
+        subject: None,
+        key_type,
+        days: None,
+        path_len: None,
+        sm2_id: None,
+        permitted_dns: vec![],
+        excluded_dns: vec![],
+        settings: Default::default(),
+    };
+    authority.create_root(&ca("bench-root")).await?;
+    let int = authority
+        .create_intermediate("bench-root", &ca("bench-int"))
+        .await?
+        .record;
+    let mut serials = Vec::new();
+    for i in 0..50 {
+        let issued = authority
+            .issue(&IssueRequest {
+                ca: int.name.clone(),
+                key: SubjectKey::Generate(KeyType::P256),
+                subject: Some(format!("CN=host{i}")),
+                sans: vec![format!("dns:host{i}.example")],
+                profile: ProfileName::TlsServer,
+                days: None,
+            })
+            .await?;
+        serials.push(hex::decode(&issued.record.serial)?);
+    }
+    let cert = x509_cert::Certificate::from_der(&int.cert_der)?;
+    let name = cert.tbs_certificate().subject().to_der()?;
+    let key_bits = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes()
+        .to_vec();
+    let request = |i: usize, nonce: Option<&[u8]>| -> Result<Vec<u8>> {
+        let id = CertId::new(
+            CertIdHash::Sha1,
+            &name,
+            &key_bits,
+            &serials[i % serials.len()],
+        )?;
+        Ok(build_request(&[id], nonce)?)
+    };
+    let window = Duration::from_secs(seconds);
+    // Fresh: every request carries a nonce, so every response is signed.
+    let start = Instant::now();
+    let mut fresh = 0u64;
+    while start.elapsed() < window {
+        let nonce = (fresh as u128).to_be_bytes();
+        let out = authority
+            .ocsp_respond(&request(fresh as usize, Some(&nonce))?)
+            .await;
+        if out.status != ResponseStatus::Successful || out.cached {
+            bail!("unexpected OCSP outcome: {:?}", out.detail);
+        }
+        fresh += 1;
+    }
+    let fresh_rate = fresh as f64 / start.elapsed().as_secs_f64();
+    // Pre-signed: warm the cache, then nonce-less requests are served from it.
+    authority.presign_ocsp(&int.name).await?;
+    let start = Instant::now();
+    let mut cached = 0u64;
+    while start.elapsed() < window {
+        let out = authority
+            .ocsp_respond(&request(cached as usize, None)?)
+            .await;
+        if !out.cached {
+            bail!("pre-signed response was not used");
+        }
+        cached += 1;
+    }
+    let cached_rate = cached as f64 / start.elapsed().as_secs_f64();
+    Ok(serde_json::json!({
+        "bench": "ocsp",
+        "key_type": key_type.as_str(),
+        "fresh_per_second": fresh_rate,
+        "presigned_per_second": cached_rate,
+    }))
+}
+
+pub(crate) async fn run(cmd: BenchCommand) -> Result<()> {
+    let report = match cmd {
+        BenchCommand::Crl { entries, key_type } => {
+            if entries > ca_core::revocation::crl::MAX_CRL_ENTRIES {
+                bail!(
+                    "at most {} entries",
+                    ca_core::revocation::crl::MAX_CRL_ENTRIES
+                );
+            }
+            tokio::task::spawn_blocking(move || crl_bench(entries, key_type))
+                .await
+                .context("benchmark task")??
+        }
+        BenchCommand::Ocsp { seconds, key_type } => ocsp_bench(seconds, key_type).await?,
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
