@@ -125,6 +125,11 @@ fn bad_revocations_are_refused() {
             "not a time",
         );
         h.fails(&["unrevoke", &serial], "not on hold");
+        let root_serial = serial_of(&h, s(&h.export_ca("root")));
+        h.fails(
+            &["revoke", &root_serial, "--reason", "cACompromise"],
+            "self-signed root",
+        );
         h.fails(&["crl", "--ca", "int", "--delta"], "no full CRL");
         h.fails(
             &["crl", "--ca", "int", "--partition", "3"],

@@ -193,6 +193,13 @@ impl<S: Store> Authority<S> {
     pub async fn revoke(&self, req: &RevokeRequest) -> Result<CertificateRecord> {
         // 1.
         let cert = self.certificate_for(&req.serial, req.ca.as_deref()).await?;
+        let issuer = self.store.ca_by_id(cert.issuer_ca_id).await?;
+        if issuer.parent_id.is_none() && issuer.serial == cert.serial {
+            return Err(Error::Invalid(format!(
+                "'{}' is a self-signed root: no CRL can revoke it; remove it from relying parties' trust stores instead",
+                issuer.name
+            )));
+        }
         let now = self.clock.now().unix_timestamp();
         // 2.
         if let Some(t) = req.invalidity_date {
