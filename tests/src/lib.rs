@@ -147,6 +147,51 @@ impl Home {
             .len()
     }
 
+    /// Creates CA `root` (`root_args` added to create-root) and under it CA `int`
+    /// (`int_args` added), both of key type `kt`.
+    pub fn root_and_intermediate(&self, kt: &str, root_args: &[&str], int_args: &[&str]) {
+        let mut args = vec!["ca", "create-root", "--name", "root", "--key-type", kt];
+        args.extend_from_slice(root_args);
+        self.ok(&args);
+        let mut args = vec![
+            "ca",
+            "create-intermediate",
+            "--parent",
+            "root",
+            "--name",
+            "int",
+            "--key-type",
+            kt,
+        ];
+        args.extend_from_slice(int_args);
+        self.ok(&args);
+    }
+
+    /// Issues a tls-server certificate for `NAME.example` under `ca` from a generated,
+    /// unencrypted P-256 key (test-only) and returns (PEM path, serial in hex).
+    pub fn issue_leaf(&self, ca: &str, name: &str) -> (String, String) {
+        let pem = self.file(&format!("{name}.pem"));
+        let key = self.file(&format!("{name}.key"));
+        self.ok(&[
+            "issue",
+            "--ca",
+            ca,
+            "--subject",
+            &format!("CN={name}.example"),
+            "--key-type",
+            "p256",
+            "--key-out",
+            s(&key),
+            "--no-encrypt-key",
+            "--san",
+            &format!("dns:{name}.example"),
+            "--out",
+            s(&pem),
+        ]);
+        let serial = serial_of(self.path(), s(&pem));
+        (s(&pem).to_owned(), serial)
+    }
+
     /// Exports CA `name` as PEM into the scratch directory and returns the path.
     pub fn export_ca(&self, name: &str) -> PathBuf {
         let path = self.file(&format!("{name}.ca.pem"));
@@ -190,66 +235,19 @@ pub fn s(p: &Path) -> &str {
 /// `openssl asn1parse` and checking them with `openssl pkeyutl`: the one way to check an
 /// SM2 root's self-signature with a signer ID in OpenSSL 3.0.
 pub fn sm2_signature_verifies(dir: &Path, cert: &str, issuer: &str, distid: Option<&str>) -> bool {
-    let parsed = openssl_ok(dir, &["asn1parse", "-in", cert]).stdout;
-    let first = parsed.lines().next().expect("asn1parse output");
-    let header_len: usize = first
-        .split("hl=")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("header length");
-    let sig_offset = parsed
-        .lines()
-        .rfind(|l| l.contains("BIT STRING"))
-        .and_then(|l| l.split(':').next())
-        .map(|o| o.trim().to_owned())
-        .expect("signature BIT STRING");
-    let stem = Path::new(cert)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("name");
-    let tbs = format!("{stem}.tbs.der");
-    let sig = format!("{stem}.sig.der");
-    let pubkey = format!("{stem}.issuer-pub.pem");
-    openssl_ok(
-        dir,
-        &[
-            "asn1parse",
-            "-in",
-            cert,
-            "-strparse",
-            &header_len.to_string(),
-            "-out",
-            &tbs,
-            "-noout",
-        ],
-    );
-    openssl_ok(
-        dir,
-        &[
-            "asn1parse",
-            "-in",
-            cert,
-            "-strparse",
-            &sig_offset,
-            "-out",
-            &sig,
-            "-noout",
-        ],
-    );
-    openssl_ok(
-        dir,
-        &["x509", "-in", issuer, "-pubkey", "-noout", "-out", &pubkey],
-    );
-    let opt = distid.map(|d| format!("distid:{d}"));
-    let mut args = vec![
-        "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-digest", "sm3", "-in", &tbs,
-        "-sigfile", &sig,
-    ];
-    if let Some(o) = &opt {
-        args.extend(["-pkeyopt", o.as_str()]);
-    }
-    openssl(dir, &args).ok
+    let der = format!("{cert}.der");
+    openssl_ok(dir, &["x509", "-in", cert, "-outform", "DER", "-out", &der]);
+    let (tbs, sig) = split_signed_der(dir, &der);
+    sm2_verifies(dir, &tbs, &sig, issuer, distid)
+}
+
+/// The serial (upper-case hex) of certificate `pem`, as OpenSSL reads it.
+pub fn serial_of(dir: &Path, pem: &str) -> String {
+    openssl_ok(dir, &["x509", "-in", pem, "-noout", "-serial"])
+        .stdout
+        .trim()
+        .trim_start_matches("serial=")
+        .to_owned()
 }
 
 /// Splits a signed DER object (certificate, CRL, BasicOCSPResponse: `SEQUENCE { tbs,

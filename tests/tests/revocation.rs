@@ -11,21 +11,9 @@ const BASE: &str = "http://127.0.0.1:8080";
 
 /// root → int (both `kt`, int with a base URL and `int_args`); returns (root, int, chain).
 fn setup(h: &Home, kt: &str, int_args: &[&str]) -> (String, String, String) {
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", kt]);
-    let mut args = vec![
-        "ca",
-        "create-intermediate",
-        "--parent",
-        "root",
-        "--name",
-        "int",
-        "--key-type",
-        kt,
-        "--base-url",
-        BASE,
-    ];
+    let mut args = vec!["--base-url", BASE];
     args.extend_from_slice(int_args);
-    h.ok(&args);
+    h.root_and_intermediate(kt, &[], &args);
     let root = s(&h.export_ca("root")).to_owned();
     let int = s(&h.export_ca("int")).to_owned();
     let chain = h.file("chain.pem");
@@ -35,32 +23,45 @@ fn setup(h: &Home, kt: &str, int_args: &[&str]) -> (String, String, String) {
     (root, int, s(&chain).to_owned())
 }
 
-/// Issues a p256 leaf `name` under `ca`; returns (PEM path, serial).
-fn leaf(h: &Home, ca: &str, name: &str) -> (String, String) {
-    let pem = h.file(&format!("{name}.pem"));
-    let key = h.file(&format!("{name}.key"));
-    h.ok(&[
-        "issue",
-        "--ca",
-        ca,
-        "--subject",
-        &format!("CN={name}.example"),
-        "--key-type",
-        "p256",
-        "--key-out",
-        s(&key),
-        "--no-encrypt-key",
-        "--san",
-        &format!("dns:{name}.example"),
-        "--out",
-        s(&pem),
-    ]);
-    let serial = openssl_ok(h.path(), &["x509", "-in", s(&pem), "-noout", "-serial"])
-        .stdout
+/// `openssl verify` of `cert` against `root` + `int` with `crls` and extra `flags`.
+fn verify_with_crls(
+    h: &Home,
+    flags: &[&str],
+    root: &str,
+    int: &str,
+    crls: &[&str],
+    cert: &str,
+) -> caforge_tests::Run {
+    let mut args = vec!["verify"];
+    args.extend_from_slice(flags);
+    args.extend(["-CAfile", root, "-untrusted", int]);
+    for c in crls {
+        args.extend(["-CRLfile", c]);
+    }
+    args.push(cert);
+    openssl(h.path(), &args)
+}
+
+/// `openssl crl -verify` accepts `crl` with the CA certificates in `cafile`.
+fn assert_crl_verifies(h: &Home, crl: &str, cafile: &str) {
+    let r = openssl_ok(
+        h.path(),
+        &["crl", "-in", crl, "-CAfile", cafile, "-noout", "-verify"],
+    );
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("verify OK"),
+        "{r:?}"
+    );
+}
+
+/// The value printed on the line after `label` in `openssl crl -text` output.
+fn crl_field(text: &str, label: &str) -> String {
+    text.lines()
+        .skip_while(|l| !l.contains(label))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {label} in {text}"))
         .trim()
-        .trim_start_matches("serial=")
-        .to_owned();
-    (s(&pem).to_owned(), serial)
+        .to_owned()
 }
 
 /// Signs a CRL of `ca` into `file` (PEM) and returns its path.
@@ -168,8 +169,8 @@ fn ocsp_statuses(
 fn check_key_type(kt: &str) {
     let h = Home::new();
     let (root, int, chain) = setup(&h, kt, &[]);
-    let (good, _) = leaf(&h, "int", "good");
-    let (bad, bad_serial) = leaf(&h, "int", "bad");
+    let (good, _) = h.issue_leaf("int", "good");
+    let (bad, bad_serial) = h.issue_leaf("int", "bad");
     h.ok(&[
         "revoke",
         &bad_serial,
@@ -220,29 +221,8 @@ fn check_key_type(kt: &str) {
         assert_eq!(st[&bad], "revoked");
         return;
     }
-    let r = openssl_ok(
-        h.path(),
-        &[
-            "crl", "-in", &crl_pem, "-CAfile", &chain, "-noout", "-verify",
-        ],
-    );
-    assert!(format!("{}{}", r.stdout, r.stderr).contains("verify OK"));
-    let verify = |cert: &str| {
-        openssl(
-            h.path(),
-            &[
-                "verify",
-                "-crl_check",
-                "-CAfile",
-                &root,
-                "-untrusted",
-                &int,
-                "-CRLfile",
-                &crl_pem,
-                cert,
-            ],
-        )
-    };
+    assert_crl_verifies(&h, &crl_pem, &chain);
+    let verify = |cert: &str| verify_with_crls(&h, &["-crl_check"], &root, &int, &[&crl_pem], cert);
     assert!(verify(&good).ok, "good leaf rejected: {:?}", verify(&good));
     let rejected = verify(&bad);
     assert!(
@@ -319,7 +299,7 @@ fn sm2_crl_and_ocsp() {
 fn sm2_delegated_responder_signs_with_sm2() {
     let h = Home::new();
     let (_, int, _) = setup(&h, "sm2", &["--ocsp-signer", "delegated"]);
-    let (good, _) = leaf(&h, "int", "good");
+    let (good, _) = h.issue_leaf("int", "good");
     let resp = ocsp_round(&h, &int, &[&good], "sm2-delegated");
     let basic = ocsp_basic_response(h.path(), &resp);
     // The responder certificate is in the response; its SM2 key signed the response.
@@ -356,39 +336,14 @@ fn sm2_ca_with_empty_signer_id_verifies_in_plain_openssl() {
     // Relying parties on OpenSSL 3.0's defaults: a CA configured with --sm2-id "" has CRLs
     // and OCSP responses that `openssl crl -verify` and `openssl ocsp` accept as they are.
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--name",
-        "root",
-        "--key-type",
-        "sm2",
-        "--sm2-id",
-        "",
-    ]);
-    h.ok(&[
-        "ca",
-        "create-intermediate",
-        "--parent",
-        "root",
-        "--name",
-        "int",
-        "--key-type",
-        "sm2",
-        "--sm2-id",
-        "",
-    ]);
+    h.root_and_intermediate("sm2", &["--sm2-id", ""], &["--sm2-id", ""]);
     let root = s(&h.export_ca("root")).to_owned();
     let int = s(&h.export_ca("int")).to_owned();
-    let (good, _) = leaf(&h, "int", "good");
-    let (bad, serial) = leaf(&h, "int", "bad");
+    let (good, _) = h.issue_leaf("int", "good");
+    let (bad, serial) = h.issue_leaf("int", "bad");
     h.ok(&["revoke", &serial, "--reason", "superseded"]);
     let crl_pem = crl(&h, "int", "int.crl", &[]);
-    let r = openssl_ok(
-        h.path(),
-        &["crl", "-in", &crl_pem, "-CAfile", &int, "-noout", "-verify"],
-    );
-    assert!(format!("{}{}", r.stdout, r.stderr).contains("verify OK"));
+    assert_crl_verifies(&h, &crl_pem, &int);
     let resp = ocsp_round(&h, &int, &[&good, &bad], "sm2-empty");
     let chain = h.file("chain.pem");
     std::fs::write(
@@ -418,11 +373,11 @@ fn crl_and_ocsp_agree_for_every_reason() {
     ];
     let mut certs = Vec::new();
     for (i, (reason, _)) in reasons.iter().enumerate() {
-        let (pem, serial) = leaf(&h, "int", &format!("r{i}"));
+        let (pem, serial) = h.issue_leaf("int", &format!("r{i}"));
         h.ok(&["revoke", &serial, "--ca", "int", "--reason", reason]);
         certs.push((pem, serial, Some(*reason)));
     }
-    let (good, good_serial) = leaf(&h, "int", "fine");
+    let (good, good_serial) = h.issue_leaf("int", "fine");
     certs.push((good, good_serial, None));
     let crl_pem = crl(&h, "int", "int.crl", &[]);
     let entries = crl_entries(&h, &crl_pem);
@@ -467,8 +422,8 @@ fn crl_and_ocsp_agree_for_every_reason() {
 fn delta_crls_and_certificate_hold() {
     let h = Home::new();
     let (root, int, chain) = setup(&h, "p256", &[]);
-    let (held, held_serial) = leaf(&h, "int", "held");
-    let (later, later_serial) = leaf(&h, "int", "later");
+    let (held, held_serial) = h.issue_leaf("int", "held");
+    let (later, later_serial) = h.issue_leaf("int", "later");
     h.ok(&["revoke", &held_serial, "--reason", "certificateHold"]);
     let full = crl(&h, "int", "full.crl", &[]);
     assert!(crl_entries(&h, &full).contains_key(&held_serial));
@@ -480,18 +435,8 @@ fn delta_crls_and_certificate_hold() {
     let delta = crl(&h, "int", "delta.crl", &["--delta"]);
     let text = openssl_ok(h.path(), &["crl", "-in", &delta, "-noout", "-text"]).stdout;
     assert!(text.contains("Delta CRL Indicator: critical"), "{text}");
-    let base_line = text
-        .lines()
-        .skip_while(|l| !l.contains("Delta CRL Indicator"))
-        .nth(1)
-        .unwrap();
-    assert_eq!(base_line.trim(), "1", "{text}");
-    let number_line = text
-        .lines()
-        .skip_while(|l| !l.contains("X509v3 CRL Number"))
-        .nth(1)
-        .unwrap();
-    assert_eq!(number_line.trim(), "2", "{text}");
+    assert_eq!(crl_field(&text, "Delta CRL Indicator"), "1", "{text}");
+    assert_eq!(crl_field(&text, "X509v3 CRL Number"), "2", "{text}");
     let entries = crl_entries(&h, &delta);
     assert_eq!(
         entries.get(&later_serial).map(String::as_str),
@@ -501,30 +446,17 @@ fn delta_crls_and_certificate_hold() {
         entries.get(&held_serial).map(String::as_str),
         Some("Remove From CRL")
     );
-    let r = openssl_ok(
-        h.path(),
-        &["crl", "-in", &delta, "-CAfile", &chain, "-noout", "-verify"],
-    );
-    assert!(format!("{}{}", r.stdout, r.stderr).contains("verify OK"));
+    assert_crl_verifies(&h, &delta, &chain);
     // OpenSSL combines base and delta: the superseded certificate is revoked, the released
     // one valid again.
     let verify = |cert: &str| {
-        openssl(
-            h.path(),
-            &[
-                "verify",
-                "-crl_check",
-                "-use_deltas",
-                "-CAfile",
-                &root,
-                "-untrusted",
-                &int,
-                "-CRLfile",
-                &full,
-                "-CRLfile",
-                &delta,
-                cert,
-            ],
+        verify_with_crls(
+            &h,
+            &["-crl_check", "-use_deltas"],
+            &root,
+            &int,
+            &[&full, &delta],
+            cert,
         )
     };
     assert!(verify(&held).ok, "{:?}", verify(&held));
@@ -537,12 +469,7 @@ fn delta_crls_and_certificate_hold() {
     // The next full CRL continues the numbering and no longer lists the released hold.
     let full2 = crl(&h, "int", "full2.crl", &[]);
     let text = openssl_ok(h.path(), &["crl", "-in", &full2, "-noout", "-text"]).stdout;
-    let number_line = text
-        .lines()
-        .skip_while(|l| !l.contains("X509v3 CRL Number"))
-        .nth(1)
-        .unwrap();
-    assert_eq!(number_line.trim(), "3");
+    assert_eq!(crl_field(&text, "X509v3 CRL Number"), "3");
     let entries = crl_entries(&h, &full2);
     assert!(!entries.contains_key(&held_serial));
     assert!(entries.contains_key(&later_serial));
@@ -554,7 +481,7 @@ fn partitioned_crls_cover_exactly_their_certificates() {
     let (root, int, _) = setup(&h, "p256", &["--partitions", "3"]);
     let mut certs = Vec::new();
     for i in 0..9 {
-        let (pem, serial) = leaf(&h, "int", &format!("p{i}"));
+        let (pem, serial) = h.issue_leaf("int", &format!("p{i}"));
         if i % 2 == 0 {
             h.ok(&["revoke", &serial, "--reason", "cessationOfOperation"]);
         }
@@ -585,20 +512,7 @@ fn partitioned_crls_cover_exactly_their_certificates() {
         let own = url.rsplit('/').next().unwrap().to_owned();
         for f in &files {
             let path = dir.join(f);
-            let r = openssl(
-                h.path(),
-                &[
-                    "verify",
-                    "-crl_check",
-                    "-CAfile",
-                    &root,
-                    "-untrusted",
-                    &int,
-                    "-CRLfile",
-                    s(&path),
-                    pem,
-                ],
-            );
+            let r = verify_with_crls(&h, &["-crl_check"], &root, &int, &[s(&path)], pem);
             let out = format!("{}{}", r.stdout, r.stderr);
             if *f == own {
                 // Its own partition's CRL decides.
@@ -628,7 +542,7 @@ fn revoking_an_intermediate_lists_it_in_the_parents_crl() {
         .trim()
         .trim_start_matches("serial=")
         .to_owned();
-    let (leaf_pem, _) = leaf(&h, "int", "under");
+    let (leaf_pem, _) = h.issue_leaf("int", "under");
     h.ok(&[
         "revoke",
         &int_serial,
@@ -645,21 +559,13 @@ fn revoking_an_intermediate_lists_it_in_the_parents_crl() {
         Some("CA Compromise")
     );
     let int_crl = crl(&h, "int", "int.crl", &[]);
-    let r = openssl(
-        h.path(),
-        &[
-            "verify",
-            "-crl_check_all",
-            "-CAfile",
-            &root,
-            "-untrusted",
-            &int,
-            "-CRLfile",
-            &root_crl,
-            "-CRLfile",
-            &int_crl,
-            &leaf_pem,
-        ],
+    let r = verify_with_crls(
+        &h,
+        &["-crl_check_all"],
+        &root,
+        &int,
+        &[&root_crl, &int_crl],
+        &leaf_pem,
     );
     assert!(
         !r.ok && format!("{}{}", r.stdout, r.stderr).contains("certificate revoked"),
@@ -726,7 +632,7 @@ fn crl_numbers_only_grow() {
 fn ocsp_responses_are_pre_signed_reused_and_invalidated() {
     let h = Home::new();
     let (_, int, chain) = setup(&h, "p256", &[]);
-    let (a, serial) = leaf(&h, "int", "a");
+    let (a, serial) = h.issue_leaf("int", "a");
     let req = h.file("single.req");
     openssl_ok(
         h.path(),
@@ -802,7 +708,7 @@ fn ocsp_responses_are_pre_signed_reused_and_invalidated() {
         assert!(!r.stdout.contains("pre-signed"), "{}", r.stdout);
     }
     // `ocsp presign` signs responses ahead for every certificate; requests then hit them.
-    let (b, _) = leaf(&h, "int", "b");
+    let (b, _) = h.issue_leaf("int", "b");
     let r = h.ok(&["ocsp", "presign", "--ca", "int"]);
     assert!(r.stdout.contains("pre-signed"), "{}", r.stdout);
     let breq = h.file("b.req");
@@ -838,7 +744,7 @@ fn ocsp_responses_are_pre_signed_reused_and_invalidated() {
 fn delegated_responders_rotate() {
     let h = Home::new();
     let (root, int, _) = setup(&h, "p256", &["--ocsp-signer", "delegated"]);
-    let (a, _) = leaf(&h, "int", "a");
+    let (a, _) = h.issue_leaf("int", "a");
     let resp1 = ocsp_round(&h, &int, &[&a], "d1");
     h.ok(&["ocsp", "rotate-responder", "--ca", "int"]);
     let resp2 = ocsp_round(&h, &int, &[&a], "d2");

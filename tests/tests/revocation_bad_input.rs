@@ -2,7 +2,7 @@
 //! Bad revocation and OCSP input: clear one-line errors or the right OCSP error status,
 //! never a panic, and nothing changes (certificates, their status, the audit log).
 
-use caforge_tests::{openssl, openssl_ok, s, Home};
+use caforge_tests::{openssl, openssl_ok, s, serial_of, Home};
 
 /// Refused by argument parsing (clap's message spans several lines).
 fn refused_args(h: &Home, args: &[&str], needle: &str) {
@@ -13,49 +13,8 @@ fn refused_args(h: &Home, args: &[&str], needle: &str) {
 
 fn setup() -> Home {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
-    h.ok(&[
-        "ca",
-        "create-intermediate",
-        "--parent",
-        "root",
-        "--name",
-        "int",
-        "--key-type",
-        "p256",
-    ]);
+    h.root_and_intermediate("p256", &[], &[]);
     h
-}
-
-/// Issues under `ca` from a fresh (or the given) key; returns (PEM path, serial).
-fn issue(h: &Home, ca: &str, name: &str) -> (String, String) {
-    let pem = h.file(&format!("{name}.pem"));
-    let key = h.file(&format!("{name}.key"));
-    h.ok(&[
-        "issue",
-        "--ca",
-        ca,
-        "--subject",
-        &format!("CN={name}"),
-        "--key-type",
-        "p256",
-        "--key-out",
-        s(&key),
-        "--no-encrypt-key",
-        "--san",
-        &format!("dns:{name}.example"),
-        "--out",
-        s(&pem),
-    ]);
-    (s(&pem).to_owned(), serial_of(h, s(&pem)))
-}
-
-fn serial_of(h: &Home, pem: &str) -> String {
-    openssl_ok(h.path(), &["x509", "-in", pem, "-noout", "-serial"])
-        .stdout
-        .trim()
-        .trim_start_matches("serial=")
-        .to_owned()
 }
 
 /// Runs `f` and asserts that the certificates (with their status) and the audit log are
@@ -75,8 +34,8 @@ fn unchanged(h: &Home, f: impl FnOnce()) {
 #[test]
 fn bad_revocations_are_refused() {
     let h = setup();
-    let (_, serial) = issue(&h, "int", "a");
-    let (_, other) = issue(&h, "root", "b");
+    let (_, serial) = h.issue_leaf("int", "a");
+    let (_, other) = h.issue_leaf("root", "b");
     unchanged(&h, || {
         h.fails(
             &["revoke", "7FFFFFFFFFFFFFFF", "--reason", "superseded"],
@@ -125,7 +84,7 @@ fn bad_revocations_are_refused() {
             "not a time",
         );
         h.fails(&["unrevoke", &serial], "not on hold");
-        let root_serial = serial_of(&h, s(&h.export_ca("root")));
+        let root_serial = serial_of(h.path(), s(&h.export_ca("root")));
         h.fails(
             &["revoke", &root_serial, "--reason", "cACompromise"],
             "self-signed root",
@@ -157,7 +116,7 @@ fn bad_revocations_are_refused() {
         );
     });
     // A hold can be made final.
-    let (_, held) = issue(&h, "int", "c");
+    let (_, held) = h.issue_leaf("int", "c");
     h.ok(&["revoke", &held, "--reason", "certificateHold"]);
     h.ok(&["revoke", &held, "--reason", "keyCompromise"]);
     h.fails(&["unrevoke", &held], "not on hold");
@@ -173,7 +132,7 @@ fn base_url_cannot_be_changed_under_issued_certificates() {
         "--base-url",
         "http://127.0.0.1:8080",
     ]);
-    issue(&h, "int", "a");
+    h.issue_leaf("int", "a");
     unchanged(&h, || {
         h.fails(
             &[
@@ -246,7 +205,7 @@ fn key_compromise_blocks_the_key() {
     // Superseded does not block the key.
     h.ok(&[
         "revoke",
-        &serial_of(&h, "first.pem"),
+        &serial_of(h.path(), "first.pem"),
         "--reason",
         "superseded",
     ]);
@@ -264,7 +223,7 @@ fn key_compromise_blocks_the_key() {
     ]);
     let r = h.ok(&[
         "revoke",
-        &serial_of(&h, "second.pem"),
+        &serial_of(h.path(), "second.pem"),
         "--reason",
         "keyCompromise",
     ]);
@@ -289,7 +248,7 @@ fn key_compromise_blocks_the_key() {
         }
     });
     // Another key is fine.
-    issue(&h, "int", "fresh");
+    h.issue_leaf("int", "fresh");
 }
 
 /// Answers `req` and returns (exit ok, stdout+stderr, `openssl ocsp -resp_text` of the response).
@@ -313,7 +272,7 @@ fn answer(h: &Home, req: &str, tag: &str) -> (bool, String, String) {
 fn bad_ocsp_requests_get_the_right_status() {
     let h = setup();
     let int = s(&h.export_ca("int")).to_owned();
-    let (a, _) = issue(&h, "int", "a");
+    let (a, _) = h.issue_leaf("int", "a");
     openssl_ok(
         h.path(),
         &["ocsp", "-issuer", &int, "-cert", &a, "-reqout", "good.req"],

@@ -509,6 +509,24 @@ impl CertificateStore for SqliteStore {
     }
 }
 
+/// The end of every revocation-state change: pre-signed OCSP responses for the certificate
+/// are dropped, the audit entry appended and the transaction committed.
+async fn finish_status_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    current: &CertificateRecord,
+    audit: &AuditEvent,
+) -> Result<CertificateRecord, StoreError> {
+    sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
+        .bind(current.issuer_ca_id.0)
+        .bind(&current.serial)
+        .execute(&mut *tx)
+        .await?;
+    append_audit_in(&mut tx, audit).await?;
+    let record = cert_by_id_in(&mut tx, current.id).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
 impl SqliteStore {
     async fn certificate_by_id_impl(&self, id: i64) -> Result<CertificateRecord, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -561,15 +579,7 @@ impl RevocationStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
-            .bind(current.issuer_ca_id.0)
-            .bind(&current.serial)
-            .execute(&mut *tx)
-            .await?;
-        append_audit_in(&mut tx, audit).await?;
-        let record = cert_by_id_in(&mut tx, cert_id).await?;
-        tx.commit().await?;
-        Ok(record)
+        finish_status_change(tx, &current, audit).await
     }
 
     async fn release_hold(
@@ -598,15 +608,7 @@ impl RevocationStore for SqliteStore {
         .bind(cert_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
-            .bind(current.issuer_ca_id.0)
-            .bind(&current.serial)
-            .execute(&mut *tx)
-            .await?;
-        append_audit_in(&mut tx, audit).await?;
-        let record = cert_by_id_in(&mut tx, cert_id).await?;
-        tx.commit().await?;
-        Ok(record)
+        finish_status_change(tx, &current, audit).await
     }
 
     async fn revoked_certificates(
