@@ -266,7 +266,8 @@ impl<S: Store> Authority<S> {
     ///
     /// Steps, per scope: 1. allocate the CRL number (committed first, so it is never
     /// reused); 2. read the revoked entries (or, for a delta, the changes since the base)
-    /// in one snapshot; 3. build and check the TBSCertList; 4. sign and verify; 5. record
+    /// in one snapshot; 3. build and check the TBSCertList; 4. audit "signing", sign and
+    /// verify; 5. record
     /// the CRL with its audit entry.
     ///
     /// # Errors
@@ -385,6 +386,15 @@ impl<S: Store> Authority<S> {
         let tbs = template.to_tbs_der()?;
         drop(entries);
         // 4.
+        self.store
+            .append_audit(&AuditEvent {
+                at: now,
+                action: "crl.signing".into(),
+                ca: Some(ca.name.clone()),
+                serial: None,
+                details: serde_json::json!({"number": number, "partition": partition, "delta": delta}),
+            })
+            .await?;
         let (tbs, signature) = sign_verified(issuer.signer.clone(), tbs).await?;
         let der = assemble_crl(&tbs, issuer.key_type.signature_algorithm(), &signature)?;
         drop(tbs);
@@ -879,5 +889,181 @@ impl<S: Store> Authority<S> {
             }
         }
         Ok(signed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::authority::{IssueRequest, NewCaRequest, SubjectKey};
+    use crate::keys::{KeyError, KeyProvider, KeyRef, SoftwareKey};
+    use crate::profile::{ProfileName, Profiles};
+    use crate::store::{AnyStore, AuditStore, SqliteStore};
+    use crate::time::SystemClock;
+
+    /// A key that signs correctly until `broken` is set, then returns garbage: a faulty
+    /// custodian (test-only; keys live in memory).
+    struct Faulty {
+        key: Arc<SoftwareKey>,
+        broken: Arc<AtomicBool>,
+    }
+
+    impl Signer for Faulty {
+        fn key_type(&self) -> KeyType {
+            self.key.key_type()
+        }
+        fn public_key_info(&self) -> &spki::SubjectPublicKeyInfoOwned {
+            self.key.public_key_info()
+        }
+        fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, KeyError> {
+            if self.broken.load(Ordering::SeqCst) {
+                return Ok(vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]);
+            }
+            self.key.sign(message)
+        }
+        fn sm2_id(&self) -> Option<&str> {
+            self.key.sm2_id()
+        }
+    }
+
+    #[derive(Default)]
+    struct MemoryKeys {
+        keys: Mutex<HashMap<String, Arc<SoftwareKey>>>,
+        broken: Arc<AtomicBool>,
+    }
+
+    impl MemoryKeys {
+        fn signer(&self, key: Arc<SoftwareKey>) -> Box<dyn Signer> {
+            Box::new(Faulty {
+                key,
+                broken: self.broken.clone(),
+            })
+        }
+    }
+
+    impl KeyProvider for MemoryKeys {
+        fn generate(
+            &self,
+            key_type: KeyType,
+            label: &str,
+            sm2_id: &str,
+        ) -> std::result::Result<(KeyRef, Box<dyn Signer>), KeyError> {
+            let key = Arc::new(SoftwareKey::generate(key_type, sm2_id)?);
+            self.keys
+                .lock()
+                .expect("lock")
+                .insert(label.to_owned(), key.clone());
+            Ok((KeyRef::new(format!("memory:{label}")), self.signer(key)))
+        }
+        fn load(
+            &self,
+            key_ref: &KeyRef,
+            _: &str,
+        ) -> std::result::Result<Box<dyn Signer>, KeyError> {
+            let label = key_ref.as_str().trim_start_matches("memory:");
+            let key = self.keys.lock().expect("lock").get(label).cloned();
+            key.map(|k| self.signer(k))
+                .ok_or_else(|| KeyError::Rejected(format!("no key {label}")))
+        }
+        fn remove(&self, key_ref: &KeyRef) -> std::result::Result<(), KeyError> {
+            let label = key_ref.as_str().trim_start_matches("memory:");
+            self.keys.lock().expect("lock").remove(label);
+            Ok(())
+        }
+    }
+
+    fn ca(name: &str) -> NewCaRequest {
+        NewCaRequest {
+            name: name.into(),
+            subject: None,
+            key_type: KeyType::P256,
+            days: None,
+            path_len: None,
+            sm2_id: None,
+            permitted_dns: vec![],
+            excluded_dns: vec![],
+            settings: CaSettings::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_faulty_signer_burns_a_crl_number_and_gets_internal_error() {
+        let keys = Arc::new(MemoryKeys::default());
+        let broken = keys.broken.clone();
+        let store = AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("store"));
+        let authority = Authority::new(
+            store,
+            keys,
+            Arc::new(SystemClock),
+            Profiles::from_config(&Default::default()).expect("profiles"),
+        );
+        authority.create_root(&ca("root")).await.expect("root");
+        let int = authority
+            .create_intermediate("root", &ca("int"))
+            .await
+            .expect("int")
+            .record;
+        let issued = authority
+            .issue(&IssueRequest {
+                ca: "int".into(),
+                key: SubjectKey::Generate(KeyType::P256),
+                subject: Some("CN=a".into()),
+                sans: vec!["dns:a.example".into()],
+                profile: ProfileName::TlsServer,
+                days: None,
+            })
+            .await
+            .expect("issue");
+        authority
+            .revoke(&RevokeRequest {
+                serial: issued.record.serial.clone(),
+                ca: None,
+                reason: RevocationReason::Superseded,
+                invalidity_date: None,
+            })
+            .await
+            .expect("revoke");
+        let request = CrlRequest {
+            ca: "int".into(),
+            delta: false,
+            partition: None,
+        };
+        assert_eq!(authority.crl(&request).await.expect("crl")[0].number, 1);
+
+        broken.store(true, Ordering::SeqCst);
+        let err = authority.crl(&request).await.expect_err("faulty signer");
+        assert!(matches!(err, Error::BadSignature), "{err}");
+        let cert = Certificate::from_der(&int.cert_der).expect("int cert");
+        let id = CertId::new(
+            ocsp::CertIdHash::Sha1,
+            &cert.tbs_certificate().subject().to_der().expect("name"),
+            cert.tbs_certificate()
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes(),
+            &hex::decode(&issued.record.serial).expect("hex"),
+        )
+        .expect("certid");
+        let request_der = ocsp::build_request(&[id], Some(&[5; 16])).expect("request");
+        let outcome = authority.ocsp_respond(&request_der).await;
+        assert_eq!(outcome.status, ResponseStatus::InternalError);
+        assert_eq!(outcome.der, error_response(ResponseStatus::InternalError));
+
+        // Number 2 went to the failed run and is never reused; nothing was recorded for it.
+        broken.store(false, Ordering::SeqCst);
+        assert_eq!(authority.crl(&request).await.expect("crl")[0].number, 3);
+        let ok = authority.ocsp_respond(&request_der).await;
+        assert_eq!(ok.status, ResponseStatus::Successful);
+        let parsed = ocsp::parse_response(&ok.der).expect("parse");
+        assert!(matches!(parsed.answers[0].1, CertStatus::Revoked { .. }));
+        assert_eq!(parsed.nonce.as_deref().map(|n| n.len()), Some(18));
+        let log = authority.store().audit_log().await.expect("log");
+        let count = |action: &str| log.iter().filter(|r| r.event.action == action).count();
+        // Three attempts were audited before signing; two CRLs were issued.
+        assert_eq!((count("crl.signing"), count("crl.issued")), (3, 2));
     }
 }
