@@ -52,6 +52,8 @@ enum Command {
     /// OCSP: answer requests offline, pre-sign responses, rotate delegated responders.
     #[command(subcommand)]
     Ocsp(commands::ocsp::OcspCommand),
+    /// Serve OCSP, CRLs and CA certificates over HTTP (the URLs certificates carry).
+    Serve(commands::serve::Args),
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             Command::Unrevoke(a) => commands::revoke::unrevoke(&globals, a).await,
             Command::Crl(a) => commands::crl::run(&globals, a).await,
             Command::Ocsp(c) => commands::ocsp::run(&globals, c).await,
+            Command::Serve(a) => commands::serve::run(&globals, a).await,
             Command::Audit(c) => commands::audit::run(&globals, c).await,
             Command::Bench(c) => commands::bench::run(c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,

@@ -5,7 +5,8 @@
 mod revocation;
 
 pub use self::revocation::{
-    CrlRequest, OcspOutcome, RevokeRequest, SignedCrl, RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
+    CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
+    RESPONDER_ROTATE_BEFORE_SECS,
 };
 
 use std::str::FromStr;
@@ -126,6 +127,8 @@ pub struct Authority<S: Store> {
     /// Signers already loaded, by key reference: unlocking an encrypted key costs a
     /// deliberate scrypt run, which a responder must not pay per request.
     signers: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn Signer>>>,
+    /// Serialises on-demand CRL signing so concurrent requests sign once.
+    crl_lock: tokio::sync::Mutex<()>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -194,6 +197,7 @@ impl<S: Store> Authority<S> {
             clock,
             profiles,
             signers: Default::default(),
+            crl_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -732,6 +736,15 @@ impl<S: Store> Authority<S> {
             )));
         }
         Ok(())
+    }
+
+    /// Loads (and keeps) the key of `ca`, checking it matches the CA certificate: servers
+    /// call this at start so a wrong passphrase fails fast.
+    ///
+    /// # Errors
+    /// Key custody errors, or a key that is not the CA's.
+    pub async fn check_key(&self, ca: &CaRecord) -> Result<()> {
+        self.load_issuer(ca.clone()).await.map(|_| ())
     }
 
     /// The CA and its ancestors, the CA first and the root last.

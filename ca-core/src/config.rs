@@ -16,6 +16,34 @@ pub struct Config {
     /// Per-profile overrides.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// `caforge serve` settings.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// The `[server]` table: settings of the HTTP responder (`caforge serve`); flags override.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest request body accepted (bytes); larger gets 413.
+    pub max_body_bytes: usize,
+    /// Whole-request timeout (seconds); slower gets 408.
+    pub request_timeout_secs: u64,
+    /// How long after a revocation a CRL is re-signed on its next fetch (seconds).
+    pub crl_revocation_delay_secs: i64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 10,
+            crl_revocation_delay_secs: 0,
+        }
+    }
 }
 
 /// The file `caforge init` writes.
@@ -31,6 +59,13 @@ database = "sqlite:caforge.db"
 # [profiles.tls-server]
 # default_days = 90
 # max_days = 397
+
+# The HTTP responder (`caforge serve`): OCSP, CRLs, CA certificates.
+# [server]
+# listen = "127.0.0.1:8080"
+# max_body_bytes = 65536
+# request_timeout_secs = 10
+# crl_revocation_delay_secs = 0    # re-sign CRLs this long after a revocation
 "#;
 
 impl Config {

@@ -10,3 +10,4 @@ pub(crate) mod issue;
 pub(crate) mod ocsp;
 pub(crate) mod quickstart;
 pub(crate) mod revoke;
+pub(crate) mod serve;

@@ -80,6 +80,38 @@ pub struct SignedCrl {
     pub file_name: String,
 }
 
+/// A CRL as published: its bytes and the times HTTP caching is derived from.
+#[derive(Clone, Debug)]
+pub struct PublishedCrl {
+    /// DER.
+    pub der: Vec<u8>,
+    /// cRLNumber.
+    pub number: u64,
+    /// thisUpdate (Unix seconds).
+    pub this_update: i64,
+    /// nextUpdate (Unix seconds).
+    pub next_update: i64,
+}
+
+impl PublishedCrl {
+    fn from_signed(c: SignedCrl) -> Self {
+        PublishedCrl {
+            der: c.der,
+            number: c.number,
+            this_update: c.this_update,
+            next_update: c.next_update,
+        }
+    }
+    fn from_record(c: crate::store::CrlRecord) -> Self {
+        PublishedCrl {
+            der: c.crl.der,
+            number: c.crl.number,
+            this_update: c.crl.this_update,
+            next_update: c.crl.next_update,
+        }
+    }
+}
+
 /// The result of answering an OCSP request: always a response to send.
 #[derive(Clone, Debug)]
 pub struct OcspOutcome {
@@ -489,26 +521,85 @@ impl<S: Store> Authority<S> {
             .await?)
     }
 
-    /// The newest stored CRL of a CA scope (for publishing/serving), without signing.
+    /// The CRL to publish for one scope of CA `ca` (partition, full or delta), signing a
+    /// new one first when none exists, when the newest is within a quarter of its lifetime
+    /// of nextUpdate (so none is ever served past it), when a delta's base was superseded,
+    /// or when revocations happened at least `revocation_delay` seconds ago that it does
+    /// not reflect. Concurrent callers in one process sign at most once.
     ///
     /// # Errors
-    /// Unknown CA; NotFound when none was signed yet.
-    pub async fn latest_crl(
+    /// Unknown CA or partition, key or store failures.
+    pub async fn published_crl(
         &self,
         ca: &str,
         partition: Option<u32>,
         delta: bool,
-    ) -> Result<Vec<u8>> {
+        revocation_delay: i64,
+    ) -> Result<PublishedCrl> {
         let record = self.store.find_ca(ca).await?;
-        self.store
-            .latest_crl(record.id, partition, delta)
+        let known = record.settings.crl_partitions > 1
+            && partition.is_some_and(|p| p < record.settings.crl_partitions)
+            || partition.is_none()
+            || self
+                .store
+                .partitions_in_use(record.id)
+                .await?
+                .contains(&partition);
+        if !known {
+            return Err(StoreError::NotFound(format!(
+                "CA '{}' has no CRL partition {}",
+                record.name,
+                partition.unwrap_or_default()
+            ))
+            .into());
+        }
+        let _guard = self.crl_lock.lock().await;
+        let now = self.clock.now().unix_timestamp();
+        let current_seq = self
+            .store
+            .revoked_certificates(record.id, partition, Some(i64::MAX), now)
             .await?
-            .map(|c| c.crl.der)
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("no CRL has been signed for CA '{}'", record.name))
-                    .into()
-            })
+            .seq;
+        let mut issuer = None;
+        let full = self.store.latest_crl(record.id, partition, false).await?;
+        let full_needs = |c: &Option<crate::store::CrlRecord>| match c {
+            None => true,
+            Some(c) => {
+                c.crl.der.is_empty()
+                    || now >= c.crl.next_update - (c.crl.next_update - c.crl.this_update) / 4
+                    || (current_seq > c.crl.revocation_seq
+                        && now - c.crl.this_update >= revocation_delay)
+            }
+        };
+        let full_number = if full_needs(&full) {
+            let i = self.load_issuer(record.clone()).await?;
+            let signed = self.sign_crl(&i, partition, false).await?;
+            issuer = Some(i);
+            if !delta {
+                return Ok(PublishedCrl::from_signed(signed));
+            }
+            signed.number
+        } else {
+            let c = full.ok_or_else(|| Error::Invalid("no full CRL".into()))?;
+            if !delta {
+                return Ok(PublishedCrl::from_record(c));
+            }
+            c.crl.number
+        };
+        let latest_delta = self.store.latest_crl(record.id, partition, true).await?;
+        let delta_ok = latest_delta.as_ref().is_some_and(|d| {
+            d.crl.base_number == Some(full_number) && !full_needs(&Some(d.clone()))
+        });
+        if let (true, Some(d)) = (delta_ok, latest_delta) {
+            return Ok(PublishedCrl::from_record(d));
+        }
+        let i = match issuer {
+            Some(i) => i,
+            None => self.load_issuer(record).await?,
+        };
+        Ok(PublishedCrl::from_signed(
+            self.sign_crl(&i, partition, true).await?,
+        ))
     }
 
     async fn ocsp_issuers(&self) -> Result<Vec<OcspIssuer>> {

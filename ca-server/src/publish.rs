@@ -1,0 +1,194 @@
+//! CRL and CA certificate distribution: the CRL DP and AIA caIssuers URLs that issued
+//! certificates carry (`/crl/{ca}[-p{N}][-delta].crl`, `/ca/{ca}.crt`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sha2::{Digest, Sha256};
+
+use crate::error::Problem;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/crl/{file}", get(get_crl))
+        .route("/ca/{file}", get(get_ca))
+}
+
+/// A CRL file name taken apart: CA name, partition, delta.
+#[derive(Debug, PartialEq, Eq)]
+struct CrlFile<'a> {
+    ca: &'a str,
+    partition: Option<u32>,
+    delta: bool,
+}
+
+/// Parses `{ca}[-p{N}][-delta].crl`, the names `CaSettings::crl_url` produces.
+fn parse_crl_file(file: &str) -> Option<CrlFile<'_>> {
+    let mut stem = file.strip_suffix(".crl")?;
+    let delta = match stem.strip_suffix("-delta") {
+        Some(s) => {
+            stem = s;
+            true
+        }
+        None => false,
+    };
+    let mut partition = None;
+    if let Some((name, p)) = stem.rsplit_once("-p") {
+        if !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()) {
+            partition = p.parse().ok();
+            stem = name;
+        }
+    }
+    (!stem.is_empty()).then_some(CrlFile {
+        ca: stem,
+        partition,
+        delta,
+    })
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn http_date(secs: i64) -> Option<HeaderValue> {
+    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?);
+    HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok()
+}
+
+async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    Metrics::inc(&state.metrics.crl_requests);
+    let Some(f) = parse_crl_file(&file) else {
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "CRLs are named {ca}.crl, {ca}-p{N}.crl or {ca}-delta.crl",
+        )
+        .into_response();
+    };
+    let published = match state
+        .authority
+        .published_crl(
+            f.ca,
+            f.partition,
+            f.delta,
+            state.config.crl_revocation_delay_secs,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let max_age = (published.next_update - now()).max(0);
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/pkix-crl")],
+        published.der.clone(),
+    )
+        .into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "max-age={max_age}, public, no-transform, must-revalidate"
+    )) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    if let Some(v) = http_date(published.this_update) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Some(v) = http_date(published.next_update) {
+        h.insert(header::EXPIRES, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"crl-{}\"", published.number)) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+async fn get_ca(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    Metrics::inc(&state.metrics.ca_requests);
+    let Some(name) = file.strip_suffix(".crt").filter(|n| !n.is_empty()) else {
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "CA certificates are named {ca}.crt",
+        )
+        .into_response();
+    };
+    match state.authority.ca(name).await {
+        Ok(ca) => {
+            let etag = format!("\"{}\"", hex::encode(Sha256::digest(&ca.cert_der)));
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, "application/pkix-cert"),
+                    (header::CACHE_CONTROL, "max-age=86400, public"),
+                ],
+                ca.cert_der,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                response.headers_mut().insert(header::ETAG, v);
+            }
+            response
+        }
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crl_file_names() {
+        let f = |s| parse_crl_file(s);
+        assert_eq!(
+            f("int.crl"),
+            Some(CrlFile {
+                ca: "int",
+                partition: None,
+                delta: false
+            })
+        );
+        assert_eq!(
+            f("int-p3.crl"),
+            Some(CrlFile {
+                ca: "int",
+                partition: Some(3),
+                delta: false
+            })
+        );
+        assert_eq!(
+            f("my-pki-delta.crl"),
+            Some(CrlFile {
+                ca: "my-pki",
+                partition: None,
+                delta: true
+            })
+        );
+        assert_eq!(
+            f("a-p12-delta.crl"),
+            Some(CrlFile {
+                ca: "a",
+                partition: Some(12),
+                delta: true
+            })
+        );
+        assert_eq!(
+            f("a-px.crl"),
+            Some(CrlFile {
+                ca: "a-px",
+                partition: None,
+                delta: false
+            })
+        );
+        assert_eq!(f(".crl"), None);
+        assert_eq!(f("int.pem"), None);
+    }
+}

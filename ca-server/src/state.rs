@@ -1,0 +1,33 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use ca_core::authority::Authority;
+use ca_core::store::AnyStore;
+
+use crate::metrics::Metrics;
+
+/// Server settings: the `[server]` table of `caforge.toml`.
+pub type ServerConfig = ca_core::config::ServerSettings;
+
+/// Shared state: the authority over the store and keys, settings and metrics.
+#[derive(Clone)]
+pub struct AppState {
+    /// The authority (every CA in the store).
+    pub authority: Arc<Authority<AnyStore>>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State over `authority` with `config`.
+    pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
+        AppState {
+            authority: Arc::new(authority),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
