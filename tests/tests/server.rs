@@ -1,0 +1,385 @@
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! `caforge serve` on 127.0.0.1 with an ephemeral port, driven by real clients: `openssl
+//! ocsp -url`, `curl`, and `caforge revoke` from another process on the same database.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use caforge_tests::{caforge_bin, openssl, openssl_ok, s, Home};
+
+/// A running `caforge serve`, stopped (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(h: &Home) -> Server {
+        let mut child = Command::new(caforge_bin())
+            .current_dir(h.path())
+            .env_remove("CAFORGE_PASSPHRASE")
+            .env("CAFORGE_LOG", "warn")
+            .arg("--home")
+            .arg(h.home())
+            .arg("--passphrase-file")
+            .arg(h.file("pass.txt"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn caforge serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("caforge serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, url }
+    }
+
+    /// Sends SIGTERM and returns whether the server exited cleanly.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `curl` → (HTTP status, headers, body file).
+fn curl(h: &Home, args: &[&str], out: &str) -> (u16, String) {
+    let headers = h.file(&format!("{out}.headers"));
+    let mut all = vec!["-s", "-o", out, "-D", s(&headers), "-w", "%{http_code}"];
+    all.extend_from_slice(args);
+    let r = Command::new("curl")
+        .current_dir(h.path())
+        .args(&all)
+        .output()
+        .expect("curl");
+    let code = String::from_utf8_lossy(&r.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (
+        code,
+        std::fs::read_to_string(headers)
+            .unwrap_or_default()
+            .to_lowercase(),
+    )
+}
+
+fn pki(h: &Home, kt: &str) -> (String, String, String) {
+    // The base URL is only printed into certificates; tests fetch from the real port.
+    h.root_and_intermediate(kt, &[], &["--base-url", "http://127.0.0.1:8080"]);
+    let root = s(&h.export_ca("root")).to_owned();
+    let int = s(&h.export_ca("int")).to_owned();
+    let chain = h.file("chain.pem");
+    std::fs::write(
+        &chain,
+        [std::fs::read(&root).unwrap(), std::fs::read(&int).unwrap()].concat(),
+    )
+    .unwrap();
+    (root, int, s(&chain).to_owned())
+}
+
+fn ocsp_status(
+    h: &Home,
+    server: &Server,
+    int: &str,
+    chain: &str,
+    cert: &str,
+    verify: bool,
+) -> String {
+    let url = format!("{}/ocsp", server.url);
+    let mut args = vec![
+        "ocsp", "-url", &url, "-issuer", int, "-cert", cert, "-CAfile", chain,
+    ];
+    if !verify {
+        args.push("-noverify");
+    }
+    let r = openssl_ok(h.path(), &args);
+    if verify {
+        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
+    }
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{cert}: ")))
+        .unwrap_or_else(|| panic!("no status in {}", r.stdout))
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn good_then_revoked(kt: &str) {
+    let h = Home::new();
+    let (_, int, chain) = pki(&h, kt);
+    let (cert, serial) = h.issue_leaf("int", "www");
+    let server = Server::start(&h);
+    let verify = kt != "sm2"; // OpenSSL 3.0 cannot verify SM2 OCSP signatures with an ID
+    assert_eq!(
+        ocsp_status(&h, &server, &int, &chain, &cert, verify),
+        "good"
+    );
+    // Revoked by another process on the same database while the server runs.
+    h.ok(&["revoke", &serial, "--reason", "keyCompromise"]);
+    assert_eq!(
+        ocsp_status(&h, &server, &int, &chain, &cert, verify),
+        "revoked"
+    );
+    // The CRL the certificate points at, fetched over HTTP, lists it and verifies.
+    let (code, headers) = curl(&h, &[&format!("{}/crl/int.crl", server.url)], "int.crl");
+    assert_eq!(code, 200);
+    assert!(
+        headers.contains("content-type: application/pkix-crl"),
+        "{headers}"
+    );
+    assert!(headers.contains("cache-control: max-age="), "{headers}");
+    let text = openssl_ok(
+        h.path(),
+        &["crl", "-inform", "DER", "-in", "int.crl", "-noout", "-text"],
+    )
+    .stdout;
+    assert!(text.contains(&format!("Serial Number: {serial}")), "{text}");
+    if verify {
+        let r = openssl_ok(
+            h.path(),
+            &[
+                "crl", "-inform", "DER", "-in", "int.crl", "-CAfile", &chain, "-noout", "-verify",
+            ],
+        );
+        assert!(format!("{}{}", r.stdout, r.stderr).contains("verify OK"));
+    } else {
+        caforge_tests::assert_sm2_signed(h.path(), s(&h.file("int.crl")), &int);
+    }
+    // AIA caIssuers: the CA certificate, DER.
+    let (code, headers) = curl(&h, &[&format!("{}/ca/int.crt", server.url)], "int.crt");
+    assert_eq!(code, 200);
+    assert!(
+        headers.contains("content-type: application/pkix-cert"),
+        "{headers}"
+    );
+    let exported = openssl_ok(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            &int,
+            "-outform",
+            "DER",
+            "-out",
+            "int.export.der",
+        ],
+    );
+    assert!(exported.ok);
+    assert_eq!(
+        std::fs::read(h.file("int.crt")).unwrap(),
+        std::fs::read(h.file("int.export.der")).unwrap()
+    );
+    assert!(
+        server.terminate(),
+        "SIGTERM did not shut the server down cleanly"
+    );
+}
+
+#[test]
+fn p256_ocsp_and_crl_over_http() {
+    good_then_revoked("p256");
+}
+
+#[test]
+fn rsa2048_ocsp_and_crl_over_http() {
+    good_then_revoked("rsa2048");
+}
+
+#[test]
+fn sm2_ocsp_and_crl_over_http() {
+    good_then_revoked("sm2");
+}
+
+#[test]
+fn get_requests_carry_rfc5019_cache_headers() {
+    let h = Home::new();
+    let (_, int, _) = pki(&h, "p256");
+    let (cert, _) = h.issue_leaf("int", "www");
+    let server = Server::start(&h);
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            &int,
+            "-cert",
+            &cert,
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ],
+    );
+    let b64 = openssl_ok(h.path(), &["base64", "-A", "-in", "req.der"]).stdout;
+    // Standard base64 in the path, percent-encoded as RFC 6960 appendix A.1 asks.
+    let encoded = b64
+        .trim()
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let (code, headers) = curl(&h, &[&format!("{}/ocsp/{encoded}", server.url)], "get.der");
+    assert_eq!(code, 200);
+    for want in [
+        "content-type: application/ocsp-response",
+        "cache-control: max-age=",
+        "public, no-transform, must-revalidate",
+        "last-modified: ",
+        "expires: ",
+        "etag: ",
+    ] {
+        assert!(headers.contains(want), "missing {want}: {headers}");
+    }
+    let r = openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-respin",
+            "get.der",
+            "-issuer",
+            &int,
+            "-cert",
+            &cert,
+            "-noverify",
+        ],
+    );
+    assert!(r.stdout.contains("good"), "{}", r.stdout);
+    // The second GET is the pre-signed response, byte for byte.
+    curl(&h, &[&format!("{}/ocsp/{encoded}", server.url)], "get2.der");
+    assert_eq!(
+        std::fs::read(h.file("get.der")).unwrap(),
+        std::fs::read(h.file("get2.der")).unwrap()
+    );
+    curl(&h, &[&format!("{}/metrics", server.url)], "metrics.txt");
+    let metrics = std::fs::read_to_string(h.file("metrics.txt")).unwrap();
+    assert!(
+        metrics.contains("caforge_ocsp_cache_hits_total 1"),
+        "{metrics}"
+    );
+}
+
+/// The bytes of an OCSP error response with `status`.
+fn ocsp_error(status: u8) -> Vec<u8> {
+    vec![0x30, 0x03, 0x0a, 0x01, status]
+}
+
+#[test]
+fn hostile_requests_get_their_status() {
+    let h = Home::new();
+    let (_, int, _) = pki(&h, "p256");
+    let server = Server::start(&h);
+    let post = |body_file: &str, ctype: &str, out: &str| {
+        curl(
+            &h,
+            &[
+                "-X",
+                "POST",
+                "-H",
+                &format!("Content-Type: {ctype}"),
+                "--data-binary",
+                &format!("@{body_file}"),
+                &format!("{}/ocsp", server.url),
+            ],
+            out,
+        )
+    };
+    std::fs::write(h.file("garbage.bin"), b"\x30\x82\x01\x00garbage").unwrap();
+    let (code, _) = post("garbage.bin", "application/ocsp-request", "garbage.resp");
+    assert_eq!(code, 200);
+    assert_eq!(
+        std::fs::read(h.file("garbage.resp")).unwrap(),
+        ocsp_error(1)
+    );
+    // Wrong content type.
+    let (code, headers) = post("garbage.bin", "text/plain", "ctype.resp");
+    assert_eq!(code, 415);
+    assert!(headers.contains("application/problem+json"), "{headers}");
+    // Oversized body.
+    std::fs::write(h.file("big.bin"), vec![0u8; 200 * 1024]).unwrap();
+    let (code, _) = post("big.bin", "application/ocsp-request", "big.resp");
+    assert_eq!(code, 413);
+    // Invalid base64 in a GET.
+    let (code, _) = curl(
+        &h,
+        &[&format!("{}/ocsp/%%%not-base64!!", server.url)],
+        "b64.resp",
+    );
+    assert_eq!(code, 200);
+    assert_eq!(std::fs::read(h.file("b64.resp")).unwrap(), ocsp_error(1));
+    // An issuer that is not ours.
+    let other = Home::new();
+    other.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "elsewhere",
+        "--key-type",
+        "p256",
+    ]);
+    let foreign = other.export_ca("elsewhere");
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            s(&foreign),
+            "-serial",
+            "0x1234",
+            "-reqout",
+            "foreign.req",
+        ],
+    );
+    let (code, _) = post("foreign.req", "application/ocsp-request", "foreign.resp");
+    assert_eq!(code, 200);
+    assert_eq!(
+        std::fs::read(h.file("foreign.resp")).unwrap(),
+        ocsp_error(6)
+    );
+    // Unknown CRLs and CAs, unknown paths.
+    for (path, want) in [
+        ("/crl/nope.crl", 404),
+        ("/crl/int-p7.crl", 404),
+        ("/ca/nope.crt", 404),
+        ("/nothing", 404),
+    ] {
+        let (code, _) = curl(&h, &[&format!("{}{path}", server.url)], "x.out");
+        assert_eq!(code, want, "{path}");
+    }
+    // The server is still healthy, and answered real requests after all that.
+    let (code, _) = curl(&h, &[&format!("{}/healthz", server.url)], "health.json");
+    assert_eq!(code, 200);
+    let (cert, _) = h.issue_leaf("int", "after");
+    let r = openssl(
+        h.path(),
+        &[
+            "ocsp",
+            "-url",
+            &format!("{}/ocsp", server.url),
+            "-issuer",
+            &int,
+            "-cert",
+            &cert,
+            "-noverify",
+        ],
+    );
+    assert!(r.stdout.contains("good"), "{r:?}");
+    assert!(server.terminate());
+}
