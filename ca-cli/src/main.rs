@@ -54,6 +54,9 @@ enum Command {
     Ocsp(commands::ocsp::OcspCommand),
     /// Serve OCSP, CRLs and CA certificates over HTTP (the URLs certificates carry).
     Serve(commands::serve::Args),
+    /// Bearer tokens for the issuance API.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Crl(a) => commands::crl::run(&globals, a).await,
             Command::Ocsp(c) => commands::ocsp::run(&globals, c).await,
             Command::Serve(a) => commands::serve::run(&globals, a).await,
+            Command::Token(c) => commands::token::run(&globals, c).await,
             Command::Audit(c) => commands::audit::run(&globals, c).await,
             Command::Bench(c) => commands::bench::run(c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,

@@ -3,11 +3,13 @@
 //! in [`revocation`](self::revocation).
 
 mod revocation;
+mod tokens;
 
 pub use self::revocation::{
     CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
     RESPONDER_ROTATE_BEFORE_SECS,
 };
+pub use self::tokens::TokenRequest;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -59,6 +59,9 @@ pub enum Error {
     /// Encoding failed (a bug or an out-of-range value).
     #[error("encoding: {0}")]
     Encoding(String),
+    /// Missing, unknown, expired or revoked credentials (API tokens).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     /// The signature produced by a signer did not verify (faulty key custodian).
     #[error("the signer produced an invalid signature; nothing was issued")]
     BadSignature,
@@ -90,6 +93,7 @@ impl Error {
             | Error::UnknownProfile(_)
             | Error::Config(_)
             | Error::Invalid(_) => ErrorKind::Rejected,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Lint(_) | Error::Encoding(_) | Error::BadSignature => ErrorKind::Internal,
         }
     }

@@ -19,5 +19,6 @@ pub mod profile;
 pub mod revocation;
 pub mod store;
 pub mod time;
+pub mod tokens;
 
 pub use error::{Error, ErrorKind, Result};

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod api;
 pub mod error;
 mod metrics;
 mod ocsp;
@@ -34,6 +35,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     Router::new()
         .merge(ocsp::router())
+        .merge(api::router())
         .merge(publish::router())
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(limit))

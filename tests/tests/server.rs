@@ -383,3 +383,294 @@ fn hostile_requests_get_their_status() {
     assert!(r.stdout.contains("good"), "{r:?}");
     assert!(server.terminate());
 }
+
+/// A token from `caforge token create --format json` with the given scope.
+fn token(h: &Home, ca: &str, profile: &str) -> String {
+    let r = h.ok(&[
+        "token",
+        "create",
+        "--ca",
+        ca,
+        "--profile",
+        profile,
+        "--expires",
+        "1d",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// POSTs `body` (JSON) to `path` with `token`; returns (status, headers, body).
+fn api(
+    h: &Home,
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    let url = format!("{}{path}", server.url);
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    let mut args = vec!["-X", method];
+    if let Some(a) = &auth {
+        args.extend(["-H", a.as_str()]);
+    }
+    if let Some(b) = body {
+        std::fs::write(h.file("body.json"), b).unwrap();
+        args.extend([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@body.json",
+        ]);
+    }
+    args.push(&url);
+    let out = h.file("api.out");
+    let (code, headers) = curl(h, &args, s(&out));
+    (
+        code,
+        headers,
+        std::fs::read_to_string(out).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn issuance_api_with_scoped_tokens() {
+    let h = Home::new();
+    let (root, int, chain) = pki(&h, "p256");
+    h.ok(&[
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "root",
+        "--name",
+        "other",
+        "--key-type",
+        "p256",
+    ]);
+    let good = token(&h, "int", "tls-server");
+    let wrong_ca = token(&h, "other", "*");
+    let server = Server::start(&h);
+    openssl_ok(
+        h.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "app.key",
+            "-subj",
+            "/CN=app.example",
+            "-out",
+            "app.csr",
+        ],
+    );
+    let csr = std::fs::read_to_string(h.file("app.csr")).unwrap();
+    let body =
+        serde_json::json!({"ca": "int", "csr": csr, "sans": ["dns:app.example"], "days": 30})
+            .to_string();
+
+    // No token, a made-up token, a token for another CA, a profile outside the scope.
+    let (code, headers, problem) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        None,
+        Some(&body),
+    );
+    assert_eq!(code, 401, "{problem}");
+    assert!(headers.contains("www-authenticate: bearer"), "{headers}");
+    assert!(
+        headers.contains("application/problem+json")
+            && problem.contains("urn:caforge:problem:unauthorized"),
+        "{problem}"
+    );
+    let fake = format!("cft_{}", "0".repeat(64));
+    assert_eq!(
+        api(
+            &h,
+            &server,
+            "POST",
+            "/api/v1/certificates",
+            Some(&fake),
+            Some(&body)
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        api(
+            &h,
+            &server,
+            "POST",
+            "/api/v1/certificates",
+            Some(&wrong_ca),
+            Some(&body)
+        )
+        .0,
+        403
+    );
+    let client = serde_json::json!({"ca": "int", "csr": csr, "sans": ["dns:app.example"], "profile": "tls-client"}).to_string();
+    assert_eq!(
+        api(
+            &h,
+            &server,
+            "POST",
+            "/api/v1/certificates",
+            Some(&good),
+            Some(&client)
+        )
+        .0,
+        403
+    );
+    // Bad JSON and policy refusals are problems, and nothing is issued.
+    let count = h.cert_count();
+    let (code, _, problem) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&good),
+        Some("{not json"),
+    );
+    assert_eq!(code, 400, "{problem}");
+    let wildcard =
+        serde_json::json!({"ca": "int", "csr": csr, "sans": ["dns:a.*.example"]}).to_string();
+    let (code, _, problem) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&good),
+        Some(&wildcard),
+    );
+    assert_eq!(code, 400, "{problem}");
+    assert!(
+        problem.contains("urn:caforge:problem:rejected"),
+        "{problem}"
+    );
+    assert_eq!(h.cert_count(), count);
+
+    // Issuance under the same policy as the CLI; OpenSSL verifies the result.
+    let (code, _, issued) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&good),
+        Some(&body),
+    );
+    assert_eq!(code, 201, "{issued}");
+    let v: serde_json::Value = serde_json::from_str(&issued).unwrap();
+    std::fs::write(h.file("app.pem"), v["certificate"].as_str().unwrap()).unwrap();
+    let r = openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslserver",
+            "-CAfile",
+            &root,
+            "-untrusted",
+            &int,
+            "app.pem",
+        ],
+    );
+    assert!(r.stdout.contains("OK"));
+    let serial = v["serial"].as_str().unwrap().to_owned();
+    assert_eq!(h.cert_count(), count + 1);
+
+    // Fetch and list; another CA's token sees nothing of it.
+    let (code, _, fetched) = api(
+        &h,
+        &server,
+        "GET",
+        &format!("/api/v1/certificates/{serial}"),
+        Some(&good),
+        None,
+    );
+    assert_eq!(code, 200, "{fetched}");
+    assert!(fetched.contains("BEGIN CERTIFICATE"));
+    assert_eq!(
+        api(
+            &h,
+            &server,
+            "GET",
+            &format!("/api/v1/certificates/{serial}"),
+            Some(&wrong_ca),
+            None
+        )
+        .0,
+        403
+    );
+    let (_, _, listed) = api(
+        &h,
+        &server,
+        "GET",
+        "/api/v1/certificates?status=valid",
+        Some(&wrong_ca),
+        None,
+    );
+    assert!(!listed.contains(&serial), "{listed}");
+
+    // Revoke through the API; OCSP over HTTP says so at once.
+    let (code, _, revoked) = api(
+        &h,
+        &server,
+        "POST",
+        &format!("/api/v1/certificates/{serial}/revoke"),
+        Some(&good),
+        Some(r#"{"reason":"cACompromise"}"#),
+    );
+    assert_eq!(code, 200, "{revoked}");
+    assert!(revoked.contains("\"cACompromise\""), "{revoked}");
+    assert_eq!(
+        ocsp_status(&h, &server, &int, &chain, s(&h.file("app.pem")), true),
+        "revoked"
+    );
+    let (code, _, _) = api(
+        &h,
+        &server,
+        "POST",
+        &format!("/api/v1/certificates/{serial}/revoke"),
+        Some(&good),
+        Some(r#"{"reason":"superseded"}"#),
+    );
+    assert_eq!(code, 409);
+
+    // A revoked token stops working; the store never saw the token itself.
+    let list = h.ok(&["token", "list", "--format", "json"]).stdout;
+    let id = serde_json::from_str::<serde_json::Value>(&list).unwrap()[0]["id"]
+        .as_i64()
+        .unwrap();
+    h.ok(&["token", "revoke", &id.to_string()]);
+    assert_eq!(
+        api(
+            &h,
+            &server,
+            "GET",
+            &format!("/api/v1/certificates/{serial}"),
+            Some(&good),
+            None
+        )
+        .0,
+        401
+    );
+    let db = std::fs::read(h.home().join("caforge.db")).unwrap();
+    let wal = std::fs::read(h.home().join("caforge.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !bytes.windows(good.len()).any(|w| w == good.as_bytes()),
+            "token stored in clear"
+        );
+    }
+    assert!(server.terminate());
+}

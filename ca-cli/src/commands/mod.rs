@@ -11,3 +11,4 @@ pub(crate) mod ocsp;
 pub(crate) mod quickstart;
 pub(crate) mod revoke;
 pub(crate) mod serve;
+pub(crate) mod token;

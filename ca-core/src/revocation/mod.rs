@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 ///      removeFromCRL (8), privilegeWithdrawn (9), aACompromise (10) }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(into = "String", try_from = "String")]
 pub enum RevocationReason {
     /// unspecified (0).
     Unspecified,
@@ -98,6 +98,19 @@ impl RevocationReason {
 impl fmt::Display for RevocationReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<RevocationReason> for String {
+    fn from(r: RevocationReason) -> String {
+        r.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for RevocationReason {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 

@@ -183,6 +183,51 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
     assert_eq!(verify_chain(&log), Ok(3));
 
     revocation(store, root.id).await;
+    api_tokens(store).await;
+}
+
+async fn api_tokens<S: Store>(store: &S) {
+    let new = crate::tokens::NewToken {
+        name: "ci".into(),
+        cas: vec!["root".into()],
+        profiles: vec!["*".into()],
+        created_at: 5,
+        expires_at: Some(50),
+        token_hash: "ab".repeat(32),
+    };
+    let t = store
+        .create_token(&new, &event("token.created"))
+        .await
+        .expect("create");
+    assert_eq!(t.cas, vec!["root".to_owned()]);
+    assert_eq!(
+        store
+            .token_by_hash(&new.token_hash)
+            .await
+            .expect("find")
+            .map(|t| t.id),
+        Some(t.id)
+    );
+    assert!(store.token_by_hash("cd").await.expect("find").is_none());
+    // Hashes are unique.
+    assert!(matches!(
+        store.create_token(&new, &event("token.created")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let revoked = store
+        .revoke_token(t.id, 7, &event("token.revoked"))
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.revoked_at, Some(7));
+    assert!(matches!(
+        store.revoke_token(t.id, 8, &event("token.revoked")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.revoke_token(999, 8, &event("token.revoked")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.list_tokens().await.expect("list").len(), 1);
 }
 
 /// Issues one more certificate under `ca` (not_after far ahead) and returns it.

@@ -16,6 +16,7 @@ use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
 use crate::policy::{NameConstraintSet, SubjectAltName};
 use crate::revocation::{CaSettings, RevocationReason};
+use crate::tokens::{NewToken, TokenRecord};
 
 pub use sqlite::SqliteStore;
 
@@ -567,6 +568,43 @@ pub trait OcspStore {
     ) -> Result<Option<ResponderRecord>, StoreError>;
 }
 
+/// API tokens (hashes only).
+#[allow(async_fn_in_trait)]
+pub trait TokenStore {
+    /// Records a token and its audit entry.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn create_token(
+        &self,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError>;
+
+    /// The token with this hash, if any.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// All tokens, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes token `id` at `at`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Conflict`] when already revoked.
+    async fn revoke_token(
+        &self,
+        id: i64,
+        at: i64,
+        audit: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError>;
+}
+
 /// The audit log.
 #[allow(async_fn_in_trait)]
 pub trait AuditStore {
@@ -585,7 +623,15 @@ pub trait AuditStore {
 
 /// Everything a CA stores.
 pub trait Store:
-    SerialStore + CaStore + CertificateStore + RevocationStore + OcspStore + AuditStore + Send + Sync
+    SerialStore
+    + CaStore
+    + CertificateStore
+    + RevocationStore
+    + OcspStore
+    + TokenStore
+    + AuditStore
+    + Send
+    + Sync
 {
 }
 
@@ -595,6 +641,7 @@ impl<
             + CertificateStore
             + RevocationStore
             + OcspStore
+            + TokenStore
             + AuditStore
             + Send
             + Sync,
@@ -770,6 +817,26 @@ impl OcspStore for AnyStore {
         now: i64,
     ) -> Result<Option<ResponderRecord>, StoreError> {
         dispatch!(self, st => st.current_responder(ca, now).await)
+    }
+}
+
+impl TokenStore for AnyStore {
+    async fn create_token(&self, t: &NewToken, a: &AuditEvent) -> Result<TokenRecord, StoreError> {
+        dispatch!(self, st => st.create_token(t, a).await)
+    }
+    async fn token_by_hash(&self, h: &str) -> Result<Option<TokenRecord>, StoreError> {
+        dispatch!(self, st => st.token_by_hash(h).await)
+    }
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        dispatch!(self, st => st.list_tokens().await)
+    }
+    async fn revoke_token(
+        &self,
+        id: i64,
+        at: i64,
+        a: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError> {
+        dispatch!(self, st => st.revoke_token(id, at, a).await)
     }
 }
 

@@ -13,12 +13,13 @@ use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
     OcspStore, ResponderRecord, Revocation, RevocationSnapshot, RevocationStore, RevokedRow,
-    SerialStore, StoreError,
+    SerialStore, StoreError, TokenStore,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason, REMOVE_FROM_CRL};
+use crate::tokens::{NewToken, TokenRecord};
 
 /// Migrations, applied in order and recorded in `caforge_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -27,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_revocation.sql"),
     ),
+    (3, include_str!("../../migrations/sqlite/0003_tokens.sql")),
 ];
 
 /// A SQLite-backed store.
@@ -893,6 +895,107 @@ impl OcspStore for SqliteStore {
             key_ref: KeyRef::new(key_ref),
             not_after,
         }))
+    }
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
+    let list = |name: &str| -> Result<Vec<String>, StoreError> {
+        let text: String = row.try_get(name)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    };
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        cas: list("cas")?,
+        profiles: list("profiles")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        token_hash: row.try_get("token_hash")?,
+    })
+}
+
+impl TokenStore for SqliteStore {
+    async fn create_token(
+        &self,
+        t: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError> {
+        let json = |v: &Vec<String>| {
+            serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("token scope: {e}")))
+        };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id = sqlx::query(
+            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(json(&t.cas)?)
+        .bind(json(&t.profiles)?)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = token_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        sqlx::query("SELECT * FROM api_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        sqlx::query("SELECT * FROM api_tokens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn revoke_token(
+        &self,
+        id: i64,
+        at: i64,
+        audit: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no API token with id {id}")))?;
+        if token_from_row(&row)?.revoked_at.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "API token {id} is already revoked"
+            )));
+        }
+        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = token_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
     }
 }
 

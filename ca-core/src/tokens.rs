@@ -1,0 +1,130 @@
+//! API tokens: bearer credentials for the issuance API, scoped to CAs and profiles.
+//!
+//! A token is `cft_` followed by 32 random bytes in hex; the store keeps only its SHA-256, so
+//! a database leak does not leak credentials. Comparison of the hashes is constant-time.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::keys::{random_bytes, KeyError};
+
+/// The prefix every token starts with (lets secret scanners recognise them).
+pub const TOKEN_PREFIX: &str = "cft_";
+
+/// A token as stored (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Row id (what `caforge token revoke` takes).
+    pub id: i64,
+    /// A label for humans.
+    pub name: String,
+    /// CA names it may use; `*` for every CA.
+    pub cas: Vec<String>,
+    /// Profiles it may use; `*` for every profile.
+    pub profiles: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry, if any.
+    pub expires_at: Option<i64>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<i64>,
+    /// Hex SHA-256 of the token.
+    #[serde(skip)]
+    pub token_hash: String,
+}
+
+impl TokenRecord {
+    /// Whether the token may act for CA `ca`.
+    pub fn allows_ca(&self, ca: &str) -> bool {
+        self.cas.iter().any(|c| c == "*" || c == ca)
+    }
+
+    /// Whether the token may use profile `profile`.
+    pub fn allows_profile(&self, profile: &str) -> bool {
+        self.profiles.iter().any(|p| p == "*" || p == profile)
+    }
+
+    /// Whether it is usable at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// A token to record.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    /// Label.
+    pub name: String,
+    /// CA scope.
+    pub cas: Vec<String>,
+    /// Profile scope.
+    pub profiles: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: Option<i64>,
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+}
+
+/// Makes a new random token (returned once; zeroized when dropped).
+///
+/// # Errors
+/// When the random generator fails.
+pub fn generate() -> Result<Zeroizing<String>, KeyError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    random_bytes(bytes.as_mut())?;
+    Ok(Zeroizing::new(format!(
+        "{TOKEN_PREFIX}{}",
+        hex::encode(bytes.as_ref())
+    )))
+}
+
+/// The hex SHA-256 the store keeps for `token`.
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time equality of two byte strings of public length.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_prefixed_and_hashed() {
+        let a = generate().expect("rng");
+        let b = generate().expect("rng");
+        assert_ne!(*a, *b);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == 4 + 64);
+        assert_eq!(hash(&a).len(), 64);
+        assert!(!hash(&a).contains(&a[4..]));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn scopes() {
+        let t = TokenRecord {
+            id: 1,
+            name: "ci".into(),
+            cas: vec!["int".into()],
+            profiles: vec!["*".into()],
+            created_at: 0,
+            expires_at: Some(10),
+            revoked_at: None,
+            token_hash: String::new(),
+        };
+        assert!(t.allows_ca("int") && !t.allows_ca("root"));
+        assert!(t.allows_profile("tls-client"));
+        assert!(t.is_active(9) && !t.is_active(10));
+    }
+}
