@@ -33,6 +33,13 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// How long after a revocation a CRL is re-signed on its next fetch (seconds).
     pub crl_revocation_delay_secs: i64,
+    /// Most signatures (OCSP, CRL, issuance) made at once; further requests wait.
+    pub max_concurrent_signings: usize,
+    /// Seconds between background refreshes of CRLs (and pre-signed OCSP responses when
+    /// `presign` is on); 0 disables the background task.
+    pub refresh_interval_secs: u64,
+    /// Pre-sign OCSP responses for every certificate in the background (RFC 5019).
+    pub presign: bool,
 }
 
 impl Default for ServerSettings {
@@ -42,6 +49,9 @@ impl Default for ServerSettings {
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 10,
             crl_revocation_delay_secs: 0,
+            max_concurrent_signings: 16,
+            refresh_interval_secs: 60,
+            presign: false,
         }
     }
 }
@@ -66,6 +76,9 @@ database = "sqlite:caforge.db"
 # max_body_bytes = 65536
 # request_timeout_secs = 10
 # crl_revocation_delay_secs = 0    # re-sign CRLs this long after a revocation
+# max_concurrent_signings = 16
+# refresh_interval_secs = 60       # background CRL refresh (and OCSP pre-signing)
+# presign = false                  # pre-sign OCSP responses for every certificate
 "#;
 
 impl Config {

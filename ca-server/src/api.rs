@@ -137,6 +137,7 @@ async fn issue(
             profile.as_str()
         ));
     }
+    let slot = state.signing_slot().await;
     let issued = state
         .authority
         .issue(&IssueRequest {
@@ -148,8 +149,10 @@ async fn issue(
             days: body.days,
         })
         .await;
+    drop(slot);
     match issued {
         Ok(issued) => {
+            crate::metrics::Metrics::inc(&state.metrics.certificates_issued);
             tracing::info!(token = token.id, serial = %issued.record.serial, ca = %ca.name, "issued via API");
             match certificate_json(&issued.record, &issued.chain) {
                 Ok(mut v) => {
@@ -301,6 +304,7 @@ async fn revoke(
         .await
     {
         Ok(r) => {
+            crate::metrics::Metrics::inc(&state.metrics.revocations);
             tracing::info!(token = token.id, serial = %r.serial, reason = body.reason.as_str(), "revoked via API");
             Json(serde_json::json!(r)).into_response()
         }

@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(publish::router())
         .merge(ops::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
@@ -45,6 +46,70 @@ pub fn app(state: AppState) -> Router {
             timeout,
         ))
         .with_state(state)
+}
+
+/// Counts every request and its latency for `/metrics`.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .observe(started.elapsed(), response.status().is_server_error());
+    response
+}
+
+/// One background refresh: every CA's CRLs are re-signed when due (before nextUpdate, after
+/// revocations), and with `presign` its OCSP responses are pre-signed. Failures are logged
+/// and counted; the next round tries again.
+pub async fn refresh_once(state: &AppState) {
+    let cas = match state.authority.cas().await {
+        Ok(cas) => cas,
+        Err(e) => {
+            Metrics::inc(&state.metrics.refresh_failures);
+            tracing::warn!(error = %e, "refresh: cannot list CAs");
+            return;
+        }
+    };
+    for ca in cas {
+        let scopes = match state.authority.crl_scopes(&ca).await {
+            Ok(s) => s,
+            Err(e) => {
+                Metrics::inc(&state.metrics.refresh_failures);
+                tracing::warn!(ca = %ca.name, error = %e, "refresh: cannot list CRL scopes");
+                continue;
+            }
+        };
+        for scope in scopes {
+            let slot = state.signing_slot().await;
+            let result = state
+                .authority
+                .published_crl(
+                    &ca.name,
+                    scope,
+                    false,
+                    state.config.crl_revocation_delay_secs,
+                )
+                .await;
+            drop(slot);
+            if let Err(e) = result {
+                Metrics::inc(&state.metrics.refresh_failures);
+                tracing::warn!(ca = %ca.name, error = %e, "refresh: CRL");
+            }
+        }
+        if state.config.presign {
+            let slot = state.signing_slot().await;
+            let result = state.authority.presign_ocsp(&ca.name).await;
+            drop(slot);
+            if let Err(e) = result {
+                Metrics::inc(&state.metrics.refresh_failures);
+                tracing::warn!(ca = %ca.name, error = %e, "refresh: OCSP pre-signing");
+            }
+        }
+    }
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests
@@ -57,7 +122,22 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let interval = state.config.refresh_interval_secs;
+    let refresher = (interval > 0).then(|| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(interval));
+            loop {
+                tick.tick().await;
+                refresh_once(&state).await;
+            }
+        })
+    });
+    let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    if let Some(r) = refresher {
+        r.abort();
+    }
+    result
 }

@@ -30,7 +30,9 @@ const OCSP_RESPONSE: &str = "application/ocsp-response";
 async fn answer(state: &AppState, der: &[u8]) -> OcspOutcome {
     let started = Instant::now();
     Metrics::inc(&state.metrics.ocsp_requests);
+    let slot = state.signing_slot().await;
     let outcome = state.authority.ocsp_respond(der).await;
+    drop(slot);
     match (outcome.status, outcome.cached) {
         (ResponseStatus::Successful, true) => Metrics::inc(&state.metrics.ocsp_cache_hits),
         (ResponseStatus::Successful, false) => Metrics::inc(&state.metrics.ocsp_signatures),

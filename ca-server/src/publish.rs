@@ -74,6 +74,7 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         )
         .into_response();
     };
+    let slot = state.signing_slot().await;
     let published = match state
         .authority
         .published_crl(
@@ -87,6 +88,7 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         Ok(p) => p,
         Err(e) => return Problem::from(e).into_response(),
     };
+    drop(slot);
     let max_age = (published.next_update - now()).max(0);
     let mut response = (
         [(header::CONTENT_TYPE, "application/pkix-crl")],

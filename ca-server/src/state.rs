@@ -19,6 +19,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Bounds the signatures made at once (`max_concurrent_signings`).
+    pub signing: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -26,8 +28,16 @@ impl AppState {
     pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
         AppState {
             authority: Arc::new(authority),
+            signing: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_signings.max(1),
+            )),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// Waits for a signing slot (held until the returned permit is dropped).
+    pub async fn signing_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.signing.clone().acquire_owned().await.ok()
     }
 }

@@ -306,17 +306,7 @@ impl<S: Store> Authority<S> {
     /// Unknown CA or partition, a delta without a base CRL, key or store failures.
     pub async fn crl(&self, req: &CrlRequest) -> Result<Vec<SignedCrl>> {
         let record = self.store.find_ca(&req.ca).await?;
-        let configured: Vec<Option<u32>> = if record.settings.crl_partitions > 1 {
-            (0..record.settings.crl_partitions).map(Some).collect()
-        } else {
-            vec![None]
-        };
-        let mut scopes = configured;
-        for p in self.store.partitions_in_use(record.id).await? {
-            if !scopes.contains(&p) {
-                scopes.push(p);
-            }
-        }
+        let mut scopes = self.crl_scopes(&record).await?;
         if let Some(p) = req.partition {
             if !scopes.contains(&Some(p)) {
                 return Err(Error::Invalid(format!(
@@ -332,6 +322,25 @@ impl<S: Store> Authority<S> {
             out.push(self.sign_crl(&issuer, scope, req.delta).await?);
         }
         Ok(out)
+    }
+
+    /// The CRL scopes of a CA: its configured partitions (or its one CRL) and any partition
+    /// that certificates were assigned under earlier settings.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn crl_scopes(&self, record: &CaRecord) -> Result<Vec<Option<u32>>> {
+        let mut scopes: Vec<Option<u32>> = if record.settings.crl_partitions > 1 {
+            (0..record.settings.crl_partitions).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for p in self.store.partitions_in_use(record.id).await? {
+            if !scopes.contains(&p) {
+                scopes.push(p);
+            }
+        }
+        Ok(scopes)
     }
 
     async fn sign_crl(
