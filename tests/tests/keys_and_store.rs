@@ -258,7 +258,7 @@ fn quickstart_builds_both_hierarchies_and_refuses_to_run_twice() {
             .output()
             .unwrap()
     };
-    let out = run(&["quickstart"]);
+    let out = run(&["quickstart", "--no-serve"]);
     assert!(
         out.status.success(),
         "{}",
@@ -323,7 +323,7 @@ fn quickstart_builds_both_hierarchies_and_refuses_to_run_twice() {
     );
     let rsa_key = openssl_ok(&q, &["x509", "-in", "rsa/root.pem", "-noout", "-text"]).stdout;
     assert!(rsa_key.contains("(3072 bit)"));
-    let again = run(&["quickstart"]);
+    let again = run(&["quickstart", "--no-serve"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let list = run(&[

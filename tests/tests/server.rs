@@ -674,3 +674,70 @@ fn issuance_api_with_scoped_tokens() {
     }
     assert!(server.terminate());
 }
+
+#[test]
+fn quickstart_serves_its_pki_and_the_printed_ocsp_command_says_good() {
+    let h = Home::empty();
+    let mut child = Command::new(caforge_bin())
+        .current_dir(h.path())
+        .env_remove("CAFORGE_PASSPHRASE")
+        .env_remove("CAFORGE_PASSPHRASE_FILE")
+        .env_remove("CAFORGE_HOME")
+        .args(["quickstart", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut command = None;
+    let mut output = String::new();
+    for _ in 0..200 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        output.push_str(&line);
+        if line.trim_start().starts_with("openssl ocsp -url") {
+            command = Some(line.trim().to_owned());
+            break;
+        }
+    }
+    let command = command.unwrap_or_else(|| panic!("no openssl command printed:\n{output}"));
+    // Paste it, as a user would.
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let r = openssl(h.path(), &args);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exited = child.wait().unwrap();
+    assert!(r.ok, "{r:?}");
+    assert!(r.stdout.contains("localhost.pem: good"), "{}", r.stdout);
+    assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
+    assert!(
+        exited.success(),
+        "quickstart did not stop cleanly on SIGTERM"
+    );
+    // The certificates point at the server that served them.
+    let port = command
+        .split("127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let text = openssl_ok(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            "caforge/quickstart/rsa/localhost.pem",
+            "-noout",
+            "-text",
+        ],
+    )
+    .stdout;
+    assert!(
+        text.contains(&format!("OCSP - URI:http://127.0.0.1:{port}/ocsp")),
+        "{text}"
+    );
+}

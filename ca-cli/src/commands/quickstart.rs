@@ -1,6 +1,6 @@
 //! `caforge quickstart`: a demo PKI in one command — an RSA-3072 root → RSA-2048
 //! intermediate and an SM2 root → SM2 intermediate, with a TLS server certificate for
-//! `localhost` under each.
+//! `localhost` under each — then served (OCSP, CRLs, CA certificates) on 127.0.0.1.
 
 use std::path::Path;
 
@@ -15,7 +15,27 @@ use crate::output::{timestamp, write_file};
 
 /// Arguments of `caforge quickstart`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Port to serve the PKI on, on 127.0.0.1 (a free one is picked when it is taken; 0:
+    /// always pick a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Build the PKI and exit without serving it.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+/// Binds 127.0.0.1:`port`, falling back to a free port when it is taken.
+async fn bind(port: u16) -> Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!("warning: 127.0.0.1:{port} is in use; serving on a free port instead");
+            Ok(tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?)
+        }
+        Err(e) => Err(e).with_context(|| format!("listening on 127.0.0.1:{port}")),
+    }
+}
 
 struct Hierarchy {
     label: &'static str,
@@ -65,13 +85,23 @@ fn aws_lc_rs_fill(bytes: &mut [u8]) -> Result<()> {
     ca_core::keys::random_bytes(bytes).map_err(|_| anyhow::anyhow!("random generator failed"))
 }
 
-pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
+pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     if g.config_path().exists() {
         bail!(
             "{} already exists; quickstart builds a fresh home (remove it or pass --home NEW_DIR)",
             g.home.display()
         );
     }
+    // The port goes into the certificates (CRL DP, AIA), so it is chosen first.
+    let listener = if args.no_serve {
+        None
+    } else {
+        Some(bind(args.port).await?)
+    };
+    let base_url = match &listener {
+        Some(l) => Some(format!("http://{}", l.local_addr()?)),
+        None => None,
+    };
     // A passphrase is needed for the CA keys. Without one, make one and keep it in the home
     // (0600) so the tour in the README works; real deployments pass their own.
     let (globals, passphrase_note) = match g.passphrase()? {
@@ -120,7 +150,10 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
             sm2_id: None,
             permitted_dns: vec![],
             excluded_dns: vec![],
-            settings: Default::default(),
+            settings: ca_core::revocation::CaSettings {
+                base_url: base_url.clone(),
+                ..Default::default()
+            },
         };
         let root = authority.create_root(&ca(h.root)).await?.record;
         let issuing = authority
@@ -222,6 +255,27 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
         display(&g.home),
         display(&g.home)
     );
+    let (Some(listener), Some(url)) = (listener, base_url) else {
+        return Ok(());
+    };
+    println!();
+    println!("Serving OCSP, CRLs and CA certificates on {url} (Ctrl-C to stop). In another shell:");
+    println!(
+        "  openssl ocsp -url {url}/ocsp -issuer {} -cert {} -CAfile {}",
+        display(&rsa.join("chain.pem")),
+        display(&rsa.join("localhost.pem")),
+        display(&rsa.join("root.pem"))
+    );
+    println!("  curl -s {url}/crl/rsa-issuing.crl | openssl crl -inform DER -noout -text");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let settings = globals.config()?.server;
+    ca_server::serve(
+        listener,
+        ca_server::AppState::new(authority, settings),
+        super::serve::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 
