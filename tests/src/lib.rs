@@ -360,3 +360,30 @@ pub fn assert_sm2_signed(dir: &Path, der_file: &str, issuer_pem: &str) {
         "SM2 signature of {der_file} verified with the empty ID: wrong ID used"
     );
 }
+
+/// Writes into `h`'s scratch directory, as `file`, an OCSP request (made by openssl) for a
+/// CA that lives in another home: one no caforge CA of `h` can answer for.
+pub fn foreign_ocsp_request(h: &Home, file: &str) {
+    let other = Home::new();
+    other.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "elsewhere",
+        "--key-type",
+        "p256",
+    ]);
+    let foreign = other.export_ca("elsewhere");
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            s(&foreign),
+            "-serial",
+            "0x1234",
+            "-reqout",
+            file,
+        ],
+    );
+}

@@ -341,28 +341,7 @@ fn bad_ocsp_requests_get_the_right_status() {
         assert!(!ok && msg.contains("at most"), "{msg}");
     });
     // A CA that is not ours: unauthorized.
-    let other = Home::new();
-    other.ok(&[
-        "ca",
-        "create-root",
-        "--name",
-        "elsewhere",
-        "--key-type",
-        "p256",
-    ]);
-    let foreign = other.export_ca("elsewhere");
-    openssl_ok(
-        h.path(),
-        &[
-            "ocsp",
-            "-issuer",
-            s(&foreign),
-            "-serial",
-            "0x1234",
-            "-reqout",
-            "foreign.req",
-        ],
-    );
+    caforge_tests::foreign_ocsp_request(&h, "foreign.req");
     let (ok, msg, text) = answer(&h, "foreign.req", "foreign");
     assert!(!ok && msg.contains("unauthorized"), "{msg}");
     assert!(text.to_lowercase().contains("unauthorized"), "{text}");

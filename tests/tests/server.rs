@@ -325,28 +325,7 @@ fn hostile_requests_get_their_status() {
     assert_eq!(code, 200);
     assert_eq!(std::fs::read(h.file("b64.resp")).unwrap(), ocsp_error(1));
     // An issuer that is not ours.
-    let other = Home::new();
-    other.ok(&[
-        "ca",
-        "create-root",
-        "--name",
-        "elsewhere",
-        "--key-type",
-        "p256",
-    ]);
-    let foreign = other.export_ca("elsewhere");
-    openssl_ok(
-        h.path(),
-        &[
-            "ocsp",
-            "-issuer",
-            s(&foreign),
-            "-serial",
-            "0x1234",
-            "-reqout",
-            "foreign.req",
-        ],
-    );
+    caforge_tests::foreign_ocsp_request(&h, "foreign.req");
     let (code, _) = post("foreign.req", "application/ocsp-request", "foreign.resp");
     assert_eq!(code, 200);
     assert_eq!(
