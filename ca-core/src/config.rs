@@ -31,6 +31,11 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Whole-request timeout (seconds); slower gets 408.
     pub request_timeout_secs: u64,
+    /// Time a client has to send a request's headers, and the longest an idle keep-alive
+    /// connection is kept (seconds); slower clients are disconnected.
+    pub header_timeout_secs: u64,
+    /// Most connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
     /// How long after a revocation a CRL is re-signed on its next fetch (seconds).
     pub crl_revocation_delay_secs: i64,
     /// Most signatures (OCSP, CRL, issuance) made at once; further requests wait.
@@ -48,6 +53,8 @@ impl Default for ServerSettings {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 10,
+            header_timeout_secs: 5,
+            max_connections: 1024,
             crl_revocation_delay_secs: 0,
             max_concurrent_signings: 16,
             refresh_interval_secs: 60,
@@ -75,6 +82,8 @@ database = "sqlite:caforge.db"
 # listen = "127.0.0.1:8080"
 # max_body_bytes = 65536
 # request_timeout_secs = 10
+# header_timeout_secs = 5          # slow or idle clients are disconnected after this
+# max_connections = 1024
 # crl_revocation_delay_secs = 0    # re-sign CRLs this long after a revocation
 # max_concurrent_signings = 16
 # refresh_interval_secs = 60       # background CRL refresh (and OCSP pre-signing)

@@ -15,10 +15,12 @@ mod publish;
 mod state;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -112,11 +114,17 @@ pub async fn refresh_once(state: &AppState) {
     }
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish.
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
+/// in-flight requests finish.
+///
+/// Connections are HTTP/1.1 with hyper's header read timeout: a client that trickles its
+/// headers, or keeps an idle connection open, is disconnected after `header_timeout_secs`;
+/// whole requests (bodies included) are bounded by `request_timeout_secs` in [`app`]. At most
+/// `max_connections` are served at once; the rest wait in the listen backlog.
 ///
 /// # Errors
-/// I/O errors from the listener.
+/// None today: accept errors (such as running out of file descriptors) are logged and
+/// retried after a pause rather than ending the service.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -133,11 +141,49 @@ pub async fn serve(
             }
         })
     });
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(state.config.header_timeout_secs.max(1)))
+        .keep_alive(true);
+    let connections = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
+    let router = app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses: do not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection =
+            graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     if let Some(r) = refresher {
         r.abort();
     }
-    result
+    Ok(())
 }

@@ -363,6 +363,68 @@ fn hostile_requests_get_their_status() {
     assert!(server.terminate());
 }
 
+/// Reads from `stream` until the server closes it (or 30 s pass, which fails the test) and
+/// returns what it sent.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server kept a slow client's connection open: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
+    use std::io::Write;
+    let h = Home::new();
+    pki(&h, "p256");
+    let config = h.home().join("caforge.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[server]\nheader_timeout_secs = 1\nrequest_timeout_secs = 2\n");
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&h);
+    let addr = server.url.strip_prefix("http://").unwrap().to_owned();
+    // A connection that never sends a byte.
+    let mut idle = std::net::TcpStream::connect(&addr).unwrap();
+    // Headers that never end.
+    let mut trickle = std::net::TcpStream::connect(&addr).unwrap();
+    trickle
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n")
+        .unwrap();
+    // A body that never arrives in full.
+    let mut slow_body = std::net::TcpStream::connect(&addr).unwrap();
+    slow_body
+        .write_all(
+            b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n\
+              Content-Length: 100\r\n\r\n0123456789",
+        )
+        .unwrap();
+    // Meanwhile everyone else is answered.
+    let (code, _) = curl(&h, &[&format!("{}/healthz", server.url)], "health.json");
+    assert_eq!(code, 200);
+    assert_eq!(read_until_closed(&mut idle), "");
+    let trickled = read_until_closed(&mut trickle);
+    assert!(
+        trickled.is_empty() || trickled.starts_with("HTTP/1.1 408"),
+        "{trickled}"
+    );
+    let slow = read_until_closed(&mut slow_body);
+    assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+    let (code, _) = curl(&h, &[&format!("{}/healthz", server.url)], "health.json");
+    assert_eq!(code, 200);
+    assert!(server.terminate());
+}
+
 /// A token from `caforge token create --format json` with the given scope.
 fn token(h: &Home, ca: &str, profile: &str) -> String {
     let r = h.ok(&[
