@@ -131,6 +131,8 @@ pub struct Authority<S: Store> {
     signers: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn Signer>>>,
     /// Serialises on-demand CRL signing so concurrent requests sign once.
     crl_lock: tokio::sync::Mutex<()>,
+    /// The OCSP responder's memory of issuers and pre-signed responses.
+    ocsp_memo: std::sync::Mutex<revocation::OcspMemo>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -200,6 +202,7 @@ impl<S: Store> Authority<S> {
             profiles,
             signers: Default::default(),
             crl_lock: tokio::sync::Mutex::new(()),
+            ocsp_memo: Default::default(),
         }
     }
 

@@ -10,6 +10,8 @@ pub struct Metrics {
     pub ocsp_requests: AtomicU64,
     /// OCSP answers served from pre-signed responses.
     pub ocsp_cache_hits: AtomicU64,
+    /// Of those, the ones served from memory without reading the store.
+    pub ocsp_memory_hits: AtomicU64,
     /// OCSP responses signed.
     pub ocsp_signatures: AtomicU64,
     /// OCSP error responses (any non-successful status).
@@ -82,6 +84,11 @@ impl Metrics {
             "caforge_ocsp_cache_hits_total",
             "OCSP answers served from pre-signed responses.",
             &self.ocsp_cache_hits,
+        );
+        counter(
+            "caforge_ocsp_memory_hits_total",
+            "Pre-signed OCSP answers served from memory, without reading the store.",
+            &self.ocsp_memory_hits,
         );
         counter(
             "caforge_ocsp_signatures_total",

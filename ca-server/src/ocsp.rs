@@ -34,7 +34,12 @@ async fn answer(state: &AppState, der: &[u8]) -> OcspOutcome {
     let outcome = state.authority.ocsp_respond(der).await;
     drop(slot);
     match (outcome.status, outcome.cached) {
-        (ResponseStatus::Successful, true) => Metrics::inc(&state.metrics.ocsp_cache_hits),
+        (ResponseStatus::Successful, true) => {
+            Metrics::inc(&state.metrics.ocsp_cache_hits);
+            if outcome.memory {
+                Metrics::inc(&state.metrics.ocsp_memory_hits);
+            }
+        }
         (ResponseStatus::Successful, false) => Metrics::inc(&state.metrics.ocsp_signatures),
         _ => {
             Metrics::inc(&state.metrics.ocsp_errors);

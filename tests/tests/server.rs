@@ -195,6 +195,71 @@ fn good_then_revoked(kt: &str) {
     );
 }
 
+/// The value of a counter in `/metrics`.
+fn metric(h: &Home, server: &Server, name: &str) -> u64 {
+    let (code, _) = curl(h, &[&format!("{}/metrics", server.url)], "metrics.txt");
+    assert_eq!(code, 200);
+    let text = std::fs::read_to_string(h.file("metrics.txt")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_revocation_by_another_process_is_answered_past_the_memory_cache() {
+    let h = Home::new();
+    let (_, int, chain) = pki(&h, "p256");
+    let (cert, serial) = h.issue_leaf("int", "www");
+    let server = Server::start(&h);
+    let url = format!("{}/ocsp", server.url);
+    // Nonce-less requests (RFC 5019) are answered from the pre-signed response; once the
+    // database has been quiet for the settle period, from memory.
+    let status = || {
+        let r = openssl_ok(
+            h.path(),
+            &[
+                "ocsp",
+                "-url",
+                &url,
+                "-issuer",
+                &int,
+                "-cert",
+                &cert,
+                "-CAfile",
+                &chain,
+                "-no_nonce",
+            ],
+        );
+        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{cert}: ")))
+            .unwrap_or_else(|| panic!("no status in {}", r.stdout))
+            .to_owned()
+    };
+    let mut from_memory = false;
+    for _ in 0..80 {
+        assert_eq!(status(), "good");
+        if metric(&h, &server, "caforge_ocsp_memory_hits_total") > 0 {
+            from_memory = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(from_memory, "the responder never answered from memory");
+    h.ok(&["revoke", &serial, "--reason", "superseded"]);
+    // At once (the database was just written, so it is read)…
+    assert_eq!(status(), "revoked");
+    // …and once the files are quiet again, when only the changed write mark tells the
+    // memory is out of date (the settle period is two seconds).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(status(), "revoked");
+    assert!(server.terminate());
+}
+
 #[test]
 fn p256_ocsp_and_crl_over_http() {
     good_then_revoked("p256");

@@ -1,6 +1,7 @@
 //! Revocation, CRLs and OCSP: the authority's side (orchestration over the store and the
 //! signers). Encoding lives in [`crate::revocation`].
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use crate::revocation::ocsp::{
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::store::{
     BlockedKey, CaRecord, CachedOcspResponse, CertificateRecord, NewCertificate, NewCrl,
-    Revocation, Store, StoreError,
+    Revocation, Store, StoreError, WriteMark,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -121,6 +122,8 @@ pub struct OcspOutcome {
     pub status: ResponseStatus,
     /// Whether it was a pre-signed response served from the cache.
     pub cached: bool,
+    /// Whether that cached response came from memory, without reading the store.
+    pub memory: bool,
     /// producedAt (successful responses).
     pub produced_at: Option<i64>,
     /// nextUpdate of the answers (successful responses; the earliest).
@@ -135,6 +138,7 @@ impl OcspOutcome {
             der: error_response(status),
             status,
             cached: false,
+            memory: false,
             produced_at: None,
             next_update: None,
             detail: Some(detail.into()),
@@ -143,6 +147,19 @@ impl OcspOutcome {
 }
 
 /// A CA as an OCSP issuer: what CertIDs are matched against.
+/// What the OCSP responder keeps in memory between requests, each part under the store's
+/// write mark taken before it was read (see [`crate::store::OcspStore::write_mark`]): it is
+/// used only while the mark is unchanged, so a revocation committed by any process is seen
+/// by the next request.
+#[derive(Default)]
+pub(crate) struct OcspMemo {
+    issuers: Option<(WriteMark, Arc<Vec<OcspIssuer>>)>,
+    responses: HashMap<(i64, String, String), (WriteMark, CachedOcspResponse)>,
+}
+
+/// Most pre-signed responses kept in memory; when full the memory starts over.
+const OCSP_MEMO_MAX: usize = 100_000;
+
 struct OcspIssuer {
     record: CaRecord,
     name_der: Vec<u8>,
@@ -611,7 +628,60 @@ impl<S: Store> Authority<S> {
         ))
     }
 
-    async fn ocsp_issuers(&self) -> Result<Vec<OcspIssuer>> {
+    /// Every CA with the encodings CertIDs are matched against: from memory while the
+    /// store's write `mark` is unchanged, else read (and remembered under `mark`).
+    async fn ocsp_issuers(&self, mark: Option<WriteMark>) -> Result<Arc<Vec<OcspIssuer>>> {
+        if let Some(mark) = mark {
+            let memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((seen, issuers)) = &memo.issuers {
+                if *seen == mark {
+                    return Ok(Arc::clone(issuers));
+                }
+            }
+        }
+        let issuers = Arc::new(self.read_ocsp_issuers().await?);
+        if let Some(mark) = mark {
+            let mut memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
+            memo.issuers = Some((mark, Arc::clone(&issuers)));
+        }
+        Ok(issuers)
+    }
+
+    /// The pre-signed response for `id` under `ca`: from memory while the store's write
+    /// `mark` is unchanged, else read (and remembered under `mark`). The flag says memory.
+    async fn presigned(
+        &self,
+        ca: &CaRecord,
+        id: &CertId,
+        mark: Option<WriteMark>,
+    ) -> Result<Option<(CachedOcspResponse, bool)>> {
+        let key = (ca.id.0, id.serial_hex.clone(), id.hash.as_str().to_owned());
+        if let Some(mark) = mark {
+            let memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((seen, response)) = memo.responses.get(&key) {
+                if *seen == mark {
+                    return Ok(Some((response.clone(), true)));
+                }
+            }
+        }
+        let Some(response) = self
+            .store
+            .cached_ocsp(ca.id, &id.serial_hex, id.hash.as_str())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(mark) = mark {
+            let mut memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
+            if memo.responses.len() >= OCSP_MEMO_MAX {
+                memo.responses.clear();
+            }
+            memo.responses.insert(key, (mark, response.clone()));
+        }
+        Ok(Some((response, false)))
+    }
+
+    async fn read_ocsp_issuers(&self) -> Result<Vec<OcspIssuer>> {
         let mut out = Vec::new();
         for record in self.store.list_cas().await? {
             let cert = Certificate::from_der(&record.cert_der)?;
@@ -657,8 +727,9 @@ impl<S: Store> Authority<S> {
             Ok(r) => r,
             Err(e) => return Ok(OcspOutcome::error(e.status, e.message)),
         };
-        // 2.
-        let issuers = self.ocsp_issuers().await?;
+        // 2. (The mark comes first: what is read after it is remembered under it.)
+        let mark = self.store.write_mark();
+        let issuers = self.ocsp_issuers(mark).await?;
         let matched: Vec<Option<usize>> = request
             .cert_ids
             .iter()
@@ -680,17 +751,14 @@ impl<S: Store> Authority<S> {
         // 3.
         if single {
             let id = &request.cert_ids[0];
-            if let Some(c) = self
-                .store
-                .cached_ocsp(issuer.record.id, &id.serial_hex, id.hash.as_str())
-                .await?
-            {
+            if let Some((c, memory)) = self.presigned(&issuer.record, id, mark).await? {
                 let refresh_at = c.next_update - issuer.record.settings.ocsp_lifetime / 2;
                 if now >= c.produced_at && now < refresh_at {
                     return Ok(OcspOutcome {
                         der: c.der,
                         status: ResponseStatus::Successful,
                         cached: true,
+                        memory,
                         produced_at: Some(c.produced_at),
                         next_update: Some(c.next_update),
                         detail: None,
@@ -750,6 +818,7 @@ impl<S: Store> Authority<S> {
             der,
             status: ResponseStatus::Successful,
             cached: false,
+            memory: false,
             produced_at: Some(now),
             next_update: Some(next_update),
             detail: None,
@@ -951,10 +1020,9 @@ impl<S: Store> Authority<S> {
     /// Unknown CA, key or store failures.
     pub async fn presign_ocsp(&self, ca: &str) -> Result<usize> {
         let record = self.store.find_ca(ca).await?;
-        let issuer = self
-            .ocsp_issuers()
-            .await?
-            .into_iter()
+        let issuers = self.ocsp_issuers(None).await?;
+        let issuer = issuers
+            .iter()
             .find(|i| i.record.id == record.id)
             .ok_or_else(|| StoreError::NotFound(format!("no CA named '{ca}'")))?;
         let now = self.clock.now().unix_timestamp();

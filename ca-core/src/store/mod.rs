@@ -18,7 +18,7 @@ use crate::policy::{NameConstraintSet, SubjectAltName};
 use crate::revocation::{CaSettings, RevocationReason};
 use crate::tokens::{NewToken, TokenRecord};
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, WRITE_MARK_SETTLE};
 
 /// Errors from storage.
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +290,20 @@ pub struct CrlRecord {
     pub crl: NewCrl,
 }
 
+/// A point in a store's write history that is cheap to read (no query). Two equal marks
+/// mean nobody — this process or another — wrote to the store in between, so what was read
+/// after the first mark is still current. See [`OcspStore::write_mark`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteMark([u128; 4]);
+
+impl WriteMark {
+    /// A mark from backend-specific parts (for example file times and sizes).
+    #[must_use]
+    pub fn new(parts: [u128; 4]) -> WriteMark {
+        WriteMark(parts)
+    }
+}
+
 /// A pre-signed OCSP response (RFC 5019) for one certificate.
 #[derive(Clone, Debug)]
 pub struct CachedOcspResponse {
@@ -526,6 +540,13 @@ pub trait RevocationStore {
 /// Pre-signed OCSP responses and delegated responders.
 #[allow(async_fn_in_trait)]
 pub trait OcspStore {
+    /// The current [`WriteMark`], or `None` when the backend cannot give one that is safe to
+    /// trust right now (then callers read the store). A responder keeps what it read in
+    /// memory under the mark taken before reading, and reuses it while the mark is unchanged;
+    /// this is how a revocation made by another process is seen at once without a query per
+    /// request.
+    fn write_mark(&self) -> Option<WriteMark>;
+
     /// The pre-signed response for (`ca`, `serial`, `hash_alg`), if any.
     ///
     /// # Errors
@@ -790,6 +811,9 @@ impl RevocationStore for AnyStore {
 }
 
 impl OcspStore for AnyStore {
+    fn write_mark(&self) -> Option<WriteMark> {
+        dispatch!(self, st => st.write_mark())
+    }
     async fn cached_ocsp(
         &self,
         ca: IssuerId,

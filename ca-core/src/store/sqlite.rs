@@ -1,5 +1,6 @@
 //! The embedded SQLite backend (WAL, synchronous=FULL so a commit survives power loss).
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
     OcspStore, ResponderRecord, Revocation, RevocationSnapshot, RevocationStore, RevokedRow,
-    SerialStore, StoreError, TokenStore,
+    SerialStore, StoreError, TokenStore, WriteMark,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
@@ -35,7 +36,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file (`None` in memory), watched by [`OcspStore::write_mark`].
+    path: Option<PathBuf>,
+    /// How old a file time must be before it is trusted by [`OcspStore::write_mark`].
+    settle: Duration,
 }
+
+/// File times are coarse (a kernel tick; a second on some file systems): a write in the same
+/// tick as an earlier look can leave the time unchanged, so times newer than this are not
+/// trusted and the store is read instead.
+pub const WRITE_MARK_SETTLE: Duration = Duration::from_secs(2);
 
 impl SqliteStore {
     /// Opens the database file at `path` (`:memory:` for tests), creating and migrating it.
@@ -60,9 +70,19 @@ impl SqliteStore {
             .max_connections(if memory { 1 } else { 4 })
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore {
+            pool,
+            path: (!memory).then(|| PathBuf::from(path)),
+            settle: WRITE_MARK_SETTLE,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Changes how old file times must be before [`OcspStore::write_mark`] trusts them
+    /// (tests shorten it; production keeps the default of two seconds).
+    pub fn set_write_mark_settle(&mut self, settle: Duration) {
+        self.settle = settle;
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -792,6 +812,34 @@ impl RevocationStore for SqliteStore {
 }
 
 impl OcspStore for SqliteStore {
+    /// In WAL mode every commit, by any process, writes the `-wal` file, and checkpoints
+    /// write the database file: their inode, size and modification time, read with two
+    /// `stat` calls, make the mark. Times younger than the settle period give `None`.
+    fn write_mark(&self) -> Option<WriteMark> {
+        let path = self.path.as_ref()?;
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let now = std::time::SystemTime::now();
+        let mut parts = [0u128; 4];
+        for (pair, file) in parts
+            .chunks_exact_mut(2)
+            .zip([path.as_os_str(), wal.as_os_str()])
+        {
+            let meta = std::fs::metadata(file).ok()?;
+            let modified = meta.modified().ok()?;
+            if now.duration_since(modified).ok()? < self.settle {
+                return None;
+            }
+            let nanos = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            pair[0] = nanos;
+            pair[1] = (u128::from(meta.len()) << 64) | u128::from(file_id(&meta));
+        }
+        Some(WriteMark::new(parts))
+    }
+
     async fn cached_ocsp(
         &self,
         ca: IssuerId,
@@ -1032,6 +1080,17 @@ impl AuditStore for SqliteStore {
     }
 }
 
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.ino() ^ meta.dev().rotate_left(32)
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &std::fs::Metadata) -> u64 {
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1041,6 +1100,38 @@ mod tests {
         let store =
             super::super::AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("open"));
         super::super::contract::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn write_marks_change_with_every_commit_and_wait_to_settle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("caforge.db");
+        let mut store = SqliteStore::open(path.to_str().expect("utf-8"))
+            .await
+            .expect("open");
+        // Files just written are too young to trust with the default settle period.
+        assert_eq!(store.write_mark(), None);
+        store.set_write_mark_settle(Duration::ZERO);
+        let first = store.write_mark().expect("a mark");
+        assert_eq!(store.write_mark(), Some(first), "reads change nothing");
+        store
+            .reserve_serial("k", &SerialNumber::random().expect("rng"), 1)
+            .await
+            .expect("reserve");
+        let second = store.write_mark().expect("a mark");
+        assert_ne!(first, second, "a commit changes the mark");
+        // Another connection (as another process would have) committing changes it too.
+        let other = SqliteStore::open(path.to_str().expect("utf-8"))
+            .await
+            .expect("open again");
+        other
+            .reserve_serial("k", &SerialNumber::random().expect("rng"), 2)
+            .await
+            .expect("reserve");
+        assert_ne!(store.write_mark(), Some(second));
+        // In memory there are no files to watch.
+        let memory = SqliteStore::open(":memory:").await.expect("memory");
+        assert_eq!(memory.write_mark(), None);
     }
 
     #[tokio::test]
