@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authority;
 pub mod config;
 mod error;
+pub mod gm;
 pub mod hierarchy;
 pub mod issuance;
 pub mod keys;
