@@ -84,8 +84,10 @@ pub struct KeyUsageBits {
     pub digital_signature: bool,
     /// nonRepudiation (contentCommitment).
     pub non_repudiation: bool,
-    /// keyEncipherment — only meaningful for RSA keys.
+    /// keyEncipherment — RSA keys, and SM2 encryption keys (GM/T 0015).
     pub key_encipherment: bool,
+    /// dataEncipherment — SM2 encryption certificates (GM/T 0015).
+    pub data_encipherment: bool,
     /// keyAgreement — only meaningful for EC/SM2 keys.
     pub key_agreement: bool,
 }

@@ -95,6 +95,9 @@ pub fn leaf_key_usage(bits: KeyUsageBits) -> der::Result<Extension> {
     if bits.key_encipherment {
         usages |= KeyUsages::KeyEncipherment;
     }
+    if bits.data_encipherment {
+        usages |= KeyUsages::DataEncipherment;
+    }
     if bits.key_agreement {
         usages |= KeyUsages::KeyAgreement;
     }

@@ -202,6 +202,19 @@ pub fn write_private_file(path: &Path, contents: &[u8], force: bool) -> Result<(
 }
 
 impl KeyProvider for FileKeyProvider {
+    /// Encrypted PKCS#8 (PEM) under the home's passphrase, as key files are.
+    fn seal(&self, key: &SoftwareKey) -> Result<Vec<u8>, KeyError> {
+        Ok(encrypt_key_pem(key, self.passphrase()?)?
+            .as_bytes()
+            .to_vec())
+    }
+
+    fn unseal(&self, sealed: &[u8], sm2_id: &str) -> Result<SoftwareKey, KeyError> {
+        let pem = std::str::from_utf8(sealed)
+            .map_err(|_| KeyError::Material("escrowed key: not PEM".into()))?;
+        read_key_pem(pem, Some(self.passphrase()?), sm2_id, "escrowed key")
+    }
+
     fn generate(
         &self,
         key_type: KeyType,

@@ -134,6 +134,30 @@ pub trait KeyProvider: Send + Sync {
     /// When the key cannot be found, decrypted or parsed.
     fn load(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Box<dyn Signer>, KeyError>;
 
+    /// Seals `key` for keeping outside the custodian (the KMC's escrow of encryption keys in
+    /// the store): a blob that only this custodian opens again, with
+    /// [`KeyProvider::unseal`]. Custodians that cannot export keys refuse.
+    ///
+    /// # Errors
+    /// When the custodian cannot seal keys, or sealing fails.
+    fn seal(&self, key: &SoftwareKey) -> Result<Vec<u8>, KeyError> {
+        let _ = key;
+        Err(KeyError::Material(
+            "this key custodian cannot escrow keys".into(),
+        ))
+    }
+
+    /// Opens a blob made by [`KeyProvider::seal`].
+    ///
+    /// # Errors
+    /// When the custodian cannot unseal keys, or the blob is not its own.
+    fn unseal(&self, sealed: &[u8], sm2_id: &str) -> Result<SoftwareKey, KeyError> {
+        let _ = (sealed, sm2_id);
+        Err(KeyError::Material(
+            "this key custodian cannot recover escrowed keys".into(),
+        ))
+    }
+
     /// Destroys a key that was generated but never used (its CA was not recorded).
     ///
     /// # Errors

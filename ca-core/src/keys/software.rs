@@ -144,6 +144,24 @@ impl SoftwareKey {
         )))
     }
 
+    /// An SM2 key from its secret (an opened envelope, a recovered escrow).
+    ///
+    /// # Errors
+    /// [`KeyError::Material`] for an unusable signer ID.
+    pub fn from_sm2_secret(secret: &sm2::SecretKey, sm2_id: &str) -> Result<Self, KeyError> {
+        let signing = sm2::dsa::SigningKey::new(sm2_id, secret)
+            .map_err(|e| KeyError::Material(format!("SM2 key: {e}")))?;
+        Self::from_inner(KeyType::Sm2, Inner::Sm2(Box::new(signing)))
+    }
+
+    /// The SM2 secret key (for SM2 encryption and envelopes); `None` for other key types.
+    pub fn sm2_secret(&self) -> Option<sm2::SecretKey> {
+        match &self.inner {
+            Inner::Sm2(k) => Some(sm2::SecretKey::from(k.as_nonzero_scalar())),
+            _ => None,
+        }
+    }
+
     /// The key as unencrypted PKCS#8 DER, in memory that is wiped on drop.
     ///
     /// # Errors

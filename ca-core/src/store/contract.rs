@@ -184,6 +184,88 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
 
     revocation(store, root.id).await;
     api_tokens(store).await;
+    pairs(store, root.id).await;
+}
+
+async fn pairs<S: Store>(store: &S, ca: IssuerId) {
+    let serials: Vec<SerialNumber> = (0..3)
+        .map(|_| SerialNumber::random().expect("rng"))
+        .collect();
+    for s in &serials {
+        store
+            .reserve_serial("root-kid", s, 1)
+            .await
+            .expect("reserve");
+    }
+    let certs: Vec<NewCertificate> = serials
+        .iter()
+        .map(|s| new_cert(Some(ca), s, 4_000_000_000))
+        .collect();
+    let signed = event("cert.signed");
+    let member = |c| PairMember {
+        cert: c,
+        issuer_key_id: "root-kid",
+        audit: &signed,
+    };
+    let audit_before = store.audit_log().await.expect("log").len();
+    let (first, second) = store
+        .commit_pair(
+            PairMode::Sm2SignEnc,
+            member(&certs[0]),
+            member(&certs[1]),
+            Some(b"sealed"),
+        )
+        .await
+        .expect("commit pair");
+    assert_eq!(
+        store.audit_log().await.expect("log").len(),
+        audit_before + 2
+    );
+    let p = store
+        .partner(first.id)
+        .await
+        .expect("partner")
+        .expect("paired");
+    assert_eq!(
+        (p.mode, p.is_first, p.certificate.id),
+        (PairMode::Sm2SignEnc, true, second.id)
+    );
+    let p = store
+        .partner(second.id)
+        .await
+        .expect("partner")
+        .expect("paired");
+    assert_eq!((p.is_first, p.certificate.id), (false, first.id));
+    assert_eq!(
+        store.escrowed_key(second.id).await.expect("escrow"),
+        Some(b"sealed".to_vec())
+    );
+    assert_eq!(store.escrowed_key(first.id).await.expect("escrow"), None);
+    // Both or neither: a second member whose serial is already used leaves nothing behind.
+    let before = store
+        .list_certificates(&CertificateFilter::default())
+        .await
+        .expect("list")
+        .len();
+    assert!(matches!(
+        store
+            .commit_pair(PairMode::RsaSm2, member(&certs[2]), member(&certs[1]), None)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .list_certificates(&CertificateFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        before
+    );
+    assert!(store
+        .certificates_by_serial(&serials[2].to_hex())
+        .await
+        .expect("by serial")
+        .is_empty());
 }
 
 async fn api_tokens<S: Store>(store: &S) {

@@ -447,6 +447,85 @@ pub trait CertificateStore {
     async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError>;
 }
 
+/// How the two certificates of a pair relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairMode {
+    /// One subject under an RSA (or ECDSA) CA and under an SM2 CA.
+    RsaSm2,
+    /// GM/T 0015 SM2 signing certificate (first) and encryption certificate (second).
+    Sm2SignEnc,
+}
+
+impl PairMode {
+    /// The name stored and shown (`rsa-sm2`, `sm2-sign-enc`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairMode::RsaSm2 => "rsa-sm2",
+            PairMode::Sm2SignEnc => "sm2-sign-enc",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<PairMode, StoreError> {
+        match s {
+            "rsa-sm2" => Ok(PairMode::RsaSm2),
+            "sm2-sign-enc" => Ok(PairMode::Sm2SignEnc),
+            other => Err(StoreError::Corrupt(format!("unknown pair mode '{other}'"))),
+        }
+    }
+}
+
+/// One certificate of a pair about to be committed.
+#[derive(Clone, Copy, Debug)]
+pub struct PairMember<'a> {
+    /// The certificate.
+    pub cert: &'a NewCertificate,
+    /// Its issuer's key id (hex), under which the serial was reserved.
+    pub issuer_key_id: &'a str,
+    /// Its `cert.signed` audit entry.
+    pub audit: &'a AuditEvent,
+}
+
+/// A certificate's partner in a pair.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Partner {
+    /// The pair's mode.
+    pub mode: PairMode,
+    /// Whether the certificate asked about is the pair's first (RSA side, or signing).
+    pub is_first: bool,
+    /// The other certificate.
+    pub certificate: CertificateRecord,
+}
+
+/// Dual certificates and the KMC's escrow.
+#[allow(async_fn_in_trait)]
+pub trait PairStore {
+    /// Commits both certificates of a pair, the link between them and, for the second, its
+    /// escrowed (sealed) private key, in one transaction: both or neither.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a serial is already used.
+    async fn commit_pair(
+        &self,
+        mode: PairMode,
+        first: PairMember<'_>,
+        second: PairMember<'_>,
+        escrow: Option<&[u8]>,
+    ) -> Result<(CertificateRecord, CertificateRecord), StoreError>;
+
+    /// The partner of certificate `id`, if it belongs to a pair.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn partner(&self, id: i64) -> Result<Option<Partner>, StoreError>;
+
+    /// The sealed escrowed private key of certificate `id`, if the KMC keeps one.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
 /// Revocation records, CRL numbers and blocked keys.
 #[allow(async_fn_in_trait)]
 pub trait RevocationStore {
@@ -647,6 +726,7 @@ pub trait Store:
     SerialStore
     + CaStore
     + CertificateStore
+    + PairStore
     + RevocationStore
     + OcspStore
     + TokenStore
@@ -660,6 +740,7 @@ impl<
         T: SerialStore
             + CaStore
             + CertificateStore
+            + PairStore
             + RevocationStore
             + OcspStore
             + TokenStore
@@ -750,6 +831,24 @@ impl CertificateStore for AnyStore {
     }
     async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError> {
         dispatch!(self, st => st.certificate_by_id(id).await)
+    }
+}
+
+impl PairStore for AnyStore {
+    async fn commit_pair(
+        &self,
+        mode: PairMode,
+        first: PairMember<'_>,
+        second: PairMember<'_>,
+        escrow: Option<&[u8]>,
+    ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
+        dispatch!(self, st => st.commit_pair(mode, first, second, escrow).await)
+    }
+    async fn partner(&self, id: i64) -> Result<Option<Partner>, StoreError> {
+        dispatch!(self, st => st.partner(id).await)
+    }
+    async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, st => st.escrowed_key(id).await)
     }
 }
 

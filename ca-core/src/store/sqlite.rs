@@ -13,8 +13,9 @@ use sqlx::{Row, SqliteConnection};
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
-    OcspStore, ResponderRecord, Revocation, RevocationSnapshot, RevocationStore, RevokedRow,
-    SerialStore, StoreError, TokenStore, WriteMark,
+    OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
+    RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError, TokenStore,
+    WriteMark,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0002_revocation.sql"),
     ),
     (3, include_str!("../../migrations/sqlite/0003_tokens.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_pairs.sql")),
 ];
 
 /// A SQLite-backed store.
@@ -553,6 +555,82 @@ impl SqliteStore {
     async fn certificate_by_id_impl(&self, id: i64) -> Result<CertificateRecord, StoreError> {
         let mut conn = self.pool.acquire().await?;
         cert_by_id_in(&mut conn, id).await
+    }
+}
+
+impl PairStore for SqliteStore {
+    async fn commit_pair(
+        &self,
+        mode: PairMode,
+        first: PairMember<'_>,
+        second: PairMember<'_>,
+        escrow: Option<&[u8]>,
+    ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut ids = [0i64; 2];
+        for (slot, member) in ids.iter_mut().zip([first, second]) {
+            let issuer = member
+                .cert
+                .issuer_ca_id
+                .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
+            mark_serial_used(&mut tx, member.issuer_key_id, &member.cert.serial).await?;
+            *slot = insert_certificate(&mut tx, member.cert, issuer).await?;
+            append_audit_in(&mut tx, member.audit).await?;
+        }
+        let created_at = second.cert.created_at;
+        sqlx::query(
+            "INSERT INTO certificate_pairs (mode, first_id, second_id, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(mode.as_str())
+        .bind(ids[0])
+        .bind(ids[1])
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(sealed) = escrow {
+            sqlx::query(
+                "INSERT INTO kmc_escrow (certificate_id, sealed, created_at) VALUES (?, ?, ?)",
+            )
+            .bind(ids[1])
+            .bind(sealed)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let records = (
+            cert_by_id_in(&mut tx, ids[0]).await?,
+            cert_by_id_in(&mut tx, ids[1]).await?,
+        );
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    async fn partner(&self, id: i64) -> Result<Option<Partner>, StoreError> {
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT mode, first_id, second_id FROM certificate_pairs WHERE first_id = ?1 OR second_id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((mode, first, second)) = row else {
+            return Ok(None);
+        };
+        let is_first = first == id;
+        let other = if is_first { second } else { first };
+        Ok(Some(Partner {
+            mode: PairMode::parse(&mode)?,
+            is_first,
+            certificate: self.certificate_by_id_impl(other).await?,
+        }))
+    }
+
+    async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT sealed FROM kmc_escrow WHERE certificate_id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }
 
