@@ -2,9 +2,11 @@
 //! custodians, policy, lints and the clock. Issuance lives here; revocation, CRLs and OCSP
 //! in [`revocation`](self::revocation).
 
+mod dual;
 mod revocation;
 mod tokens;
 
+pub use self::dual::{IssuedSm2Pair, Sm2PairRequest};
 pub use self::revocation::{
     CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
     RESPONDER_ROTATE_BEFORE_SECS,
@@ -163,6 +165,61 @@ pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<Stri
 /// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
 /// partition's CRL) and AIA, plus the partition and CDP URL to record with it. The CRL for
 /// that partition carries the same URL in its IDP, so the two can never disagree.
+/// A leaf certificate checked and ready to sign: its serial is reserved and its template
+/// linted ([`Authority::issue`] steps 2–5).
+struct PreparedLeaf {
+    template: CertificateTemplate,
+    subject: Name,
+    sans: Vec<SubjectAltName>,
+    profile: ProfileName,
+    key_desc: PublicKeyDescription,
+    clipped: bool,
+    issuer_kid_hex: String,
+    spki_hash: String,
+    partition: Option<u32>,
+    crl_url: Option<String>,
+    generated_key: Option<SoftwareKey>,
+    warnings: Vec<String>,
+    now: time::OffsetDateTime,
+}
+
+impl PreparedLeaf {
+    /// The row to store for the signed `der` and its "signed" audit entry (step 7).
+    fn to_record(&self, issuer: &Issuer, der: &[u8]) -> (NewCertificate, AuditEvent) {
+        let t = &self.template;
+        let cert = NewCertificate {
+            issuer_ca_id: Some(issuer.record.id),
+            serial: t.serial.clone(),
+            subject: self.subject.to_string(),
+            sans: self.sans.clone(),
+            profile: self.profile.as_str().into(),
+            key_type: self.key_desc.to_string(),
+            not_before: t.not_before.unix_timestamp(),
+            not_after: t.not_after.unix_timestamp(),
+            fingerprint: fingerprint(der),
+            der: der.to_vec(),
+            created_at: self.now.unix_timestamp(),
+            crl_partition: self.partition,
+            crl_url: self.crl_url.clone(),
+            spki_sha256: self.spki_hash.clone(),
+        };
+        let audit = AuditEvent {
+            at: self.now.unix_timestamp(),
+            action: "cert.signed".into(),
+            ca: Some(issuer.record.name.clone()),
+            serial: Some(t.serial.to_hex()),
+            details: serde_json::json!({
+                "profile": self.profile.as_str(),
+                "subject": cert.subject,
+                "sans": self.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "fingerprint": cert.fingerprint,
+                "clipped": self.clipped,
+            }),
+        };
+        (cert, audit)
+    }
+}
+
 struct Publication {
     extensions: Vec<x509_cert::ext::Extension>,
     partition: Option<u32>,
@@ -527,9 +584,40 @@ impl<S: Store> Authority<S> {
         self.ensure_not_revoked(&record).await?;
         let chain_records = self.chain_records(&record).await?;
         let issuer = self.load_issuer(record).await?;
+        // 2.–5.
+        let mut leaf = self
+            .prepare_leaf(&issuer, &chain_records, req, None)
+            .await?;
+        // 6.
+        let der = self.sign_leaf(&issuer, &leaf).await?;
+        // 7.
+        let (cert, audit) = leaf.to_record(&issuer, &der);
+        let record = self
+            .store
+            .commit_certificate(&cert, &leaf.issuer_kid_hex, &audit)
+            .await?;
+        // 8.
+        Ok(Issued {
+            record,
+            der,
+            chain: chain_records.into_iter().map(|c| c.cert_der).collect(),
+            generated_key: leaf.generated_key.take(),
+            warnings: leaf.warnings,
+        })
+    }
+
+    /// Steps 2–5 of [`Authority::issue`] under a loaded `issuer` whose chain (issuer first)
+    /// is `chain_records`: the key, policy, the reserved serial and the linted template.
+    /// `key_usage` replaces the profile's key usage bits (dual certificates).
+    async fn prepare_leaf(
+        &self,
+        issuer: &Issuer,
+        chain_records: &[CaRecord],
+        req: &IssueRequest,
+        key_usage: Option<crate::profile::KeyUsageBits>,
+    ) -> Result<PreparedLeaf> {
         let profile = self.profiles.get(req.profile);
         let now = self.clock.now();
-
         // 2.
         let (spki, key_desc, csr_subject, csr_sans, generated_key) = match &req.key {
             SubjectKey::Csr(bytes) => {
@@ -595,7 +683,7 @@ impl<S: Store> Authority<S> {
                 "a certificate needs a subject or at least one SAN".into(),
             ));
         }
-        for ca in &chain_records {
+        for ca in chain_records {
             policy::check_name_constraints(&sans, &ca.name_constraints, &ca.name)?;
         }
         let plan = policy::leaf_validity(
@@ -626,7 +714,7 @@ impl<S: Store> Authority<S> {
         let is_rsa = matches!(key_desc, PublicKeyDescription::Rsa { .. });
         let mut extensions = vec![
             issuance::basic_constraints(false, None)?,
-            issuance::leaf_key_usage(profile.key_usage(is_rsa))?,
+            issuance::leaf_key_usage(key_usage.unwrap_or_else(|| profile.key_usage(is_rsa)))?,
             issuance::extended_key_usage(&profile.eku)?,
             issuance::subject_key_identifier(&issuance::key_identifier(&spki))?,
             issuance::authority_key_identifier(&issuer_key_id)?,
@@ -652,61 +740,37 @@ impl<S: Store> Authority<S> {
             issuer_key_type: issuer.key_type,
         })?;
 
-        // 6.
-        self.store
-            .append_audit(&AuditEvent {
-                at: now.unix_timestamp(),
-                action: "cert.signing".into(),
-                ca: Some(issuer.record.name.clone()),
-                serial: Some(serial.to_hex()),
-                details: serde_json::json!({"profile": profile.name.as_str(), "subject": subject.to_string()}),
-            })
-            .await?;
-        let der = self.sign_template(&template, issuer.signer.clone()).await?;
-
-        // 7.
-        let cert = NewCertificate {
-            issuer_ca_id: Some(issuer.record.id),
-            serial: serial.clone(),
-            subject: subject.to_string(),
-            sans: sans.clone(),
-            profile: profile.name.as_str().into(),
-            key_type: key_desc.to_string(),
-            not_before: plan.not_before.unix_timestamp(),
-            not_after: plan.not_after.unix_timestamp(),
-            fingerprint: fingerprint(&der),
-            der: der.clone(),
-            created_at: now.unix_timestamp(),
-            crl_partition: published.partition,
+        Ok(PreparedLeaf {
+            template,
+            subject,
+            sans,
+            profile: profile.name,
+            key_desc,
+            clipped: plan.clipped_to_issuer,
+            issuer_kid_hex,
+            spki_hash,
+            partition: published.partition,
             crl_url: published.crl_url,
-            spki_sha256: spki_hash,
-        };
-        let audit = AuditEvent {
-            at: now.unix_timestamp(),
-            action: "cert.signed".into(),
-            ca: Some(issuer.record.name.clone()),
-            serial: Some(serial.to_hex()),
-            details: serde_json::json!({
-                "profile": profile.name.as_str(),
-                "subject": cert.subject,
-                "sans": sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "fingerprint": cert.fingerprint,
-                "clipped": plan.clipped_to_issuer,
-            }),
-        };
-        let record = self
-            .store
-            .commit_certificate(&cert, &issuer_kid_hex, &audit)
-            .await?;
-
-        // 8.
-        Ok(Issued {
-            record,
-            der,
-            chain: chain_records.into_iter().map(|c| c.cert_der).collect(),
             generated_key,
             warnings,
+            now,
         })
+    }
+
+    /// Step 6 of [`Authority::issue`]: the "signing" audit entry, then the signature
+    /// (verified before it is returned).
+    async fn sign_leaf(&self, issuer: &Issuer, leaf: &PreparedLeaf) -> Result<Vec<u8>> {
+        self.store
+            .append_audit(&AuditEvent {
+                at: leaf.now.unix_timestamp(),
+                action: "cert.signing".into(),
+                ca: Some(issuer.record.name.clone()),
+                serial: Some(leaf.template.serial.to_hex()),
+                details: serde_json::json!({"profile": leaf.profile.as_str(), "subject": leaf.subject.to_string()}),
+            })
+            .await?;
+        self.sign_template(&leaf.template, issuer.signer.clone())
+            .await
     }
 
     /// The certificate record of CA `ca` itself (its row under its parent, or its own row

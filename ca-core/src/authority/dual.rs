@@ -1,0 +1,238 @@
+//! Dual certificates (双证书): SM2 signing + encryption pairs (GM/T 0015, GB/T 38636 TLCP)
+//! with caforge as the key-management centre, and the KMC's escrow and recovery.
+
+use super::{Authority, Issued};
+use crate::algorithm::KeyType;
+use crate::audit::AuditEvent;
+use crate::gm::{self, CsrResponse};
+use crate::issuance::ParsedCsr;
+use crate::keys::{PublicKeyDescription, SoftwareKey};
+use crate::profile::{KeyUsageBits, ProfileName};
+use crate::store::{CertificateRecord, PairMember, PairMode, Partner, Store, StoreError};
+use crate::{Error, Result};
+
+use super::{IssueRequest, SubjectKey};
+
+/// A request for an SM2 signing + encryption pair.
+#[derive(Clone, Debug)]
+pub struct Sm2PairRequest {
+    /// The SM2 CA issuing both certificates, by name or id.
+    pub ca: String,
+    /// The subscriber's PKCS#10 CSR for its SM2 *signing* key (PEM or DER).
+    pub csr: Vec<u8>,
+    /// Subject DN; the CSR's when absent.
+    pub subject: Option<String>,
+    /// SANs; the CSR's requested SANs when empty.
+    pub sans: Vec<String>,
+    /// Profile (extended key usage, validity) of both certificates.
+    pub profile: ProfileName,
+    /// Validity in days (profile default when absent).
+    pub days: Option<u32>,
+}
+
+/// What an SM2 pair issuance returns: nothing here holds the encryption private key in the
+/// clear — the subscriber gets it only inside `envelope`.
+pub struct IssuedSm2Pair {
+    /// The signing certificate (the subscriber's key).
+    pub sign: Issued,
+    /// The encryption certificate (the KMC's key).
+    pub enc: Issued,
+    /// The encryption private key enveloped to the signing key: DER `SM2EnvelopedKey`
+    /// (GM/T 0009 §7.4).
+    pub envelope: Vec<u8>,
+    /// DER `CSRResponse` (GM/T 0092 §8): both certificates with their chains, and the
+    /// envelope.
+    pub response: Vec<u8>,
+}
+
+/// GM/T 0015: a signing certificate signs (and commits), it never encrypts.
+const SIGN_USAGE: KeyUsageBits = KeyUsageBits {
+    digital_signature: true,
+    non_repudiation: true,
+    key_encipherment: false,
+    data_encipherment: false,
+    key_agreement: false,
+};
+
+/// GM/T 0015: an encryption certificate encrypts and agrees keys, it never signs.
+const ENC_USAGE: KeyUsageBits = KeyUsageBits {
+    digital_signature: false,
+    non_repudiation: false,
+    key_encipherment: true,
+    data_encipherment: true,
+    key_agreement: true,
+};
+
+impl<S: Store> Authority<S> {
+    /// Issues an SM2 signing + encryption pair, caforge acting as CA and KMC.
+    ///
+    /// Steps: 1. the CA (SM2, not revoked) and its key; 2. the CSR must be an SM2 key with a
+    /// valid signature; the signing certificate is checked and prepared exactly as single
+    /// issuance would (policy, serial, lint) with key usage digitalSignature|nonRepudiation;
+    /// 3. the KMC generates the encryption key and prepares its certificate for the same
+    /// subject and SANs with keyEncipherment|dataEncipherment|keyAgreement; 4. both are
+    /// signed; 5. the encryption key is enveloped to the signing key (GM/T 0009) and sealed
+    /// for escrow by the key custodian; 6. both certificates, their link and the escrow are
+    /// committed in one transaction — if anything before fails, neither is issued.
+    ///
+    /// # Errors
+    /// Everything [`Authority::issue`] refuses, plus a non-SM2 CSR or CA.
+    pub async fn issue_sm2_pair(&self, req: &Sm2PairRequest) -> Result<IssuedSm2Pair> {
+        // 1.
+        let record = self.store.find_ca(&req.ca).await?;
+        self.ensure_not_revoked(&record).await?;
+        let chain_records = self.chain_records(&record).await?;
+        let issuer = self.load_issuer(record).await?;
+        if issuer.key_type != KeyType::Sm2 {
+            return Err(Error::Invalid(format!(
+                "CA '{}' has a {} key; SM2 signing + encryption pairs are issued by an SM2 CA",
+                issuer.record.name,
+                issuer.key_type.as_str()
+            )));
+        }
+        // 2. Refuse a non-SM2 CSR before anything is reserved.
+        let csr = ParsedCsr::parse(&req.csr)?;
+        if csr.key != PublicKeyDescription::Sm2 {
+            return Err(Error::Invalid(format!(
+                "the CSR holds a {} key; an SM2 signing + encryption pair needs an SM2 CSR",
+                csr.key
+            )));
+        }
+        let holder = sm2::PublicKey::from_sec1_bytes(csr.spki.subject_public_key.raw_bytes())
+            .map_err(|_| Error::Invalid("the CSR's SM2 public key is not a valid point".into()))?;
+        let sign_req = IssueRequest {
+            ca: req.ca.clone(),
+            key: SubjectKey::Csr(req.csr.clone()),
+            subject: req.subject.clone(),
+            sans: req.sans.clone(),
+            profile: req.profile,
+            days: req.days,
+        };
+        let sign = self
+            .prepare_leaf(&issuer, &chain_records, &sign_req, Some(SIGN_USAGE))
+            .await?;
+        // 3.
+        let enc_req = IssueRequest {
+            ca: req.ca.clone(),
+            key: SubjectKey::Generate(KeyType::Sm2),
+            subject: Some(sign.subject.to_string()),
+            sans: sign.sans.iter().map(ToString::to_string).collect(),
+            profile: req.profile,
+            days: req.days,
+        };
+        let mut enc = self
+            .prepare_leaf(&issuer, &chain_records, &enc_req, Some(ENC_USAGE))
+            .await?;
+        let enc_key: SoftwareKey = enc
+            .generated_key
+            .take()
+            .ok_or_else(|| Error::Invalid("the KMC did not generate a key".into()))?;
+        let enc_secret = enc_key
+            .sm2_secret()
+            .ok_or_else(|| Error::Invalid("the KMC generated a non-SM2 key".into()))?;
+        // 4.
+        let sign_der = self.sign_leaf(&issuer, &sign).await?;
+        let enc_der = self.sign_leaf(&issuer, &enc).await?;
+        // 5.
+        let envelope = gm::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
+        let sealed = self.keys.seal(&enc_key)?;
+        drop(enc_secret);
+        drop(enc_key);
+        // 6.
+        let (sign_cert, sign_audit) = sign.to_record(&issuer, &sign_der);
+        let (enc_cert, enc_audit) = enc.to_record(&issuer, &enc_der);
+        let (sign_record, enc_record) = self
+            .store
+            .commit_pair(
+                PairMode::Sm2SignEnc,
+                PairMember {
+                    cert: &sign_cert,
+                    issuer_key_id: &sign.issuer_kid_hex,
+                    audit: &sign_audit,
+                },
+                PairMember {
+                    cert: &enc_cert,
+                    issuer_key_id: &enc.issuer_kid_hex,
+                    audit: &enc_audit,
+                },
+                Some(&sealed),
+            )
+            .await?;
+        let chain: Vec<Vec<u8>> = chain_records.into_iter().map(|c| c.cert_der).collect();
+        let with_chain = |leaf: &[u8]| -> Vec<Vec<u8>> {
+            std::iter::once(leaf.to_vec())
+                .chain(chain.iter().cloned())
+                .collect()
+        };
+        let sign_set = with_chain(&sign_der);
+        let enc_set = with_chain(&enc_der);
+        let response = CsrResponse::new(
+            &sign_set.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            &envelope,
+            &enc_set.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        )
+        .and_then(|r| r.to_der_bytes())
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut warnings = sign.warnings;
+        warnings.extend(enc.warnings);
+        warnings.dedup();
+        Ok(IssuedSm2Pair {
+            sign: Issued {
+                record: sign_record,
+                der: sign_der,
+                chain: chain.clone(),
+                generated_key: None,
+                warnings: warnings.clone(),
+            },
+            enc: Issued {
+                record: enc_record,
+                der: enc_der,
+                chain,
+                generated_key: None,
+                warnings,
+            },
+            envelope,
+            response,
+        })
+    }
+
+    /// The partner of a certificate that was issued as part of a pair.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn partner(&self, certificate: &CertificateRecord) -> Result<Option<Partner>> {
+        Ok(self.store.partner(certificate.id).await?)
+    }
+
+    /// Recovers the escrowed encryption private key of `certificate` (KMC key recovery),
+    /// audited as `kmc.recover` before the key is returned.
+    ///
+    /// # Errors
+    /// NotFound when the KMC keeps no key for it (signing keys are never escrowed); key
+    /// custodian errors.
+    pub async fn kmc_recover(&self, certificate: &CertificateRecord) -> Result<SoftwareKey> {
+        let sealed = self
+            .store
+            .escrowed_key(certificate.id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "the KMC keeps no key for certificate {} (only encryption keys of SM2 pairs are escrowed)",
+                    certificate.serial
+                ))
+            })?;
+        let key = self
+            .keys
+            .unseal(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
+        self.store
+            .append_audit(&AuditEvent {
+                at: self.clock.now().unix_timestamp(),
+                action: "kmc.recover".into(),
+                ca: Some(certificate.issuer_name.clone()),
+                serial: Some(certificate.serial.clone()),
+                details: serde_json::json!({"subject": certificate.subject}),
+            })
+            .await?;
+        Ok(key)
+    }
+}
