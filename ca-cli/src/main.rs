@@ -40,6 +40,18 @@ enum Command {
     Ca(commands::ca::CaCommand),
     /// Issue an end-entity certificate from a CSR or a generated key.
     Issue(commands::issue::Args),
+    /// Issue a dual certificate (SM2 signing + encryption pair, key from the KMC)
+    ///
+    /// GM/T 0015 signing and encryption certificates for one subject: the encryption key is
+    /// made by caforge's KMC, escrowed, and returned enveloped to the signing key (GM/T
+    /// 0009 SM2EnvelopedKey) with a GM/T 0092 CSRResponse.
+    IssueDual(commands::dual::IssueDualArgs),
+    /// Open GM/T 0009 key envelopes.
+    #[command(subcommand)]
+    Envelope(commands::dual::EnvelopeCommand),
+    /// The key-management centre: escrowed encryption keys.
+    #[command(subcommand)]
+    Kmc(commands::dual::KmcCommand),
     /// Issued certificates.
     #[command(subcommand)]
     Cert(commands::cert::CertCommand),
@@ -90,6 +102,9 @@ fn main() -> ExitCode {
             Command::Init(a) => commands::init::run(&globals, a).await,
             Command::Ca(c) => commands::ca::run(&globals, c).await,
             Command::Issue(a) => commands::issue::run(&globals, a).await,
+            Command::IssueDual(a) => commands::dual::issue_dual(&globals, a).await,
+            Command::Envelope(c) => commands::dual::envelope(&globals, c),
+            Command::Kmc(c) => commands::dual::kmc(&globals, c).await,
             Command::Cert(c) => commands::cert::run(&globals, c).await,
             Command::Revoke(a) => commands::revoke::revoke(&globals, a).await,
             Command::Unrevoke(a) => commands::revoke::unrevoke(&globals, a).await,

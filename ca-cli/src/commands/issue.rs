@@ -32,19 +32,8 @@ pub(crate) struct Args {
     /// Write the generated key unencrypted (test labs only).
     #[arg(long)]
     no_encrypt_key: bool,
-    /// Subject DN, e.g. "CN=www.example.com,O=Example". Overrides a CSR's subject.
-    #[arg(long)]
-    subject: Option<String>,
-    /// Subject alternative name: dns:NAME, ip:ADDR, email:ADDR or uri:URI (repeatable).
-    /// Without --san, the CSR's requested SANs are used.
-    #[arg(long)]
-    san: Vec<String>,
-    /// Profile: tls-server, tls-client, code-signing or email.
-    #[arg(long, default_value = "tls-server")]
-    profile: ProfileName,
-    /// Validity in days (default: the profile's).
-    #[arg(long)]
-    days: Option<u32>,
+    #[command(flatten)]
+    subject: SubjectArgs,
     /// Where to write the certificate (default: stdout).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -62,7 +51,25 @@ pub(crate) struct Args {
     format: Format,
 }
 
-fn read_csr(path: &Path) -> Result<Vec<u8>> {
+/// What a certificate says about its subject, shared by `issue` and `issue-dual`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SubjectArgs {
+    /// Subject DN, e.g. "CN=www.example.com,O=Example". Overrides a CSR's subject.
+    #[arg(long)]
+    pub(crate) subject: Option<String>,
+    /// Subject alternative name: dns:NAME, ip:ADDR, email:ADDR or uri:URI (repeatable).
+    /// Without --san, the CSR's requested SANs are used.
+    #[arg(long)]
+    pub(crate) san: Vec<String>,
+    /// Profile: tls-server, tls-client, code-signing or email.
+    #[arg(long, default_value = "tls-server")]
+    pub(crate) profile: ProfileName,
+    /// Validity in days (default: the profile's).
+    #[arg(long)]
+    pub(crate) days: Option<u32>,
+}
+
+pub(crate) fn read_csr(path: &Path) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(MAX_CSR_BYTES as u64 + 1)
@@ -88,7 +95,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     let key = match (&args.csr, args.key_type) {
         (Some(path), None) => SubjectKey::Csr(read_csr(path)?),
         (None, Some(kt)) => {
-            if args.subject.is_none() {
+            if args.subject.subject.is_none() {
                 bail!("--key-type needs --subject");
             }
             SubjectKey::Generate(kt)
@@ -108,10 +115,10 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         .issue(&IssueRequest {
             ca: args.ca.clone(),
             key,
-            subject: args.subject.clone(),
-            sans: args.san.clone(),
-            profile: args.profile,
-            days: args.days,
+            subject: args.subject.subject.clone(),
+            sans: args.subject.san.clone(),
+            profile: args.subject.profile,
+            days: args.subject.days,
         })
         .await?;
     write_outputs(&args, &issued, key_passphrase.as_ref())?;

@@ -1,0 +1,233 @@
+//! `caforge issue-dual`, `caforge envelope open` and `caforge kmc recover`: SM2 signing +
+//! encryption pairs with caforge as the key-management centre.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::authority::{IssuedSm2Pair, Sm2PairRequest};
+use ca_core::keys::{plain_key_pem, read_key_pem, write_private_file, SoftwareKey};
+
+use crate::context::Globals;
+use crate::output::{check_writable, print_json, timestamp, write_file, Format};
+
+/// Which kind of dual certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    /// One subject under an RSA (or ECDSA) CA and under an SM2 CA.
+    RsaSm2,
+    /// GM/T 0015 SM2 signing + encryption certificates, the encryption key made by the KMC.
+    Sm2SignEnc,
+}
+
+/// Arguments of `caforge issue-dual`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IssueDualArgs {
+    /// Kind of pair.
+    #[arg(long, value_enum)]
+    mode: Mode,
+    /// The SM2 CA issuing both certificates (sm2-sign-enc).
+    #[arg(long)]
+    ca: Option<String>,
+    /// The subscriber's CSR for its SM2 signing key (sm2-sign-enc).
+    #[arg(long)]
+    csr: Option<PathBuf>,
+    #[command(flatten)]
+    subject: super::issue::SubjectArgs,
+    /// Directory for sign.pem, enc.pem, enc-key.env (SM2EnvelopedKey) and response.der
+    /// (CSRResponse); created if missing.
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// Overwrite existing output files.
+    #[arg(long)]
+    force: bool,
+    /// Format of the summary.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+const OUTPUTS: [&str; 4] = ["sign.pem", "enc.pem", "enc-key.env", "response.der"];
+
+pub(crate) async fn issue_dual(g: &Globals, args: IssueDualArgs) -> Result<()> {
+    if args.mode == Mode::RsaSm2 {
+        bail!(
+            "--mode rsa-sm2 is not available yet; --mode sm2-sign-enc issues SM2 signing + encryption pairs"
+        );
+    }
+    let (Some(ca), Some(csr)) = (&args.ca, &args.csr) else {
+        bail!("--mode sm2-sign-enc needs --ca CA and --csr FILE (the SM2 signing key's CSR)");
+    };
+    // Everything that can fail without side effects is checked before issuing.
+    let csr = super::issue::read_csr(csr)?;
+    if args.out_dir.exists() && !args.out_dir.is_dir() {
+        bail!("{} is not a directory", args.out_dir.display());
+    }
+    for name in OUTPUTS {
+        check_writable(&args.out_dir.join(name), args.force)?;
+    }
+    let authority = g.authority().await?;
+    let pair = authority
+        .issue_sm2_pair(&Sm2PairRequest {
+            ca: ca.clone(),
+            csr,
+            subject: args.subject.subject.clone(),
+            sans: args.subject.san.clone(),
+            profile: args.subject.profile,
+            days: args.subject.days,
+        })
+        .await?;
+    write_pair(&args, &pair)?;
+    report(&args, &pair)
+}
+
+fn write_pair(args: &IssueDualArgs, pair: &IssuedSm2Pair) -> Result<()> {
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
+    let dir = &args.out_dir;
+    write_file(
+        &dir.join("sign.pem"),
+        ca_core::pem::certificate(&pair.sign.der)?.as_bytes(),
+        args.force,
+    )?;
+    write_file(
+        &dir.join("enc.pem"),
+        ca_core::pem::certificate(&pair.enc.der)?.as_bytes(),
+        args.force,
+    )?;
+    // Only the signing key's holder can open it, but it is key material: 0600 all the same.
+    write_private_file(&dir.join("enc-key.env"), &pair.envelope, args.force)?;
+    write_private_file(&dir.join("response.der"), &pair.response, args.force)?;
+    Ok(())
+}
+
+fn report(args: &IssueDualArgs, pair: &IssuedSm2Pair) -> Result<()> {
+    for w in &pair.sign.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (s, e) = (&pair.sign.record, &pair.enc.record);
+    match args.format {
+        Format::Json => print_json(&serde_json::json!({
+            "mode": "sm2-sign-enc",
+            "issuer": s.issuer_name,
+            "subject": s.subject,
+            "sign": {"serial": s.serial, "fingerprint_sha256": s.fingerprint},
+            "enc": {"serial": e.serial, "fingerprint_sha256": e.fingerprint},
+            "not_after": timestamp(s.not_after),
+            "out_dir": args.out_dir,
+            "warnings": pair.sign.warnings,
+        })),
+        Format::Text => {
+            println!(
+                "issued SM2 signing certificate {} and encryption certificate {} by '{}' for {} (valid until {})",
+                s.serial,
+                e.serial,
+                s.issuer_name,
+                s.subject,
+                timestamp(s.not_after)
+            );
+            println!(
+                "wrote {} (open enc-key.env with: caforge envelope open --envelope enc-key.env --sign-key SIGNING-KEY --out enc-key.pem)",
+                OUTPUTS
+                    .iter()
+                    .map(|n| args.out_dir.join(n).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `caforge envelope …`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum EnvelopeCommand {
+    /// Recover the encryption private key from a GM/T 0009 SM2EnvelopedKey with the
+    /// signing key it was enveloped to.
+    Open(OpenArgs),
+}
+
+/// Arguments of `caforge envelope open`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OpenArgs {
+    /// The envelope (DER SM2EnvelopedKey, e.g. enc-key.env).
+    #[arg(long)]
+    envelope: PathBuf,
+    /// The SM2 signing private key (PKCS#8 PEM; encrypted keys use the passphrase).
+    #[arg(long)]
+    sign_key: PathBuf,
+    /// Where to write the recovered key (PKCS#8 PEM, mode 0600).
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite an existing --out.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Reads a private key file (plain or passphrase-encrypted PKCS#8 PEM).
+fn read_key(g: &Globals, path: &Path) -> Result<SoftwareKey> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let passphrase = g.passphrase().ok().flatten();
+    Ok(read_key_pem(
+        &pem,
+        passphrase.as_ref(),
+        ca_core::algorithm::DEFAULT_SM2_ID,
+        &path.display().to_string(),
+    )?)
+}
+
+pub(crate) fn envelope(g: &Globals, cmd: EnvelopeCommand) -> Result<()> {
+    let EnvelopeCommand::Open(args) = cmd;
+    check_writable(&args.out, args.force)?;
+    let der = std::fs::read(&args.envelope)
+        .with_context(|| format!("reading {}", args.envelope.display()))?;
+    let holder = read_key(g, &args.sign_key)?
+        .sm2_secret()
+        .with_context(|| format!("{} is not an SM2 key", args.sign_key.display()))?;
+    let secret = ca_core::gm::open(&der, &holder)
+        .with_context(|| format!("opening {}", args.envelope.display()))?;
+    let key = SoftwareKey::from_sm2_secret(&secret, ca_core::algorithm::DEFAULT_SM2_ID)?;
+    write_private_file(&args.out, plain_key_pem(&key)?.as_bytes(), args.force)?;
+    println!("recovered the encryption key into {}", args.out.display());
+    Ok(())
+}
+
+/// `caforge kmc …`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum KmcCommand {
+    /// Recover the escrowed encryption key of a certificate (audited as kmc.recover).
+    Recover(RecoverArgs),
+}
+
+/// Arguments of `caforge kmc recover`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoverArgs {
+    /// Serial of the encryption certificate (hex).
+    serial: String,
+    /// The issuing CA, when two CAs used the same serial.
+    #[arg(long)]
+    ca: Option<String>,
+    /// Where to write the key (PKCS#8 PEM, mode 0600).
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite an existing --out.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) async fn kmc(g: &Globals, cmd: KmcCommand) -> Result<()> {
+    let KmcCommand::Recover(args) = cmd;
+    check_writable(&args.out, args.force)?;
+    let authority = g.authority().await?;
+    let cert = authority
+        .certificate(&args.serial, args.ca.as_deref())
+        .await?;
+    let key = authority.kmc_recover(&cert).await?;
+    write_private_file(&args.out, plain_key_pem(&key)?.as_bytes(), args.force)?;
+    println!(
+        "recovered the escrowed key of certificate {} ({}) into {}",
+        cert.serial,
+        cert.subject,
+        args.out.display()
+    );
+    Ok(())
+}
