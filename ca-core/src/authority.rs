@@ -6,7 +6,7 @@ mod dual;
 mod revocation;
 mod tokens;
 
-pub use self::dual::{IssuedSm2Pair, Sm2PairRequest};
+pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
 pub use self::revocation::{
     CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
     RESPONDER_ROTATE_BEFORE_SECS,

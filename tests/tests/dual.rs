@@ -352,7 +352,7 @@ fn bad_dual_input_issues_nothing() {
             "--out-dir",
             "out",
         ],
-        "not available yet",
+        "needs --rsa-ca",
     );
     assert_eq!(h.cert_count(), before);
     assert_eq!(audit_entries(&h), entries);
@@ -418,4 +418,287 @@ fn bad_dual_input_issues_nothing() {
     h.fails(&dual_args("int", "sign.csr"), "exists");
     assert_eq!(std::fs::read(h.file("out/sign.pem")).unwrap(), sign_pem);
     assert_eq!(h.cert_count(), issued);
+}
+
+/// `openssl ocsp` status of `cert` from caforge's offline responder (signature not checked:
+/// OpenSSL 3.0 cannot verify SM2 responses with a signer ID; the interop suite does that).
+fn ocsp_status(h: &Home, issuer: &str, cert: &str) -> String {
+    openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            issuer,
+            "-sha256",
+            "-cert",
+            cert,
+            "-no_nonce",
+            "-reqout",
+            "q.der",
+        ],
+    );
+    h.ok(&[
+        "ocsp",
+        "respond",
+        "--request",
+        "q.der",
+        "--out",
+        "r.der",
+        "--force",
+    ]);
+    let r = openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-respin",
+            "r.der",
+            "-issuer",
+            issuer,
+            "-sha256",
+            "-cert",
+            cert,
+            "-no_nonce",
+            "-noverify",
+        ],
+    );
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{cert}: ")))
+        .unwrap_or_else(|| panic!("no status in {}", r.stdout))
+        .to_owned()
+}
+
+#[test]
+fn rsa_sm2_pairs_from_generated_keys_and_csrs() {
+    let h = Home::new();
+    setup(&h);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "rsaroot",
+        "--key-type",
+        "rsa2048",
+    ]);
+    let rsaroot = h.export_ca("rsaroot");
+    let int = h.export_ca("int");
+    // Generated keys.
+    let r = h.ok(&[
+        "issue-dual",
+        "--mode",
+        "rsa-sm2",
+        "--rsa-ca",
+        "rsaroot",
+        "--sm2-ca",
+        "int",
+        "--subject",
+        "CN=dual.example",
+        "--san",
+        "dns:dual.example",
+        "--out-dir",
+        "pair",
+        "--no-encrypt-key",
+    ]);
+    assert!(r.stdout.contains("SM2 certificate"), "{}", r.stdout);
+    let v = openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslserver",
+            "-CAfile",
+            s(&rsaroot),
+            "pair/rsa.pem",
+        ],
+    );
+    assert!(v.stdout.contains(": OK"), "{v:?}");
+    let v = openssl_ok(
+        h.path(),
+        &[
+            "verify",
+            "-vfyopt",
+            DISTID,
+            "-partial_chain",
+            "-CAfile",
+            s(&int),
+            "pair/sm2.pem",
+        ],
+    );
+    assert!(v.stdout.contains(": OK"), "{v:?}");
+    // Same subject and SANs; an RSA key and an SM2 key that match the certificates.
+    let names = |c: &str| {
+        openssl_ok(
+            h.path(),
+            &[
+                "x509",
+                "-in",
+                c,
+                "-noout",
+                "-subject",
+                "-ext",
+                "subjectAltName",
+                "-nameopt",
+                "compat",
+            ],
+        )
+        .stdout
+    };
+    assert_eq!(names("pair/rsa.pem"), names("pair/sm2.pem"));
+    assert!(names("pair/rsa.pem").contains("DNS:dual.example"));
+    for (key, cert) in [
+        ("pair/rsa.key", "pair/rsa.pem"),
+        ("pair/sm2.key", "pair/sm2.pem"),
+    ] {
+        assert_eq!(
+            openssl_ok(h.path(), &["pkey", "-in", key, "-pubout"]).stdout,
+            pubkey_of_cert(&h, cert)
+        );
+    }
+    assert!(openssl_ok(
+        h.path(),
+        &["x509", "-in", "pair/rsa.pem", "-noout", "-text"]
+    )
+    .stdout
+    .contains("rsaEncryption"));
+    // The pair is recorded as a pair.
+    let rsa_serial = caforge_tests::serial_of(h.path(), "pair/rsa.pem");
+    let sm2_serial = caforge_tests::serial_of(h.path(), "pair/sm2.pem");
+    let show = h
+        .ok(&["cert", "show", &rsa_serial, "--format", "json"])
+        .stdout;
+    let show: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(show["pair_mode"], "rsa-sm2");
+    assert_eq!(show["pair_role"], "rsa");
+    assert!(
+        show["partner"].as_str().unwrap().starts_with(&sm2_serial),
+        "{show}"
+    );
+    let pairs = h
+        .ok(&["cert", "list", "--pairs", "--format", "json"])
+        .stdout;
+    let pairs: serde_json::Value = serde_json::from_str(&pairs).unwrap();
+    let serials: Vec<&str> = pairs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials.len(), 2, "{pairs}");
+    assert!(serials.contains(&rsa_serial.as_str()) && serials.contains(&sm2_serial.as_str()));
+
+    // From two OpenSSL CSRs; an SM2 CSR on the RSA side is refused, nothing issued.
+    openssl_ok(
+        h.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "web.key",
+            "-subj",
+            "/CN=web.example",
+            "-addext",
+            "subjectAltName=DNS:web.example",
+            "-out",
+            "rsa.csr",
+        ],
+    );
+    let before = h.cert_count();
+    h.fails(
+        &[
+            "issue-dual",
+            "--mode",
+            "rsa-sm2",
+            "--rsa-ca",
+            "rsaroot",
+            "--sm2-ca",
+            "int",
+            "--csr-rsa",
+            "sign.csr",
+            "--csr-sm2",
+            "sign.csr",
+            "--out-dir",
+            "bad",
+        ],
+        "needs an RSA or ECDSA key",
+    );
+    h.fails(
+        &[
+            "issue-dual",
+            "--mode",
+            "rsa-sm2",
+            "--rsa-ca",
+            "int",
+            "--sm2-ca",
+            "int",
+            "--csr-rsa",
+            "rsa.csr",
+            "--csr-sm2",
+            "sign.csr",
+            "--out-dir",
+            "bad",
+        ],
+        "needs an RSA or ECDSA CA",
+    );
+    assert_eq!(h.cert_count(), before);
+    assert!(!h.file("bad").exists());
+    h.ok(&[
+        "issue-dual",
+        "--mode",
+        "rsa-sm2",
+        "--rsa-ca",
+        "rsaroot",
+        "--sm2-ca",
+        "int",
+        "--csr-rsa",
+        "rsa.csr",
+        "--csr-sm2",
+        "sign.csr",
+        "--out-dir",
+        "csrpair",
+    ]);
+    assert_eq!(h.cert_count(), before + 2);
+    // The SM2 side takes the RSA side's names, whatever its CSR said.
+    assert_eq!(names("csrpair/rsa.pem"), names("csrpair/sm2.pem"));
+    assert!(
+        !h.file("csrpair/rsa.key").exists(),
+        "no key is generated for CSRs"
+    );
+
+    // Revoking one side says the other is still valid; --pair revokes both at once.
+    let r = h.ok(&["revoke", &sm2_serial, "--reason", "superseded"]);
+    assert!(r.stderr.contains(&rsa_serial), "{}", r.stderr);
+    h.fails(
+        &["revoke", &rsa_serial, "--reason", "superseded", "--pair"],
+        "already revoked",
+    );
+    assert_eq!(ocsp_status(&h, s(&rsaroot), "pair/rsa.pem"), "good");
+    let c_rsa = caforge_tests::serial_of(h.path(), "csrpair/rsa.pem");
+    let c_sm2 = caforge_tests::serial_of(h.path(), "csrpair/sm2.pem");
+    let r = h.ok(&[
+        "revoke",
+        &c_sm2,
+        "--reason",
+        "cessationOfOperation",
+        "--pair",
+        "--format",
+        "json",
+    ]);
+    let revoked: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(revoked.as_array().map(Vec::len), Some(2), "{revoked}");
+    // Both CAs' CRLs and OCSP answers show it.
+    h.ok(&["crl", "--ca", "rsaroot", "--out", "rsaroot.crl"]);
+    h.ok(&["crl", "--ca", "int", "--out", "int.crl"]);
+    let crl = |f: &str| openssl_ok(h.path(), &["crl", "-in", f, "-noout", "-text"]).stdout;
+    assert!(crl("rsaroot.crl").contains(&c_rsa));
+    assert!(crl("int.crl").contains(&c_sm2) && crl("int.crl").contains(&sm2_serial));
+    assert_eq!(ocsp_status(&h, s(&rsaroot), "csrpair/rsa.pem"), "revoked");
+    assert_eq!(ocsp_status(&h, s(&int), "csrpair/sm2.pem"), "revoked");
+    h.fails(
+        &["revoke", &c_rsa, "--reason", "superseded", "--pair"],
+        "already revoked",
+    );
 }

@@ -1,7 +1,7 @@
 //! `caforge cert …`: list and show issued certificates.
 
 use anyhow::{bail, Result};
-use ca_core::store::{CertificateFilter, CertificateRecord};
+use ca_core::store::{CertificateFilter, CertificateRecord, PairMode, Partner};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
@@ -21,6 +21,9 @@ pub(crate) enum CertCommand {
         /// Only valid certificates expiring within this period (e.g. 30d).
         #[arg(long)]
         expiring: Option<String>,
+        /// Only certificates issued as dual-certificate pairs, with their partners.
+        #[arg(long)]
+        pairs: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -47,6 +50,24 @@ fn effective_status(c: &CertificateRecord, now: i64) -> &str {
     } else {
         &c.status
     }
+}
+
+/// This certificate's role in its pair and its partner, for listings.
+fn pair_json(p: &Partner) -> serde_json::Value {
+    let (mine, theirs) = match p.mode {
+        PairMode::Sm2SignEnc => ("sign", "enc"),
+        PairMode::RsaSm2 => ("rsa", "sm2"),
+    };
+    let (role, partner_role) = if p.is_first {
+        (mine, theirs)
+    } else {
+        (theirs, mine)
+    };
+    serde_json::json!({
+        "mode": p.mode.as_str(),
+        "role": role,
+        "partner": format!("{} ({} under '{}')", p.certificate.serial, partner_role, p.certificate.issuer_name),
+    })
 }
 
 fn cert_json(c: &CertificateRecord, now: i64) -> serde_json::Value {
@@ -76,6 +97,7 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             ca,
             status,
             expiring,
+            pairs,
             format,
         } => {
             let mut filter = CertificateFilter::default();
@@ -103,18 +125,36 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                 filter.not_after_from = Some(now);
                 filter.not_after_before = Some(now.saturating_add(secs));
             }
-            let certs = authority.certificates(&filter).await?;
+            let mut certs = authority.certificates(&filter).await?;
+            let mut partners = Vec::with_capacity(certs.len());
+            for c in &certs {
+                partners.push(authority.partner(c).await?);
+            }
+            if pairs {
+                let keep: Vec<bool> = partners.iter().map(Option::is_some).collect();
+                let mut k = keep.iter();
+                certs.retain(|_| *k.next().unwrap_or(&false));
+                partners.retain(Option::is_some);
+            }
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
-                    certs.iter().map(|c| cert_json(c, now)).collect(),
+                    certs
+                        .iter()
+                        .zip(&partners)
+                        .map(|(c, p)| {
+                            let mut v = cert_json(c, now);
+                            v["pair"] = p.as_ref().map_or(serde_json::Value::Null, pair_json);
+                            v
+                        })
+                        .collect(),
                 )),
                 Format::Text => {
                     println!(
                         "{:<34} {:<16} {:<12} {:<8} {:<20} SUBJECT / SANS",
                         "SERIAL", "ISSUER", "PROFILE", "STATUS", "NOT AFTER"
                     );
-                    for c in &certs {
-                        let names = if c.sans.is_empty() {
+                    for (c, p) in certs.iter().zip(&partners) {
+                        let mut names = if c.sans.is_empty() {
                             c.subject.clone()
                         } else {
                             c.sans
@@ -123,6 +163,15 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                                 .collect::<Vec<_>>()
                                 .join(",")
                         };
+                        if let Some(p) = p {
+                            let pair = pair_json(p);
+                            names.push_str(&format!(
+                                "  [{} {}; partner {}]",
+                                pair["mode"].as_str().unwrap_or(""),
+                                pair["role"].as_str().unwrap_or(""),
+                                pair["partner"].as_str().unwrap_or("")
+                            ));
+                        }
                         println!(
                             "{:<34} {:<16} {:<12} {:<8} {:<20} {}",
                             c.serial,
@@ -148,7 +197,13 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                 print!("{}", ca_core::pem::certificate(&c.der)?);
                 return Ok(());
             }
-            let json = cert_json(&c, now);
+            let mut json = cert_json(&c, now);
+            if let Some(p) = authority.partner(&c).await? {
+                let pair = pair_json(&p);
+                json["pair_mode"] = pair["mode"].clone();
+                json["pair_role"] = pair["role"].clone();
+                json["partner"] = pair["partner"].clone();
+            }
             match format {
                 Format::Json => print_json(&json),
                 Format::Text => {

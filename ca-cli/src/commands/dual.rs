@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::{IssuedSm2Pair, Sm2PairRequest};
-use ca_core::keys::{plain_key_pem, read_key_pem, write_private_file, SoftwareKey};
+use ca_core::algorithm::KeyType;
+use ca_core::authority::{IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest, SubjectKey};
+use ca_core::keys::{
+    encrypt_key_pem, plain_key_pem, read_key_pem, write_private_file, SoftwareKey,
+};
 
 use crate::context::Globals;
 use crate::output::{check_writable, print_json, timestamp, write_file, Format};
@@ -31,10 +34,33 @@ pub(crate) struct IssueDualArgs {
     /// The subscriber's CSR for its SM2 signing key (sm2-sign-enc).
     #[arg(long)]
     csr: Option<PathBuf>,
+    /// The RSA (or ECDSA) CA (rsa-sm2).
+    #[arg(long)]
+    rsa_ca: Option<String>,
+    /// The SM2 CA (rsa-sm2).
+    #[arg(long)]
+    sm2_ca: Option<String>,
+    /// CSR for the RSA/ECDSA certificate (rsa-sm2; with --csr-sm2).
+    #[arg(long, requires = "csr_sm2")]
+    csr_rsa: Option<PathBuf>,
+    /// CSR for the SM2 certificate (rsa-sm2; with --csr-rsa).
+    #[arg(long, requires = "csr_rsa")]
+    csr_sm2: Option<PathBuf>,
+    /// Key type caforge generates for the RSA side when no CSRs are given (rsa-sm2).
+    #[arg(long, default_value = "rsa2048")]
+    rsa_key_type: KeyType,
+    /// Where generated keys go (rsa.key, sm2.key; encrypted PKCS#8, mode 0600); default
+    /// --out-dir (rsa-sm2 without CSRs).
+    #[arg(long)]
+    key_out_dir: Option<PathBuf>,
+    /// Write generated keys unencrypted (test labs only).
+    #[arg(long)]
+    no_encrypt_key: bool,
     #[command(flatten)]
     subject: super::issue::SubjectArgs,
-    /// Directory for sign.pem, enc.pem, enc-key.env (SM2EnvelopedKey) and response.der
-    /// (CSRResponse); created if missing.
+    /// Directory for the certificates, created if missing: sm2-sign-enc writes sign.pem,
+    /// enc.pem, enc-key.env (SM2EnvelopedKey) and response.der (CSRResponse); rsa-sm2
+    /// writes rsa.pem and sm2.pem.
     #[arg(long)]
     out_dir: PathBuf,
     /// Overwrite existing output files.
@@ -49,9 +75,7 @@ const OUTPUTS: [&str; 4] = ["sign.pem", "enc.pem", "enc-key.env", "response.der"
 
 pub(crate) async fn issue_dual(g: &Globals, args: IssueDualArgs) -> Result<()> {
     if args.mode == Mode::RsaSm2 {
-        bail!(
-            "--mode rsa-sm2 is not available yet; --mode sm2-sign-enc issues SM2 signing + encryption pairs"
-        );
+        return rsa_sm2(g, &args).await;
     }
     let (Some(ca), Some(csr)) = (&args.ca, &args.csr) else {
         bail!("--mode sm2-sign-enc needs --ca CA and --csr FILE (the SM2 signing key's CSR)");
@@ -77,6 +101,113 @@ pub(crate) async fn issue_dual(g: &Globals, args: IssueDualArgs) -> Result<()> {
         .await?;
     write_pair(&args, &pair)?;
     report(&args, &pair)
+}
+
+async fn rsa_sm2(g: &Globals, args: &IssueDualArgs) -> Result<()> {
+    let (Some(rsa_ca), Some(sm2_ca)) = (&args.rsa_ca, &args.sm2_ca) else {
+        bail!("--mode rsa-sm2 needs --rsa-ca CA and --sm2-ca CA");
+    };
+    let (rsa_key, sm2_key) = match (&args.csr_rsa, &args.csr_sm2) {
+        (Some(r), Some(s)) => (
+            SubjectKey::Csr(super::issue::read_csr(r)?),
+            SubjectKey::Csr(super::issue::read_csr(s)?),
+        ),
+        _ => {
+            if args.subject.subject.is_none() {
+                bail!("without --csr-rsa/--csr-sm2, caforge generates both keys: give --subject");
+            }
+            (
+                SubjectKey::Generate(args.rsa_key_type),
+                SubjectKey::Generate(KeyType::Sm2),
+            )
+        }
+    };
+    let generating = matches!(rsa_key, SubjectKey::Generate(_));
+    let key_dir = args.key_out_dir.as_ref().unwrap_or(&args.out_dir);
+    if args.out_dir.exists() && !args.out_dir.is_dir() {
+        bail!("{} is not a directory", args.out_dir.display());
+    }
+    for name in ["rsa.pem", "sm2.pem"] {
+        check_writable(&args.out_dir.join(name), args.force)?;
+    }
+    let passphrase = if generating {
+        for name in ["rsa.key", "sm2.key"] {
+            check_writable(&key_dir.join(name), args.force)?;
+        }
+        if args.no_encrypt_key {
+            None
+        } else {
+            Some(g.passphrase()?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "a passphrase is needed to encrypt the generated keys (or pass --no-encrypt-key)"
+                )
+            })?)
+        }
+    } else {
+        None
+    };
+    let authority = g.authority().await?;
+    let pair = authority
+        .issue_rsa_sm2_pair(&RsaSm2PairRequest {
+            rsa_ca: rsa_ca.clone(),
+            sm2_ca: sm2_ca.clone(),
+            rsa_key,
+            sm2_key,
+            subject: args.subject.subject.clone(),
+            sans: args.subject.san.clone(),
+            profile: args.subject.profile,
+            days: args.subject.days,
+        })
+        .await?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
+    for (name, issued) in [("rsa", &pair.first), ("sm2", &pair.second)] {
+        write_file(
+            &args.out_dir.join(format!("{name}.pem")),
+            ca_core::pem::certificate(&issued.der)?.as_bytes(),
+            args.force,
+        )?;
+        if let Some(key) = &issued.generated_key {
+            std::fs::create_dir_all(key_dir)
+                .with_context(|| format!("creating {}", key_dir.display()))?;
+            let pem = match &passphrase {
+                Some(p) => encrypt_key_pem(key, p)?,
+                None => plain_key_pem(key)?,
+            };
+            write_private_file(
+                &key_dir.join(format!("{name}.key")),
+                pem.as_bytes(),
+                args.force,
+            )?;
+        }
+    }
+    for w in &pair.first.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (a, b) = (&pair.first.record, &pair.second.record);
+    match args.format {
+        Format::Json => print_json(&serde_json::json!({
+            "mode": "rsa-sm2",
+            "subject": a.subject,
+            "rsa": {"serial": a.serial, "issuer": a.issuer_name, "key_type": a.key_type},
+            "sm2": {"serial": b.serial, "issuer": b.issuer_name, "key_type": b.key_type},
+            "not_after": timestamp(a.not_after),
+            "out_dir": args.out_dir,
+        })),
+        Format::Text => {
+            println!(
+                "issued {} certificate {} by '{}' and SM2 certificate {} by '{}' for {} (valid until {})",
+                a.key_type,
+                a.serial,
+                a.issuer_name,
+                b.serial,
+                b.issuer_name,
+                a.subject,
+                timestamp(a.not_after)
+            );
+            Ok(())
+        }
+    }
 }
 
 fn write_pair(args: &IssueDualArgs, pair: &IssuedSm2Pair) -> Result<()> {

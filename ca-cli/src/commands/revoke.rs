@@ -23,6 +23,9 @@ pub(crate) struct RevokeArgs {
     /// When the key was (suspected to be) compromised: RFC 3339 or YYYY-MM-DD.
     #[arg(long, value_parser = parse_instant)]
     invalidity_date: Option<i64>,
+    /// Also revoke the certificate's dual-certificate partner, in the same transaction.
+    #[arg(long)]
+    pair: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -53,16 +56,20 @@ pub(crate) fn parse_instant(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("'{s}' is not a time (use RFC 3339 or YYYY-MM-DD)"))
 }
 
+fn revocation_json(c: &CertificateRecord) -> serde_json::Value {
+    serde_json::json!({
+        "serial": c.serial,
+        "issuer": c.issuer_name,
+        "status": c.status,
+        "reason": c.revocation_reason.map(|r| r.as_str()),
+        "revoked_at": c.revoked_at.map(timestamp),
+        "invalidity_date": c.invalidity_date.map(timestamp),
+    })
+}
+
 fn report(c: &CertificateRecord, verb: &str, format: Format) -> Result<()> {
     match format {
-        Format::Json => print_json(&serde_json::json!({
-            "serial": c.serial,
-            "issuer": c.issuer_name,
-            "status": c.status,
-            "reason": c.revocation_reason.map(|r| r.as_str()),
-            "revoked_at": c.revoked_at.map(timestamp),
-            "invalidity_date": c.invalidity_date.map(timestamp),
-        })),
+        Format::Json => print_json(&revocation_json(c)),
         Format::Text => {
             match c.revocation_reason {
                 Some(r) => println!(
@@ -78,19 +85,48 @@ fn report(c: &CertificateRecord, verb: &str, format: Format) -> Result<()> {
 
 pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     let authority = g.authority().await?;
-    let record = authority
-        .revoke(&RevokeRequest {
-            serial: a.serial.clone(),
-            ca: a.ca,
-            reason: a.reason,
-            invalidity_date: a.invalidity_date,
-        })
-        .await
-        .with_context(|| format!("cannot revoke {}", a.serial))?;
+    let req = RevokeRequest {
+        serial: a.serial.clone(),
+        ca: a.ca,
+        reason: a.reason,
+        invalidity_date: a.invalidity_date,
+    };
+    let records = if a.pair {
+        authority
+            .revoke_pair(&req)
+            .await
+            .with_context(|| format!("cannot revoke {} and its partner", a.serial))?
+    } else {
+        vec![authority
+            .revoke(&req)
+            .await
+            .with_context(|| format!("cannot revoke {}", a.serial))?]
+    };
     if a.reason == RevocationReason::KeyCompromise {
         eprintln!("note: the key is blocked; CSRs for it will be refused");
     }
-    report(&record, "revoked", a.format)
+    if !a.pair {
+        if let Some(p) = authority.partner(&records[0]).await? {
+            if p.certificate.status != "revoked" {
+                eprintln!(
+                    "note: {} has a dual-certificate partner, {} under '{}', still valid; `caforge revoke {} --pair` revokes both",
+                    records[0].serial, p.certificate.serial, p.certificate.issuer_name, records[0].serial
+                );
+            }
+        }
+    }
+    match (a.format, records.as_slice()) {
+        (Format::Json, [one]) => report(one, "revoked", a.format),
+        (Format::Json, many) => print_json(&serde_json::Value::Array(
+            many.iter().map(revocation_json).collect(),
+        )),
+        (Format::Text, many) => {
+            for r in many {
+                report(r, "revoked", a.format)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 pub(crate) async fn unrevoke(g: &Globals, a: UnrevokeArgs) -> Result<()> {

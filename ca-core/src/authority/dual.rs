@@ -30,6 +30,35 @@ pub struct Sm2PairRequest {
     pub days: Option<u32>,
 }
 
+/// A request for a dual-algorithm pair (RSA or ECDSA + SM2) for one subject.
+#[derive(Clone, Debug)]
+pub struct RsaSm2PairRequest {
+    /// The RSA (or ECDSA) CA.
+    pub rsa_ca: String,
+    /// The SM2 CA.
+    pub sm2_ca: String,
+    /// The RSA/ECDSA side's key: a CSR, or a key caforge generates.
+    pub rsa_key: SubjectKey,
+    /// The SM2 side's key: a CSR, or a key caforge generates.
+    pub sm2_key: SubjectKey,
+    /// Subject DN; the RSA CSR's when absent.
+    pub subject: Option<String>,
+    /// SANs; the RSA CSR's requested SANs when empty.
+    pub sans: Vec<String>,
+    /// Profile of both certificates.
+    pub profile: ProfileName,
+    /// Validity in days (profile default when absent).
+    pub days: Option<u32>,
+}
+
+/// The two certificates of a dual-algorithm pair.
+pub struct IssuedPair {
+    /// The RSA/ECDSA certificate.
+    pub first: Issued,
+    /// The SM2 certificate.
+    pub second: Issued,
+}
+
 /// What an SM2 pair issuance returns: nothing here holds the encryption private key in the
 /// clear — the subscriber gets it only inside `envelope`.
 pub struct IssuedSm2Pair {
@@ -193,6 +222,114 @@ impl<S: Store> Authority<S> {
             },
             envelope,
             response,
+        })
+    }
+
+    /// Issues a dual-algorithm pair: one subject and SANs under an RSA (or ECDSA) CA and
+    /// under an SM2 CA, so a server can offer SM2 to guomi clients and RSA to everyone else.
+    ///
+    /// Each certificate is checked, serialled and linted exactly as single issuance does;
+    /// the second takes the first's resolved subject and SANs so the two always name the
+    /// same thing. Both are signed before either is stored, then committed together: if the
+    /// second signature fails, neither is issued.
+    ///
+    /// # Errors
+    /// Everything [`Authority::issue`] refuses; an SM2 key or CA on the RSA side, a non-SM2
+    /// key or CA on the SM2 side.
+    pub async fn issue_rsa_sm2_pair(&self, req: &RsaSm2PairRequest) -> Result<IssuedPair> {
+        let mut sides = Vec::with_capacity(2);
+        for (ca, key, want_sm2) in [
+            (&req.rsa_ca, &req.rsa_key, false),
+            (&req.sm2_ca, &req.sm2_key, true),
+        ] {
+            let record = self.store.find_ca(ca).await?;
+            self.ensure_not_revoked(&record).await?;
+            let chain = self.chain_records(&record).await?;
+            let issuer = self.load_issuer(record).await?;
+            let (side, a_side) = if want_sm2 {
+                ("SM2", "an SM2")
+            } else {
+                ("RSA/ECDSA", "an RSA or ECDSA")
+            };
+            if (issuer.key_type == KeyType::Sm2) != want_sm2 {
+                return Err(Error::Invalid(format!(
+                    "CA '{}' has a {} key; the {side} side of an rsa-sm2 pair needs {a_side} CA",
+                    issuer.record.name,
+                    issuer.key_type.as_str()
+                )));
+            }
+            let is_sm2 = match key {
+                SubjectKey::Csr(bytes) => ParsedCsr::parse(bytes)?.key == PublicKeyDescription::Sm2,
+                SubjectKey::Generate(kt) => *kt == KeyType::Sm2,
+            };
+            if is_sm2 != want_sm2 {
+                return Err(Error::Invalid(format!(
+                    "the {side} side of an rsa-sm2 pair needs {a_side} key"
+                )));
+            }
+            sides.push((issuer, chain));
+        }
+        let first_req = IssueRequest {
+            ca: req.rsa_ca.clone(),
+            key: req.rsa_key.clone(),
+            subject: req.subject.clone(),
+            sans: req.sans.clone(),
+            profile: req.profile,
+            days: req.days,
+        };
+        let mut first = self
+            .prepare_leaf(&sides[0].0, &sides[0].1, &first_req, None)
+            .await?;
+        let second_req = IssueRequest {
+            ca: req.sm2_ca.clone(),
+            key: req.sm2_key.clone(),
+            subject: Some(first.subject.to_string()),
+            sans: first.sans.iter().map(ToString::to_string).collect(),
+            profile: req.profile,
+            days: req.days,
+        };
+        let mut second = self
+            .prepare_leaf(&sides[1].0, &sides[1].1, &second_req, None)
+            .await?;
+        let first_der = self.sign_leaf(&sides[0].0, &first).await?;
+        let second_der = self.sign_leaf(&sides[1].0, &second).await?;
+        let (first_cert, first_audit) = first.to_record(&sides[0].0, &first_der);
+        let (second_cert, second_audit) = second.to_record(&sides[1].0, &second_der);
+        let (first_record, second_record) = self
+            .store
+            .commit_pair(
+                PairMode::RsaSm2,
+                PairMember {
+                    cert: &first_cert,
+                    issuer_key_id: &first.issuer_kid_hex,
+                    audit: &first_audit,
+                },
+                PairMember {
+                    cert: &second_cert,
+                    issuer_key_id: &second.issuer_kid_hex,
+                    audit: &second_audit,
+                },
+                None,
+            )
+            .await?;
+        let mut chains = sides
+            .into_iter()
+            .map(|(_, chain)| chain.into_iter().map(|c| c.cert_der).collect::<Vec<_>>());
+        Ok(IssuedPair {
+            first: Issued {
+                record: first_record,
+                der: first_der,
+                chain: chains.next().unwrap_or_default(),
+                generated_key: first.generated_key.take(),
+                warnings: first.warnings,
+            },
+            second: Issued {
+                record: second_record,
+                der: second_der,
+                chain: chains.next().unwrap_or_default(),
+                generated_key: second.generated_key.take(),
+                warnings: second.warnings,
+            },
         })
     }
 

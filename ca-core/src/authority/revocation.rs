@@ -24,7 +24,7 @@ use crate::revocation::ocsp::{
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::store::{
     BlockedKey, CaRecord, CachedOcspResponse, CertificateRecord, NewCertificate, NewCrl,
-    Revocation, Store, StoreError, WriteMark,
+    Revocation, RevocationItem, Store, StoreError, WriteMark,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -160,6 +160,13 @@ pub(crate) struct OcspMemo {
 /// Most pre-signed responses kept in memory; when full the memory starts over.
 const OCSP_MEMO_MAX: usize = 100_000;
 
+/// What revoking one certificate writes.
+struct RevocationPlan {
+    revocation: Revocation,
+    block: Option<BlockedKey>,
+    audit: AuditEvent,
+}
+
 struct OcspIssuer {
     record: CaRecord,
     name_der: Vec<u8>,
@@ -242,6 +249,55 @@ impl<S: Store> Authority<S> {
     pub async fn revoke(&self, req: &RevokeRequest) -> Result<CertificateRecord> {
         // 1.
         let cert = self.certificate_for(&req.serial, req.ca.as_deref()).await?;
+        let plan = self.revocation_plan(&cert, req).await?;
+        Ok(self
+            .store
+            .revoke(cert.id, &plan.revocation, plan.block.as_ref(), &plan.audit)
+            .await?)
+    }
+
+    /// Revokes a certificate and its pair partner (dual certificates) in one transaction,
+    /// with the same reason: both or neither. Returns both records, the named one first.
+    ///
+    /// # Errors
+    /// As [`Authority::revoke`] for either certificate; a certificate without a partner.
+    pub async fn revoke_pair(&self, req: &RevokeRequest) -> Result<Vec<CertificateRecord>> {
+        let cert = self.certificate_for(&req.serial, req.ca.as_deref()).await?;
+        let partner = self
+            .store
+            .partner(cert.id)
+            .await?
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "certificate {} was not issued as part of a pair; revoke it without --pair",
+                    cert.serial
+                ))
+            })?
+            .certificate;
+        let plans = [
+            self.revocation_plan(&cert, req).await?,
+            self.revocation_plan(&partner, req).await?,
+        ];
+        let items: Vec<RevocationItem<'_>> = [&cert, &partner]
+            .iter()
+            .zip(&plans)
+            .map(|(c, p)| RevocationItem {
+                cert_id: c.id,
+                revocation: &p.revocation,
+                block: p.block.as_ref(),
+                audit: &p.audit,
+            })
+            .collect();
+        Ok(self.store.revoke_together(&items).await?)
+    }
+
+    /// Steps 1–4 of [`Authority::revoke`] for `cert`: refusals, the key to block and the
+    /// audit entry.
+    async fn revocation_plan(
+        &self,
+        cert: &CertificateRecord,
+        req: &RevokeRequest,
+    ) -> Result<RevocationPlan> {
         let issuer = self.store.ca_by_id(cert.issuer_ca_id).await?;
         if issuer.parent_id.is_none() && issuer.serial == cert.serial {
             return Err(Error::Invalid(format!(
@@ -282,15 +338,15 @@ impl<S: Store> Authority<S> {
                 "was": cert.revocation_reason.map(|r| r.as_str()),
             }),
         };
-        let revocation = Revocation {
-            reason: req.reason,
-            revoked_at: now,
-            invalidity_date: req.invalidity_date,
-        };
-        Ok(self
-            .store
-            .revoke(cert.id, &revocation, block.as_ref(), &audit)
-            .await?)
+        Ok(RevocationPlan {
+            revocation: Revocation {
+                reason: req.reason,
+                revoked_at: now,
+                invalidity_date: req.invalidity_date,
+            },
+            block,
+            audit,
+        })
     }
 
     /// Lifts a certificateHold: the certificate is valid again, the next delta CRL lists it

@@ -266,6 +266,40 @@ async fn pairs<S: Store>(store: &S, ca: IssuerId) {
         .await
         .expect("by serial")
         .is_empty());
+
+    // Revoked together: all or none.
+    let r = revocation_at(RevocationReason::Superseded, 10);
+    let revoked = event("cert.revoked");
+    let item = |id| RevocationItem {
+        cert_id: id,
+        revocation: &r,
+        block: None,
+        audit: &revoked,
+    };
+    store
+        .revoke(second.id, &r, None, &revoked)
+        .await
+        .expect("revoke one");
+    assert!(matches!(
+        store
+            .revoke_together(&[item(first.id), item(second.id)])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .certificate_by_id(first.id)
+            .await
+            .expect("first")
+            .status,
+        "valid"
+    );
+    let extra = another(store, ca, None).await;
+    let both = store
+        .revoke_together(&[item(first.id), item(extra.id)])
+        .await
+        .expect("revoke both");
+    assert!(both.iter().all(|c| c.status == "revoked"));
 }
 
 async fn api_tokens<S: Store>(store: &S) {

@@ -526,6 +526,20 @@ pub trait PairStore {
     async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
+/// One certificate of a revocation made together with others
+/// ([`RevocationStore::revoke_together`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RevocationItem<'a> {
+    /// The certificate's row id.
+    pub cert_id: i64,
+    /// Reason and times.
+    pub revocation: &'a Revocation,
+    /// The key to block (keyCompromise).
+    pub block: Option<&'a BlockedKey>,
+    /// Its audit entry.
+    pub audit: &'a AuditEvent,
+}
+
 /// Revocation records, CRL numbers and blocked keys.
 #[allow(async_fn_in_trait)]
 pub trait RevocationStore {
@@ -542,6 +556,15 @@ pub trait RevocationStore {
         block: Option<&BlockedKey>,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError>;
+
+    /// Revokes several certificates (a pair) in one transaction: all or none.
+    ///
+    /// # Errors
+    /// As [`RevocationStore::revoke`] for any of them; then nothing changes.
+    async fn revoke_together(
+        &self,
+        items: &[RevocationItem<'_>],
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
 
     /// Lifts a certificateHold: the certificate is valid again and the next delta CRL
     /// lists it as removeFromCRL.
@@ -861,6 +884,12 @@ impl RevocationStore for AnyStore {
         a: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
         dispatch!(self, st => st.revoke(id, r, b, a).await)
+    }
+    async fn revoke_together(
+        &self,
+        items: &[RevocationItem<'_>],
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        dispatch!(self, st => st.revoke_together(items).await)
     }
     async fn release_hold(
         &self,

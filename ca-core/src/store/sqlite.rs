@@ -14,8 +14,8 @@ use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
     OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
-    RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError, TokenStore,
-    WriteMark,
+    RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError,
+    TokenStore, WriteMark,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
@@ -551,6 +551,59 @@ async fn finish_status_change(
     Ok(record)
 }
 
+/// One revocation inside `tx` (see [`RevocationStore::revoke`]); the caller commits.
+async fn revoke_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    cert_id: i64,
+    revocation: &Revocation,
+    block: Option<&BlockedKey>,
+    audit: &AuditEvent,
+) -> Result<CertificateRecord, StoreError> {
+    let current = cert_by_id_in(&mut *tx, cert_id).await?;
+    if current.status == "revoked"
+        && current.revocation_reason != Some(RevocationReason::CertificateHold)
+    {
+        return Err(StoreError::Conflict(format!(
+            "certificate {} is already revoked ({})",
+            current.serial,
+            current
+                .revocation_reason
+                .map_or("unspecified", RevocationReason::as_str)
+        )));
+    }
+    let seq = next_revocation_seq(&mut *tx).await?;
+    sqlx::query(
+        "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?, invalidity_date = ?,
+                hold_released_at = NULL, revocation_seq = ? WHERE id = ?",
+    )
+    .bind(revocation.revoked_at)
+    .bind(i64::from(revocation.reason.code()))
+    .bind(revocation.invalidity_date)
+    .bind(seq)
+    .bind(cert_id)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(b) = block {
+        sqlx::query(
+            "INSERT INTO blocked_keys (spki_sha256, serial, ca_id, blocked_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (spki_sha256) DO NOTHING",
+        )
+        .bind(&b.spki_sha256)
+        .bind(&b.serial)
+        .bind(b.ca.0)
+        .bind(revocation.revoked_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
+        .bind(current.issuer_ca_id.0)
+        .bind(&current.serial)
+        .execute(&mut **tx)
+        .await?;
+    append_audit_in(&mut *tx, audit).await?;
+    cert_by_id_in(&mut *tx, current.id).await
+}
+
 impl SqliteStore {
     async fn certificate_by_id_impl(&self, id: i64) -> Result<CertificateRecord, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -643,43 +696,22 @@ impl RevocationStore for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current = cert_by_id_in(&mut tx, cert_id).await?;
-        if current.status == "revoked"
-            && current.revocation_reason != Some(RevocationReason::CertificateHold)
-        {
-            return Err(StoreError::Conflict(format!(
-                "certificate {} is already revoked ({})",
-                current.serial,
-                current
-                    .revocation_reason
-                    .map_or("unspecified", RevocationReason::as_str)
-            )));
+        let record = revoke_in(&mut tx, cert_id, revocation, block, audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn revoke_together(
+        &self,
+        items: &[RevocationItem<'_>],
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut records = Vec::with_capacity(items.len());
+        for i in items {
+            records.push(revoke_in(&mut tx, i.cert_id, i.revocation, i.block, i.audit).await?);
         }
-        let seq = next_revocation_seq(&mut tx).await?;
-        sqlx::query(
-            "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?, invalidity_date = ?,
-                    hold_released_at = NULL, revocation_seq = ? WHERE id = ?",
-        )
-        .bind(revocation.revoked_at)
-        .bind(i64::from(revocation.reason.code()))
-        .bind(revocation.invalidity_date)
-        .bind(seq)
-        .bind(cert_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(b) = block {
-            sqlx::query(
-                "INSERT INTO blocked_keys (spki_sha256, serial, ca_id, blocked_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (spki_sha256) DO NOTHING",
-            )
-            .bind(&b.spki_sha256)
-            .bind(&b.serial)
-            .bind(b.ca.0)
-            .bind(revocation.revoked_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        finish_status_change(tx, &current, audit).await
+        tx.commit().await?;
+        Ok(records)
     }
 
     async fn release_hold(
