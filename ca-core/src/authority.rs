@@ -4,6 +4,8 @@
 
 mod dual;
 mod revocation;
+#[cfg(test)]
+mod test_support;
 mod tokens;
 
 pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};

@@ -91,7 +91,23 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
         reason: a.reason,
         invalidity_date: a.invalidity_date,
     };
-    let records = if a.pair {
+    // On a terminal, a certificate with a valid partner asks whether to revoke both.
+    let mut pair = a.pair;
+    if !pair && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let cert = authority.certificate(&a.serial, req.ca.as_deref()).await?;
+        if let Some(p) = authority.partner(&cert).await? {
+            if p.certificate.status != "revoked" {
+                eprint!(
+                    "{} has a dual-certificate partner, {} under '{}'. Revoke both? [y/N] ",
+                    cert.serial, p.certificate.serial, p.certificate.issuer_name
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                pair = matches!(answer.trim(), "y" | "Y" | "yes");
+            }
+        }
+    }
+    let records = if pair {
         authority
             .revoke_pair(&req)
             .await
@@ -105,7 +121,7 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     if a.reason == RevocationReason::KeyCompromise {
         eprintln!("note: the key is blocked; CSRs for it will be refused");
     }
-    if !a.pair {
+    if !pair {
         if let Some(p) = authority.partner(&records[0]).await? {
             if p.certificate.status != "revoked" {
                 eprintln!(

@@ -373,3 +373,114 @@ impl<S: Store> Authority<S> {
         Ok(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::authority::test_support::{ca, MemoryKeys};
+    use crate::profile::Profiles;
+    use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore, SqliteStore};
+    use crate::time::SystemClock;
+
+    async fn authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
+        let store = AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("store"));
+        let authority = Authority::new(
+            store,
+            keys,
+            Arc::new(SystemClock),
+            Profiles::from_config(&Default::default()).expect("profiles"),
+        );
+        authority.create_root(&ca("ec")).await.expect("ec root");
+        let mut gm = ca("gm");
+        gm.key_type = KeyType::Sm2;
+        authority.create_root(&gm).await.expect("sm2 root");
+        authority
+    }
+
+    async fn certificates(a: &Authority<AnyStore>) -> usize {
+        a.store()
+            .list_certificates(&CertificateFilter::default())
+            .await
+            .expect("list")
+            .len()
+    }
+
+    /// A PKCS#10 request signed by `key` (RFC 2986), encoded here so the test needs no tool.
+    fn csr_for(key: &SoftwareKey, subject: &str) -> Vec<u8> {
+        use crate::keys::Signer as _;
+        use der::Encode as _;
+        use std::str::FromStr as _;
+        let info = x509_cert::request::CertReqInfo {
+            version: x509_cert::request::Version::V1,
+            subject: x509_cert::name::Name::from_str(subject).expect("name"),
+            public_key: key.public_key_info().clone(),
+            attributes: Default::default(),
+        };
+        let signature = key.sign(&info.to_der().expect("der")).expect("sign");
+        x509_cert::request::CertReq {
+            info,
+            algorithm: key.key_type().signature_algorithm().algorithm_identifier(),
+            signature: der::asn1::BitString::from_bytes(&signature).expect("bits"),
+        }
+        .to_der()
+        .expect("der")
+    }
+
+    #[tokio::test]
+    async fn when_the_second_signature_fails_neither_is_issued() {
+        let keys = Arc::new(MemoryKeys::default());
+        let a = authority(keys.clone()).await;
+        let before = certificates(&a).await;
+        *keys.broken_type.lock().expect("lock") = Some(KeyType::Sm2);
+        let req = RsaSm2PairRequest {
+            rsa_ca: "ec".into(),
+            sm2_ca: "gm".into(),
+            rsa_key: SubjectKey::Generate(KeyType::P256),
+            sm2_key: SubjectKey::Generate(KeyType::Sm2),
+            subject: Some("CN=pair.example".into()),
+            sans: vec!["dns:pair.example".into()],
+            profile: ProfileName::TlsServer,
+            days: None,
+        };
+        let err = a.issue_rsa_sm2_pair(&req).await.err().expect("must fail");
+        assert!(matches!(err, Error::BadSignature), "{err}");
+        assert_eq!(certificates(&a).await, before);
+        let log = a.store().audit_log().await.expect("log");
+        assert!(!log.iter().any(|r| r.event.action == "cert.signed"));
+        // Mended, the same request issues both.
+        *keys.broken_type.lock().expect("lock") = None;
+        let pair = a.issue_rsa_sm2_pair(&req).await.expect("pair");
+        assert_eq!(certificates(&a).await, before + 2);
+        let partner = a.partner(&pair.first.record).await.expect("partner");
+        assert_eq!(
+            partner.map(|p| p.certificate.id),
+            Some(pair.second.record.id)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_custodian_that_cannot_escrow_issues_no_sm2_pair() {
+        let keys = Arc::new(MemoryKeys::default());
+        let a = authority(keys).await;
+        let before = certificates(&a).await;
+        let holder =
+            SoftwareKey::generate(KeyType::Sm2, crate::algorithm::DEFAULT_SM2_ID).expect("key");
+        let csr = csr_for(&holder, "CN=tlcp.example");
+        let err = a
+            .issue_sm2_pair(&Sm2PairRequest {
+                ca: "gm".into(),
+                csr,
+                subject: None,
+                sans: vec!["dns:tlcp.example".into()],
+                profile: ProfileName::TlsServer,
+                days: None,
+            })
+            .await
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("cannot escrow"), "{err}");
+        assert_eq!(certificates(&a).await, before);
+    }
+}

@@ -1118,101 +1118,14 @@ impl<S: Store> Authority<S> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Mutex;
+    use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::authority::{IssueRequest, NewCaRequest, SubjectKey};
-    use crate::keys::{KeyError, KeyProvider, KeyRef, SoftwareKey};
+    use crate::authority::test_support::{ca, MemoryKeys};
+    use crate::authority::{IssueRequest, SubjectKey};
     use crate::profile::{ProfileName, Profiles};
     use crate::store::{AnyStore, AuditStore, SqliteStore};
     use crate::time::SystemClock;
-
-    /// A key that signs correctly until `broken` is set, then returns garbage: a faulty
-    /// custodian (test-only; keys live in memory).
-    struct Faulty {
-        key: Arc<SoftwareKey>,
-        broken: Arc<AtomicBool>,
-    }
-
-    impl Signer for Faulty {
-        fn key_type(&self) -> KeyType {
-            self.key.key_type()
-        }
-        fn public_key_info(&self) -> &spki::SubjectPublicKeyInfoOwned {
-            self.key.public_key_info()
-        }
-        fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, KeyError> {
-            if self.broken.load(Ordering::SeqCst) {
-                return Ok(vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]);
-            }
-            self.key.sign(message)
-        }
-        fn sm2_id(&self) -> Option<&str> {
-            self.key.sm2_id()
-        }
-    }
-
-    #[derive(Default)]
-    struct MemoryKeys {
-        keys: Mutex<HashMap<String, Arc<SoftwareKey>>>,
-        broken: Arc<AtomicBool>,
-    }
-
-    impl MemoryKeys {
-        fn signer(&self, key: Arc<SoftwareKey>) -> Box<dyn Signer> {
-            Box::new(Faulty {
-                key,
-                broken: self.broken.clone(),
-            })
-        }
-    }
-
-    impl KeyProvider for MemoryKeys {
-        fn generate(
-            &self,
-            key_type: KeyType,
-            label: &str,
-            sm2_id: &str,
-        ) -> std::result::Result<(KeyRef, Box<dyn Signer>), KeyError> {
-            let key = Arc::new(SoftwareKey::generate(key_type, sm2_id)?);
-            self.keys
-                .lock()
-                .expect("lock")
-                .insert(label.to_owned(), key.clone());
-            Ok((KeyRef::new(format!("memory:{label}")), self.signer(key)))
-        }
-        fn load(
-            &self,
-            key_ref: &KeyRef,
-            _: &str,
-        ) -> std::result::Result<Box<dyn Signer>, KeyError> {
-            let label = key_ref.as_str().trim_start_matches("memory:");
-            let key = self.keys.lock().expect("lock").get(label).cloned();
-            key.map(|k| self.signer(k))
-                .ok_or_else(|| KeyError::Rejected(format!("no key {label}")))
-        }
-        fn remove(&self, key_ref: &KeyRef) -> std::result::Result<(), KeyError> {
-            let label = key_ref.as_str().trim_start_matches("memory:");
-            self.keys.lock().expect("lock").remove(label);
-            Ok(())
-        }
-    }
-
-    fn ca(name: &str) -> NewCaRequest {
-        NewCaRequest {
-            name: name.into(),
-            subject: None,
-            key_type: KeyType::P256,
-            days: None,
-            path_len: None,
-            sm2_id: None,
-            permitted_dns: vec![],
-            excluded_dns: vec![],
-            settings: CaSettings::default(),
-        }
-    }
 
     #[tokio::test]
     async fn a_faulty_signer_burns_a_crl_number_and_gets_internal_error() {

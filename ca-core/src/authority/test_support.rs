@@ -1,0 +1,98 @@
+//! Test-only key custody: keys in memory whose signatures can be made to fail, to test what
+//! the authority does when a custodian misbehaves.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::algorithm::KeyType;
+use crate::authority::NewCaRequest;
+use crate::keys::{KeyError, KeyProvider, KeyRef, Signer, SoftwareKey};
+use crate::revocation::CaSettings;
+
+/// A key that signs correctly until `broken` is set, then returns garbage: a faulty
+/// custodian (test-only; keys live in memory).
+pub(crate) struct Faulty {
+    key: Arc<SoftwareKey>,
+    broken: Arc<AtomicBool>,
+    broken_type: Arc<Mutex<Option<KeyType>>>,
+}
+
+impl Signer for Faulty {
+    fn key_type(&self) -> KeyType {
+        self.key.key_type()
+    }
+    fn public_key_info(&self) -> &spki::SubjectPublicKeyInfoOwned {
+        self.key.public_key_info()
+    }
+    fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, KeyError> {
+        let type_broken = *self.broken_type.lock().expect("lock") == Some(self.key.key_type());
+        if self.broken.load(Ordering::SeqCst) || type_broken {
+            return Ok(vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]);
+        }
+        self.key.sign(message)
+    }
+    fn sm2_id(&self) -> Option<&str> {
+        self.key.sm2_id()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct MemoryKeys {
+    keys: Mutex<HashMap<String, Arc<SoftwareKey>>>,
+    /// Every key signs garbage while set.
+    pub(crate) broken: Arc<AtomicBool>,
+    /// Keys of this type sign garbage.
+    pub(crate) broken_type: Arc<Mutex<Option<KeyType>>>,
+}
+
+impl MemoryKeys {
+    fn signer(&self, key: Arc<SoftwareKey>) -> Box<dyn Signer> {
+        Box::new(Faulty {
+            key,
+            broken: self.broken.clone(),
+            broken_type: self.broken_type.clone(),
+        })
+    }
+}
+
+impl KeyProvider for MemoryKeys {
+    fn generate(
+        &self,
+        key_type: KeyType,
+        label: &str,
+        sm2_id: &str,
+    ) -> std::result::Result<(KeyRef, Box<dyn Signer>), KeyError> {
+        let key = Arc::new(SoftwareKey::generate(key_type, sm2_id)?);
+        self.keys
+            .lock()
+            .expect("lock")
+            .insert(label.to_owned(), key.clone());
+        Ok((KeyRef::new(format!("memory:{label}")), self.signer(key)))
+    }
+    fn load(&self, key_ref: &KeyRef, _: &str) -> std::result::Result<Box<dyn Signer>, KeyError> {
+        let label = key_ref.as_str().trim_start_matches("memory:");
+        let key = self.keys.lock().expect("lock").get(label).cloned();
+        key.map(|k| self.signer(k))
+            .ok_or_else(|| KeyError::Rejected(format!("no key {label}")))
+    }
+    fn remove(&self, key_ref: &KeyRef) -> std::result::Result<(), KeyError> {
+        let label = key_ref.as_str().trim_start_matches("memory:");
+        self.keys.lock().expect("lock").remove(label);
+        Ok(())
+    }
+}
+
+pub(crate) fn ca(name: &str) -> NewCaRequest {
+    NewCaRequest {
+        name: name.into(),
+        subject: None,
+        key_type: KeyType::P256,
+        days: None,
+        path_len: None,
+        sm2_id: None,
+        permitted_dns: vec![],
+        excluded_dns: vec![],
+        settings: CaSettings::default(),
+    }
+}
