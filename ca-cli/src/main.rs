@@ -21,7 +21,7 @@ struct Cli {
     /// The caforge home (config, database, keys).
     #[arg(long, global = true, env = "CAFORGE_HOME", default_value = "caforge")]
     home: PathBuf,
-    /// Database URL (`sqlite:PATH`); overrides the home's configuration.
+    /// Database URL (`sqlite:PATH` or `postgres://USER@HOST/DB`); overrides the home's configuration.
     #[arg(long, global = true, env = "CAFORGE_DB")]
     db: Option<String>,
     /// File holding the key passphrase (or set CAFORGE_PASSPHRASE).

@@ -67,6 +67,7 @@ impl Default for ServerSettings {
 pub const DEFAULT_CONFIG: &str = r#"# caforge configuration (see README.md).
 
 # Storage. Relative sqlite paths are relative to this directory; --db / CAFORGE_DB override.
+# Several servers sharing one CA use PostgreSQL: database = "postgres://caforge@db.example/caforge"
 database = "sqlite:caforge.db"
 
 # Profile overrides. tls-server follows the CA/B Forum BR §6.3.2 schedule (200 days from

@@ -7,6 +7,7 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+mod postgres;
 mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use crate::policy::{NameConstraintSet, SubjectAltName};
 use crate::revocation::{CaSettings, RevocationReason};
 use crate::tokens::{NewToken, TokenRecord};
 
+pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, WRITE_MARK_SETTLE};
 
 /// Errors from storage.
@@ -779,6 +781,8 @@ impl<
 pub enum AnyStore {
     /// Embedded SQLite.
     Sqlite(SqliteStore),
+    /// PostgreSQL, shared by several servers.
+    Postgres(PgStore),
 }
 
 impl AnyStore {
@@ -792,6 +796,9 @@ impl AnyStore {
                 SqliteStore::open(path.trim_start_matches("//")).await?,
             ));
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(AnyStore::Postgres(PgStore::open(url).await?));
+        }
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
 }
@@ -800,6 +807,7 @@ macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
         }
     };
 }

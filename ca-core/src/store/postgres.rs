@@ -1,0 +1,1252 @@
+//! The PostgreSQL backend, for several `caforge serve` replicas on one CA.
+//!
+//! The same tables and semantics as the SQLite backend ([`super::SqliteStore`]), in
+//! PostgreSQL types. Every write transaction first takes one transaction-scoped advisory
+//! lock, so writers are serialised exactly as SQLite's `BEGIN IMMEDIATE` serialises them —
+//! across every process and replica on the database: serials stay unique, CRL numbers only
+//! grow and the audit chain stays linear. Reads never take it.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Row};
+
+use super::{
+    AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
+    CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
+    OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
+    RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError,
+    TokenStore, WriteMark,
+};
+use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::issuance::SerialNumber;
+use crate::keys::KeyRef;
+use crate::revocation::{CaSettings, OcspSigner, RevocationReason, REMOVE_FROM_CRL};
+use crate::tokens::{NewToken, TokenRecord};
+
+/// Migrations, applied in order and recorded in `caforge_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+/// The advisory lock key every write transaction holds ("caforge" in ASCII).
+const WRITE_LOCK: i64 = 0x0063_6166_6f72_6765;
+
+/// A PostgreSQL-backed store.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Begins a write transaction holding the store-wide advisory lock.
+async fn write_tx(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`) and brings the schema up to date (migrations run
+    /// under the write lock, so replicas starting together migrate once).
+    ///
+    /// # Errors
+    /// Connection and migration errors.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS caforge_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0)::BIGINT FROM caforge_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        for (version, sql) in MIGRATIONS {
+            if *version <= current {
+                continue;
+            }
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO caforge_migrations (version, applied_at) VALUES ($1, EXTRACT(EPOCH FROM now())::BIGINT)",
+            )
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn append_audit_in(
+    conn: &mut PgConnection,
+    event: &AuditEvent,
+) -> Result<AuditRecord, StoreError> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let hash = chain_hash(&prev_hash, seq, event);
+    sqlx::query(
+        "INSERT INTO audit (seq, at, action, ca, serial, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(seq)
+    .bind(event.at)
+    .bind(&event.action)
+    .bind(&event.ca)
+    .bind(&event.serial)
+    .bind(event.details.to_string())
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(AuditRecord {
+        seq,
+        event: event.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
+async fn mark_serial_used(
+    conn: &mut PgConnection,
+    issuer_key_id: &str,
+    serial: &SerialNumber,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE serials SET state = 'used' WHERE issuer_key_id = $1 AND serial = $2 AND state = 'reserved'",
+    )
+    .bind(issuer_key_id)
+    .bind(serial.to_hex())
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "serial {serial} was not reserved or is already used"
+        )));
+    }
+    Ok(())
+}
+
+async fn insert_certificate(
+    conn: &mut PgConnection,
+    cert: &NewCertificate,
+    issuer: IssuerId,
+) -> Result<i64, StoreError> {
+    let sans = serde_json::to_string(&cert.sans)
+        .map_err(|e| StoreError::Corrupt(format!("SAN encoding: {e}")))?;
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type, not_before, not_after, status, fingerprint, der, created_at, crl_partition, crl_url, spki_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'valid', $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(issuer.0)
+    .bind(cert.serial.to_hex())
+    .bind(&cert.subject)
+    .bind(sans)
+    .bind(&cert.profile)
+    .bind(&cert.key_type)
+    .bind(cert.not_before)
+    .bind(cert.not_after)
+    .bind(&cert.fingerprint)
+    .bind(&cert.der)
+    .bind(cert.created_at)
+    .bind(cert.crl_partition.map(i64::from))
+    .bind(&cert.crl_url)
+    .bind(&cert.spki_sha256)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+fn ca_from_row(row: &PgRow) -> Result<CaRecord, StoreError> {
+    let nc: String = row.try_get("name_constraints")?;
+    let path_len: Option<i64> = row.try_get("path_len")?;
+    Ok(CaRecord {
+        id: IssuerId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(IssuerId),
+        key_type: row.try_get("key_type")?,
+        key_ref: KeyRef::new(row.try_get::<String, _>("key_ref")?),
+        sm2_id: row.try_get("sm2_id")?,
+        key_id: row.try_get("key_id")?,
+        subject: row.try_get("subject")?,
+        serial: row.try_get("serial")?,
+        not_before: row.try_get("not_before")?,
+        not_after: row.try_get("not_after")?,
+        path_len: path_len
+            .map(|p| u8::try_from(p).map_err(|_| StoreError::Corrupt("path_len".into())))
+            .transpose()?,
+        name_constraints: serde_json::from_str(&nc)
+            .map_err(|e| StoreError::Corrupt(format!("name_constraints: {e}")))?,
+        cert_der: row.try_get("cert_der")?,
+        created_at: row.try_get("created_at")?,
+        settings: settings_from_row(row)?,
+    })
+}
+
+fn settings_from_row(row: &PgRow) -> Result<CaSettings, StoreError> {
+    let partitions: i64 = row.try_get("crl_partitions")?;
+    let signer: String = row.try_get("ocsp_signer")?;
+    Ok(CaSettings {
+        base_url: row.try_get("base_url")?,
+        crl_lifetime: row.try_get("crl_lifetime")?,
+        delta_lifetime: row.try_get("delta_lifetime")?,
+        crl_partitions: u32::try_from(partitions)
+            .map_err(|_| StoreError::Corrupt("crl_partitions".into()))?,
+        ocsp_signer: signer.parse::<OcspSigner>().map_err(StoreError::Corrupt)?,
+        ocsp_lifetime: row.try_get("ocsp_lifetime")?,
+    })
+}
+
+fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>, StoreError> {
+    v.map(|p| u32::try_from(p).map_err(|_| StoreError::Corrupt(what.into())))
+        .transpose()
+}
+
+fn cert_from_row(row: &PgRow) -> Result<CertificateRecord, StoreError> {
+    let sans: String = row.try_get("sans")?;
+    Ok(CertificateRecord {
+        id: row.try_get("id")?,
+        issuer_ca_id: IssuerId(row.try_get("issuer_ca_id")?),
+        issuer_name: row.try_get("issuer_name")?,
+        serial: row.try_get("serial")?,
+        subject: row.try_get("subject")?,
+        sans: serde_json::from_str(&sans).map_err(|e| StoreError::Corrupt(format!("sans: {e}")))?,
+        profile: row.try_get("profile")?,
+        key_type: row.try_get("key_type")?,
+        not_before: row.try_get("not_before")?,
+        not_after: row.try_get("not_after")?,
+        status: row.try_get("status")?,
+        fingerprint: row.try_get("fingerprint")?,
+        der: row.try_get("der")?,
+        created_at: row.try_get("created_at")?,
+        crl_partition: opt_u32(row.try_get("crl_partition")?, "crl_partition")?,
+        crl_url: row.try_get("crl_url")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revocation_reason: row
+            .try_get::<Option<i64>, _>("revocation_reason")?
+            .map(|c| {
+                u8::try_from(c)
+                    .ok()
+                    .and_then(RevocationReason::from_code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {c}")))
+            })
+            .transpose()?,
+        invalidity_date: row.try_get("invalidity_date")?,
+        revocation_seq: row.try_get("revocation_seq")?,
+    })
+}
+
+const CERT_COLUMNS: &str = "c.id, c.issuer_ca_id, a.name AS issuer_name, c.serial, c.subject, c.sans, c.profile, c.key_type, c.not_before, c.not_after, c.status, c.fingerprint, c.der, c.created_at, c.crl_partition, c.crl_url, c.revoked_at, c.revocation_reason, c.invalidity_date, c.revocation_seq";
+
+async fn cert_by_id_in(conn: &mut PgConnection, id: i64) -> Result<CertificateRecord, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id WHERE c.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("no certificate with id {id}")))?;
+    cert_from_row(&row)
+}
+
+async fn next_revocation_seq(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+fn crl_from_row(row: &PgRow) -> Result<CrlRecord, StoreError> {
+    let u = |name: &str| -> Result<u64, StoreError> {
+        let v: i64 = row.try_get(name)?;
+        u64::try_from(v).map_err(|_| StoreError::Corrupt(name.into()))
+    };
+    Ok(CrlRecord {
+        id: row.try_get("id")?,
+        crl: NewCrl {
+            ca: IssuerId(row.try_get("ca_id")?),
+            number: u("number")?,
+            partition: opt_u32(row.try_get("partition")?, "partition")?,
+            base_number: row
+                .try_get::<Option<i64>, _>("base_number")?
+                .map(|b| u64::try_from(b).map_err(|_| StoreError::Corrupt("base_number".into())))
+                .transpose()?,
+            revocation_seq: row.try_get("revocation_seq")?,
+            this_update: row.try_get("this_update")?,
+            next_update: row.try_get("next_update")?,
+            entries: u("entries")?,
+            der: row.try_get("der")?,
+        },
+    })
+}
+
+/// serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at.
+type RevokedSqlRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
+}
+
+impl SerialStore for PgStore {
+    async fn reserve_serial(
+        &self,
+        issuer_key_id: &str,
+        serial: &SerialNumber,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO serials (issuer_key_id, serial, state, reserved_at) VALUES ($1, $2, 'reserved', $3)",
+        )
+        .bind(issuer_key_id)
+        .bind(serial.to_hex())
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unused_serials(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT issuer_key_id, serial FROM serials WHERE state = 'reserved' ORDER BY reserved_at",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+impl CaStore for PgStore {
+    async fn create_ca(
+        &self,
+        ca: &NewCa,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<CaRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let nc = serde_json::to_string(&ca.name_constraints)
+            .map_err(|e| StoreError::Corrupt(format!("name constraints: {e}")))?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO cas (name, parent_id, key_type, key_ref, sm2_id, key_id, subject, serial, not_before, not_after, path_len, name_constraints, cert_der, created_at,
+                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
+        )
+        .bind(&ca.name)
+        .bind(ca.parent_id.map(|p| p.0))
+        .bind(&ca.key_type)
+        .bind(ca.key_ref.as_str())
+        .bind(&ca.sm2_id)
+        .bind(&ca.key_id)
+        .bind(&ca.subject)
+        .bind(&ca.serial)
+        .bind(ca.not_before)
+        .bind(ca.not_after)
+        .bind(ca.path_len.map(i64::from))
+        .bind(nc)
+        .bind(&ca.cert_der)
+        .bind(ca.created_at)
+        .bind(&ca.settings.base_url)
+        .bind(ca.settings.crl_lifetime)
+        .bind(ca.settings.delta_lifetime)
+        .bind(i64::from(ca.settings.crl_partitions))
+        .bind(ca.settings.ocsp_signer.as_str())
+        .bind(ca.settings.ocsp_lifetime)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("a CA named '{}' already exists", ca.name)),
+            other => other,
+        })?;
+        let issuer = cert.issuer_ca_id.unwrap_or(IssuerId(id));
+        mark_serial_used(&mut tx, issuer_key_id, &cert.serial).await?;
+        insert_certificate(&mut tx, cert, issuer).await?;
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM cas WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = ca_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn list_cas(&self) -> Result<Vec<CaRecord>, StoreError> {
+        sqlx::query("SELECT * FROM cas ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(ca_from_row)
+            .collect()
+    }
+
+    async fn find_ca(&self, name_or_id: &str) -> Result<CaRecord, StoreError> {
+        let row =
+            match name_or_id.parse::<i64>() {
+                Ok(id) => sqlx::query(
+                    "SELECT * FROM cas WHERE id = $1 OR name = $2 ORDER BY name = $3 DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(name_or_id)
+                .bind(name_or_id)
+                .fetch_optional(&self.pool)
+                .await?,
+                Err(_) => {
+                    sqlx::query("SELECT * FROM cas WHERE name = $1")
+                        .bind(name_or_id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                }
+            };
+        row.as_ref()
+            .map(ca_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("no CA named '{name_or_id}'")))
+    }
+
+    async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord, StoreError> {
+        sqlx::query("SELECT * FROM cas WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(ca_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("no CA with id {id}")))
+    }
+}
+
+impl CertificateStore for PgStore {
+    async fn commit_certificate(
+        &self,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        let issuer = cert
+            .issuer_ca_id
+            .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
+        let mut tx = write_tx(&self.pool).await?;
+        mark_serial_used(&mut tx, issuer_key_id, &cert.serial).await?;
+        let id = insert_certificate(&mut tx, cert, issuer).await?;
+        append_audit_in(&mut tx, audit).await?;
+        let record = cert_by_id_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn list_certificates(
+        &self,
+        filter: &CertificateFilter,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id
+             WHERE ($1 IS NULL OR c.issuer_ca_id = $1)
+               AND ($2 IS NULL OR c.status = $2)
+               AND ($3 IS NULL OR c.not_after < $3)
+               AND ($4 IS NULL OR c.not_after >= $4)
+             ORDER BY c.id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(filter.issuer.map(|i| i.0))
+            .bind(&filter.status)
+            .bind(filter.not_after_before)
+            .bind(filter.not_after_from)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(cert_from_row)
+            .collect()
+    }
+
+    async fn certificates_by_serial(
+        &self,
+        serial: &str,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id WHERE c.serial = $1 ORDER BY c.id"
+        )))
+        .bind(serial)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(cert_from_row)
+        .collect()
+    }
+
+    async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError> {
+        self.certificate_by_id_impl(id).await
+    }
+}
+
+/// The end of every revocation-state change: pre-signed OCSP responses for the certificate
+/// are dropped, the audit entry appended and the transaction committed.
+async fn finish_status_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    current: &CertificateRecord,
+    audit: &AuditEvent,
+) -> Result<CertificateRecord, StoreError> {
+    sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = $1 AND serial = $2")
+        .bind(current.issuer_ca_id.0)
+        .bind(&current.serial)
+        .execute(&mut *tx)
+        .await?;
+    append_audit_in(&mut tx, audit).await?;
+    let record = cert_by_id_in(&mut tx, current.id).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// One revocation inside `tx` (see [`RevocationStore::revoke`]); the caller commits.
+async fn revoke_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    cert_id: i64,
+    revocation: &Revocation,
+    block: Option<&BlockedKey>,
+    audit: &AuditEvent,
+) -> Result<CertificateRecord, StoreError> {
+    let current = cert_by_id_in(&mut *tx, cert_id).await?;
+    if current.status == "revoked"
+        && current.revocation_reason != Some(RevocationReason::CertificateHold)
+    {
+        return Err(StoreError::Conflict(format!(
+            "certificate {} is already revoked ({})",
+            current.serial,
+            current
+                .revocation_reason
+                .map_or("unspecified", RevocationReason::as_str)
+        )));
+    }
+    let seq = next_revocation_seq(&mut *tx).await?;
+    sqlx::query(
+        "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2, invalidity_date = $3,
+                hold_released_at = NULL, revocation_seq = $4 WHERE id = $5",
+    )
+    .bind(revocation.revoked_at)
+    .bind(i64::from(revocation.reason.code()))
+    .bind(revocation.invalidity_date)
+    .bind(seq)
+    .bind(cert_id)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(b) = block {
+        sqlx::query(
+            "INSERT INTO blocked_keys (spki_sha256, serial, ca_id, blocked_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (spki_sha256) DO NOTHING",
+        )
+        .bind(&b.spki_sha256)
+        .bind(&b.serial)
+        .bind(b.ca.0)
+        .bind(revocation.revoked_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = $1 AND serial = $2")
+        .bind(current.issuer_ca_id.0)
+        .bind(&current.serial)
+        .execute(&mut **tx)
+        .await?;
+    append_audit_in(&mut *tx, audit).await?;
+    cert_by_id_in(&mut *tx, current.id).await
+}
+
+impl PgStore {
+    async fn certificate_by_id_impl(&self, id: i64) -> Result<CertificateRecord, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        cert_by_id_in(&mut conn, id).await
+    }
+}
+
+impl PairStore for PgStore {
+    async fn commit_pair(
+        &self,
+        mode: PairMode,
+        first: PairMember<'_>,
+        second: PairMember<'_>,
+        escrow: Option<&[u8]>,
+    ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let mut ids = [0i64; 2];
+        for (slot, member) in ids.iter_mut().zip([first, second]) {
+            let issuer = member
+                .cert
+                .issuer_ca_id
+                .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
+            mark_serial_used(&mut tx, member.issuer_key_id, &member.cert.serial).await?;
+            *slot = insert_certificate(&mut tx, member.cert, issuer).await?;
+            append_audit_in(&mut tx, member.audit).await?;
+        }
+        let created_at = second.cert.created_at;
+        sqlx::query(
+            "INSERT INTO certificate_pairs (mode, first_id, second_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(mode.as_str())
+        .bind(ids[0])
+        .bind(ids[1])
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(sealed) = escrow {
+            sqlx::query(
+                "INSERT INTO kmc_escrow (certificate_id, sealed, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(ids[1])
+            .bind(sealed)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let records = (
+            cert_by_id_in(&mut tx, ids[0]).await?,
+            cert_by_id_in(&mut tx, ids[1]).await?,
+        );
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    async fn partner(&self, id: i64) -> Result<Option<Partner>, StoreError> {
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT mode, first_id, second_id FROM certificate_pairs WHERE first_id = $1 OR second_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((mode, first, second)) = row else {
+            return Ok(None);
+        };
+        let is_first = first == id;
+        let other = if is_first { second } else { first };
+        Ok(Some(Partner {
+            mode: PairMode::parse(&mode)?,
+            is_first,
+            certificate: self.certificate_by_id_impl(other).await?,
+        }))
+    }
+
+    async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT sealed FROM kmc_escrow WHERE certificate_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+impl RevocationStore for PgStore {
+    async fn revoke(
+        &self,
+        cert_id: i64,
+        revocation: &Revocation,
+        block: Option<&BlockedKey>,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let record = revoke_in(&mut tx, cert_id, revocation, block, audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn revoke_together(
+        &self,
+        items: &[RevocationItem<'_>],
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let mut records = Vec::with_capacity(items.len());
+        for i in items {
+            records.push(revoke_in(&mut tx, i.cert_id, i.revocation, i.block, i.audit).await?);
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    async fn release_hold(
+        &self,
+        cert_id: i64,
+        at: i64,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let current = cert_by_id_in(&mut tx, cert_id).await?;
+        if current.status != "revoked"
+            || current.revocation_reason != Some(RevocationReason::CertificateHold)
+        {
+            return Err(StoreError::Conflict(format!(
+                "certificate {} is not on hold (only certificateHold can be lifted)",
+                current.serial
+            )));
+        }
+        let seq = next_revocation_seq(&mut tx).await?;
+        sqlx::query(
+            "UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, invalidity_date = NULL,
+                    hold_released_at = $1, revocation_seq = $2 WHERE id = $3",
+        )
+        .bind(at)
+        .bind(seq)
+        .bind(cert_id)
+        .execute(&mut *tx)
+        .await?;
+        finish_status_change(tx, &current, audit).await
+    }
+
+    async fn revoked_certificates(
+        &self,
+        ca: IssuerId,
+        partition: Option<u32>,
+        changed_after: Option<i64>,
+        now: i64,
+    ) -> Result<RevocationSnapshot, StoreError> {
+        // One read transaction: the entries and the sequence number come from one snapshot.
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(revocation_seq), 0) FROM certificates WHERE issuer_ca_id = $1",
+        )
+        .bind(ca.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rows: Vec<RevokedSqlRow> =
+            sqlx::query_as(
+                "SELECT serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at
+                   FROM certificates
+                  WHERE issuer_ca_id = $1 AND crl_partition IS NOT DISTINCT FROM $2 AND not_after >= $3
+                    AND (($4 IS NULL AND status = 'revoked')
+                      OR ($4 IS NOT NULL AND revocation_seq > $4
+                          AND (status = 'revoked' OR hold_released_at IS NOT NULL)))
+                  ORDER BY serial",
+            )
+            .bind(ca.0)
+            .bind(partition.map(i64::from))
+            .bind(now)
+            .bind(changed_after)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (serial, status, revoked_at, reason, invalidity, released) in rows {
+            let row = if status == "revoked" {
+                RevokedRow {
+                    serial,
+                    at: revoked_at.ok_or_else(|| StoreError::Corrupt("revoked_at".into()))?,
+                    reason_code: u8::try_from(reason.unwrap_or(0))
+                        .map_err(|_| StoreError::Corrupt("revocation_reason".into()))?,
+                    invalidity_date: invalidity,
+                }
+            } else {
+                RevokedRow {
+                    serial,
+                    at: released.ok_or_else(|| StoreError::Corrupt("hold_released_at".into()))?,
+                    reason_code: REMOVE_FROM_CRL,
+                    invalidity_date: None,
+                }
+            };
+            out.push(row);
+        }
+        Ok(RevocationSnapshot { rows: out, seq })
+    }
+
+    async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError> {
+        let rows: Vec<(Option<i64>,)> = sqlx::query_as(
+            "SELECT DISTINCT crl_partition FROM certificates WHERE issuer_ca_id = $1 ORDER BY crl_partition",
+        )
+        .bind(ca.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(p,)| opt_u32(p, "crl_partition"))
+            .collect()
+    }
+
+    async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = $1")
+            .bind(spki_sha256)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO crl_numbers (ca_id, last) VALUES ($1, 1)
+             ON CONFLICT (ca_id) DO UPDATE SET last = crl_numbers.last + 1 RETURNING last",
+        )
+        .bind(ca.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt("crl number".into()))
+    }
+
+    async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        // Older CRLs of this scope and kind keep their metadata (deltas need the base's
+        // sequence number) but not their bytes: only the newest is ever served.
+        sqlx::query(
+            "UPDATE crls SET der = ''::bytea WHERE ca_id = $1 AND partition IS NOT DISTINCT FROM $2 AND (base_number IS NULL) = ($3 IS NULL)",
+        )
+        .bind(crl.ca.0)
+        .bind(crl.partition.map(i64::from))
+        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
+        .execute(&mut *tx)
+        .await?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(crl.ca.0)
+        .bind(to_i64(crl.number, "CRL number")?)
+        .bind(crl.partition.map(i64::from))
+        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
+        .bind(crl.revocation_seq)
+        .bind(crl.this_update)
+        .bind(crl.next_update)
+        .bind(to_i64(crl.entries, "entries")?)
+        .bind(&crl.der)
+        .fetch_one(&mut *tx)
+        .await?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(CrlRecord {
+            id,
+            crl: crl.clone(),
+        })
+    }
+
+    async fn latest_crl(
+        &self,
+        ca: IssuerId,
+        partition: Option<u32>,
+        delta: bool,
+    ) -> Result<Option<CrlRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM crls WHERE ca_id = $1 AND partition IS NOT DISTINCT FROM $2 AND (base_number IS NOT NULL) = $3
+             ORDER BY number DESC LIMIT 1",
+        )
+        .bind(ca.0)
+        .bind(partition.map(i64::from))
+        .bind(delta)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(crl_from_row)
+        .transpose()
+    }
+
+    async fn update_ca_settings(
+        &self,
+        ca: IssuerId,
+        settings: &CaSettings,
+        audit: &AuditEvent,
+    ) -> Result<CaRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE cas SET base_url = $1, crl_lifetime = $2, delta_lifetime = $3, crl_partitions = $4, ocsp_signer = $5, ocsp_lifetime = $6
+             WHERE id = $7",
+        )
+        .bind(&settings.base_url)
+        .bind(settings.crl_lifetime)
+        .bind(settings.delta_lifetime)
+        .bind(i64::from(settings.crl_partitions))
+        .bind(settings.ocsp_signer.as_str())
+        .bind(settings.ocsp_lifetime)
+        .bind(ca.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NotFound(format!("no CA with id {ca}")));
+        }
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM cas WHERE id = $1")
+            .bind(ca.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = ca_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+}
+
+impl OcspStore for PgStore {
+    /// No cheap mark yet on PostgreSQL: every OCSP answer reads the store.
+    fn write_mark(&self) -> Option<WriteMark> {
+        None
+    }
+
+    async fn cached_ocsp(
+        &self,
+        ca: IssuerId,
+        serial: &str,
+        hash_alg: &str,
+    ) -> Result<Option<CachedOcspResponse>, StoreError> {
+        let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT produced_at, next_update, der FROM ocsp_responses WHERE ca_id = $1 AND serial = $2 AND hash_alg = $3",
+        )
+        .bind(ca.0)
+        .bind(serial)
+        .bind(hash_alg)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(produced_at, next_update, der)| CachedOcspResponse {
+                ca,
+                serial: serial.to_owned(),
+                hash_alg: hash_alg.to_owned(),
+                produced_at,
+                next_update,
+                seen_seq: None,
+                der,
+            }),
+        )
+    }
+
+    async fn store_ocsp(&self, r: &CachedOcspResponse) -> Result<(), StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let current: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT revocation_seq FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
+        )
+        .bind(r.ca.0)
+        .bind(&r.serial)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if current.flatten() != r.seen_seq {
+            // The status changed while the response was being signed: it is stale.
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO ocsp_responses (ca_id, serial, hash_alg, produced_at, next_update, der) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (ca_id, serial, hash_alg) DO UPDATE SET produced_at = excluded.produced_at,
+                 next_update = excluded.next_update, der = excluded.der",
+        )
+        .bind(r.ca.0)
+        .bind(&r.serial)
+        .bind(&r.hash_alg)
+        .bind(r.produced_at)
+        .bind(r.next_update)
+        .bind(&r.der)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_responder(
+        &self,
+        ca: IssuerId,
+        certificate_id: i64,
+        key_ref: &KeyRef,
+        not_after: i64,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ocsp_responders (ca_id, certificate_id, key_ref, not_after, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ca.0)
+        .bind(certificate_id)
+        .bind(key_ref.as_str())
+        .bind(not_after)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn current_responder(
+        &self,
+        ca: IssuerId,
+        now: i64,
+    ) -> Result<Option<ResponderRecord>, StoreError> {
+        let row: Option<(i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT r.id, r.certificate_id, r.key_ref, r.not_after FROM ocsp_responders r
+               JOIN certificates c ON c.id = r.certificate_id
+              WHERE r.ca_id = $1 AND c.status = 'valid' AND c.not_before <= $2 AND r.not_after > $2
+              ORDER BY r.not_after DESC, r.id DESC LIMIT 1",
+        )
+        .bind(ca.0)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, cert_id, key_ref, not_after)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(ResponderRecord {
+            id,
+            ca,
+            certificate: self.certificate_by_id_impl(cert_id).await?,
+            key_ref: KeyRef::new(key_ref),
+            not_after,
+        }))
+    }
+}
+
+fn token_from_row(row: &PgRow) -> Result<TokenRecord, StoreError> {
+    let list = |name: &str| -> Result<Vec<String>, StoreError> {
+        let text: String = row.try_get(name)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    };
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        cas: list("cas")?,
+        profiles: list("profiles")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        token_hash: row.try_get("token_hash")?,
+    })
+}
+
+impl TokenStore for PgStore {
+    async fn create_token(
+        &self,
+        t: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError> {
+        let json = |v: &Vec<String>| {
+            serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("token scope: {e}")))
+        };
+        let mut tx = write_tx(&self.pool).await?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(json(&t.cas)?)
+        .bind(json(&t.profiles)?)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = token_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        sqlx::query("SELECT * FROM api_tokens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn revoke_token(
+        &self,
+        id: i64,
+        at: i64,
+        audit: &AuditEvent,
+    ) -> Result<TokenRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no API token with id {id}")))?;
+        if token_from_row(&row)?.revoked_at.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "API token {id} is already revoked"
+            )));
+        }
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_in(&mut tx, audit).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let record = token_from_row(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+}
+
+impl AuditStore for PgStore {
+    async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRecord, StoreError> {
+        let mut tx = write_tx(&self.pool).await?;
+        let rec = append_audit_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let details: String = r.try_get("details")?;
+                Ok(AuditRecord {
+                    seq: r.try_get("seq")?,
+                    event: AuditEvent {
+                        at: r.try_get("at")?,
+                        action: r.try_get("action")?,
+                        ca: r.try_get("ca")?,
+                        serial: r.try_get("serial")?,
+                        details: serde_json::from_str(&details)
+                            .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))?,
+                    },
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Test support: a scratch database on the server named by `CAFORGE_TEST_POSTGRES_URL`.
+#[cfg(test)]
+pub(crate) mod testing {
+    use sqlx::Connection as _;
+
+    /// The variable PostgreSQL tests read their server URL from.
+    pub(crate) const URL_VAR: &str = "CAFORGE_TEST_POSTGRES_URL";
+
+    /// A new, empty database on the test server, dropped by [`ScratchDb::drop_now`]; `None`
+    /// (with a visible message) when `CAFORGE_TEST_POSTGRES_URL` is unset.
+    pub(crate) struct ScratchDb {
+        admin_url: String,
+        name: String,
+        /// Its URL.
+        pub(crate) url: String,
+    }
+
+    impl ScratchDb {
+        pub(crate) async fn create(test: &str) -> Option<ScratchDb> {
+            let Ok(admin_url) = std::env::var(URL_VAR) else {
+                eprintln!("SKIPPED {test}: set {URL_VAR}=postgres://… to run it (.ci/run does)");
+                return None;
+            };
+            let mut suffix = [0u8; 6];
+            crate::keys::random_bytes(&mut suffix).expect("rng");
+            let name = format!("caforge_test_{}", hex::encode(suffix));
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to CAFORGE_TEST_POSTGRES_URL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create scratch database");
+            let (base, query) = match admin_url.split_once('?') {
+                Some((b, q)) => (b, format!("?{q}")),
+                None => (admin_url.as_str(), String::new()),
+            };
+            let prefix = match base.rfind('/') {
+                Some(i) if i > "postgres://".len() => &base[..i],
+                _ => base,
+            };
+            let url = format!("{prefix}/{name}{query}");
+            Some(ScratchDb {
+                admin_url,
+                name,
+                url,
+            })
+        }
+
+        pub(crate) async fn drop_now(self) {
+            let mut conn = sqlx::PgConnection::connect(&self.admin_url)
+                .await
+                .expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await
+            .expect("drop scratch database");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::ScratchDb;
+    use super::*;
+
+    #[tokio::test]
+    async fn store_contract_on_postgres_and_reopen() {
+        let Some(db) = ScratchDb::create("store_contract_on_postgres_and_reopen").await else {
+            return;
+        };
+        let store = super::super::AnyStore::open(&db.url).await.expect("open");
+        super::super::contract::run_all(&store).await;
+        drop(store);
+        // Reopening runs no migration twice and keeps the data.
+        let again = super::super::AnyStore::open(&db.url).await.expect("reopen");
+        assert!(!super::super::CaStore::list_cas(&again)
+            .await
+            .expect("list")
+            .is_empty());
+        if let super::super::AnyStore::Postgres(pg) = &again {
+            pg.pool.close().await;
+        }
+        db.drop_now().await;
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_is_append_only_in_the_database() {
+        let Some(db) = ScratchDb::create("the_audit_log_is_append_only_in_the_database").await
+        else {
+            return;
+        };
+        let store = PgStore::open(&db.url).await.expect("open");
+        let event = AuditEvent {
+            at: 1,
+            action: "note".into(),
+            ca: None,
+            serial: None,
+            details: serde_json::json!({}),
+        };
+        store.append_audit(&event).await.expect("append");
+        for sql in ["UPDATE audit SET action = 'x'", "DELETE FROM audit"] {
+            let err = sqlx::query(sql)
+                .execute(&store.pool)
+                .await
+                .expect_err("the audit log must refuse changes");
+            assert!(err.to_string().contains("append-only"), "{err}");
+        }
+        store.pool.close().await;
+        db.drop_now().await;
+    }
+}
