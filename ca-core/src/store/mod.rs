@@ -8,6 +8,7 @@
 #[cfg(test)]
 pub(crate) mod contract;
 mod postgres;
+mod rows;
 mod sqlite;
 
 use serde::{Deserialize, Serialize};

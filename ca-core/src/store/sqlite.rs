@@ -5,11 +5,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, SqliteConnection};
 
+use super::rows::{
+    ca_from_row, cert_from_row, crl_from_row, opt_u32, to_i64, token_from_row, RevokedSqlRow,
+    CERT_COLUMNS,
+};
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
@@ -20,7 +23,7 @@ use super::{
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
-use crate::revocation::{CaSettings, OcspSigner, RevocationReason, REMOVE_FROM_CRL};
+use crate::revocation::{CaSettings, RevocationReason, REMOVE_FROM_CRL};
 use crate::tokens::{NewToken, TokenRecord};
 
 /// Migrations, applied in order and recorded in `caforge_migrations`.
@@ -200,87 +203,6 @@ async fn insert_certificate(
     Ok(id)
 }
 
-fn ca_from_row(row: &SqliteRow) -> Result<CaRecord, StoreError> {
-    let nc: String = row.try_get("name_constraints")?;
-    let path_len: Option<i64> = row.try_get("path_len")?;
-    Ok(CaRecord {
-        id: IssuerId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(IssuerId),
-        key_type: row.try_get("key_type")?,
-        key_ref: KeyRef::new(row.try_get::<String, _>("key_ref")?),
-        sm2_id: row.try_get("sm2_id")?,
-        key_id: row.try_get("key_id")?,
-        subject: row.try_get("subject")?,
-        serial: row.try_get("serial")?,
-        not_before: row.try_get("not_before")?,
-        not_after: row.try_get("not_after")?,
-        path_len: path_len
-            .map(|p| u8::try_from(p).map_err(|_| StoreError::Corrupt("path_len".into())))
-            .transpose()?,
-        name_constraints: serde_json::from_str(&nc)
-            .map_err(|e| StoreError::Corrupt(format!("name_constraints: {e}")))?,
-        cert_der: row.try_get("cert_der")?,
-        created_at: row.try_get("created_at")?,
-        settings: settings_from_row(row)?,
-    })
-}
-
-fn settings_from_row(row: &SqliteRow) -> Result<CaSettings, StoreError> {
-    let partitions: i64 = row.try_get("crl_partitions")?;
-    let signer: String = row.try_get("ocsp_signer")?;
-    Ok(CaSettings {
-        base_url: row.try_get("base_url")?,
-        crl_lifetime: row.try_get("crl_lifetime")?,
-        delta_lifetime: row.try_get("delta_lifetime")?,
-        crl_partitions: u32::try_from(partitions)
-            .map_err(|_| StoreError::Corrupt("crl_partitions".into()))?,
-        ocsp_signer: signer.parse::<OcspSigner>().map_err(StoreError::Corrupt)?,
-        ocsp_lifetime: row.try_get("ocsp_lifetime")?,
-    })
-}
-
-fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>, StoreError> {
-    v.map(|p| u32::try_from(p).map_err(|_| StoreError::Corrupt(what.into())))
-        .transpose()
-}
-
-fn cert_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
-    let sans: String = row.try_get("sans")?;
-    Ok(CertificateRecord {
-        id: row.try_get("id")?,
-        issuer_ca_id: IssuerId(row.try_get("issuer_ca_id")?),
-        issuer_name: row.try_get("issuer_name")?,
-        serial: row.try_get("serial")?,
-        subject: row.try_get("subject")?,
-        sans: serde_json::from_str(&sans).map_err(|e| StoreError::Corrupt(format!("sans: {e}")))?,
-        profile: row.try_get("profile")?,
-        key_type: row.try_get("key_type")?,
-        not_before: row.try_get("not_before")?,
-        not_after: row.try_get("not_after")?,
-        status: row.try_get("status")?,
-        fingerprint: row.try_get("fingerprint")?,
-        der: row.try_get("der")?,
-        created_at: row.try_get("created_at")?,
-        crl_partition: opt_u32(row.try_get("crl_partition")?, "crl_partition")?,
-        crl_url: row.try_get("crl_url")?,
-        revoked_at: row.try_get("revoked_at")?,
-        revocation_reason: row
-            .try_get::<Option<i64>, _>("revocation_reason")?
-            .map(|c| {
-                u8::try_from(c)
-                    .ok()
-                    .and_then(RevocationReason::from_code)
-                    .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {c}")))
-            })
-            .transpose()?,
-        invalidity_date: row.try_get("invalidity_date")?,
-        revocation_seq: row.try_get("revocation_seq")?,
-    })
-}
-
-const CERT_COLUMNS: &str = "c.id, c.issuer_ca_id, a.name AS issuer_name, c.serial, c.subject, c.sans, c.profile, c.key_type, c.not_before, c.not_after, c.status, c.fingerprint, c.der, c.created_at, c.crl_partition, c.crl_url, c.revoked_at, c.revocation_reason, c.invalidity_date, c.revocation_seq";
-
 async fn cert_by_id_in(
     conn: &mut SqliteConnection,
     id: i64,
@@ -301,44 +223,6 @@ async fn next_revocation_seq(conn: &mut SqliteConnection) -> Result<i64, StoreEr
             .fetch_one(&mut *conn)
             .await?,
     )
-}
-
-fn crl_from_row(row: &SqliteRow) -> Result<CrlRecord, StoreError> {
-    let u = |name: &str| -> Result<u64, StoreError> {
-        let v: i64 = row.try_get(name)?;
-        u64::try_from(v).map_err(|_| StoreError::Corrupt(name.into()))
-    };
-    Ok(CrlRecord {
-        id: row.try_get("id")?,
-        crl: NewCrl {
-            ca: IssuerId(row.try_get("ca_id")?),
-            number: u("number")?,
-            partition: opt_u32(row.try_get("partition")?, "partition")?,
-            base_number: row
-                .try_get::<Option<i64>, _>("base_number")?
-                .map(|b| u64::try_from(b).map_err(|_| StoreError::Corrupt("base_number".into())))
-                .transpose()?,
-            revocation_seq: row.try_get("revocation_seq")?,
-            this_update: row.try_get("this_update")?,
-            next_update: row.try_get("next_update")?,
-            entries: u("entries")?,
-            der: row.try_get("der")?,
-        },
-    })
-}
-
-/// serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at.
-type RevokedSqlRow = (
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
 }
 
 impl SerialStore for SqliteStore {
@@ -1054,23 +938,6 @@ impl OcspStore for SqliteStore {
             not_after,
         }))
     }
-}
-
-fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
-    let list = |name: &str| -> Result<Vec<String>, StoreError> {
-        let text: String = row.try_get(name)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
-    };
-    Ok(TokenRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        cas: list("cas")?,
-        profiles: list("profiles")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        token_hash: row.try_get("token_hash")?,
-    })
 }
 
 impl TokenStore for SqliteStore {

@@ -1,0 +1,180 @@
+//! Row ↔ record mapping shared by the SQLite and PostgreSQL backends: the schemas are the
+//! same, so only the SQL dialect differs between them.
+
+use sqlx::{Decode, Postgres, Row as _, Sqlite, Type};
+
+use super::{CaRecord, CertificateRecord, CrlRecord, IssuerId, NewCrl, StoreError};
+use crate::keys::KeyRef;
+use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
+use crate::tokens::TokenRecord;
+
+/// A result row of either backend, read by column name.
+pub(super) trait SqlRow {
+    /// The column `col` as `T`.
+    fn get<T>(&self, col: &str) -> Result<T, sqlx::Error>
+    where
+        T: for<'r> Decode<'r, Sqlite>
+            + Type<Sqlite>
+            + for<'r> Decode<'r, Postgres>
+            + Type<Postgres>;
+}
+
+impl SqlRow for sqlx::sqlite::SqliteRow {
+    fn get<T>(&self, col: &str) -> Result<T, sqlx::Error>
+    where
+        T: for<'r> Decode<'r, Sqlite>
+            + Type<Sqlite>
+            + for<'r> Decode<'r, Postgres>
+            + Type<Postgres>,
+    {
+        self.try_get(col)
+    }
+}
+
+impl SqlRow for sqlx::postgres::PgRow {
+    fn get<T>(&self, col: &str) -> Result<T, sqlx::Error>
+    where
+        T: for<'r> Decode<'r, Sqlite>
+            + Type<Sqlite>
+            + for<'r> Decode<'r, Postgres>
+            + Type<Postgres>,
+    {
+        self.try_get(col)
+    }
+}
+
+pub(super) fn ca_from_row(row: &impl SqlRow) -> Result<CaRecord, StoreError> {
+    let nc: String = row.get("name_constraints")?;
+    let path_len: Option<i64> = row.get("path_len")?;
+    Ok(CaRecord {
+        id: IssuerId(row.get("id")?),
+        name: row.get("name")?,
+        parent_id: row.get::<Option<i64>>("parent_id")?.map(IssuerId),
+        key_type: row.get("key_type")?,
+        key_ref: KeyRef::new(row.get::<String>("key_ref")?),
+        sm2_id: row.get("sm2_id")?,
+        key_id: row.get("key_id")?,
+        subject: row.get("subject")?,
+        serial: row.get("serial")?,
+        not_before: row.get("not_before")?,
+        not_after: row.get("not_after")?,
+        path_len: path_len
+            .map(|p| u8::try_from(p).map_err(|_| StoreError::Corrupt("path_len".into())))
+            .transpose()?,
+        name_constraints: serde_json::from_str(&nc)
+            .map_err(|e| StoreError::Corrupt(format!("name_constraints: {e}")))?,
+        cert_der: row.get("cert_der")?,
+        created_at: row.get("created_at")?,
+        settings: settings_from_row(row)?,
+    })
+}
+
+pub(super) fn settings_from_row(row: &impl SqlRow) -> Result<CaSettings, StoreError> {
+    let partitions: i64 = row.get("crl_partitions")?;
+    let signer: String = row.get("ocsp_signer")?;
+    Ok(CaSettings {
+        base_url: row.get("base_url")?,
+        crl_lifetime: row.get("crl_lifetime")?,
+        delta_lifetime: row.get("delta_lifetime")?,
+        crl_partitions: u32::try_from(partitions)
+            .map_err(|_| StoreError::Corrupt("crl_partitions".into()))?,
+        ocsp_signer: signer.parse::<OcspSigner>().map_err(StoreError::Corrupt)?,
+        ocsp_lifetime: row.get("ocsp_lifetime")?,
+    })
+}
+
+pub(super) fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>, StoreError> {
+    v.map(|p| u32::try_from(p).map_err(|_| StoreError::Corrupt(what.into())))
+        .transpose()
+}
+
+pub(super) fn cert_from_row(row: &impl SqlRow) -> Result<CertificateRecord, StoreError> {
+    let sans: String = row.get("sans")?;
+    Ok(CertificateRecord {
+        id: row.get("id")?,
+        issuer_ca_id: IssuerId(row.get("issuer_ca_id")?),
+        issuer_name: row.get("issuer_name")?,
+        serial: row.get("serial")?,
+        subject: row.get("subject")?,
+        sans: serde_json::from_str(&sans).map_err(|e| StoreError::Corrupt(format!("sans: {e}")))?,
+        profile: row.get("profile")?,
+        key_type: row.get("key_type")?,
+        not_before: row.get("not_before")?,
+        not_after: row.get("not_after")?,
+        status: row.get("status")?,
+        fingerprint: row.get("fingerprint")?,
+        der: row.get("der")?,
+        created_at: row.get("created_at")?,
+        crl_partition: opt_u32(row.get("crl_partition")?, "crl_partition")?,
+        crl_url: row.get("crl_url")?,
+        revoked_at: row.get("revoked_at")?,
+        revocation_reason: row
+            .get::<Option<i64>>("revocation_reason")?
+            .map(|c| {
+                u8::try_from(c)
+                    .ok()
+                    .and_then(RevocationReason::from_code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {c}")))
+            })
+            .transpose()?,
+        invalidity_date: row.get("invalidity_date")?,
+        revocation_seq: row.get("revocation_seq")?,
+    })
+}
+
+pub(super) const CERT_COLUMNS: &str = "c.id, c.issuer_ca_id, a.name AS issuer_name, c.serial, c.subject, c.sans, c.profile, c.key_type, c.not_before, c.not_after, c.status, c.fingerprint, c.der, c.created_at, c.crl_partition, c.crl_url, c.revoked_at, c.revocation_reason, c.invalidity_date, c.revocation_seq";
+
+pub(super) fn crl_from_row(row: &impl SqlRow) -> Result<CrlRecord, StoreError> {
+    let u = |name: &str| -> Result<u64, StoreError> {
+        let v: i64 = row.get(name)?;
+        u64::try_from(v).map_err(|_| StoreError::Corrupt(name.into()))
+    };
+    Ok(CrlRecord {
+        id: row.get("id")?,
+        crl: NewCrl {
+            ca: IssuerId(row.get("ca_id")?),
+            number: u("number")?,
+            partition: opt_u32(row.get("partition")?, "partition")?,
+            base_number: row
+                .get::<Option<i64>>("base_number")?
+                .map(|b| u64::try_from(b).map_err(|_| StoreError::Corrupt("base_number".into())))
+                .transpose()?,
+            revocation_seq: row.get("revocation_seq")?,
+            this_update: row.get("this_update")?,
+            next_update: row.get("next_update")?,
+            entries: u("entries")?,
+            der: row.get("der")?,
+        },
+    })
+}
+
+/// serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at.
+pub(super) type RevokedSqlRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub(super) fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
+}
+
+pub(super) fn token_from_row(row: &impl SqlRow) -> Result<TokenRecord, StoreError> {
+    let list = |name: &str| -> Result<Vec<String>, StoreError> {
+        let text: String = row.get(name)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    };
+    Ok(TokenRecord {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        cas: list("cas")?,
+        profiles: list("profiles")?,
+        created_at: row.get("created_at")?,
+        expires_at: row.get("expires_at")?,
+        revoked_at: row.get("revoked_at")?,
+        token_hash: row.get("token_hash")?,
+    })
+}
