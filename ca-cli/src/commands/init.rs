@@ -37,7 +37,7 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
     let url = init_home(g).await?;
     println!("initialised caforge home {}", g.home.display());
     println!("  config:   {}", g.config_path().display());
-    println!("  database: {url}");
+    println!("  database: {}", ca_core::store::redact_url(&url));
     println!("  keys:     {}", g.home.join("keys").display());
     Ok(())
 }

@@ -1079,6 +1079,20 @@ mod tests {
         super::super::contract::run_all(&store).await;
     }
 
+    #[test]
+    fn passwords_in_database_urls_are_never_shown() {
+        use super::super::redact_url;
+        assert_eq!(
+            redact_url("postgres://ca:s3cret@db.example:5432/ca?sslmode=require"),
+            "postgres://ca:***@db.example:5432/ca?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://ca@db.example/ca"),
+            "postgres://ca@db.example/ca"
+        );
+        assert_eq!(redact_url("sqlite:caforge.db"), "sqlite:caforge.db");
+    }
+
     #[tokio::test]
     async fn write_marks_change_with_every_commit_and_wait_to_settle() {
         let dir = tempfile::tempdir().expect("tempdir");
