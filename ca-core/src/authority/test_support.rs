@@ -26,7 +26,11 @@ impl Signer for Faulty {
         self.key.public_key_info()
     }
     fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, KeyError> {
-        let type_broken = *self.broken_type.lock().expect("lock") == Some(self.key.key_type());
+        let type_broken = *self
+            .broken_type
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            == Some(self.key.key_type());
         if self.broken.load(Ordering::SeqCst) || type_broken {
             return Ok(vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]);
         }
@@ -66,19 +70,27 @@ impl KeyProvider for MemoryKeys {
         let key = Arc::new(SoftwareKey::generate(key_type, sm2_id)?);
         self.keys
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(label.to_owned(), key.clone());
         Ok((KeyRef::new(format!("memory:{label}")), self.signer(key)))
     }
     fn load(&self, key_ref: &KeyRef, _: &str) -> std::result::Result<Box<dyn Signer>, KeyError> {
         let label = key_ref.as_str().trim_start_matches("memory:");
-        let key = self.keys.lock().expect("lock").get(label).cloned();
+        let key = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(label)
+            .cloned();
         key.map(|k| self.signer(k))
             .ok_or_else(|| KeyError::Rejected(format!("no key {label}")))
     }
     fn remove(&self, key_ref: &KeyRef) -> std::result::Result<(), KeyError> {
         let label = key_ref.as_str().trim_start_matches("memory:");
-        self.keys.lock().expect("lock").remove(label);
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(label);
         Ok(())
     }
 }
