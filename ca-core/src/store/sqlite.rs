@@ -419,20 +419,20 @@ impl CertificateStore for SqliteStore {
 
 /// The end of every revocation-state change: pre-signed OCSP responses for the certificate
 /// are dropped, the audit entry appended and the transaction committed.
-async fn finish_status_change(
-    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+/// After a status change of `current` inside `tx`: its pre-signed OCSP responses are
+/// dropped and `audit` appended; returns the updated record. The caller commits.
+async fn status_changed_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     current: &CertificateRecord,
     audit: &AuditEvent,
 ) -> Result<CertificateRecord, StoreError> {
     sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
         .bind(current.issuer_ca_id.0)
         .bind(&current.serial)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    append_audit_in(&mut tx, audit).await?;
-    let record = cert_by_id_in(&mut tx, current.id).await?;
-    tx.commit().await?;
-    Ok(record)
+    append_audit_in(&mut *tx, audit).await?;
+    cert_by_id_in(&mut *tx, current.id).await
 }
 
 /// One revocation inside `tx` (see [`RevocationStore::revoke`]); the caller commits.
@@ -479,13 +479,7 @@ async fn revoke_in(
         .execute(&mut **tx)
         .await?;
     }
-    sqlx::query("DELETE FROM ocsp_responses WHERE ca_id = ? AND serial = ?")
-        .bind(current.issuer_ca_id.0)
-        .bind(&current.serial)
-        .execute(&mut **tx)
-        .await?;
-    append_audit_in(&mut *tx, audit).await?;
-    cert_by_id_in(&mut *tx, current.id).await
+    status_changed_in(tx, &current, audit).await
 }
 
 impl SqliteStore {
@@ -624,7 +618,9 @@ impl RevocationStore for SqliteStore {
         .bind(cert_id)
         .execute(&mut *tx)
         .await?;
-        finish_status_change(tx, &current, audit).await
+        let record = status_changed_in(&mut tx, &current, audit).await?;
+        tx.commit().await?;
+        Ok(record)
     }
 
     async fn revoked_certificates(
