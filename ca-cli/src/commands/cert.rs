@@ -125,22 +125,16 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                 filter.not_after_from = Some(now);
                 filter.not_after_before = Some(now.saturating_add(secs));
             }
-            let mut certs = authority.certificates(&filter).await?;
-            let mut partners = Vec::with_capacity(certs.len());
-            for c in &certs {
-                partners.push(authority.partner(c).await?);
-            }
-            if pairs {
-                let keep: Vec<bool> = partners.iter().map(Option::is_some).collect();
-                let mut k = keep.iter();
-                certs.retain(|_| *k.next().unwrap_or(&false));
-                partners.retain(Option::is_some);
+            let mut rows = Vec::new();
+            for c in authority.certificates(&filter).await? {
+                let partner = authority.partner(&c).await?;
+                if !pairs || partner.is_some() {
+                    rows.push((c, partner));
+                }
             }
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
-                    certs
-                        .iter()
-                        .zip(&partners)
+                    rows.iter()
                         .map(|(c, p)| {
                             let mut v = cert_json(c, now);
                             v["pair"] = p.as_ref().map_or(serde_json::Value::Null, pair_json);
@@ -153,7 +147,7 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                         "{:<34} {:<16} {:<12} {:<8} {:<20} SUBJECT / SANS",
                         "SERIAL", "ISSUER", "PROFILE", "STATUS", "NOT AFTER"
                     );
-                    for (c, p) in certs.iter().zip(&partners) {
+                    for (c, p) in &rows {
                         let mut names = if c.sans.is_empty() {
                             c.subject.clone()
                         } else {

@@ -1,10 +1,11 @@
 //! Dual certificates (双证书): SM2 signing + encryption pairs (GM/T 0015, GB/T 38636 TLCP)
 //! with caforge as the key-management centre, and the KMC's escrow and recovery.
 
-use super::{Authority, Issued};
+use super::{Authority, Issued, PreparedLeaf};
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::gm::{self, CsrResponse};
+use crate::hierarchy::Issuer;
 use crate::issuance::ParsedCsr;
 use crate::keys::{PublicKeyDescription, SoftwareKey};
 use crate::profile::{KeyUsageBits, ProfileName};
@@ -72,6 +73,27 @@ pub struct IssuedSm2Pair {
     /// DER `CSRResponse` (GM/T 0092 §8): both certificates with their chains, and the
     /// envelope.
     pub response: Vec<u8>,
+}
+
+/// One certificate of a pair, signed but not yet stored.
+struct SignedLeaf<'a> {
+    issuer: &'a Issuer,
+    /// Its issuer chain, issuer first.
+    chain: Vec<Vec<u8>>,
+    leaf: PreparedLeaf,
+    der: Vec<u8>,
+}
+
+impl SignedLeaf<'_> {
+    fn into_issued(self, record: CertificateRecord) -> Issued {
+        Issued {
+            record,
+            der: self.der,
+            chain: self.chain,
+            generated_key: self.leaf.generated_key,
+            warnings: self.leaf.warnings,
+        }
+    }
 }
 
 /// GM/T 0015: a signing certificate signs (and commits), it never encrypts.
@@ -168,33 +190,32 @@ impl<S: Store> Authority<S> {
         drop(enc_secret);
         drop(enc_key);
         // 6.
-        let (sign_cert, sign_audit) = sign.to_record(&issuer, &sign_der);
-        let (enc_cert, enc_audit) = enc.to_record(&issuer, &enc_der);
-        let (sign_record, enc_record) = self
-            .store
-            .commit_pair(
+        let chain: Vec<Vec<u8>> = chain_records.into_iter().map(|c| c.cert_der).collect();
+        let pair = self
+            .commit_signed_pair(
                 PairMode::Sm2SignEnc,
-                PairMember {
-                    cert: &sign_cert,
-                    issuer_key_id: &sign.issuer_kid_hex,
-                    audit: &sign_audit,
+                SignedLeaf {
+                    issuer: &issuer,
+                    chain: chain.clone(),
+                    leaf: sign,
+                    der: sign_der,
                 },
-                PairMember {
-                    cert: &enc_cert,
-                    issuer_key_id: &enc.issuer_kid_hex,
-                    audit: &enc_audit,
+                SignedLeaf {
+                    issuer: &issuer,
+                    chain,
+                    leaf: enc,
+                    der: enc_der,
                 },
                 Some(&sealed),
             )
             .await?;
-        let chain: Vec<Vec<u8>> = chain_records.into_iter().map(|c| c.cert_der).collect();
-        let with_chain = |leaf: &[u8]| -> Vec<Vec<u8>> {
-            std::iter::once(leaf.to_vec())
-                .chain(chain.iter().cloned())
+        let with_chain = |issued: &Issued| -> Vec<Vec<u8>> {
+            std::iter::once(issued.der.clone())
+                .chain(issued.chain.iter().cloned())
                 .collect()
         };
-        let sign_set = with_chain(&sign_der);
-        let enc_set = with_chain(&enc_der);
+        let sign_set = with_chain(&pair.first);
+        let enc_set = with_chain(&pair.second);
         let response = CsrResponse::new(
             &sign_set.iter().map(Vec::as_slice).collect::<Vec<_>>(),
             &envelope,
@@ -202,24 +223,9 @@ impl<S: Store> Authority<S> {
         )
         .and_then(|r| r.to_der_bytes())
         .map_err(|e| Error::Invalid(e.to_string()))?;
-        let mut warnings = sign.warnings;
-        warnings.extend(enc.warnings);
-        warnings.dedup();
         Ok(IssuedSm2Pair {
-            sign: Issued {
-                record: sign_record,
-                der: sign_der,
-                chain: chain.clone(),
-                generated_key: None,
-                warnings: warnings.clone(),
-            },
-            enc: Issued {
-                record: enc_record,
-                der: enc_der,
-                chain,
-                generated_key: None,
-                warnings,
-            },
+            sign: pair.first,
+            enc: pair.second,
             envelope,
             response,
         })
@@ -277,7 +283,7 @@ impl<S: Store> Authority<S> {
             profile: req.profile,
             days: req.days,
         };
-        let mut first = self
+        let first = self
             .prepare_leaf(&sides[0].0, &sides[0].1, &first_req, None)
             .await?;
         let second_req = IssueRequest {
@@ -288,48 +294,66 @@ impl<S: Store> Authority<S> {
             profile: req.profile,
             days: req.days,
         };
-        let mut second = self
+        let second = self
             .prepare_leaf(&sides[1].0, &sides[1].1, &second_req, None)
             .await?;
         let first_der = self.sign_leaf(&sides[0].0, &first).await?;
         let second_der = self.sign_leaf(&sides[1].0, &second).await?;
-        let (first_cert, first_audit) = first.to_record(&sides[0].0, &first_der);
-        let (second_cert, second_audit) = second.to_record(&sides[1].0, &second_der);
+        let mut chains = sides
+            .iter()
+            .map(|(_, chain)| chain.iter().map(|c| c.cert_der.clone()).collect::<Vec<_>>());
+        let first_chain = chains.next().unwrap_or_default();
+        let second_chain = chains.next().unwrap_or_default();
+        self.commit_signed_pair(
+            PairMode::RsaSm2,
+            SignedLeaf {
+                issuer: &sides[0].0,
+                chain: first_chain,
+                leaf: first,
+                der: first_der,
+            },
+            SignedLeaf {
+                issuer: &sides[1].0,
+                chain: second_chain,
+                leaf: second,
+                der: second_der,
+            },
+            None,
+        )
+        .await
+    }
+
+    /// Commits two signed certificates as a pair (with the second's sealed key, if any)
+    /// in one transaction and returns them as issued.
+    async fn commit_signed_pair(
+        &self,
+        mode: PairMode,
+        first: SignedLeaf<'_>,
+        second: SignedLeaf<'_>,
+        escrow: Option<&[u8]>,
+    ) -> Result<IssuedPair> {
+        let (first_cert, first_audit) = first.leaf.to_record(first.issuer, &first.der);
+        let (second_cert, second_audit) = second.leaf.to_record(second.issuer, &second.der);
         let (first_record, second_record) = self
             .store
             .commit_pair(
-                PairMode::RsaSm2,
+                mode,
                 PairMember {
                     cert: &first_cert,
-                    issuer_key_id: &first.issuer_kid_hex,
+                    issuer_key_id: &first.leaf.issuer_kid_hex,
                     audit: &first_audit,
                 },
                 PairMember {
                     cert: &second_cert,
-                    issuer_key_id: &second.issuer_kid_hex,
+                    issuer_key_id: &second.leaf.issuer_kid_hex,
                     audit: &second_audit,
                 },
-                None,
+                escrow,
             )
             .await?;
-        let mut chains = sides
-            .into_iter()
-            .map(|(_, chain)| chain.into_iter().map(|c| c.cert_der).collect::<Vec<_>>());
         Ok(IssuedPair {
-            first: Issued {
-                record: first_record,
-                der: first_der,
-                chain: chains.next().unwrap_or_default(),
-                generated_key: first.generated_key.take(),
-                warnings: first.warnings,
-            },
-            second: Issued {
-                record: second_record,
-                der: second_der,
-                chain: chains.next().unwrap_or_default(),
-                generated_key: second.generated_key.take(),
-                warnings: second.warnings,
-            },
+            first: first.into_issued(first_record),
+            second: second.into_issued(second_record),
         })
     }
 
