@@ -314,7 +314,7 @@ pub(crate) fn envelope(g: &Globals, cmd: EnvelopeCommand) -> Result<()> {
     let holder = read_key(g, &args.sign_key)?
         .sm2_secret()
         .with_context(|| format!("{} is not an SM2 key", args.sign_key.display()))?;
-    let secret = ca_core::gm::open(&der, &holder)
+    let secret = ca_core::dual::open(&der, &holder)
         .with_context(|| format!("opening {}", args.envelope.display()))?;
     let key = SoftwareKey::from_sm2_secret(&secret, ca_core::algorithm::DEFAULT_SM2_ID)?;
     write_private_file(&args.out, plain_key_pem(&key)?.as_bytes(), args.force)?;

@@ -4,11 +4,11 @@
 use super::{Authority, Issued, PreparedLeaf};
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
-use crate::gm::{self, CsrResponse};
+use crate::dual::{self, CsrResponse, ENC_USAGE, SIGN_USAGE};
 use crate::hierarchy::Issuer;
 use crate::issuance::ParsedCsr;
 use crate::keys::{PublicKeyDescription, SoftwareKey};
-use crate::profile::{KeyUsageBits, ProfileName};
+use crate::profile::ProfileName;
 use crate::store::{CertificateRecord, PairMember, PairMode, Partner, Store, StoreError};
 use crate::{Error, Result};
 
@@ -96,24 +96,6 @@ impl SignedLeaf<'_> {
     }
 }
 
-/// GM/T 0015: a signing certificate signs (and commits), it never encrypts.
-const SIGN_USAGE: KeyUsageBits = KeyUsageBits {
-    digital_signature: true,
-    non_repudiation: true,
-    key_encipherment: false,
-    data_encipherment: false,
-    key_agreement: false,
-};
-
-/// GM/T 0015: an encryption certificate encrypts and agrees keys, it never signs.
-const ENC_USAGE: KeyUsageBits = KeyUsageBits {
-    digital_signature: false,
-    non_repudiation: false,
-    key_encipherment: true,
-    data_encipherment: true,
-    key_agreement: true,
-};
-
 impl<S: Store> Authority<S> {
     /// Issues an SM2 signing + encryption pair, caforge acting as CA and KMC.
     ///
@@ -185,7 +167,8 @@ impl<S: Store> Authority<S> {
         let sign_der = self.sign_leaf(&issuer, &sign).await?;
         let enc_der = self.sign_leaf(&issuer, &enc).await?;
         // 5.
-        let envelope = gm::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
+        let envelope =
+            dual::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
         let sealed = self.keys.seal(&enc_key)?;
         drop(enc_secret);
         drop(enc_key);

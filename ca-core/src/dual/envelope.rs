@@ -1,60 +1,12 @@
-//! GM/T structures for SM2 signing + encryption certificate pairs, where caforge is also
-//! the key-management centre (KMC) that generates the encryption key:
-//!
-//! - GM/T 0009-2012 §7.2 `SM2Cipher`, the DER form of an SM2 public-key encryption;
-//! - GM/T 0009-2012 §7.4 `SM2EnvelopedKey`, an SM2 key pair protected for its holder: an SM4
-//!   key encrypted with SM2 to the holder's signing public key, and the private key
-//!   encrypted with that SM4 key;
-//! - GM/T 0092-2020 §8 `CSRResponse`, what a CA returns for such a request: the signing
-//!   certificate, the enveloped encryption key and the encryption certificate.
-//!
-//! OIDs are GM/T 0006's. Note its pitfall: it assigns `1.2.156.10197.1.301.3` to the SM2
-//! public-key *encryption* scheme (`.301.1` is signatures, `.301.2` key exchange), while some
-//! toolkits label SM2 encryption `.301.2`. caforge follows the standard
-//! ([`SM2_ENCRYPTION`]); the certificates themselves carry neither, their keys are
-//! `id-ecPublicKey` on the SM2 curve (`1.2.156.10197.1.301`), and the key usage bits say
-//! which certificate signs and which encrypts.
+//! GM/T 0009-2012 §7.2 `SM2Cipher` and §7.4 `SM2EnvelopedKey`.
 
-use const_oid::ObjectIdentifier;
-use der::asn1::{Any, BitString, OctetString, SetOfVec, Uint};
+use der::asn1::{BitString, OctetString, Uint};
 use der::{Decode, Encode, Sequence};
 use sm4::cipher::{Block, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use spki::AlgorithmIdentifierOwned;
 use zeroize::Zeroizing;
 
-/// SM4 block cipher, ECB mode (GM/T 0006: `1.2.156.10197.1.104.1`), the symmetric algorithm
-/// of caforge's envelopes.
-pub const SM4_ECB: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.104.1");
-
-/// The SM2 public-key encryption scheme as GM/T 0006 numbers it (`sm2encrypt`,
-/// `1.2.156.10197.1.301.3`; not `.301.2`, which is key exchange).
-pub const SM2_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.301.3");
-
-/// What goes wrong with envelopes and responses.
-#[derive(Debug, thiserror::Error)]
-pub enum GmError {
-    /// Not the DER structure the standard defines.
-    #[error("not a valid {what}: {detail}")]
-    Malformed {
-        /// Which structure.
-        what: &'static str,
-        /// The decoder's complaint.
-        detail: String,
-    },
-    /// The envelope cannot be opened with this key, or was altered.
-    #[error("the envelope cannot be opened: {0}")]
-    Open(&'static str),
-    /// A cryptographic primitive failed.
-    #[error("{0}")]
-    Crypto(String),
-}
-
-fn malformed(what: &'static str) -> impl Fn(der::Error) -> GmError {
-    move |e| GmError::Malformed {
-        what,
-        detail: e.to_string(),
-    }
-}
+use super::{malformed, GmError, SM4_ECB};
 
 /// GM/T 0009-2012 §7.2:
 ///
@@ -219,66 +171,10 @@ pub fn open(envelope_der: &[u8], holder: &sm2::SecretKey) -> Result<sm2::SecretK
     Ok(secret)
 }
 
-/// GM/T 0092-2020 §8 and annex A:
-///
-/// ```text
-/// CSRResponse ::= SEQUENCE {
-///     signCertificate          CertificateSet,             -- SET OF Certificate
-///     encryptedPrivateKey  [0] SM2EnvelopedKey OPTIONAL,
-///     encryptCertificate   [1] CertificateSet OPTIONAL
-/// }
-/// ```
-///
-/// The tags are encoded IMPLICIT (as deployed implementations read them). Certificates are
-/// kept as DER (`ANY`), each the chain of the certificate first.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct CsrResponse {
-    /// The signing certificate (and its chain).
-    pub sign_certificate: SetOfVec<Any>,
-    /// The encryption key, enveloped to the signing key.
-    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
-    pub encrypted_private_key: Option<Sm2EnvelopedKey>,
-    /// The encryption certificate (and its chain).
-    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
-    pub encrypt_certificate: Option<SetOfVec<Any>>,
-}
-
-fn certificate_set(certs: &[&[u8]]) -> Result<SetOfVec<Any>, GmError> {
-    let mut set = SetOfVec::new();
-    for der in certs {
-        set.insert(Any::from_der(der).map_err(malformed("Certificate"))?)
-            .map_err(malformed("CertificateSet"))?;
-    }
-    Ok(set)
-}
-
-impl CsrResponse {
-    /// The response for a signing + encryption pair.
-    ///
-    /// # Errors
-    /// Encoding failures.
-    pub fn new(sign: &[&[u8]], envelope_der: &[u8], enc: &[&[u8]]) -> Result<Self, GmError> {
-        Ok(CsrResponse {
-            sign_certificate: certificate_set(sign)?,
-            encrypted_private_key: Some(
-                Sm2EnvelopedKey::from_der(envelope_der).map_err(malformed("SM2EnvelopedKey"))?,
-            ),
-            encrypt_certificate: Some(certificate_set(enc)?),
-        })
-    }
-
-    /// DER encoding.
-    ///
-    /// # Errors
-    /// Encoding failures.
-    pub fn to_der_bytes(&self) -> Result<Vec<u8>, GmError> {
-        self.to_der().map_err(malformed("CSRResponse"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use der::asn1::Any;
 
     fn key() -> sm2::SecretKey {
         let mut bytes = [0u8; 32];
@@ -335,25 +231,5 @@ mod tests {
                 Ok(k) => assert_eq!(k.to_bytes(), enc.to_bytes(), "byte {i}"),
             }
         }
-    }
-
-    #[test]
-    fn csr_responses_round_trip() {
-        let holder = key();
-        let enc = key();
-        let env = seal(&holder.public_key(), &enc).expect("seal");
-        // Any DER stands in for certificates here.
-        let fake_cert = [0x30, 0x03, 0x02, 0x01, 0x05];
-        let r = CsrResponse::new(&[&fake_cert], &env, &[&fake_cert]).expect("build");
-        let der = r.to_der_bytes().expect("der");
-        assert_eq!(CsrResponse::from_der(&der).expect("decode"), r);
-        // [0] IMPLICIT SM2EnvelopedKey: constructed, context-specific 0 (0xA0).
-        let set_len = 2 + fake_cert.len();
-        let header = if der[1] & 0x80 == 0 {
-            2
-        } else {
-            2 + (der[1] & 0x7f) as usize
-        };
-        assert_eq!(der[header + set_len], 0xA0);
     }
 }
