@@ -97,3 +97,23 @@ fn the_cli_runs_a_ca_on_postgresql() {
     assert!(!h.home().join("caforge.db").exists());
     psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+#[test]
+fn unreachable_or_unsupported_databases_are_clear_errors_without_passwords() {
+    let h = Home::new();
+    let r = h.fails(
+        &[
+            "--db",
+            "postgres://caforge:s3cret@127.0.0.1:1/caforge",
+            "ca",
+            "list",
+        ],
+        "cannot connect to PostgreSQL at postgres://caforge:***@127.0.0.1:1/caforge",
+    );
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    let r = h.fails(
+        &["--db", "mysql://caforge:s3cret@db/ca", "ca", "list"],
+        "unsupported database URL",
+    );
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+}

@@ -40,7 +40,7 @@ pub enum StoreError {
     #[error("corrupt row: {0}")]
     Corrupt(String),
     /// The database URL is not one caforge supports.
-    #[error("unsupported database URL '{0}' (expected sqlite:PATH)")]
+    #[error("unsupported database URL '{0}' (expected sqlite:PATH or postgres://USER@HOST/DB)")]
     UnsupportedUrl(String),
 }
 
@@ -816,7 +816,7 @@ impl AnyStore {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(AnyStore::Postgres(PgStore::open(url).await?));
         }
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
     }
 }
 

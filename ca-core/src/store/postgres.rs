@@ -61,7 +61,13 @@ impl PgStore {
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
-            .await?;
+            .await
+            .map_err(|e| {
+                StoreError::Database(format!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    super::redact_url(url)
+                ))
+            })?;
         let store = PgStore { pool };
         store.migrate().await?;
         Ok(store)
