@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod server;
+
 /// The passphrase every test home uses (test-only).
 pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 
@@ -223,6 +225,31 @@ pub fn openssl_ok(dir: &Path, args: &[&str]) -> Run {
     let r = openssl(dir, args);
     assert!(r.ok, "openssl {args:?} failed:\n{}\n{}", r.stdout, r.stderr);
     r
+}
+
+/// Makes a P-256 key (`{stem}.key`, unencrypted) and a CSR for it (`{stem}.csr`) with
+/// `openssl req` in `dir`; returns the CSR's PEM.
+pub fn p256_csr(dir: &Path, stem: &str, subject: &str) -> String {
+    let (key, csr) = (format!("{stem}.key"), format!("{stem}.csr"));
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-subj",
+            subject,
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::read_to_string(dir.join(csr)).expect("read the CSR")
 }
 
 /// Converts a path to &str for argument lists.

@@ -4,7 +4,7 @@
 //! SM2 decryption and SM4, data encrypted to the encryption certificate decrypts with the
 //! recovered key, and bad input issues nothing.
 
-use caforge_tests::{openssl_ok, s, Home};
+use caforge_tests::{openssl_ok, p256_csr, s, Home};
 
 const DISTID: &str = "distid:1234567812345678";
 
@@ -303,24 +303,7 @@ fn bad_dual_input_issues_nothing() {
         "--key-type",
         "p256",
     ]);
-    openssl_ok(
-        h.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "p256.key",
-            "-subj",
-            "/CN=ec.example",
-            "-out",
-            "p256.csr",
-        ],
-    );
+    p256_csr(h.path(), "p256", "/CN=ec.example");
     // A CSR whose signature no longer matches (one byte of the subject changed).
     let pem = std::fs::read_to_string(h.file("sign.csr")).unwrap();
     openssl_ok(

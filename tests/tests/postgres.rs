@@ -3,9 +3,11 @@
 //! pair, revocation and a CRL, checked with OpenSSL. Skipped, visibly, without
 //! `CAFORGE_TEST_POSTGRES_URL` (`.ci/run` sets it).
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
-use caforge_tests::{openssl_ok, s, Home};
+use caforge_tests::server::{api, curl, metric, token, Server};
+use caforge_tests::{openssl_ok, p256_csr, s, Home};
 
 /// Runs SQL on the admin database with `psql`.
 fn psql(url: &str, sql: &str) {
@@ -20,29 +22,73 @@ fn psql(url: &str, sql: &str) {
     );
 }
 
+/// A scratch database on the test server, dropped with this value.
+struct ScratchDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDb {
+    /// None (after saying SKIPPED) when `CAFORGE_TEST_POSTGRES_URL` is unset.
+    fn create(test: &str) -> Option<ScratchDb> {
+        let Ok(admin) = std::env::var("CAFORGE_TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED {test}: set CAFORGE_TEST_POSTGRES_URL");
+            return None;
+        };
+        let name = format!("caforge_{test}_{}", std::process::id());
+        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let base = admin.split('?').next().unwrap();
+        let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+        Some(ScratchDb { admin, name, url })
+    }
+
+    /// One number from a query.
+    fn scalar(&self, sql: &str) -> i64 {
+        let out = Command::new("psql")
+            .args([&self.url, "-qAtc", sql])
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "{sql}");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    /// A home whose `caforge.toml` names this database (and no SQLite file).
+    fn home(&self) -> Home {
+        let h = Home::new();
+        let config = h.home().join("caforge.toml");
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "database = \"sqlite:caforge.db\"",
+            &format!("database = \"{}\"", self.url),
+        );
+        std::fs::write(&config, text).unwrap();
+        // `init` made the default SQLite file; from here on nothing may use it.
+        for f in ["caforge.db", "caforge.db-wal", "caforge.db-shm"] {
+            let _ = std::fs::remove_file(h.home().join(f));
+        }
+        h
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin,
+                "-qAtc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
 #[test]
 fn the_cli_runs_a_ca_on_postgresql() {
-    let Ok(admin) = std::env::var("CAFORGE_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED the_cli_runs_a_ca_on_postgresql: set CAFORGE_TEST_POSTGRES_URL");
+    let Some(db) = ScratchDb::create("cli") else {
         return;
     };
-    let name = format!("caforge_cli_{}", std::process::id());
-    psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-    psql(&admin, &format!("CREATE DATABASE {name}"));
-    let base = admin.split('?').next().unwrap();
-    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-
-    let h = Home::new();
-    let config = h.home().join("caforge.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "database = \"sqlite:caforge.db\"",
-        &format!("database = \"{url}\""),
-    );
-    std::fs::write(&config, text).unwrap();
-    // `init` made the default SQLite file; from here on nothing may use it.
-    for f in ["caforge.db", "caforge.db-wal", "caforge.db-shm"] {
-        let _ = std::fs::remove_file(h.home().join(f));
-    }
+    let h = db.home();
 
     h.root_and_intermediate("p256", &[], &[]);
     let (leaf, serial) = h.issue_leaf("int", "www");
@@ -95,7 +141,6 @@ fn the_cli_runs_a_ca_on_postgresql() {
     assert!(h.ok(&["audit", "verify"]).stdout.contains("intact"));
     // Everything went to PostgreSQL: no SQLite file appeared in the home.
     assert!(!h.home().join("caforge.db").exists());
-    psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }
 
 #[test]
@@ -116,4 +161,222 @@ fn unreachable_or_unsupported_databases_are_clear_errors_without_passwords() {
         "unsupported database URL",
     );
     assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+}
+
+/// POSTs the JSON in `body_file` to `url` with `bearer`, from a worker thread with its own
+/// output file: (HTTP status, body).
+fn post(h: &Home, url: &str, bearer: &str, body_file: &str, out: &str) -> (u16, String) {
+    let auth = format!("Authorization: Bearer {bearer}");
+    let data = format!("@{body_file}");
+    let args = [
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &data,
+        url,
+    ];
+    let (code, _) = curl(h, &args, out);
+    (
+        code,
+        std::fs::read_to_string(h.file(out)).unwrap_or_default(),
+    )
+}
+
+/// The cRLNumber of a DER CRL fetched from `url`.
+fn crl_number(h: &Home, url: &str, file: &str) -> u64 {
+    let r = Command::new("curl")
+        .current_dir(h.path())
+        .args(["-s", "-f", "-o", file, url])
+        .status()
+        .expect("curl");
+    assert!(r.success(), "GET {url}");
+    let out = openssl_ok(
+        h.path(),
+        &["crl", "-inform", "DER", "-in", file, "-noout", "-crlnumber"],
+    );
+    let hex = out
+        .stdout
+        .trim()
+        .strip_prefix("crlNumber=")
+        .unwrap()
+        .trim_start_matches("0x");
+    u64::from_str_radix(hex, 16).unwrap()
+}
+
+/// Two `caforge serve` replicas on one PostgreSQL database: concurrent issuance through
+/// both never repeats a serial, CRL numbers only grow and one replica signs a CRL that the
+/// other serves, and a revocation made through one replica is in the other's OCSP answers
+/// (from its memory cache until then) a second later.
+#[test]
+fn two_replicas_share_one_ca() {
+    let Some(db) = ScratchDb::create("replicas") else {
+        return;
+    };
+    let h = db.home();
+    h.root_and_intermediate("p256", &[], &[]);
+    let int = s(&h.export_ca("int")).to_owned();
+    let chain = h.file("chain.pem");
+    std::fs::write(
+        &chain,
+        [
+            std::fs::read(h.export_ca("root")).unwrap(),
+            std::fs::read(&int).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let bearer = token(&h, "int", "tls-server");
+    let a = Server::start(&h);
+    let b = Server::start(&h);
+
+    // Concurrent issuance: two clients on each replica.
+    let csr = p256_csr(h.path(), "app", "/CN=app.example");
+    let body =
+        serde_json::json!({"ca": "int", "csr": csr, "sans": ["dns:app.example"], "days": 30});
+    std::fs::write(h.file("issue.json"), body.to_string()).unwrap();
+    const PER_CLIENT: usize = 8;
+    let serials: Vec<(String, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = [&a, &a, &b, &b]
+            .into_iter()
+            .enumerate()
+            .map(|(worker, server)| {
+                let (h, bearer) = (&h, &bearer);
+                scope.spawn(move || {
+                    let url = format!("{}/api/v1/certificates", server.url);
+                    (0..PER_CLIENT)
+                        .map(|i| {
+                            let out = format!("issued-{worker}-{i}.json");
+                            let (code, text) = post(h, &url, bearer, "issue.json", &out);
+                            assert_eq!(code, 201, "{text}");
+                            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                            let pem = format!("issued-{worker}-{i}.pem");
+                            std::fs::write(h.file(&pem), v["certificate"].as_str().unwrap())
+                                .unwrap();
+                            (v["serial"].as_str().unwrap().to_owned(), pem)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let unique: BTreeSet<&str> = serials.iter().map(|(serial, _)| serial.as_str()).collect();
+    assert_eq!(unique.len(), 4 * PER_CLIENT, "a serial was issued twice");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM certificates WHERE profile = 'tls-server'"),
+        i64::try_from(4 * PER_CLIENT).unwrap()
+    );
+
+    // CRLs: both replicas asked at once after a revocation serve one new CRL (the second
+    // waits on the generation lock and finds it), and numbers only grow.
+    let mut last = 0;
+    for (round, (serial, _)) in serials.iter().take(3).enumerate() {
+        let via = if round % 2 == 0 { &a } else { &b };
+        let (code, _, text) = api(
+            &h,
+            via,
+            "POST",
+            &format!("/api/v1/certificates/{serial}/revoke"),
+            Some(&bearer),
+            Some(r#"{"reason":"superseded"}"#),
+        );
+        assert_eq!(code, 200, "{text}");
+        let crls_before = db.scalar("SELECT COUNT(*) FROM crls");
+        let (na, nb) = std::thread::scope(|scope| {
+            let fa = scope.spawn(|| crl_number(&h, &format!("{}/crl/int.crl", a.url), "a.crl"));
+            let fb = scope.spawn(|| crl_number(&h, &format!("{}/crl/int.crl", b.url), "b.crl"));
+            (fa.join().unwrap(), fb.join().unwrap())
+        });
+        assert_eq!(na, nb, "both replicas serve the one new CRL");
+        assert!(na > last, "CRL numbers only grow: {last} then {na}");
+        last = na;
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM crls"), crls_before + 1);
+        let listed = openssl_ok(
+            h.path(),
+            &[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                "b.crl",
+                "-CAfile",
+                s(&chain),
+                "-noout",
+                "-text",
+            ],
+        );
+        assert!(listed.stderr.contains("verify OK"), "{listed:?}");
+        assert!(
+            listed.stdout.contains(&serial.to_uppercase()),
+            "{}",
+            listed.stdout
+        );
+    }
+    // A CRL signed by the CLI in between continues the same sequence.
+    h.ok(&["crl", "--ca", "int", "--out", "cli.crl"]);
+    let cli = openssl_ok(h.path(), &["crl", "-in", "cli.crl", "-noout", "-crlnumber"]);
+    let cli_number = u64::from_str_radix(
+        cli.stdout
+            .trim()
+            .strip_prefix("crlNumber=")
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    assert!(cli_number > last);
+
+    // OCSP: replica B answers a valid certificate from memory…
+    let (serial, pem) = &serials[serials.len() - 1];
+    let url_b = format!("{}/ocsp", b.url);
+    let status = || {
+        let r = openssl_ok(
+            h.path(),
+            &[
+                "ocsp",
+                "-url",
+                &url_b,
+                "-issuer",
+                &int,
+                "-cert",
+                pem,
+                "-CAfile",
+                s(&chain),
+                "-no_nonce",
+            ],
+        );
+        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{pem}: ")))
+            .unwrap_or_else(|| panic!("no status in {}", r.stdout))
+            .to_owned()
+    };
+    let hits = metric(&h, &b, "caforge_ocsp_memory_hits_total");
+    for _ in 0..3 {
+        assert_eq!(status(), "good");
+    }
+    assert!(
+        metric(&h, &b, "caforge_ocsp_memory_hits_total") > hits,
+        "replica B never answered from memory"
+    );
+    // …then A revokes it, and a second later B says so.
+    let (code, _, text) = api(
+        &h,
+        &a,
+        "POST",
+        &format!("/api/v1/certificates/{serial}/revoke"),
+        Some(&bearer),
+        Some(r#"{"reason":"keyCompromise"}"#),
+    );
+    assert_eq!(code, 200, "{text}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(status(), "revoked");
+    assert!(a.terminate());
+    assert!(b.terminate());
 }

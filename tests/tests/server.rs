@@ -3,83 +3,10 @@
 //! ocsp -url`, `curl`, and `caforge revoke` from another process on the same database.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use caforge_tests::{caforge_bin, openssl, openssl_ok, s, Home};
-
-/// A running `caforge serve`, stopped (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(h: &Home) -> Server {
-        let mut child = Command::new(caforge_bin())
-            .current_dir(h.path())
-            .env_remove("CAFORGE_PASSPHRASE")
-            .env("CAFORGE_LOG", "warn")
-            .arg("--home")
-            .arg(h.home())
-            .arg("--passphrase-file")
-            .arg(h.file("pass.txt"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn caforge serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let url = line
-            .trim()
-            .strip_prefix("caforge serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Server { child, url }
-    }
-
-    /// Sends SIGTERM and returns whether the server exited cleanly.
-    fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        self.child.wait().unwrap().success()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `curl` → (HTTP status, headers, body file).
-fn curl(h: &Home, args: &[&str], out: &str) -> (u16, String) {
-    let headers = h.file(&format!("{out}.headers"));
-    let mut all = vec!["-s", "-o", out, "-D", s(&headers), "-w", "%{http_code}"];
-    all.extend_from_slice(args);
-    let r = Command::new("curl")
-        .current_dir(h.path())
-        .args(&all)
-        .output()
-        .expect("curl");
-    let code = String::from_utf8_lossy(&r.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    (
-        code,
-        std::fs::read_to_string(headers)
-            .unwrap_or_default()
-            .to_lowercase(),
-    )
-}
+use caforge_tests::server::{api, curl, metric, ocsp_status, token, Server};
+use caforge_tests::{caforge_bin, openssl, openssl_ok, p256_csr, s, Home};
 
 fn pki(h: &Home, kt: &str) -> (String, String, String) {
     // The base URL is only printed into certificates; tests fetch from the real port.
@@ -93,35 +20,6 @@ fn pki(h: &Home, kt: &str) -> (String, String, String) {
     )
     .unwrap();
     (root, int, s(&chain).to_owned())
-}
-
-fn ocsp_status(
-    h: &Home,
-    server: &Server,
-    int: &str,
-    chain: &str,
-    cert: &str,
-    verify: bool,
-) -> String {
-    let url = format!("{}/ocsp", server.url);
-    let mut args = vec![
-        "ocsp", "-url", &url, "-issuer", int, "-cert", cert, "-CAfile", chain,
-    ];
-    if !verify {
-        args.push("-noverify");
-    }
-    let r = openssl_ok(h.path(), &args);
-    if verify {
-        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
-    }
-    r.stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{cert}: ")))
-        .unwrap_or_else(|| panic!("no status in {}", r.stdout))
-        .rsplit(": ")
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 fn good_then_revoked(kt: &str) {
@@ -196,17 +94,6 @@ fn good_then_revoked(kt: &str) {
 }
 
 /// The value of a counter in `/metrics`.
-fn metric(h: &Home, server: &Server, name: &str) -> u64 {
-    let (code, _) = curl(h, &[&format!("{}/metrics", server.url)], "metrics.txt");
-    assert_eq!(code, 200);
-    let text = std::fs::read_to_string(h.file("metrics.txt")).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 #[test]
 fn a_revocation_by_another_process_is_answered_past_the_memory_cache() {
@@ -490,58 +377,6 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
     assert!(server.terminate());
 }
 
-/// A token from `caforge token create --format json` with the given scope.
-fn token(h: &Home, ca: &str, profile: &str) -> String {
-    let r = h.ok(&[
-        "token",
-        "create",
-        "--ca",
-        ca,
-        "--profile",
-        profile,
-        "--expires",
-        "1d",
-        "--format",
-        "json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    v["token"].as_str().unwrap().to_owned()
-}
-
-/// POSTs `body` (JSON) to `path` with `token`; returns (status, headers, body).
-fn api(
-    h: &Home,
-    server: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, String, String) {
-    let url = format!("{}{path}", server.url);
-    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
-    let mut args = vec!["-X", method];
-    if let Some(a) = &auth {
-        args.extend(["-H", a.as_str()]);
-    }
-    if let Some(b) = body {
-        std::fs::write(h.file("body.json"), b).unwrap();
-        args.extend([
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            "@body.json",
-        ]);
-    }
-    args.push(&url);
-    let out = h.file("api.out");
-    let (code, headers) = curl(h, &args, s(&out));
-    (
-        code,
-        headers,
-        std::fs::read_to_string(out).unwrap_or_default(),
-    )
-}
-
 #[test]
 fn issuance_api_with_scoped_tokens() {
     let h = Home::new();
@@ -559,25 +394,7 @@ fn issuance_api_with_scoped_tokens() {
     let good = token(&h, "int", "tls-server");
     let wrong_ca = token(&h, "other", "*");
     let server = Server::start(&h);
-    openssl_ok(
-        h.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "app.key",
-            "-subj",
-            "/CN=app.example",
-            "-out",
-            "app.csr",
-        ],
-    );
-    let csr = std::fs::read_to_string(h.file("app.csr")).unwrap();
+    let csr = p256_csr(h.path(), "app", "/CN=app.example");
     let body =
         serde_json::json!({"ca": "int", "csr": csr, "sans": ["dns:app.example"], "days": 30})
             .to_string();

@@ -389,6 +389,7 @@ impl<S: Store> Authority<S> {
             }
             scopes = vec![Some(p)];
         }
+        let _generation = self.store.lock_crl_generation(record.id).await?;
         let issuer = self.load_issuer(record).await?;
         let mut out = Vec::with_capacity(scopes.len());
         for scope in scopes {
@@ -636,6 +637,8 @@ impl<S: Store> Authority<S> {
             .into());
         }
         let _guard = self.crl_lock.lock().await;
+        // Across replicas too: whoever waited finds the CRL the holder just stored.
+        let _generation = self.store.lock_crl_generation(record.id).await?;
         let now = self.clock.now().unix_timestamp();
         let current_seq = self
             .store

@@ -293,6 +293,31 @@ pub struct CrlRecord {
     pub crl: NewCrl,
 }
 
+/// Held while one CA's CRLs are generated (see [`RevocationStore::lock_crl_generation`]);
+/// dropping it releases the lock.
+#[derive(Default)]
+pub struct CrlLock {
+    _held: Option<Box<dyn Send>>,
+}
+
+impl std::fmt::Debug for CrlLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self._held.is_some() {
+            "CrlLock(held)"
+        } else {
+            "CrlLock(none)"
+        })
+    }
+}
+
+impl CrlLock {
+    /// A lock whose release is dropping `held`.
+    #[must_use]
+    pub fn holding(held: Box<dyn Send>) -> CrlLock {
+        CrlLock { _held: Some(held) }
+    }
+}
+
 /// A point in a store's write history that is cheap to read (no query). Two equal marks
 /// mean nobody — this process or another — wrote to the store in between, so what was read
 /// after the first mark is still current. See [`OcspStore::write_mark`].
@@ -606,6 +631,18 @@ pub trait RevocationStore {
     /// # Errors
     /// Database errors.
     async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool, StoreError>;
+
+    /// Waits for, and holds until the returned lock is dropped, the right to generate
+    /// `ca`'s CRLs, across every process on the store: with replicas, one signs a CRL and
+    /// the others find it stored. Embedded stores have one writer process at a time and
+    /// need no lock (the default).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn lock_crl_generation(&self, ca: IssuerId) -> Result<CrlLock, StoreError> {
+        let _ = ca;
+        Ok(CrlLock::default())
+    }
 
     /// Allocates and commits the next CRL number of `ca` (1, 2, …; never reused).
     ///
@@ -938,6 +975,9 @@ impl RevocationStore for AnyStore {
     }
     async fn is_key_blocked(&self, k: &str) -> Result<bool, StoreError> {
         dispatch!(self, st => st.is_key_blocked(k).await)
+    }
+    async fn lock_crl_generation(&self, ca: IssuerId) -> Result<CrlLock, StoreError> {
+        dispatch!(self, st => st.lock_crl_generation(ca).await)
     }
     async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
         dispatch!(self, st => st.allocate_crl_number(ca).await)

@@ -6,10 +6,13 @@
 //! across every process and replica on the database: serials stay unique, CRL numbers only
 //! grow and the audit chain stays linear. Reads never take it.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Row};
+use tokio::sync::Notify;
 
 use super::rows::{
     ca_from_row, cert_from_row, crl_from_row, opt_u32, to_i64, token_from_row, RevokedSqlRow,
@@ -17,8 +20,8 @@ use super::rows::{
 };
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
-    CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
-    OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
+    CertificateRecord, CertificateStore, CrlLock, CrlRecord, IssuerId, NewCa, NewCertificate,
+    NewCrl, OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
     RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError,
     TokenStore, WriteMark,
 };
@@ -29,25 +32,148 @@ use crate::revocation::{CaSettings, RevocationReason, REMOVE_FROM_CRL};
 use crate::tokens::{NewToken, TokenRecord};
 
 /// Migrations, applied in order and recorded in `caforge_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_notify.sql")),
+];
 
 /// The advisory lock key every write transaction holds ("caforge" in ASCII).
 const WRITE_LOCK: i64 = 0x0063_6166_6f72_6765;
+
+/// The advisory lock class (first of two 32-bit keys) for CRL generation; the second key
+/// is the CA's id. Two-key locks never collide with the one-key [`WRITE_LOCK`].
+const CRL_LOCK_CLASS: i32 = 0x6372_6c00;
+
+/// The channel migration 0002's triggers announce committed writes on.
+const WRITES_CHANNEL: &str = "caforge_writes";
 
 /// A PostgreSQL-backed store.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    marks: Arc<Marks>,
 }
 
-/// Begins a write transaction holding the store-wide advisory lock.
-async fn write_tx(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(WRITE_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+/// Write marks on PostgreSQL: a generation counter that a `LISTEN` connection advances on
+/// every write any replica commits (the tables' `NOTIFY` triggers) and that this process
+/// advances on its own commits. Even while listening; odd while not (no mark is given
+/// then, because notifications may be missed), so a mark taken before a lost connection
+/// never equals one taken after it.
+#[derive(Debug)]
+struct Marks {
+    generation: Arc<AtomicU64>,
+    started: AtomicBool,
+    shutdown: Arc<Notify>,
+}
+
+impl Marks {
+    fn new() -> Marks {
+        Marks {
+            generation: Arc::new(AtomicU64::new(1)),
+            started: AtomicBool::new(false),
+            shutdown: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The current mark, starting the listener on first use (inside a Tokio runtime).
+    fn current(&self, pool: &PgPool) -> Option<WriteMark> {
+        if !self.started.swap(true, Ordering::AcqRel) {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                self.started.store(false, Ordering::Release);
+                return None;
+            };
+            runtime.spawn(listen_for_writes(
+                pool.clone(),
+                Arc::clone(&self.generation),
+                Arc::clone(&self.shutdown),
+            ));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        generation
+            .is_multiple_of(2)
+            .then(|| WriteMark::new([u128::from(generation), 0, 0, 0]))
+    }
+
+    /// This process committed a write: marks taken before are stale at once, without
+    /// waiting for the notification to come back.
+    fn local_write(&self) {
+        self.generation.fetch_add(2, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Marks {
+    fn drop(&mut self) {
+        // The last handle on the store is gone: stop listening.
+        self.shutdown.notify_one();
+    }
+}
+
+/// Keeps a `LISTEN caforge_writes` connection, advancing `generation` by two for every
+/// notification; by one (to odd) when the connection is lost and by one (to even) once it
+/// listens again.
+async fn listen_for_writes(pool: PgPool, generation: Arc<AtomicU64>, shutdown: Arc<Notify>) {
+    loop {
+        let connect = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.eager_reconnect(false);
+            listener.listen(WRITES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let connected = tokio::select! {
+            () = shutdown.notified() => return,
+            c = connect => c,
+        };
+        let Ok(mut listener) = connected else {
+            tokio::select! {
+                () = shutdown.notified() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            }
+        };
+        generation.fetch_add(1, Ordering::AcqRel);
+        loop {
+            let received = tokio::select! {
+                () = shutdown.notified() => return,
+                r = listener.try_recv() => r,
+            };
+            match received {
+                Ok(Some(_)) => {
+                    generation.fetch_add(2, Ordering::AcqRel);
+                }
+                Ok(None) | Err(_) => {
+                    generation.fetch_add(1, Ordering::AcqRel);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// A write transaction holding the store-wide advisory lock; committing it advances this
+/// process's write mark.
+struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    marks: Arc<Marks>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        self.marks.local_write();
+        Ok(())
+    }
 }
 
 impl PgStore {
@@ -58,7 +184,7 @@ impl PgStore {
     /// Connection and migration errors.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
@@ -68,13 +194,29 @@ impl PgStore {
                     super::redact_url(url)
                 ))
             })?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            marks: Arc::new(Marks::new()),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// Begins a write transaction holding the store-wide advisory lock.
+    async fn write_tx(&self) -> Result<WriteTx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(WriteTx {
+            tx,
+            marks: Arc::clone(&self.marks),
+        })
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS caforge_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )
@@ -239,7 +381,7 @@ impl CaStore for PgStore {
         issuer_key_id: &str,
         audit: &AuditEvent,
     ) -> Result<CaRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let nc = serde_json::to_string(&ca.name_constraints)
             .map_err(|e| StoreError::Corrupt(format!("name constraints: {e}")))?;
         let id = sqlx::query_scalar::<_, i64>(
@@ -341,7 +483,7 @@ impl CertificateStore for PgStore {
         let issuer = cert
             .issuer_ca_id
             .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         mark_serial_used(&mut tx, issuer_key_id, &cert.serial).await?;
         let id = insert_certificate(&mut tx, cert, issuer).await?;
         append_audit_in(&mut tx, audit).await?;
@@ -399,7 +541,7 @@ impl CertificateStore for PgStore {
 /// After a status change of `current` inside `tx`: its pre-signed OCSP responses are
 /// dropped and `audit` appended; returns the updated record. The caller commits.
 async fn status_changed_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut WriteTx,
     current: &CertificateRecord,
     audit: &AuditEvent,
 ) -> Result<CertificateRecord, StoreError> {
@@ -414,7 +556,7 @@ async fn status_changed_in(
 
 /// One revocation inside `tx` (see [`RevocationStore::revoke`]); the caller commits.
 async fn revoke_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut WriteTx,
     cert_id: i64,
     revocation: &Revocation,
     block: Option<&BlockedKey>,
@@ -474,7 +616,7 @@ impl PairStore for PgStore {
         second: PairMember<'_>,
         escrow: Option<&[u8]>,
     ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let mut ids = [0i64; 2];
         for (slot, member) in ids.iter_mut().zip([first, second]) {
             let issuer = member
@@ -550,7 +692,7 @@ impl RevocationStore for PgStore {
         block: Option<&BlockedKey>,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let record = revoke_in(&mut tx, cert_id, revocation, block, audit).await?;
         tx.commit().await?;
         Ok(record)
@@ -560,7 +702,7 @@ impl RevocationStore for PgStore {
         &self,
         items: &[RevocationItem<'_>],
     ) -> Result<Vec<CertificateRecord>, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let mut records = Vec::with_capacity(items.len());
         for i in items {
             records.push(revoke_in(&mut tx, i.cert_id, i.revocation, i.block, i.audit).await?);
@@ -575,7 +717,7 @@ impl RevocationStore for PgStore {
         at: i64,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let current = cert_by_id_in(&mut tx, cert_id).await?;
         if current.status != "revoked"
             || current.revocation_reason != Some(RevocationReason::CertificateHold)
@@ -607,8 +749,12 @@ impl RevocationStore for PgStore {
         changed_after: Option<i64>,
         now: i64,
     ) -> Result<RevocationSnapshot, StoreError> {
-        // One read transaction: the entries and the sequence number come from one snapshot.
+        // One read transaction: the entries and the sequence number come from one snapshot
+        // (REPEATABLE READ: under the default READ COMMITTED each statement has its own).
         let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
         let seq: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(revocation_seq), 0) FROM certificates WHERE issuer_ca_id = $1",
         )
@@ -675,8 +821,20 @@ impl RevocationStore for PgStore {
         Ok(n > 0)
     }
 
+    /// A transaction-scoped advisory lock on (CRL class, CA id), held by an open
+    /// transaction on its own connection until the lock is dropped (rollback).
+    async fn lock_crl_generation(&self, ca: IssuerId) -> Result<CrlLock, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(CRL_LOCK_CLASS)
+            .bind(i32::try_from(ca.0.rem_euclid(1 << 31)).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        Ok(CrlLock::holding(Box::new(tx)))
+    }
+
     async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let n: i64 = sqlx::query_scalar(
             "INSERT INTO crl_numbers (ca_id, last) VALUES ($1, 1)
              ON CONFLICT (ca_id) DO UPDATE SET last = crl_numbers.last + 1 RETURNING last",
@@ -689,7 +847,7 @@ impl RevocationStore for PgStore {
     }
 
     async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         // Older CRLs of this scope and kind keep their metadata (deltas need the base's
         // sequence number) but not their bytes: only the newest is ever served.
         sqlx::query(
@@ -749,7 +907,7 @@ impl RevocationStore for PgStore {
         settings: &CaSettings,
         audit: &AuditEvent,
     ) -> Result<CaRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE cas SET base_url = $1, crl_lifetime = $2, delta_lifetime = $3, crl_partitions = $4, ocsp_signer = $5, ocsp_lifetime = $6
              WHERE id = $7",
@@ -778,9 +936,10 @@ impl RevocationStore for PgStore {
 }
 
 impl OcspStore for PgStore {
-    /// No cheap mark yet on PostgreSQL: every OCSP answer reads the store.
+    /// The LISTEN/NOTIFY generation (see [`Marks`]); `None` until the listener is up and
+    /// whenever its connection is lost.
     fn write_mark(&self) -> Option<WriteMark> {
-        None
+        self.marks.current(&self.pool)
     }
 
     async fn cached_ocsp(
@@ -811,7 +970,7 @@ impl OcspStore for PgStore {
     }
 
     async fn store_ocsp(&self, r: &CachedOcspResponse) -> Result<(), StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let current: Option<Option<i64>> = sqlx::query_scalar(
             "SELECT revocation_seq FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
         )
@@ -898,7 +1057,7 @@ impl TokenStore for PgStore {
         let json = |v: &Vec<String>| {
             serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("token scope: {e}")))
         };
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let id = sqlx::query_scalar::<_, i64>(
             "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
@@ -945,7 +1104,7 @@ impl TokenStore for PgStore {
         at: i64,
         audit: &AuditEvent,
     ) -> Result<TokenRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -974,7 +1133,7 @@ impl TokenStore for PgStore {
 
 impl AuditStore for PgStore {
     async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRecord, StoreError> {
-        let mut tx = write_tx(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let rec = append_audit_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(rec)

@@ -1,0 +1,178 @@
+//! Helpers for tests that run `caforge serve`: the server process and its HTTP clients
+//! (`curl`, `openssl ocsp`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::{caforge_bin, openssl_ok, s, Home};
+
+/// A running `caforge serve`, stopped (SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `caforge serve` on an ephemeral 127.0.0.1 port for `h`'s home.
+    pub fn start(h: &Home) -> Server {
+        let mut child = Command::new(caforge_bin())
+            .current_dir(h.path())
+            .env_remove("CAFORGE_PASSPHRASE")
+            .env("CAFORGE_LOG", "warn")
+            .arg("--home")
+            .arg(h.home())
+            .arg("--passphrase-file")
+            .arg(h.file("pass.txt"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn caforge serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("caforge serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, url }
+    }
+
+    /// Sends SIGTERM and returns whether the server exited cleanly.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `curl` → (HTTP status, headers, body file).
+pub fn curl(h: &Home, args: &[&str], out: &str) -> (u16, String) {
+    let headers = h.file(&format!("{out}.headers"));
+    let mut all = vec!["-s", "-o", out, "-D", s(&headers), "-w", "%{http_code}"];
+    all.extend_from_slice(args);
+    let r = Command::new("curl")
+        .current_dir(h.path())
+        .args(&all)
+        .output()
+        .expect("curl");
+    let code = String::from_utf8_lossy(&r.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (
+        code,
+        std::fs::read_to_string(headers)
+            .unwrap_or_default()
+            .to_lowercase(),
+    )
+}
+
+/// The status `openssl ocsp -url` reports for `cert` (the response verified unless `verify` is false).
+pub fn ocsp_status(
+    h: &Home,
+    server: &Server,
+    int: &str,
+    chain: &str,
+    cert: &str,
+    verify: bool,
+) -> String {
+    let url = format!("{}/ocsp", server.url);
+    let mut args = vec![
+        "ocsp", "-url", &url, "-issuer", int, "-cert", cert, "-CAfile", chain,
+    ];
+    if !verify {
+        args.push("-noverify");
+    }
+    let r = openssl_ok(h.path(), &args);
+    if verify {
+        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
+    }
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{cert}: ")))
+        .unwrap_or_else(|| panic!("no status in {}", r.stdout))
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// A counter from the server's `/metrics`.
+pub fn metric(h: &Home, server: &Server, name: &str) -> u64 {
+    let (code, _) = curl(h, &[&format!("{}/metrics", server.url)], "metrics.txt");
+    assert_eq!(code, 200);
+    let text = std::fs::read_to_string(h.file("metrics.txt")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A token from `caforge token create --format json` with the given scope.
+pub fn token(h: &Home, ca: &str, profile: &str) -> String {
+    let r = h.ok(&[
+        "token",
+        "create",
+        "--ca",
+        ca,
+        "--profile",
+        profile,
+        "--expires",
+        "1d",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// POSTs `body` (JSON) to `path` with `token`; returns (status, headers, body).
+pub fn api(
+    h: &Home,
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    let url = format!("{}{path}", server.url);
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    let mut args = vec!["-X", method];
+    if let Some(a) = &auth {
+        args.extend(["-H", a.as_str()]);
+    }
+    if let Some(b) = body {
+        std::fs::write(h.file("body.json"), b).unwrap();
+        args.extend([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@body.json",
+        ]);
+    }
+    args.push(&url);
+    let out = h.file("api.out");
+    let (code, headers) = curl(h, &args, s(&out));
+    (
+        code,
+        headers,
+        std::fs::read_to_string(out).unwrap_or_default(),
+    )
+}
