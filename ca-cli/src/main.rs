@@ -72,6 +72,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// The database: schema migrations, copying a CA to another database.
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
     /// Whole-system benchmarks (CRL size, OCSP throughput); see BENCHMARKS.md.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => commands::serve::run(&globals, a).await,
             Command::Token(c) => commands::token::run(&globals, c).await,
             Command::Audit(c) => commands::audit::run(&globals, c).await,
+            Command::Db(c) => commands::db::run(&globals, c).await,
             Command::Bench(c) => commands::bench::run(c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,
         }

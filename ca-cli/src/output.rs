@@ -79,3 +79,12 @@ pub(crate) fn print_fields(value: serde_json::Value, width: usize) {
         }
     }
 }
+
+/// A spinner on stderr for a long operation of unknown length; draws nothing unless stderr
+/// is a terminal.
+pub(crate) fn progress_spinner(message: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

@@ -194,6 +194,27 @@ impl Home {
         (s(&pem).to_owned(), serial)
     }
 
+    /// `caforge issue-dual --mode rsa-sm2` for `CN=dual.example` with generated keys into
+    /// `pair/`.
+    pub fn rsa_sm2_pair(&self, rsa_ca: &str, sm2_ca: &str) -> Run {
+        self.ok(&[
+            "issue-dual",
+            "--mode",
+            "rsa-sm2",
+            "--rsa-ca",
+            rsa_ca,
+            "--sm2-ca",
+            sm2_ca,
+            "--subject",
+            "CN=dual.example",
+            "--san",
+            "dns:dual.example",
+            "--out-dir",
+            "pair",
+            "--no-encrypt-key",
+        ])
+    }
+
     /// Exports CA `name` as PEM into the scratch directory and returns the path.
     pub fn export_ca(&self, name: &str) -> PathBuf {
         let path = self.file(&format!("{name}.ca.pem"));

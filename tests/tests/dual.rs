@@ -472,22 +472,7 @@ fn rsa_sm2_pairs_from_generated_keys_and_csrs() {
     let rsaroot = h.export_ca("rsaroot");
     let int = h.export_ca("int");
     // Generated keys.
-    let r = h.ok(&[
-        "issue-dual",
-        "--mode",
-        "rsa-sm2",
-        "--rsa-ca",
-        "rsaroot",
-        "--sm2-ca",
-        "int",
-        "--subject",
-        "CN=dual.example",
-        "--san",
-        "dns:dual.example",
-        "--out-dir",
-        "pair",
-        "--no-encrypt-key",
-    ]);
+    let r = h.rsa_sm2_pair("rsaroot", "int");
     assert!(r.stdout.contains("SM2 certificate"), "{}", r.stdout);
     let v = openssl_ok(
         h.path(),

@@ -5,6 +5,7 @@ pub(crate) mod bench;
 pub(crate) mod ca;
 pub(crate) mod cert;
 pub(crate) mod crl;
+pub(crate) mod db;
 pub(crate) mod dual;
 pub(crate) mod init;
 pub(crate) mod issue;

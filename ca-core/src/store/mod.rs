@@ -7,6 +7,7 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+pub mod copy;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -854,6 +855,45 @@ impl AnyStore {
             return Ok(AnyStore::Postgres(PgStore::open(url).await?));
         }
         Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+impl AnyStore {
+    /// The migrations applied when this store was opened (empty: the schema was current).
+    #[must_use]
+    pub fn migrations_applied(&self) -> &[i64] {
+        match self {
+            AnyStore::Sqlite(s) => s.migrations_applied(),
+            AnyStore::Postgres(p) => p.migrations_applied(),
+        }
+    }
+
+    /// The schema version: the newest migration recorded in the database.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COALESCE(MAX(version), 0) FROM caforge_migrations";
+        Ok(match self {
+            AnyStore::Sqlite(s) => sqlx::query_scalar(sql).fetch_one(s.pool()).await?,
+            AnyStore::Postgres(p) => {
+                let v: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(version), 0)::BIGINT FROM caforge_migrations",
+                )
+                .fetch_one(p.pool())
+                .await?;
+                v
+            }
+        })
+    }
+
+    /// A short name of the backend ("SQLite", "PostgreSQL").
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "SQLite",
+            AnyStore::Postgres(_) => "PostgreSQL",
+        }
     }
 }
 

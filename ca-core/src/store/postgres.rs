@@ -52,6 +52,8 @@ const WRITES_CHANNEL: &str = "caforge_writes";
 pub struct PgStore {
     pool: PgPool,
     marks: Arc<Marks>,
+    /// Migrations applied by [`PgStore::open`].
+    applied: Vec<i64>,
 }
 
 /// Write marks on PostgreSQL: a generation counter that a `LISTEN` connection advances on
@@ -150,7 +152,7 @@ async fn listen_for_writes(pool: PgPool, generation: Arc<AtomicU64>, shutdown: A
 
 /// A write transaction holding the store-wide advisory lock; committing it advances this
 /// process's write mark.
-struct WriteTx {
+pub(super) struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     marks: Arc<Marks>,
 }
@@ -169,7 +171,7 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 impl WriteTx {
-    async fn commit(self) -> Result<(), StoreError> {
+    pub(super) async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         self.marks.local_write();
         Ok(())
@@ -194,16 +196,22 @@ impl PgStore {
                     super::redact_url(url)
                 ))
             })?;
-        let store = PgStore {
+        let mut store = PgStore {
             pool,
             marks: Arc::new(Marks::new()),
+            applied: Vec::new(),
         };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// The connection pool (for whole-store operations such as [`super::copy`]).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Begins a write transaction holding the store-wide advisory lock.
-    async fn write_tx(&self) -> Result<WriteTx, StoreError> {
+    pub(super) async fn write_tx(&self) -> Result<WriteTx, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(WRITE_LOCK)
@@ -215,7 +223,7 @@ impl PgStore {
         })
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&mut self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS caforge_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
@@ -237,13 +245,21 @@ impl PgStore {
             .bind(version)
             .execute(&mut *tx)
             .await?;
+            self.applied.push(*version);
         }
         tx.commit().await?;
         Ok(())
     }
+
+    /// The migrations this process applied when it opened the store (empty when the
+    /// schema was already current).
+    #[must_use]
+    pub fn migrations_applied(&self) -> &[i64] {
+        &self.applied
+    }
 }
 
-async fn append_audit_in(
+pub(super) async fn append_audit_in(
     conn: &mut PgConnection,
     event: &AuditEvent,
 ) -> Result<AuditRecord, StoreError> {

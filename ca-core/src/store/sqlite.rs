@@ -45,6 +45,8 @@ pub struct SqliteStore {
     path: Option<PathBuf>,
     /// How old a file time must be before it is trusted by [`OcspStore::write_mark`].
     settle: Duration,
+    /// Migrations applied by [`SqliteStore::open`].
+    applied: Vec<i64>,
 }
 
 /// File times are coarse (a kernel tick; a second on some file systems): a write in the same
@@ -75,13 +77,19 @@ impl SqliteStore {
             .max_connections(if memory { 1 } else { 4 })
             .connect_with(options)
             .await?;
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             pool,
             path: (!memory).then(|| PathBuf::from(path)),
             settle: WRITE_MARK_SETTLE,
+            applied: Vec::new(),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The connection pool (for whole-store operations such as [`super::copy`]).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Changes how old file times must be before [`OcspStore::write_mark`] trusts them
@@ -90,7 +98,7 @@ impl SqliteStore {
         self.settle = settle;
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&mut self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS caforge_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
@@ -112,13 +120,21 @@ impl SqliteStore {
             .bind(version)
             .execute(&mut *tx)
             .await?;
+            self.applied.push(*version);
         }
         tx.commit().await?;
         Ok(())
     }
+
+    /// The migrations this process applied when it opened the store (empty when the
+    /// schema was already current).
+    #[must_use]
+    pub fn migrations_applied(&self) -> &[i64] {
+        &self.applied
+    }
 }
 
-async fn append_audit_in(
+pub(super) async fn append_audit_in(
     conn: &mut SqliteConnection,
     event: &AuditEvent,
 ) -> Result<AuditRecord, StoreError> {
