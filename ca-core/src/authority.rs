@@ -33,7 +33,8 @@ use crate::profile::{ProfileName, Profiles};
 use crate::revocation::crl::crl_distribution_points;
 use crate::revocation::CaSettings;
 use crate::store::{
-    CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, NewCertificate, Store,
+    CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, NewCertificate, SigningIntent,
+    SigningRefusal, Store,
 };
 use crate::time::Clock;
 use crate::{Error, Result};
@@ -124,6 +125,17 @@ pub struct CreatedCa {
     pub warnings: Vec<String>,
 }
 
+/// The refusal to sign under a revoked CA.
+fn revoked_ca(ca: &CaRecord, reason: Option<u8>) -> Error {
+    Error::Invalid(format!(
+        "CA '{}' is revoked ({}) and cannot sign",
+        ca.name,
+        reason
+            .and_then(crate::revocation::RevocationReason::from_code)
+            .map_or("unspecified", |r| r.as_str())
+    ))
+}
+
 /// The certificate authority service.
 pub struct Authority<S: Store> {
     store: S,
@@ -137,7 +149,21 @@ pub struct Authority<S: Store> {
     crl_lock: tokio::sync::Mutex<()>,
     /// The OCSP responder's memory of issuers and pre-signed responses.
     ocsp_memo: std::sync::Mutex<revocation::OcspMemo>,
+    /// Issuing CAs recently loaded, by name (see [`Authority::issuing_ca`]).
+    issuing:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<IssuingCa>)>>,
 }
+
+/// A CA ready to issue: its issuer (record, certificate, key) and its chain, itself first.
+pub(crate) struct IssuingCa {
+    pub(crate) issuer: Issuer,
+    pub(crate) chain: Vec<CaRecord>,
+}
+
+/// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
+/// partitions, OCSP lifetimes) can change under it, and such changes reach issuance within
+/// this time; whether the CA is revoked is checked in the store on every issuance.
+const ISSUING_CA_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -262,6 +288,7 @@ impl<S: Store> Authority<S> {
             signers: Default::default(),
             crl_lock: tokio::sync::Mutex::new(()),
             ocsp_memo: Default::default(),
+            issuing: Default::default(),
         }
     }
 
@@ -287,6 +314,36 @@ impl<S: Store> Authority<S> {
     /// The underlying store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The CA named `name` ready to issue, with its chain: loaded from the store (and the
+    /// key from its custodian) at most once per [`ISSUING_CA_REUSE`].
+    pub(crate) async fn issuing_ca(&self, name: &str) -> Result<Arc<IssuingCa>> {
+        let lock = || {
+            self.issuing
+                .lock()
+                .map_err(|_| Error::Invalid("issuer cache poisoned".into()))
+        };
+        if let Some((at, ca)) = lock()?.get(name) {
+            if at.elapsed() < ISSUING_CA_REUSE {
+                return Ok(Arc::clone(ca));
+            }
+        }
+        let record = self.store.find_ca(name).await?;
+        let chain = self.chain_records(&record).await?;
+        let ca = Arc::new(IssuingCa {
+            issuer: self.load_issuer(record).await?,
+            chain,
+        });
+        let mut cache = lock()?;
+        if cache.len() > 1_000 {
+            cache.clear();
+        }
+        cache.insert(
+            name.to_owned(),
+            (std::time::Instant::now(), Arc::clone(&ca)),
+        );
+        Ok(ca)
     }
 
     async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
@@ -582,18 +639,14 @@ impl<S: Store> Authority<S> {
     /// Any refusal leaves the store unchanged except, after step 4, an unused reserved serial.
     pub async fn issue(&self, req: &IssueRequest) -> Result<Issued> {
         // 1.
-        let record = self.store.find_ca(&req.ca).await?;
-        self.ensure_not_revoked(&record).await?;
-        let chain_records = self.chain_records(&record).await?;
-        let issuer = self.load_issuer(record).await?;
+        let ca = self.issuing_ca(&req.ca).await?;
+        let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         // 2.–5.
-        let mut leaf = self
-            .prepare_leaf(&issuer, &chain_records, req, None)
-            .await?;
+        let mut leaf = self.prepare_leaf(issuer, chain_records, req, None).await?;
         // 6.
-        let der = self.sign_leaf(&issuer, &leaf).await?;
+        let der = self.sign_leaf(issuer, &leaf).await?;
         // 7.
-        let (cert, audit) = leaf.to_record(&issuer, &der);
+        let (cert, audit) = leaf.to_record(issuer, &der);
         let record = self
             .store
             .commit_certificate(&cert, &leaf.issuer_kid_hex, &audit)
@@ -602,7 +655,7 @@ impl<S: Store> Authority<S> {
         Ok(Issued {
             record,
             der,
-            chain: chain_records.into_iter().map(|c| c.cert_der).collect(),
+            chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),
             generated_key: leaf.generated_key.take(),
             warnings: leaf.warnings,
         })
@@ -648,11 +701,6 @@ impl<S: Store> Authority<S> {
         // 3.
         policy::check_subject_key(key_desc)?;
         let spki_hash = spki_sha256(&spki)?;
-        if self.store.is_key_blocked(&spki_hash).await? {
-            return Err(Error::Invalid(
-                "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
-            ));
-        }
         let subject = match (&req.subject, csr_subject) {
             (Some(dn), _) => parse_name(dn)?,
             (None, Some(name)) => name,
@@ -703,14 +751,11 @@ impl<S: Store> Authority<S> {
             ));
         }
 
-        // 4.
+        // 4. (reserved with the signing check, in step 6)
         let serial =
             SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
         let issuer_key_id = issuer.key_id()?;
         let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
-        self.store
-            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
-            .await?;
 
         // 5.
         let is_rsa = matches!(key_desc, PublicKeyDescription::Rsa { .. });
@@ -762,15 +807,30 @@ impl<S: Store> Authority<S> {
     /// Step 6 of [`Authority::issue`]: the "signing" audit entry, then the signature
     /// (verified before it is returned).
     async fn sign_leaf(&self, issuer: &Issuer, leaf: &PreparedLeaf) -> Result<Vec<u8>> {
-        self.store
-            .append_audit(&AuditEvent {
+        let ca = &issuer.record;
+        let intent = SigningIntent {
+            ca_certificate: (ca.parent_id.unwrap_or(ca.id), ca.serial.clone()),
+            issuer_key_id: leaf.issuer_kid_hex.clone(),
+            serial: leaf.template.serial.clone(),
+            spki_sha256: leaf.spki_hash.clone(),
+            at: leaf.now.unix_timestamp(),
+            audit: AuditEvent {
                 at: leaf.now.unix_timestamp(),
                 action: "cert.signing".into(),
-                ca: Some(issuer.record.name.clone()),
+                ca: Some(ca.name.clone()),
                 serial: Some(leaf.template.serial.to_hex()),
                 details: serde_json::json!({"profile": leaf.profile.as_str(), "subject": leaf.subject.to_string()}),
-            })
-            .await?;
+            },
+        };
+        match self.store.begin_signing(&intent).await? {
+            Ok(()) => {}
+            Err(SigningRefusal::CaRevoked(reason)) => return Err(revoked_ca(ca, reason)),
+            Err(SigningRefusal::KeyBlocked) => {
+                return Err(Error::Invalid(
+                    "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
+                ))
+            }
+        }
         self.sign_template(&leaf.template, issuer.signer.clone())
             .await
     }
@@ -800,11 +860,7 @@ impl<S: Store> Authority<S> {
     async fn ensure_not_revoked(&self, ca: &CaRecord) -> Result<()> {
         let cert = self.ca_certificate(ca).await?;
         if cert.status == "revoked" {
-            return Err(Error::Invalid(format!(
-                "CA '{}' is revoked ({}) and cannot sign",
-                ca.name,
-                cert.revocation_reason.map_or("unspecified", |r| r.as_str())
-            )));
+            return Err(revoked_ca(ca, cert.revocation_reason.map(|r| r.code())));
         }
         Ok(())
     }

@@ -337,3 +337,25 @@ fn quickstart_builds_both_hierarchies_and_refuses_to_run_twice() {
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 6);
 }
+
+/// `caforge bench issue` issues through the whole path with many issuances in flight (the
+/// store's group commit) and refuses to report unless every certificate was stored.
+#[test]
+fn bench_issue_stores_every_certificate_it_counts() {
+    let h = Home::empty();
+    let r = h.ok(&[
+        "bench",
+        "issue",
+        "--key-type",
+        "sm2",
+        "--count",
+        "60",
+        "--concurrency",
+        "16",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["bench"], "issue");
+    assert_eq!(v["count"], 60);
+    assert_eq!(v["store"], "SQLite");
+    assert!(v["per_second"].as_f64().unwrap() > 0.0, "{v}");
+}

@@ -11,9 +11,11 @@ use ca_core::keys::{FileKeyProvider, Passphrase, Signer, SoftwareKey};
 use ca_core::profile::{ProfileName, Profiles};
 use ca_core::revocation::crl::{assemble_crl, CrlTemplate, RevokedEntry};
 use ca_core::revocation::ocsp::{build_request, CertId, CertIdHash, ResponseStatus};
-use ca_core::store::AnyStore;
+use ca_core::store::{AnyStore, CaRecord, CertificateFilter, CertificateStore as _};
 use ca_core::time::SystemClock;
 use der::{Decode, Encode};
+
+use crate::output::progress_bar;
 
 /// Benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -26,6 +28,23 @@ pub(crate) enum BenchCommand {
         /// The CA key type.
         #[arg(long, default_value = "rsa2048")]
         key_type: KeyType,
+    },
+    /// Certificates issued per second, end to end: CSR parsed and its signature checked,
+    /// policy, lint, durable serial reservation, signature (verified), durable commit.
+    Issue {
+        /// The issuing CA's key type (its signature is what each certificate costs).
+        #[arg(long, default_value = "p256")]
+        key_type: KeyType,
+        /// Certificates to issue.
+        #[arg(long, default_value_t = 2_000)]
+        count: usize,
+        /// Issuances in flight at once (clients of one authority).
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// The store (default: a new SQLite file in a temporary directory). A
+        /// `postgres://` database gets CAs named `bench-*-PID` and keeps them.
+        #[arg(long)]
+        db_url: Option<String>,
     },
     /// OCSP responses per second: fresh signatures (nonce) and pre-signed (RFC 5019).
     Ocsp {
@@ -99,20 +118,35 @@ fn crl_bench(entries: usize, key_type: KeyType) -> Result<serde_json::Value> {
     }))
 }
 
-async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value> {
-    let dir = std::env::temp_dir().join(format!("caforge-bench-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("keys"))?;
-    let result = ocsp_bench_in(&dir, seconds, key_type).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+/// A scratch directory for a benchmark's keys (and SQLite file), removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("caforge-bench-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("keys"))?;
+        Ok(Scratch(dir))
+    }
 }
 
-async fn ocsp_bench_in(
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An authority on `db_url` (default: SQLite in `dir`) with a root and an issuing CA of
+/// `key_type`; returns the authority and the issuing CA.
+async fn bench_authority(
     dir: &std::path::Path,
-    seconds: u64,
+    db_url: Option<&str>,
     key_type: KeyType,
-) -> Result<serde_json::Value> {
-    let store = AnyStore::open(&format!("sqlite:{}", dir.join("bench.db").display())).await?;
+) -> Result<(Authority<AnyStore>, CaRecord)> {
+    let url = match db_url {
+        Some(u) => u.to_owned(),
+        None => format!("sqlite:{}", dir.join("bench.db").display()),
+    };
+    let store = AnyStore::open(&url).await?;
     let keys = FileKeyProvider::new(dir, Some(Passphrase::new("bench-only passphrase")));
     let authority = Authority::new(
         store,
@@ -121,8 +155,8 @@ async fn ocsp_bench_in(
         Profiles::from_config(&Default::default())?,
     );
     let ca = |name: &str| NewCaRequest {
-        name: name.into(),
-        subject: None,
+        name: format!("{name}-{}", std::process::id()),
+        subject: Some(format!("CN=caforge {name} {}", std::process::id())),
         key_type,
         days: None,
         path_len: None,
@@ -131,11 +165,100 @@ async fn ocsp_bench_in(
         excluded_dns: vec![],
         settings: Default::default(),
     };
-    authority.create_root(&ca("bench-root")).await?;
+    let root = authority.create_root(&ca("bench-root")).await?.record;
     let int = authority
-        .create_intermediate("bench-root", &ca("bench-int"))
+        .create_intermediate(&root.name, &ca("bench-int"))
         .await?
         .record;
+    Ok((authority, int))
+}
+
+async fn issue_bench(
+    key_type: KeyType,
+    count: usize,
+    concurrency: usize,
+    db_url: Option<&str>,
+) -> Result<serde_json::Value> {
+    let scratch = Scratch::new()?;
+    let (authority, int) = bench_authority(&scratch.0, db_url, key_type).await?;
+    let authority = Arc::new(authority);
+    // Distinct subject keys, made before the clock starts; requests cycle through them.
+    let csrs: Vec<Vec<u8>> = tokio::task::spawn_blocking(move || {
+        (0..count.clamp(1, 64))
+            .map(|i| {
+                let key = SoftwareKey::generate(KeyType::P256, "1234567812345678")?;
+                let name = format!("CN=host{i}.bench.example").parse()?;
+                Ok(ca_core::issuance::build_csr(&key, &name)?)
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .await
+    .context("CSR task")??;
+    let csrs = Arc::new(csrs);
+    // Unlock the CA key before the clock starts, as a server does when it starts.
+    authority.check_key(&int).await?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bar = progress_bar(count as u64, "issuing");
+    let start = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (authority, csrs, next, bar) = (
+            Arc::clone(&authority),
+            Arc::clone(&csrs),
+            Arc::clone(&next),
+            bar.clone(),
+        );
+        let ca = int.name.clone();
+        workers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                authority
+                    .issue(&IssueRequest {
+                        ca: ca.clone(),
+                        key: SubjectKey::Csr(csrs[i % csrs.len()].clone()),
+                        subject: None,
+                        sans: vec![format!("dns:host{i}.bench.example")],
+                        profile: ProfileName::TlsServer,
+                        days: None,
+                    })
+                    .await?;
+                bar.inc(1);
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.context("issuing task")??;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let stored = authority
+        .store()
+        .list_certificates(&CertificateFilter {
+            issuer: Some(int.id),
+            ..Default::default()
+        })
+        .await?
+        .len();
+    if stored != count {
+        bail!("{count} issued but {stored} stored");
+    }
+    Ok(serde_json::json!({
+        "bench": "issue",
+        "key_type": key_type.as_str(),
+        "store": authority.store().backend(),
+        "count": count,
+        "concurrency": concurrency,
+        "seconds": elapsed,
+        "per_second": count as f64 / elapsed,
+    }))
+}
+
+async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value> {
+    let scratch = Scratch::new()?;
+    let (authority, int) = bench_authority(&scratch.0, None, key_type).await?;
     let mut serials = Vec::new();
     for i in 0..50 {
         let issued = authority
@@ -221,6 +344,12 @@ pub(crate) async fn run(cmd: BenchCommand) -> Result<()> {
                 .context("benchmark task")??
         }
         BenchCommand::Ocsp { seconds, key_type } => ocsp_bench(seconds, key_type).await?,
+        BenchCommand::Issue {
+            key_type,
+            count,
+            concurrency,
+            db_url,
+        } => issue_bench(key_type, count, concurrency, db_url.as_deref()).await?,
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(())

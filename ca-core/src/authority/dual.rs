@@ -112,10 +112,8 @@ impl<S: Store> Authority<S> {
     /// Everything [`Authority::issue`] refuses, plus a non-SM2 CSR or CA.
     pub async fn issue_sm2_pair(&self, req: &Sm2PairRequest) -> Result<IssuedSm2Pair> {
         // 1.
-        let record = self.store.find_ca(&req.ca).await?;
-        self.ensure_not_revoked(&record).await?;
-        let chain_records = self.chain_records(&record).await?;
-        let issuer = self.load_issuer(record).await?;
+        let ca = self.issuing_ca(&req.ca).await?;
+        let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         if issuer.key_type != KeyType::Sm2 {
             return Err(Error::Invalid(format!(
                 "CA '{}' has a {} key; SM2 signing + encryption pairs are issued by an SM2 CA",
@@ -142,7 +140,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let sign = self
-            .prepare_leaf(&issuer, &chain_records, &sign_req, Some(SIGN_USAGE))
+            .prepare_leaf(issuer, chain_records, &sign_req, Some(SIGN_USAGE))
             .await?;
         // 3.
         let enc_req = IssueRequest {
@@ -154,7 +152,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let mut enc = self
-            .prepare_leaf(&issuer, &chain_records, &enc_req, Some(ENC_USAGE))
+            .prepare_leaf(issuer, chain_records, &enc_req, Some(ENC_USAGE))
             .await?;
         let enc_key: SoftwareKey = enc
             .generated_key
@@ -164,8 +162,8 @@ impl<S: Store> Authority<S> {
             .sm2_secret()
             .ok_or_else(|| Error::Invalid("the KMC generated a non-SM2 key".into()))?;
         // 4.
-        let sign_der = self.sign_leaf(&issuer, &sign).await?;
-        let enc_der = self.sign_leaf(&issuer, &enc).await?;
+        let sign_der = self.sign_leaf(issuer, &sign).await?;
+        let enc_der = self.sign_leaf(issuer, &enc).await?;
         // 5.
         let envelope =
             dual::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -173,18 +171,18 @@ impl<S: Store> Authority<S> {
         drop(enc_secret);
         drop(enc_key);
         // 6.
-        let chain: Vec<Vec<u8>> = chain_records.into_iter().map(|c| c.cert_der).collect();
+        let chain: Vec<Vec<u8>> = chain_records.iter().map(|c| c.cert_der.clone()).collect();
         let pair = self
             .commit_signed_pair(
                 PairMode::Sm2SignEnc,
                 SignedLeaf {
-                    issuer: &issuer,
+                    issuer,
                     chain: chain.clone(),
                     leaf: sign,
                     der: sign_der,
                 },
                 SignedLeaf {
-                    issuer: &issuer,
+                    issuer,
                     chain,
                     leaf: enc,
                     der: enc_der,
@@ -231,10 +229,8 @@ impl<S: Store> Authority<S> {
             (&req.rsa_ca, &req.rsa_key, false),
             (&req.sm2_ca, &req.sm2_key, true),
         ] {
-            let record = self.store.find_ca(ca).await?;
-            self.ensure_not_revoked(&record).await?;
-            let chain = self.chain_records(&record).await?;
-            let issuer = self.load_issuer(record).await?;
+            let issuing = self.issuing_ca(ca).await?;
+            let issuer = &issuing.issuer;
             let (side, a_side) = if want_sm2 {
                 ("SM2", "an SM2")
             } else {
@@ -256,7 +252,7 @@ impl<S: Store> Authority<S> {
                     "the {side} side of an rsa-sm2 pair needs {a_side} key"
                 )));
             }
-            sides.push((issuer, chain));
+            sides.push(issuing);
         }
         let first_req = IssueRequest {
             ca: req.rsa_ca.clone(),
@@ -267,7 +263,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let first = self
-            .prepare_leaf(&sides[0].0, &sides[0].1, &first_req, None)
+            .prepare_leaf(&sides[0].issuer, &sides[0].chain, &first_req, None)
             .await?;
         let second_req = IssueRequest {
             ca: req.sm2_ca.clone(),
@@ -278,25 +274,28 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let second = self
-            .prepare_leaf(&sides[1].0, &sides[1].1, &second_req, None)
+            .prepare_leaf(&sides[1].issuer, &sides[1].chain, &second_req, None)
             .await?;
-        let first_der = self.sign_leaf(&sides[0].0, &first).await?;
-        let second_der = self.sign_leaf(&sides[1].0, &second).await?;
-        let mut chains = sides
-            .iter()
-            .map(|(_, chain)| chain.iter().map(|c| c.cert_der.clone()).collect::<Vec<_>>());
+        let first_der = self.sign_leaf(&sides[0].issuer, &first).await?;
+        let second_der = self.sign_leaf(&sides[1].issuer, &second).await?;
+        let mut chains = sides.iter().map(|side| {
+            side.chain
+                .iter()
+                .map(|c| c.cert_der.clone())
+                .collect::<Vec<_>>()
+        });
         let first_chain = chains.next().unwrap_or_default();
         let second_chain = chains.next().unwrap_or_default();
         self.commit_signed_pair(
             PairMode::RsaSm2,
             SignedLeaf {
-                issuer: &sides[0].0,
+                issuer: &sides[0].issuer,
                 chain: first_chain,
                 leaf: first,
                 der: first_der,
             },
             SignedLeaf {
-                issuer: &sides[1].0,
+                issuer: &sides[1].issuer,
                 chain: second_chain,
                 leaf: second,
                 der: second_der,
@@ -416,23 +415,9 @@ mod tests {
 
     /// A PKCS#10 request signed by `key` (RFC 2986), encoded here so the test needs no tool.
     fn csr_for(key: &SoftwareKey, subject: &str) -> Vec<u8> {
-        use crate::keys::Signer as _;
-        use der::Encode as _;
         use std::str::FromStr as _;
-        let info = x509_cert::request::CertReqInfo {
-            version: x509_cert::request::Version::V1,
-            subject: x509_cert::name::Name::from_str(subject).expect("name"),
-            public_key: key.public_key_info().clone(),
-            attributes: Default::default(),
-        };
-        let signature = key.sign(&info.to_der().expect("der")).expect("sign");
-        x509_cert::request::CertReq {
-            info,
-            algorithm: key.key_type().signature_algorithm().algorithm_identifier(),
-            signature: der::asn1::BitString::from_bytes(&signature).expect("bits"),
-        }
-        .to_der()
-        .expect("der")
+        let name = x509_cert::name::Name::from_str(subject).expect("name");
+        crate::issuance::build_csr(key, &name).expect("csr")
     }
 
     #[tokio::test]

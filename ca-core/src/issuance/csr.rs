@@ -38,6 +38,30 @@ pub enum CsrError {
     BadExtension(String),
 }
 
+/// A PKCS#10 request (RFC 2986, DER) for `signer`'s key with `subject` and no attributes,
+/// signed by that key (for benchmarks and tests; clients bring their own CSRs).
+///
+/// # Errors
+/// Encoding or signing failures.
+pub fn build_csr(signer: &dyn crate::keys::Signer, subject: &Name) -> crate::Result<Vec<u8>> {
+    let info = x509_cert::request::CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: subject.clone(),
+        public_key: signer.public_key_info().clone(),
+        attributes: Default::default(),
+    };
+    let signature = signer.sign(&info.to_der()?)?;
+    Ok(CertReq {
+        info,
+        algorithm: signer
+            .key_type()
+            .signature_algorithm()
+            .algorithm_identifier(),
+        signature: der::asn1::BitString::from_bytes(&signature)?,
+    }
+    .to_der()?)
+}
+
 /// The outer CSR structure with the signed part kept as raw bytes, so that proof of
 /// possession checks exactly what the requester signed.
 #[derive(Sequence)]

@@ -7,7 +7,7 @@ mod extensions;
 mod serial;
 
 pub use build::{assemble_certificate, CertificateTemplate, Time5280};
-pub use csr::{CsrError, ParsedCsr, MAX_CSR_BYTES};
+pub use csr::{build_csr, CsrError, ParsedCsr, MAX_CSR_BYTES};
 pub use extensions::{
     authority_info_access, authority_key_identifier, basic_constraints, ca_key_usage,
     extended_key_usage, key_identifier, leaf_key_usage, name_constraints,

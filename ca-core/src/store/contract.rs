@@ -185,6 +185,129 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
     revocation(store, root.id).await;
     api_tokens(store).await;
     pairs(store, root.id).await;
+    signing(store, root.id, &root_serial).await;
+}
+
+fn intent(ca: IssuerId, ca_serial: &SerialNumber, serial: &SerialNumber) -> SigningIntent {
+    SigningIntent {
+        ca_certificate: (ca, ca_serial.to_hex()),
+        issuer_key_id: "root-kid".into(),
+        serial: serial.clone(),
+        spki_sha256: format!("spki-{}", serial.to_hex()),
+        at: 1,
+        audit: event("cert.signing"),
+    }
+}
+
+/// The signing check and reservation, alone and many at once (the embedded store commits
+/// concurrent calls together); refusals write nothing. Leaves `ca` revoked.
+async fn signing<S: Store>(store: &S, ca: IssuerId, ca_serial: &SerialNumber) {
+    let audit_len = || async { store.audit_log().await.expect("log").len() };
+    let before = audit_len().await;
+    let serial = SerialNumber::random().expect("rng");
+    assert_eq!(
+        store
+            .begin_signing(&intent(ca, ca_serial, &serial))
+            .await
+            .expect("begin"),
+        Ok(())
+    );
+    assert_eq!(audit_len().await, before + 1, "the signing entry");
+    assert!(matches!(
+        store.begin_signing(&intent(ca, ca_serial, &serial)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let leaf = store
+        .commit_certificate(
+            &new_cert(Some(ca), &serial, 100),
+            "root-kid",
+            &event("cert.signed"),
+        )
+        .await
+        .expect("commit");
+
+    // Many issuances at once, one of them committing a serial never reserved: only it fails.
+    let serials: Vec<SerialNumber> = (0..24)
+        .map(|_| SerialNumber::random().expect("rng"))
+        .collect();
+    let issue = |s: &SerialNumber, reserve: bool| {
+        let s = s.clone();
+        async move {
+            if reserve {
+                store
+                    .begin_signing(&intent(ca, ca_serial, &s))
+                    .await?
+                    .expect("allowed");
+            }
+            store
+                .commit_certificate(
+                    &new_cert(Some(ca), &s, 100),
+                    "root-kid",
+                    &event("cert.signed"),
+                )
+                .await
+        }
+    };
+    let rogue = SerialNumber::random().expect("rng");
+    let mut jobs: Vec<_> = serials.iter().map(|s| issue(s, true)).collect();
+    jobs.insert(7, issue(&rogue, false));
+    let results = futures_util::future::join_all(jobs).await;
+    assert!(results[7].is_err(), "a serial never reserved");
+    let ids: std::collections::BTreeSet<i64> = results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 7)
+        .map(|(_, r)| r.as_ref().expect("committed").id)
+        .collect();
+    assert_eq!(ids.len(), serials.len());
+    let log = store.audit_log().await.expect("log");
+    assert_eq!(log.len(), before + 2 + 2 * serials.len());
+    assert!(verify_chain(&log).is_ok());
+
+    // A blocked key, then a revoked CA: refused, nothing written.
+    let revocation = Revocation {
+        reason: RevocationReason::KeyCompromise,
+        revoked_at: 2,
+        invalidity_date: None,
+    };
+    let block = BlockedKey {
+        spki_sha256: format!("spki-{}", serial.to_hex()),
+        serial: leaf.serial.clone(),
+        ca,
+    };
+    store
+        .revoke(leaf.id, &revocation, Some(&block), &event("cert.revoked"))
+        .await
+        .expect("revoke");
+    let mut reuse = intent(ca, ca_serial, &SerialNumber::random().expect("rng"));
+    reuse.spki_sha256 = block.spki_sha256.clone();
+    let before = audit_len().await;
+    assert_eq!(
+        store.begin_signing(&reuse).await.expect("check"),
+        Err(SigningRefusal::KeyBlocked)
+    );
+    let root_cert = store
+        .certificates_by_serial(&ca_serial.to_hex())
+        .await
+        .expect("root row")
+        .remove(0);
+    store
+        .revoke(root_cert.id, &revocation, None, &event("cert.revoked"))
+        .await
+        .expect("revoke the CA");
+    let fresh = intent(ca, ca_serial, &SerialNumber::random().expect("rng"));
+    assert_eq!(
+        store.begin_signing(&fresh).await.expect("check"),
+        Err(SigningRefusal::CaRevoked(Some(
+            RevocationReason::KeyCompromise.code()
+        )))
+    );
+    assert_eq!(audit_len().await, before + 1, "only the CA's revocation");
+    assert!(!store
+        .unused_serials()
+        .await
+        .expect("unused")
+        .contains(&("root-kid".to_owned(), fresh.serial.to_hex())));
 }
 
 async fn pairs<S: Store>(store: &S, ca: IssuerId) {

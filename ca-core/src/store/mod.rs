@@ -11,6 +11,7 @@ pub mod copy;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_batch;
 
 use serde::{Deserialize, Serialize};
 
@@ -436,9 +437,48 @@ pub trait CaStore {
     async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord, StoreError>;
 }
 
+/// What is checked and recorded, durably and in one write, before a leaf is signed (see
+/// [`CertificateStore::begin_signing`]).
+#[derive(Clone, Debug)]
+pub struct SigningIntent {
+    /// The issuing CA's own certificate row: (its issuer's id, its serial hex).
+    pub ca_certificate: (IssuerId, String),
+    /// The issuing key's identifier (hex), under which the serial is reserved.
+    pub issuer_key_id: String,
+    /// The serial to reserve.
+    pub serial: SerialNumber,
+    /// Hex SHA-256 of the subject's SubjectPublicKeyInfo.
+    pub spki_sha256: String,
+    /// Reservation time.
+    pub at: i64,
+    /// The "signing" audit entry.
+    pub audit: AuditEvent,
+}
+
+/// Why signing may not begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigningRefusal {
+    /// The issuing CA's certificate is revoked (with this reason code, if any).
+    CaRevoked(Option<u8>),
+    /// The subject key was reported compromised.
+    KeyBlocked,
+}
+
 /// Issued certificates.
 #[allow(async_fn_in_trait)]
 pub trait CertificateStore {
+    /// Before a leaf is signed, in one transaction: refuses if the issuing CA's certificate
+    /// is revoked or the subject key is blocked; otherwise reserves the serial and appends
+    /// the "signing" audit entry. Durable when it returns `Ok(Ok(()))`. The embedded store
+    /// commits concurrent calls together (group commit).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the serial is already reserved; database errors.
+    async fn begin_signing(
+        &self,
+        intent: &SigningIntent,
+    ) -> Result<Result<(), SigningRefusal>, StoreError>;
+
     /// Commits an issued certificate: marks its serial used, stores it and appends the
     /// audit entry, in one transaction.
     ///
@@ -937,6 +977,12 @@ impl CaStore for AnyStore {
 }
 
 impl CertificateStore for AnyStore {
+    async fn begin_signing(
+        &self,
+        i: &SigningIntent,
+    ) -> Result<Result<(), SigningRefusal>, StoreError> {
+        dispatch!(self, st => st.begin_signing(i).await)
+    }
     async fn commit_certificate(
         &self,
         c: &NewCertificate,

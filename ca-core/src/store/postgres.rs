@@ -22,8 +22,8 @@ use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlLock, CrlRecord, IssuerId, NewCa, NewCertificate,
     NewCrl, OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
-    RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError,
-    TokenStore, WriteMark,
+    RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, SigningIntent,
+    SigningRefusal, StoreError, TokenStore, WriteMark,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
@@ -490,6 +490,48 @@ impl CaStore for PgStore {
 }
 
 impl CertificateStore for PgStore {
+    async fn begin_signing(
+        &self,
+        intent: &SigningIntent,
+    ) -> Result<Result<(), SigningRefusal>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (ca_issuer, ca_serial) = &intent.ca_certificate;
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT status, revocation_reason FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
+        )
+        .bind(ca_issuer.0)
+        .bind(ca_serial)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (status, reason) = row.ok_or_else(|| {
+            StoreError::NotFound(format!("the certificate {ca_serial} of the issuing CA"))
+        })?;
+        if status == "revoked" {
+            return Ok(Err(SigningRefusal::CaRevoked(
+                reason.and_then(|r| u8::try_from(r).ok()),
+            )));
+        }
+        let blocked: Option<String> =
+            sqlx::query_scalar("SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1")
+                .bind(&intent.spki_sha256)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if blocked.is_some() {
+            return Ok(Err(SigningRefusal::KeyBlocked));
+        }
+        sqlx::query(
+            "INSERT INTO serials (issuer_key_id, serial, state, reserved_at) VALUES ($1, $2, 'reserved', $3)",
+        )
+        .bind(&intent.issuer_key_id)
+        .bind(intent.serial.to_hex())
+        .bind(intent.at)
+        .execute(&mut *tx)
+        .await?;
+        append_audit_in(&mut tx, &intent.audit).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
     async fn commit_certificate(
         &self,
         cert: &NewCertificate,

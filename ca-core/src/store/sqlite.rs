@@ -13,6 +13,7 @@ use super::rows::{
     ca_from_row, cert_from_row, crl_from_row, opt_u32, to_i64, token_from_row, RevokedSqlRow,
     CERT_COLUMNS,
 };
+use super::sqlite_batch::{Done, GroupCommit, Op};
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
@@ -20,6 +21,7 @@ use super::{
     RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, StoreError,
     TokenStore, WriteMark,
 };
+use super::{SigningIntent, SigningRefusal};
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
@@ -47,6 +49,8 @@ pub struct SqliteStore {
     settle: Duration,
     /// Migrations applied by [`SqliteStore::open`].
     applied: Vec<i64>,
+    /// The issuance writes' group commit.
+    group: std::sync::Arc<GroupCommit>,
 }
 
 /// File times are coarse (a kernel tick; a second on some file systems): a write in the same
@@ -82,6 +86,7 @@ impl SqliteStore {
             path: (!memory).then(|| PathBuf::from(path)),
             settle: WRITE_MARK_SETTLE,
             applied: Vec::new(),
+            group: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -193,30 +198,7 @@ async fn insert_certificate(
     cert: &NewCertificate,
     issuer: IssuerId,
 ) -> Result<i64, StoreError> {
-    let sans = serde_json::to_string(&cert.sans)
-        .map_err(|e| StoreError::Corrupt(format!("SAN encoding: {e}")))?;
-    let id = sqlx::query(
-        "INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type, not_before, not_after, status, fingerprint, der, created_at, crl_partition, crl_url, spki_sha256)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(issuer.0)
-    .bind(cert.serial.to_hex())
-    .bind(&cert.subject)
-    .bind(sans)
-    .bind(&cert.profile)
-    .bind(&cert.key_type)
-    .bind(cert.not_before)
-    .bind(cert.not_after)
-    .bind(&cert.fingerprint)
-    .bind(&cert.der)
-    .bind(cert.created_at)
-    .bind(cert.crl_partition.map(i64::from))
-    .bind(&cert.crl_url)
-    .bind(&cert.spki_sha256)
-    .execute(&mut *conn)
-    .await?
-    .last_insert_rowid();
-    Ok(id)
+    super::sqlite_batch::insert_certificates(conn, &[(cert, issuer)]).await
 }
 
 async fn cert_by_id_in(
@@ -371,22 +353,35 @@ impl CaStore for SqliteStore {
 }
 
 impl CertificateStore for SqliteStore {
+    async fn begin_signing(
+        &self,
+        intent: &SigningIntent,
+    ) -> Result<Result<(), SigningRefusal>, StoreError> {
+        match self
+            .group
+            .apply(&self.pool, Op::Sign(intent.clone()))
+            .await?
+        {
+            Done::Signed(outcome) => Ok(outcome),
+            Done::Committed(_) => Err(StoreError::Corrupt("unexpected group-commit answer".into())),
+        }
+    }
+
     async fn commit_certificate(
         &self,
         cert: &NewCertificate,
         issuer_key_id: &str,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        let issuer = cert
-            .issuer_ca_id
-            .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        mark_serial_used(&mut tx, issuer_key_id, &cert.serial).await?;
-        let id = insert_certificate(&mut tx, cert, issuer).await?;
-        append_audit_in(&mut tx, audit).await?;
-        let record = cert_by_id_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(record)
+        let op = Op::Commit {
+            cert: cert.clone(),
+            issuer_key_id: issuer_key_id.to_owned(),
+            audit: audit.clone(),
+        };
+        match self.group.apply(&self.pool, op).await? {
+            Done::Committed(record) => Ok(*record),
+            Done::Signed(_) => Err(StoreError::Corrupt("unexpected group-commit answer".into())),
+        }
     }
 
     async fn list_certificates(
