@@ -16,7 +16,7 @@ use crate::hierarchy::Issuer;
 use crate::issuance::{self, assemble_certificate, CertificateTemplate, SerialNumber};
 use crate::keys::{random_bytes, Signer};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
-use crate::revocation::crl::{assemble_crl, CrlTemplate, RevokedEntry};
+use crate::revocation::crl::{assemble_crl, CrlTemplate, EntryList, RevokedEntry};
 use crate::revocation::ocsp::{
     self, assemble_response, error_response, parse_request, CertId, CertStatus, ResponseStatus,
     ResponseTemplate, SingleAnswer,
@@ -444,34 +444,42 @@ impl<S: Store> Authority<S> {
         };
         // 1.
         let number = self.store.allocate_crl_number(ca.id).await?;
-        // 2.
-        let snapshot = self
+        // 2. Streamed from the store straight into their encoding, in serial order.
+        let mut entries = EntryList::default();
+        let mut refused = None;
+        let snapshot_seq = self
             .store
             .revoked_certificates(
                 ca.id,
                 partition,
                 base.as_ref().map(|b| b.crl.revocation_seq),
                 now,
+                &mut |r| {
+                    let pushed = hex::decode(&r.serial)
+                        .map_err(|e| format!("stored serial {}: {e}", r.serial))
+                        .and_then(|serial| {
+                            entries.push(&RevokedEntry {
+                                serial,
+                                revoked_at: r.at,
+                                reason: Some(r.reason_code),
+                                invalidity_date: r.invalidity_date,
+                            })
+                        });
+                    pushed.map_err(|m| {
+                        refused = Some(m);
+                        StoreError::Corrupt("CRL entry refused".into())
+                    })
+                },
             )
-            .await?;
-        let entry_count = snapshot.rows.len();
-        let snapshot_seq = snapshot.seq;
-        // Consumes the rows: only one copy of a large revocation list is held at a time.
-        let entries = snapshot
-            .rows
-            .into_iter()
-            .map(|r| {
-                Ok(RevokedEntry {
-                    serial: serial_bytes(&r.serial)?,
-                    revoked_at: r.at,
-                    reason: Some(r.reason_code),
-                    invalidity_date: r.invalidity_date,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut entries = entries;
-        entries
-            .sort_unstable_by(|a, b| (a.serial.len(), &a.serial).cmp(&(b.serial.len(), &b.serial)));
+            .await;
+        if let Some(message) = refused {
+            return Err(Error::Lint(crate::lint::LintFailure {
+                lint: "crl",
+                message,
+            }));
+        }
+        let snapshot_seq = snapshot_seq?;
+        let entry_count = entries.len();
         // 3.
         let lifetime = if delta {
             ca.settings.delta_lifetime
@@ -499,6 +507,7 @@ impl<S: Store> Authority<S> {
             })
         })?;
         let tbs = template.to_tbs_der()?;
+        drop(template);
         drop(entries);
         // 4.
         self.store
@@ -640,11 +649,7 @@ impl<S: Store> Authority<S> {
         // Across replicas too: whoever waited finds the CRL the holder just stored.
         let _generation = self.store.lock_crl_generation(record.id).await?;
         let now = self.clock.now().unix_timestamp();
-        let current_seq = self
-            .store
-            .revoked_certificates(record.id, partition, Some(i64::MAX), now)
-            .await?
-            .seq;
+        let current_seq = self.store.revocation_seq(record.id).await?;
         let mut issuer = None;
         let full = self.store.latest_crl(record.id, partition, false).await?;
         let full_needs = |c: &Option<crate::store::CrlRecord>| match c {

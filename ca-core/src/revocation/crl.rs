@@ -61,8 +61,8 @@ pub struct CrlTemplate<'a> {
     pub idp_url: Option<String>,
     /// Freshest CRL (§5.2.6): where the delta CRLs for this (full) CRL are published.
     pub freshest_url: Option<String>,
-    /// The revoked certificates, in the order they are listed.
-    pub entries: &'a [RevokedEntry],
+    /// The revoked certificates, encoded in the order they are listed.
+    pub entries: &'a EntryList,
 }
 
 fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> der::Result<Extension> {
@@ -116,6 +116,69 @@ struct EntryAsn<'a> {
     serial: UintRef<'a>,
     revocation_date: x509_cert::time::Time,
     extensions: Option<Vec<Extension>>,
+}
+
+/// Revoked entries DER-encoded as they are pushed, in CRL order: a CRL of a million entries
+/// is one buffer of their encodings (~48 bytes each), never a million owned structures.
+#[derive(Clone, Debug, Default)]
+pub struct EntryList {
+    der: Vec<u8>,
+    count: usize,
+    last_serial: Vec<u8>,
+}
+
+impl EntryList {
+    /// Appends `entry`, which must come after every entry already pushed (serials strictly
+    /// increasing as unsigned integers: RFC 5280 leaves the order open, caforge keeps one and
+    /// refuses duplicates).
+    ///
+    /// # Errors
+    /// A duplicate or out-of-order serial, more than [`MAX_CRL_ENTRIES`], encoding errors.
+    pub fn push(&mut self, entry: &RevokedEntry) -> Result<(), String> {
+        if self.count >= MAX_CRL_ENTRIES {
+            return Err(format!(
+                "more than {MAX_CRL_ENTRIES} revoked entries in one CRL; partition the CA"
+            ));
+        }
+        if self.count > 0
+            && (self.last_serial.len(), &self.last_serial[..])
+                >= (entry.serial.len(), &entry.serial[..])
+        {
+            return Err(format!(
+                "CRL entries are duplicated or out of order at serial {}",
+                hex::encode_upper(&entry.serial)
+            ));
+        }
+        encode_entry(entry, &mut self.der).map_err(|e| format!("CRL entry: {e}"))?;
+        self.last_serial.clear();
+        self.last_serial.extend_from_slice(&entry.serial);
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The entries of `entries`, in order.
+    ///
+    /// # Errors
+    /// As [`EntryList::push`].
+    pub fn from_entries(entries: &[RevokedEntry]) -> Result<EntryList, String> {
+        let mut list = EntryList::default();
+        for e in entries {
+            list.push(e)?;
+        }
+        Ok(list)
+    }
+
+    /// Entries pushed.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// No entries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
 }
 
 fn encode_entry(e: &RevokedEntry, buf: &mut Vec<u8>) -> der::Result<()> {
@@ -174,15 +237,7 @@ impl CrlTemplate<'_> {
                 ));
             }
         }
-        for pair in self.entries.windows(2) {
-            let (a, b) = (&pair[0].serial, &pair[1].serial);
-            if (a.len(), a) >= (b.len(), b) {
-                return Err(format!(
-                    "CRL entries are duplicated or out of order at serial {}",
-                    hex::encode_upper(b)
-                ));
-            }
-        }
+        // Entry order and uniqueness are kept by `EntryList::push`.
         Ok(())
     }
 
@@ -234,7 +289,7 @@ impl CrlTemplate<'_> {
         Ok(exts)
     }
 
-    /// The DER TBSCertList (RFC 5280 §5.1.2), entries streamed into one buffer.
+    /// The DER TBSCertList (RFC 5280 §5.1.2) around the already-encoded entries.
     ///
     /// ```text
     /// TBSCertList  ::=  SEQUENCE  {
@@ -250,9 +305,6 @@ impl CrlTemplate<'_> {
     /// # Errors
     /// Encoding errors, or more than [`MAX_CRL_ENTRIES`] entries.
     pub fn to_tbs_der(&self) -> der::Result<Vec<u8>> {
-        if self.entries.len() > MAX_CRL_ENTRIES {
-            return Err(der::ErrorKind::Overlength.into());
-        }
         // Small fields first, then the entries into one buffer, then one final copy into
         // the TBS with its header: peak memory stays near twice the CRL's size.
         let mut prefix = Vec::with_capacity(256);
@@ -263,10 +315,7 @@ impl CrlTemplate<'_> {
         self.issuer.encode_to_vec(&mut prefix)?;
         Time5280::encode(self.this_update)?.encode_to_vec(&mut prefix)?;
         Time5280::encode(self.next_update)?.encode_to_vec(&mut prefix)?;
-        let mut list = Vec::with_capacity(self.entries.len() * 48);
-        for e in self.entries {
-            encode_entry(e, &mut list)?;
-        }
+        let list = &self.entries.der;
         let mut list_header = Vec::new();
         if !self.entries.is_empty() {
             push_header(&mut list_header, Tag::Sequence, list.len())?;
@@ -287,8 +336,7 @@ impl CrlTemplate<'_> {
         push_header(&mut tbs, Tag::Sequence, body_len)?;
         tbs.extend_from_slice(&prefix);
         tbs.extend_from_slice(&list_header);
-        tbs.extend_from_slice(&list);
-        drop(list);
+        tbs.extend_from_slice(list);
         tbs.extend_from_slice(&exts);
         Ok(tbs)
     }
@@ -325,7 +373,7 @@ mod tests {
     use std::str::FromStr;
     use x509_cert::crl::CertificateList;
 
-    fn template(entries: &[RevokedEntry]) -> CrlTemplate<'_> {
+    fn template(entries: &EntryList) -> CrlTemplate<'_> {
         CrlTemplate {
             issuer: Name::from_str("CN=Test CA").expect("name"),
             signature_algorithm: crate::algorithm::KeyType::P256.signature_algorithm(),
@@ -356,7 +404,8 @@ mod tests {
                 invalidity_date: None,
             },
         ];
-        let t = template(&entries);
+        let list = EntryList::from_entries(&entries).expect("in order");
+        let t = template(&list);
         let tbs = t.to_tbs_der().expect("tbs");
         let crl_der = assemble_crl(&tbs, t.signature_algorithm, &[0x30, 0x00]).expect("crl");
         let crl: CertificateList = CertificateList::from_der(&crl_der).expect("parses");
@@ -377,10 +426,28 @@ mod tests {
 
     #[test]
     fn empty_crl_has_no_revoked_certificates_field() {
-        let t = template(&[]);
+        let empty = EntryList::default();
+        let t = template(&empty);
         let tbs = t.to_tbs_der().expect("tbs");
         let crl_der = assemble_crl(&tbs, t.signature_algorithm, &[0x30, 0x00]).expect("crl");
         let crl: CertificateList = CertificateList::from_der(&crl_der).expect("parses");
         assert!(crl.tbs_cert_list.revoked_certificates.is_none());
+    }
+
+    #[test]
+    fn entries_must_come_in_serial_order_without_duplicates() {
+        let e = |serial: Vec<u8>| RevokedEntry {
+            serial,
+            revoked_at: 1_799_000_000,
+            reason: None,
+            invalidity_date: None,
+        };
+        let mut list = EntryList::default();
+        list.push(&e(vec![0x40, 2])).expect("first");
+        list.push(&e(vec![0x40, 3])).expect("greater");
+        list.push(&e(vec![1, 0, 0])).expect("longer is greater");
+        assert!(list.push(&e(vec![1, 0, 0])).is_err(), "duplicate");
+        assert!(list.push(&e(vec![0x7f, 0])).is_err(), "smaller");
+        assert_eq!(list.len(), 3);
     }
 }

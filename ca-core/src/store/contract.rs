@@ -7,7 +7,7 @@ use super::*;
 use crate::audit::verify_chain;
 use crate::revocation::{CaSettings, RevocationReason};
 
-fn event(action: &str) -> AuditEvent {
+pub(crate) fn event(action: &str) -> AuditEvent {
     AuditEvent {
         at: 1_700_000_000,
         action: action.into(),
@@ -17,7 +17,7 @@ fn event(action: &str) -> AuditEvent {
     }
 }
 
-fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
+pub(crate) fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
     NewCa {
         name: name.into(),
         parent_id: None,
@@ -37,7 +37,11 @@ fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
     }
 }
 
-fn new_cert(issuer: Option<IssuerId>, serial: &SerialNumber, not_after: i64) -> NewCertificate {
+pub(crate) fn new_cert(
+    issuer: Option<IssuerId>,
+    serial: &SerialNumber,
+    not_after: i64,
+) -> NewCertificate {
     NewCertificate {
         issuer_ca_id: issuer,
         serial: serial.clone(),
@@ -547,15 +551,13 @@ async fn revocation<S: Store>(store: &S, ca: IssuerId) {
         .expect("revoke in partition 1");
 
     // A full CRL's snapshot sees both unpartitioned revocations, not partition 1's.
-    let full = store
-        .revoked_certificates(ca, None, None, 0)
+    let full = revocation_snapshot(store, ca, None, None, 0)
         .await
         .expect("snapshot");
     let serials: Vec<&str> = full.rows.iter().map(|r| r.serial.as_str()).collect();
     assert_eq!(serials.len(), 2);
     assert!(serials.contains(&a.serial.as_str()) && serials.contains(&b.serial.as_str()));
-    let part = store
-        .revoked_certificates(ca, Some(1), None, 0)
+    let part = revocation_snapshot(store, ca, Some(1), None, 0)
         .await
         .expect("p1");
     assert_eq!(part.rows.len(), 1);
@@ -563,8 +565,7 @@ async fn revocation<S: Store>(store: &S, ca: IssuerId) {
     used.sort();
     assert_eq!(used, vec![None, Some(1)]);
     // Expired certificates drop off.
-    assert!(store
-        .revoked_certificates(ca, None, None, 4_100_000_000)
+    assert!(revocation_snapshot(store, ca, None, None, 4_100_000_000)
         .await
         .expect("later")
         .rows
@@ -575,8 +576,7 @@ async fn revocation<S: Store>(store: &S, ca: IssuerId) {
         .release_hold(b.id, 20, &event("released"))
         .await
         .expect("release");
-    let delta = store
-        .revoked_certificates(ca, None, Some(full.seq), 0)
+    let delta = revocation_snapshot(store, ca, None, Some(full.seq), 0)
         .await
         .expect("delta");
     assert_eq!(delta.rows.len(), 1);

@@ -5,6 +5,7 @@
 //! enum without touching callers). One contract test suite ([`contract`]) runs against every
 //! backend.
 
+pub mod bulk;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod copy;
@@ -261,6 +262,27 @@ pub struct RevocationSnapshot {
     pub rows: Vec<RevokedRow>,
     /// The highest revocation sequence number the snapshot reflects.
     pub seq: i64,
+}
+
+/// [`RevocationStore::revoked_certificates`] collected into memory (small scopes, tests).
+///
+/// # Errors
+/// As that method.
+pub async fn revocation_snapshot<S: RevocationStore>(
+    store: &S,
+    ca: IssuerId,
+    partition: Option<u32>,
+    changed_after: Option<i64>,
+    now: i64,
+) -> Result<RevocationSnapshot, StoreError> {
+    let mut rows = Vec::new();
+    let seq = store
+        .revoked_certificates(ca, partition, changed_after, now, &mut |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .await?;
+    Ok(RevocationSnapshot { rows, seq })
 }
 
 /// A CRL about to be recorded.
@@ -647,19 +669,31 @@ pub trait RevocationStore {
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError>;
 
-    /// The revoked, unexpired-at-`now` certificates of `ca` in `partition`, or (with
-    /// `changed_after`) those whose revocation state changed after that sequence number,
-    /// including released holds.
+    /// Calls `each` with the revoked, unexpired-at-`now` certificates of `ca` in
+    /// `partition`, or (with `changed_after`) those whose revocation state changed after that
+    /// sequence number, including released holds — in CRL order (by serial), streamed from
+    /// one snapshot; returns the highest revocation sequence number that snapshot reflects.
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors, or the first error `each` returns (which stops the reading).
     async fn revoked_certificates(
         &self,
         ca: IssuerId,
         partition: Option<u32>,
         changed_after: Option<i64>,
         now: i64,
-    ) -> Result<RevocationSnapshot, StoreError>;
+        each: &mut (dyn FnMut(RevokedRow) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError>;
+
+    /// The highest revocation sequence number of `ca`'s certificates (0: none changed):
+    /// what [`RevocationStore::revoked_certificates`] would reflect now.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn revocation_seq(&self, ca: IssuerId) -> Result<i64, StoreError> {
+        self.revoked_certificates(ca, None, Some(i64::MAX), 0, &mut |_| Ok(()))
+            .await
+    }
 
     /// Partitions that hold at least one certificate of `ca`.
     ///
@@ -1053,8 +1087,12 @@ impl RevocationStore for AnyStore {
         p: Option<u32>,
         after: Option<i64>,
         now: i64,
-    ) -> Result<RevocationSnapshot, StoreError> {
-        dispatch!(self, st => st.revoked_certificates(ca, p, after, now).await)
+        each: &mut (dyn FnMut(RevokedRow) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, st => st.revoked_certificates(ca, p, after, now, each).await)
+    }
+    async fn revocation_seq(&self, ca: IssuerId) -> Result<i64, StoreError> {
+        dispatch!(self, st => st.revocation_seq(ca).await)
     }
     async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError> {
         dispatch!(self, st => st.partitions_in_use(ca).await)

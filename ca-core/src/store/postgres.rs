@@ -14,27 +14,33 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Row};
 use tokio::sync::Notify;
 
+use futures_util::TryStreamExt as _;
+
 use super::rows::{
-    ca_from_row, cert_from_row, crl_from_row, opt_u32, to_i64, token_from_row, RevokedSqlRow,
-    CERT_COLUMNS,
+    ca_from_row, cert_from_row, crl_from_row, opt_u32, revoked_row, to_i64, token_from_row,
+    RevokedSqlRow, CERT_COLUMNS,
 };
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlLock, CrlRecord, IssuerId, NewCa, NewCertificate,
     NewCrl, OcspStore, PairMember, PairMode, PairStore, Partner, ResponderRecord, Revocation,
-    RevocationItem, RevocationSnapshot, RevocationStore, RevokedRow, SerialStore, SigningIntent,
-    SigningRefusal, StoreError, TokenStore, WriteMark,
+    RevocationItem, RevocationStore, RevokedRow, SerialStore, SigningIntent, SigningRefusal,
+    StoreError, TokenStore, WriteMark,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
-use crate::revocation::{CaSettings, RevocationReason, REMOVE_FROM_CRL};
+use crate::revocation::{CaSettings, RevocationReason};
 use crate::tokens::{NewToken, TokenRecord};
 
 /// Migrations, applied in order and recorded in `caforge_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_notify.sql")),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_crl_order.sql"),
+    ),
 ];
 
 /// The advisory lock key every write transaction holds ("caforge" in ASCII).
@@ -806,7 +812,8 @@ impl RevocationStore for PgStore {
         partition: Option<u32>,
         changed_after: Option<i64>,
         now: i64,
-    ) -> Result<RevocationSnapshot, StoreError> {
+        each: &mut (dyn FnMut(RevokedRow) -> Result<(), StoreError> + Send),
+    ) -> Result<i64, StoreError> {
         // One read transaction: the entries and the sequence number come from one snapshot
         // (REPEATABLE READ: under the default READ COMMITTED each statement has its own).
         let mut tx = self.pool.begin().await?;
@@ -819,44 +826,36 @@ impl RevocationStore for PgStore {
         .bind(ca.0)
         .fetch_one(&mut *tx)
         .await?;
-        let rows: Vec<RevokedSqlRow> =
-            sqlx::query_as(
+        let mut rows = sqlx::query_as::<_, RevokedSqlRow>(
                 "SELECT serial, status, revoked_at, revocation_reason, invalidity_date, hold_released_at
                    FROM certificates
                   WHERE issuer_ca_id = $1 AND crl_partition IS NOT DISTINCT FROM $2 AND not_after >= $3
                     AND (($4 IS NULL AND status = 'revoked')
                       OR ($4 IS NOT NULL AND revocation_seq > $4
                           AND (status = 'revoked' OR hold_released_at IS NOT NULL)))
-                  ORDER BY serial",
+                  ORDER BY length(serial), serial COLLATE \"C\"",
             )
             .bind(ca.0)
             .bind(partition.map(i64::from))
             .bind(now)
             .bind(changed_after)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (serial, status, revoked_at, reason, invalidity, released) in rows {
-            let row = if status == "revoked" {
-                RevokedRow {
-                    serial,
-                    at: revoked_at.ok_or_else(|| StoreError::Corrupt("revoked_at".into()))?,
-                    reason_code: u8::try_from(reason.unwrap_or(0))
-                        .map_err(|_| StoreError::Corrupt("revocation_reason".into()))?,
-                    invalidity_date: invalidity,
-                }
-            } else {
-                RevokedRow {
-                    serial,
-                    at: released.ok_or_else(|| StoreError::Corrupt("hold_released_at".into()))?,
-                    reason_code: REMOVE_FROM_CRL,
-                    invalidity_date: None,
-                }
-            };
-            out.push(row);
+            .fetch(&mut *tx);
+        // Row by row: a million-entry CRL is never held as owned rows.
+        while let Some(row) = rows.try_next().await? {
+            each(revoked_row(row)?)?;
         }
-        Ok(RevocationSnapshot { rows: out, seq })
+        drop(rows);
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn revocation_seq(&self, ca: IssuerId) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(revocation_seq), 0)::BIGINT FROM certificates WHERE issuer_ca_id = $1",
+        )
+        .bind(ca.0)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError> {

@@ -158,6 +158,28 @@ pub(super) type RevokedSqlRow = (
     Option<i64>,
 );
 
+/// A CRL row from a [`RevokedSqlRow`]: a revoked certificate, or (for deltas) a released
+/// hold as removeFromCRL.
+pub(super) fn revoked_row(row: RevokedSqlRow) -> Result<super::RevokedRow, StoreError> {
+    let (serial, status, revoked_at, reason, invalidity, released) = row;
+    Ok(if status == "revoked" {
+        super::RevokedRow {
+            serial,
+            at: revoked_at.ok_or_else(|| StoreError::Corrupt("revoked_at".into()))?,
+            reason_code: u8::try_from(reason.unwrap_or(0))
+                .map_err(|_| StoreError::Corrupt("revocation_reason".into()))?,
+            invalidity_date: invalidity,
+        }
+    } else {
+        super::RevokedRow {
+            serial,
+            at: released.ok_or_else(|| StoreError::Corrupt("hold_released_at".into()))?,
+            reason_code: crate::revocation::REMOVE_FROM_CRL,
+            invalidity_date: None,
+        }
+    })
+}
+
 pub(super) fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
 }
