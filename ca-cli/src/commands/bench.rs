@@ -106,7 +106,10 @@ fn sign_bench(key_type: KeyType, seconds: u64) -> Result<serde_json::Value> {
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().map_err(|_| anyhow::anyhow!("signing thread panicked"))?)
+            .map(|w| {
+                w.join()
+                    .map_err(|_| anyhow::anyhow!("signing thread panicked"))?
+            })
             .collect::<Result<Vec<u64>>>()
     })?;
     let total: u64 = counts.iter().sum();
