@@ -62,7 +62,24 @@ impl GroupCommit {
     pub(super) async fn apply(&self, pool: &SqlitePool, op: Op) -> Result<Done, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(writer(pool.clone(), receiver));
+            // The writer gets a thread of its own: on the shared runtime it would queue
+            // behind the CPU-bound issuance tasks (CSR checks, signatures) at every
+            // statement, and every caller waits for it.
+            // If the thread cannot start, the receiver is dropped with the closure and every
+            // caller is told the writer has stopped.
+            let pool = pool.clone();
+            let _ = std::thread::Builder::new()
+                .name("caforge-sqlite-writer".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime.block_on(writer(pool, receiver)),
+                        // Dropping the queue answers every caller with "writer stopped".
+                        Err(_) => drop(receiver),
+                    }
+                });
             sender
         });
         let (reply, answer) = oneshot::channel();
