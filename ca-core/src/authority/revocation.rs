@@ -557,13 +557,14 @@ impl<S: Store> Authority<S> {
                 "fingerprint": fingerprint(&crl.der),
             }),
         };
-        let recorded = self.store.record_crl(&crl, &audit).await?;
+        let base_number = crl.base_number;
+        let recorded = self.store.record_crl(crl, &audit).await?;
         Ok(SignedCrl {
             file_name: file_name(published_url.as_deref(), &ca.name, partition, delta),
             der: recorded.crl.der,
             number,
             partition,
-            base_number: crl.base_number,
+            base_number,
             entries: entry_count,
             this_update: now,
             next_update,

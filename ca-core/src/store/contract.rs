@@ -606,7 +606,7 @@ async fn revocation<S: Store>(store: &S, ca: IssuerId) {
         der: vec![0x30, 0x00],
     };
     store
-        .record_crl(&crl, &event("crl.issued"))
+        .record_crl(crl.clone(), &event("crl.issued"))
         .await
         .expect("record");
     let latest = store

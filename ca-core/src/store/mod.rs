@@ -725,11 +725,12 @@ pub trait RevocationStore {
     /// Database errors.
     async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError>;
 
-    /// Records a signed CRL (and forgets the DER of older CRLs of the same kind and scope).
+    /// Records a signed CRL (and forgets the DER of older CRLs of the same kind and scope);
+    /// the CRL moves into the returned record (a large CRL is not copied).
     ///
     /// # Errors
     /// Database errors.
-    async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError>;
+    async fn record_crl(&self, crl: NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError>;
 
     /// The newest full (`delta == false`) or delta CRL of `ca` for `partition`.
     ///
@@ -1106,7 +1107,7 @@ impl RevocationStore for AnyStore {
     async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
         dispatch!(self, st => st.allocate_crl_number(ca).await)
     }
-    async fn record_crl(&self, c: &NewCrl, a: &AuditEvent) -> Result<CrlRecord, StoreError> {
+    async fn record_crl(&self, c: NewCrl, a: &AuditEvent) -> Result<CrlRecord, StoreError> {
         dispatch!(self, st => st.record_crl(c, a).await)
     }
     async fn latest_crl(

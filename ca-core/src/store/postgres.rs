@@ -903,7 +903,7 @@ impl RevocationStore for PgStore {
         u64::try_from(n).map_err(|_| StoreError::Corrupt("crl number".into()))
     }
 
-    async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
+    async fn record_crl(&self, crl: NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
         let mut tx = self.write_tx().await?;
         // Older CRLs of this scope and kind keep their metadata (deltas need the base's
         // sequence number) but not their bytes: only the newest is ever served.
@@ -932,10 +932,7 @@ impl RevocationStore for PgStore {
         .await?;
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(CrlRecord {
-            id,
-            crl: crl.clone(),
-        })
+        Ok(CrlRecord { id, crl })
     }
 
     async fn latest_crl(

@@ -783,7 +783,7 @@ impl RevocationStore for SqliteStore {
         u64::try_from(n).map_err(|_| StoreError::Corrupt("crl number".into()))
     }
 
-    async fn record_crl(&self, crl: &NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
+    async fn record_crl(&self, crl: NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Older CRLs of this scope and kind keep their metadata (deltas need the base's
         // sequence number) but not their bytes: only the newest is ever served.
@@ -813,10 +813,7 @@ impl RevocationStore for SqliteStore {
         .last_insert_rowid();
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(CrlRecord {
-            id,
-            crl: crl.clone(),
-        })
+        Ok(CrlRecord { id, crl })
     }
 
     async fn latest_crl(
