@@ -6,17 +6,20 @@
 #            and the same request with a nonce (signed afresh every time)
 #   openssl  `openssl ocsp -index … -multi N` over the same CA key, same requests (it signs
 #            every response)
+#   cfssl    CFSSL's `cfssl ocspserve` (Debian golang-cfssl) serving a response pre-signed
+#            by `cfssl ocspsign` with the same CA key (it only serves pre-signed responses)
 #
 # Each cell is `wrk` for DURATION seconds at concurrency 1, 16 and 64; it reports responses/s
 # and p50/p99 latency, and counts non-2xx answers (must be 0). Before measuring, every
-# responder is asked once with `openssl ocsp -url` and must say "good".
+# responder is asked once with `openssl ocsp -url` and must say "good". The ratio is against
+# the faster of OpenSSL and CFSSL at the same concurrency.
 #
 # Runs inside a private network namespace (loopback only) when `unshare -n` works, because
 # `openssl ocsp -port` binds every interface; either way all traffic is 127.0.0.1.
 #
 # Usage: scripts/bench-server.sh [KEY_TYPE...]   (default: p256 rsa2048)
 # Env:   DURATION (default 10), MULTI (openssl responder processes, default 2)
-# Needs: wrk (apt-get install wrk), openssl 3.x, curl.
+# Needs: wrk and golang-cfssl (installed with apt-get when missing), openssl 3.x, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +27,10 @@ if [[ -z "${CAFORGE_BENCH_NETNS:-}" ]] && unshare -n true 2>/dev/null; then
   exec unshare -n env CAFORGE_BENCH_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
 fi
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+if ! command -v wrk >/dev/null || ! command -v cfssl >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk golang-cfssl >/dev/null \
+    || { echo "wrk and golang-cfssl are needed: apt-get install wrk golang-cfssl" >&2; exit 1; }
+fi
 key_types=("${@:-p256}")
 [[ $# -eq 0 ]] && key_types=(p256 rsa2048)
 duration=${DURATION:-10}
@@ -38,6 +44,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   # openssl -multi forks children that outlive a killed parent
   pkill -f "openssl ocsp -index $work" 2>/dev/null || true
+  pkill -f "cfssl ocspserve -port" 2>/dev/null || true
   wait 2>/dev/null || true
   [[ -n "${KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"
 }
@@ -100,6 +107,16 @@ for kt in "${key_types[@]}"; do
   openssl ocsp -issuer "$d/ca.pem" -cert "$d/leaf.pem" -no_nonce -reqout "$d/presigned.der" >/dev/null
   openssl ocsp -issuer "$d/ca.pem" -cert "$d/leaf.pem" -reqout "$d/nonce.der" >/dev/null
 
+  # CFSSL: the same CA key pre-signs the response it serves.
+  cfssl ocspsign -ca "$d/ca.pem" -responder "$d/ca.pem" -responder-key "$d/ca.key" \
+    -cert "$d/leaf.pem" -status good 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["ocspResponse"])' > "$d/cfssl.responses"
+  fport=$(free_port)
+  cfssl ocspserve -address 127.0.0.1 -port "$fport" -responses "$d/cfssl.responses" >"$d/cfssl.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$fport/"
+  check_good "http://127.0.0.1:$fport/" "$d/presigned.der" "$d"
+
   CAFORGE_LOG=warn "$bin" serve --listen "127.0.0.1:$cport" >"$d/serve.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$cport/healthz"
@@ -125,14 +142,21 @@ for kt in "${key_types[@]}"; do
     kill "$opid" 2>/dev/null || true
     pkill -f "openssl ocsp -index $d" 2>/dev/null || true
     ors=${o%% *}
+    f=$(wrk_run "http://127.0.0.1:$fport/" "$d/presigned.der" "$c")
+    ref=$(awk -v a="$ors" -v b="${f%% *}" 'BEGIN{print (a > b ? a : b)}')
     for row in "openssl (signs each)|http://127.0.0.1:$oport/|nonce.der" \
+               "cfssl (pre-signed)|http://127.0.0.1:$fport/|presigned.der" \
                "caforge pre-signed|http://127.0.0.1:$cport/ocsp|presigned.der" \
                "caforge fresh (nonce)|http://127.0.0.1:$cport/ocsp|nonce.der"; do
       IFS='|' read -r name url body <<<"$row"
-      if [[ $name == openssl* ]]; then r=$o; else r=$(wrk_run "$url" "$d/$body" "$c"); fi
+      case $name in
+        openssl*) r=$o ;;
+        cfssl*) r=$f ;;
+        *) r=$(wrk_run "$url" "$d/$body" "$c") ;;
+      esac
       read -r rps p50 p99 errs <<<"$r"
       printf '%-8s %-22s %5s %10s %9s %9s %6s %8s\n' "$kt" "$name" "$c" "$rps" "$p50" "$p99" "$errs" \
-        "$(awk -v a="$rps" -v b="$ors" 'BEGIN{printf "%.2f", a/b}')"
+        "$(awk -v a="$rps" -v b="$ref" 'BEGIN{printf "%.2f", a/b}')"
     done
   done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
