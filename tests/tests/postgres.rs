@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use caforge_tests::server::{api, curl, metric, token, Server};
+use caforge_tests::server::{api, curl, metric, presigned_status, token, Server};
 use caforge_tests::{openssl_ok, p256_csr, s, Home};
 
 /// Runs SQL on the admin database with `psql`.
@@ -318,30 +318,7 @@ fn two_replicas_share_one_ca() {
 
     // OCSP: replica B answers a valid certificate from memory…
     let (serial, pem) = &serials[serials.len() - 1];
-    let url_b = format!("{}/ocsp", b.url);
-    let status = || {
-        let r = openssl_ok(
-            h.path(),
-            &[
-                "ocsp",
-                "-url",
-                &url_b,
-                "-issuer",
-                &int,
-                "-cert",
-                pem,
-                "-CAfile",
-                s(&chain),
-                "-no_nonce",
-            ],
-        );
-        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
-        r.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{pem}: ")))
-            .unwrap_or_else(|| panic!("no status in {}", r.stdout))
-            .to_owned()
-    };
+    let status = || presigned_status(&h, &b, &int, s(&chain), pem);
     let hits = metric(&h, &b, "caforge_ocsp_memory_hits_total");
     for _ in 0..3 {
         assert_eq!(status(), "good");
@@ -470,4 +447,29 @@ fn db_copy_moves_a_lab_ca_into_postgresql_and_back() {
         .ok(&["--db", &back, "audit", "verify"])
         .stdout
         .contains("intact"));
+}
+
+/// `db copy` refuses a copy onto itself, unsupported or unreachable targets, with a clear
+/// error and no password shown; the source is unchanged.
+#[test]
+fn db_copy_refuses_bad_targets() {
+    let h = Home::new();
+    h.root_and_intermediate("p256", &[], &[]);
+    let before = listing(&h, None);
+    let db = format!("sqlite:{}", h.home().join("caforge.db").display());
+    h.fails(
+        &["db", "copy", "--from", &db, "--to", &db],
+        "name the same database",
+    );
+    let r = h.fails(
+        &["db", "copy", "--to", "mysql://u:s3cret@db/ca"],
+        "unsupported database URL",
+    );
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    let r = h.fails(
+        &["db", "copy", "--to", "postgres://u:s3cret@127.0.0.1:1/ca"],
+        "cannot connect to PostgreSQL",
+    );
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    assert_eq!(listing(&h, None), before);
 }

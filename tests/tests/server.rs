@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use caforge_tests::server::{api, curl, metric, ocsp_status, token, Server};
+use caforge_tests::server::{api, curl, metric, ocsp_status, presigned_status, token, Server};
 use caforge_tests::{caforge_bin, openssl, openssl_ok, p256_csr, s, Home};
 
 fn pki(h: &Home, kt: &str) -> (String, String, String) {
@@ -101,32 +101,9 @@ fn a_revocation_by_another_process_is_answered_past_the_memory_cache() {
     let (_, int, chain) = pki(&h, "p256");
     let (cert, serial) = h.issue_leaf("int", "www");
     let server = Server::start(&h);
-    let url = format!("{}/ocsp", server.url);
     // Nonce-less requests (RFC 5019) are answered from the pre-signed response; once the
     // database has been quiet for the settle period, from memory.
-    let status = || {
-        let r = openssl_ok(
-            h.path(),
-            &[
-                "ocsp",
-                "-url",
-                &url,
-                "-issuer",
-                &int,
-                "-cert",
-                &cert,
-                "-CAfile",
-                &chain,
-                "-no_nonce",
-            ],
-        );
-        assert!(r.stderr.contains("Response verify OK"), "{}", r.stderr);
-        r.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{cert}: ")))
-            .unwrap_or_else(|| panic!("no status in {}", r.stdout))
-            .to_owned()
-    };
+    let status = || presigned_status(&h, &server, &int, &chain, &cert);
     let mut from_memory = false;
     for _ in 0..80 {
         assert_eq!(status(), "good");

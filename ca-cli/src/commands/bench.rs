@@ -134,7 +134,6 @@ async fn crl_bench(
 ) -> Result<serde_json::Value> {
     let scratch = Scratch::new()?;
     let (authority, int) = bench_authority(&scratch.0, db_url, key_type).await?;
-    authority.check_key(&int).await?;
     let setup = progress_spinner(&format!("storing {revoked} revoked certificates"));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     ca_core::store::bulk::insert_revoked_for_bench(
@@ -191,7 +190,7 @@ impl Drop for Scratch {
 }
 
 /// An authority on `db_url` (default: SQLite in `dir`) with a root and an issuing CA of
-/// `key_type`; returns the authority and the issuing CA.
+/// `key_type`, its key already unlocked; returns the authority and the issuing CA.
 async fn bench_authority(
     dir: &std::path::Path,
     db_url: Option<&str>,
@@ -225,6 +224,8 @@ async fn bench_authority(
         .create_intermediate(&root.name, &ca("bench-int"))
         .await?
         .record;
+    // Unlock the CA key before any clock starts, as a server does when it starts.
+    authority.check_key(&int).await?;
     Ok((authority, int))
 }
 
@@ -250,8 +251,6 @@ async fn issue_bench(
     .await
     .context("CSR task")??;
     let csrs = Arc::new(csrs);
-    // Unlock the CA key before the clock starts, as a server does when it starts.
-    authority.check_key(&int).await?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let bar = progress_bar(count as u64, "issuing");
     let start = Instant::now();

@@ -2,10 +2,9 @@
 //! database to another (a lab CA on SQLite into production on PostgreSQL).
 
 use anyhow::{bail, Result};
-use ca_core::audit::{verify_chain, AuditEvent};
 use ca_core::config::Config;
 use ca_core::store::copy::copy_store;
-use ca_core::store::{redact_url, AnyStore, AuditStore};
+use ca_core::store::{redact_url, AnyStore};
 
 use crate::context::Globals;
 use crate::output::{print_json, progress_spinner, Format};
@@ -96,27 +95,22 @@ pub(crate) async fn run(g: &Globals, cmd: DbCommand) -> Result<()> {
             }
             let source = AnyStore::open(&from).await?;
             let target = AnyStore::open(&to).await?;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let audit = AuditEvent {
-                at: now,
-                action: "db.copied".into(),
-                ca: None,
-                serial: None,
-                details: serde_json::json!({
-                    "from": redact_url(&from),
-                    "from_backend": source.backend(),
-                }),
-            };
             let bar = progress_spinner("copying");
-            let report = copy_store(&source, &target, &audit, &mut |table, rows| {
-                bar.set_message(format!("{table}: {rows} rows"));
-                bar.tick();
-            })
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let report = copy_store(
+                &source,
+                &target,
+                &redact_url(&from),
+                now,
+                &mut |table, rows| {
+                    bar.set_message(format!("{table}: {rows} rows"));
+                    bar.tick();
+                },
+            )
             .await;
             bar.finish_and_clear();
             let report = report?;
-            // The copied chain must verify on the target, with the copy appended.
-            let entries = verify_chain(&target.audit_log().await?)?;
+            let entries = report.audit_entries;
             match format {
                 Format::Text => {
                     for (table, rows) in &report.tables {

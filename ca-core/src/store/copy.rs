@@ -12,8 +12,8 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
 
-use super::{AnyStore, StoreError};
-use crate::audit::AuditEvent;
+use super::{AnyStore, AuditStore as _, StoreError};
+use crate::audit::{verify_chain, AuditEvent};
 
 /// The tables, parents before children (the `cas` rows by id: parents come first).
 pub const TABLES: &[&str] = &[
@@ -55,6 +55,8 @@ enum Value {
 pub struct CopyReport {
     /// (table, rows).
     pub tables: Vec<(String, u64)>,
+    /// Entries in the target's audit log after the copy, all verified.
+    pub audit_entries: usize,
 }
 
 impl CopyReport {
@@ -197,19 +199,29 @@ impl TargetTx {
     }
 }
 
-/// Copies every row of `from` into `to`, which must hold no CA, certificate, token or audit
-/// entry; appends one audit entry on the target recording the copy. `progress` is called
-/// with (table, rows copied so far in it).
+/// Copies every row of `from` (described in the audit trail as `from_label`, which must
+/// hold no secret: redact URLs first) into `to`, which must hold no CA, certificate, token
+/// or audit entry; appends one `db.copied` audit entry at `at` on the target, then verifies
+/// the target's whole audit chain. `progress` is called with (table, rows copied so far).
 ///
 /// # Errors
 /// [`StoreError::Conflict`] when the target is not empty or the two schemas differ;
-/// database errors (the target is then unchanged: one transaction).
+/// database errors (the target is then unchanged: one transaction); [`StoreError::Corrupt`]
+/// when the copied audit chain does not verify.
 pub async fn copy_store(
     from: &AnyStore,
     to: &AnyStore,
-    audit: &AuditEvent,
+    from_label: &str,
+    at: i64,
     progress: &mut (dyn FnMut(&str, u64) + Send),
 ) -> Result<CopyReport, StoreError> {
+    let audit = &AuditEvent {
+        at,
+        action: "db.copied".into(),
+        ca: None,
+        serial: None,
+        details: serde_json::json!({"from": from_label, "from_backend": from.backend()}),
+    };
     // The plan: the target's columns, which the source must have too.
     let mut plan = Vec::with_capacity(TABLES.len());
     for table in TABLES {
@@ -312,6 +324,9 @@ pub async fn copy_store(
             tx.commit().await?;
         }
     }
+    let mut report = report;
+    report.audit_entries = verify_chain(&to.audit_log().await?)
+        .map_err(|e| StoreError::Corrupt(format!("copied audit log: {e}")))?;
     Ok(report)
 }
 
