@@ -26,7 +26,9 @@ use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
 use crate::audit::AuditEvent;
 use crate::hierarchy::Issuer;
 use crate::issuance::{self, assemble_certificate, CertificateTemplate, ParsedCsr, SerialNumber};
-use crate::keys::{verify_signature, KeyProvider, PublicKeyDescription, Signer, SoftwareKey};
+use crate::keys::{
+    verify_signature, KeyProvider, PublicKeyDescription, Signer, SoftwareKey, DEFAULT_KEY_STORE,
+};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
 use crate::profile::{ProfileName, Profiles};
@@ -65,6 +67,9 @@ pub struct NewCaRequest {
     pub excluded_dns: Vec<String>,
     /// How the new CA publishes revocation (base URL, CRL lifetimes, partitions, OCSP).
     pub settings: CaSettings,
+    /// The key store the CA's key is generated in (a URI: `file:keys`, `hsm-sim://…`,
+    /// `pkcs11:…`); [`DEFAULT_KEY_STORE`] when absent.
+    pub key_store: Option<String>,
 }
 
 /// Where the subject's key comes from.
@@ -448,7 +453,10 @@ impl<S: Store> Authority<S> {
         }
 
         // 2. Generate the key inside its custodian.
-        let (key_ref, signer) = self.keys.generate(req.key_type, &req.name, &sm2_id)?;
+        let store = req.key_store.as_deref().unwrap_or(DEFAULT_KEY_STORE);
+        let (key_ref, signer) = self
+            .keys
+            .generate(store, req.key_type, &req.name, &sm2_id)?;
         let signer: Arc<dyn Signer> = Arc::from(signer);
         let result = self
             .finish_ca(

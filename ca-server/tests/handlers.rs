@@ -52,6 +52,7 @@ async fn fixture() -> Fixture {
                 permitted_dns: vec![],
                 excluded_dns: vec![],
                 settings: CaSettings::default(),
+                key_store: None,
             })
             .await
             .unwrap();

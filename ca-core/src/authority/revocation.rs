@@ -14,7 +14,7 @@ use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::hierarchy::Issuer;
 use crate::issuance::{self, assemble_certificate, CertificateTemplate, SerialNumber};
-use crate::keys::{random_bytes, Signer};
+use crate::keys::{random_bytes, store_of, Signer};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::revocation::crl::{assemble_crl, CrlTemplate, EntryList, RevokedEntry};
 use crate::revocation::ocsp::{
@@ -953,9 +953,12 @@ impl<S: Store> Authority<S> {
         let mut tag = [0u8; 4];
         random_bytes(&mut tag)?;
         let label = format!("{}-ocsp-{}", issuer.record.name, hex::encode(tag));
-        let (key_ref, signer) = self
-            .keys
-            .generate(key_type, &label, &issuer.record.sm2_id)?;
+        let (key_ref, signer) = self.keys.generate(
+            &store_of(&issuer.record.key_ref),
+            key_type,
+            &label,
+            &issuer.record.sm2_id,
+        )?;
         let result = self
             .issue_responder(
                 &issuer,

@@ -63,6 +63,7 @@ impl MemoryKeys {
 impl KeyProvider for MemoryKeys {
     fn generate(
         &self,
+        _store: &str,
         key_type: KeyType,
         label: &str,
         sm2_id: &str,
@@ -106,5 +107,6 @@ pub(crate) fn ca(name: &str) -> NewCaRequest {
         permitted_dns: vec![],
         excluded_dns: vec![],
         settings: CaSettings::default(),
+        key_store: None,
     }
 }

@@ -22,11 +22,7 @@ pub struct Passphrase(Zeroizing<String>);
 impl Passphrase {
     /// Wraps a passphrase; trailing newlines (as left by `echo … > file`) are removed.
     pub fn new(text: impl Into<String>) -> Self {
-        let mut s: String = text.into();
-        while s.ends_with('\n') || s.ends_with('\r') {
-            s.pop();
-        }
-        Passphrase(Zeroizing::new(s))
+        Passphrase(super::pin::trimmed(text.into()))
     }
 
     /// Reads a passphrase file.
@@ -34,11 +30,7 @@ impl Passphrase {
     /// # Errors
     /// [`KeyError::Io`] when the file cannot be read; [`KeyError::MissingPassphrase`] if empty.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?);
-        let p = Passphrase::new(text.as_str());
+        let p = Passphrase(super::pin::read_secret_file(path)?);
         if p.0.is_empty() {
             return Err(KeyError::MissingPassphrase);
         }
@@ -217,10 +209,16 @@ impl KeyProvider for FileKeyProvider {
 
     fn generate(
         &self,
+        store: &str,
         key_type: KeyType,
         label: &str,
         sm2_id: &str,
     ) -> Result<(KeyRef, Box<dyn Signer>), KeyError> {
+        let rel = store
+            .strip_prefix("file:")
+            .map(|d| d.trim_end_matches('/'))
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| KeyError::UnsupportedKeyRef(store.to_owned()))?;
         let passphrase = self.passphrase()?;
         let safe: String = label
             .chars()
@@ -232,7 +230,7 @@ impl KeyProvider for FileKeyProvider {
                 }
             })
             .collect();
-        let dir = self.home.join("keys");
+        let dir = self.home.join(rel);
         fs::create_dir_all(&dir).map_err(|source| KeyError::Io {
             path: dir.display().to_string(),
             source,
@@ -249,7 +247,7 @@ impl KeyProvider for FileKeyProvider {
             };
             let path = dir.join(&name);
             match write_private_file(&path, pem.as_bytes(), false) {
-                Ok(()) => return Ok((KeyRef::new(format!("file:keys/{name}")), Box::new(key))),
+                Ok(()) => return Ok((KeyRef::new(format!("file:{rel}/{name}")), Box::new(key))),
                 Err(KeyError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 =>
                 {
@@ -294,7 +292,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let provider = FileKeyProvider::new(dir.path(), Some(Passphrase::new("correct horse")));
         let (key_ref, signer) = provider
-            .generate(KeyType::Sm2, "root ca", DEFAULT_SM2_ID)
+            .generate("file:keys", KeyType::Sm2, "root ca", DEFAULT_SM2_ID)
             .expect("generate");
         assert_eq!(key_ref.as_str(), "file:keys/root_ca.key.pem");
         let path = dir.path().join("keys/root_ca.key.pem");
@@ -316,7 +314,7 @@ mod tests {
         ));
         // A second key with the same label never overwrites the first.
         let (second, _) = provider
-            .generate(KeyType::P256, "root ca", DEFAULT_SM2_ID)
+            .generate("file:keys/", KeyType::P256, "root ca", DEFAULT_SM2_ID)
             .expect("generate");
         assert_eq!(second.as_str(), "file:keys/root_ca-1.key.pem");
     }

@@ -1,11 +1,16 @@
 //! Keys: the [`Signer`] trait and key custody behind [`KeyProvider`], found by [`KeyRef`].
 //!
 //! A CA never knows where its key lives. It holds a `Box<dyn Signer>` that a provider
-//! produced from the CA's `KeyRef` (`file:keys/root.key.pem` today; `hsm-sim:` and
-//! `pkcs11:` URIs when those custodians arrive).
+//! produced from the CA's `KeyRef`: `file:keys/root.key.pem` (an encrypted file under the
+//! home), `hsm-sim://ADDR?token=L&object=NAME` (the hsm-sim simulator, whose client lives in
+//! the `hsm-sim` crate) or `pkcs11:token=L;object=NAME?module-path=…` (RFC 7512). A
+//! [`KeyCustody`] routes each URI to the provider for its scheme.
 
+mod custody;
 mod file;
+mod pin;
 mod software;
+pub mod uri;
 mod verify;
 
 use std::fmt;
@@ -14,9 +19,11 @@ use spki::SubjectPublicKeyInfoOwned;
 
 use crate::algorithm::{KeyType, SignatureAlgorithm, UnknownKeyType};
 
+pub use custody::{store_of, KeyCustody, DEFAULT_KEY_STORE};
 pub use file::{
     encrypt_key_pem, plain_key_pem, read_key_pem, write_private_file, FileKeyProvider, Passphrase,
 };
+pub use pin::Pin;
 pub use software::SoftwareKey;
 pub use verify::{key_type_of_spki, verify_signature, PublicKeyDescription};
 
@@ -36,9 +43,32 @@ pub enum KeyError {
     /// A passphrase was needed and none was given.
     #[error("a passphrase is required: pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")]
     MissingPassphrase,
-    /// The key reference names a custodian caforge does not (yet) support.
-    #[error("unsupported key reference '{0}' (supported: file:PATH)")]
+    /// The key reference names a custodian caforge does not (yet) support, or is malformed.
+    #[error("unsupported key reference '{0}' (supported: file:PATH, hsm-sim://ADDR?token=L, pkcs11:token=L)")]
     UnsupportedKeyRef(String),
+    /// The key device cannot be reached (down, refused the connection, or dropped it).
+    #[error("key device unavailable: {0}")]
+    Unavailable(String),
+    /// The key device did not answer in time.
+    #[error("key device timed out: {0}")]
+    Timeout(String),
+    /// The key device answered with an error (a device fault, not a caller mistake).
+    #[error("key device failed: {0}")]
+    Device(String),
+    /// The device refused the PIN.
+    #[error("PIN incorrect for token '{0}'")]
+    PinIncorrect(String),
+    /// The device's PIN is locked after too many wrong tries (the SO PIN unlocks it).
+    #[error(
+        "PIN locked for token '{0}': too many wrong tries; the security officer must reset it"
+    )]
+    PinLocked(String),
+    /// A PIN was needed and none was given.
+    #[error("a PIN is required for token '{0}': pass --pin-file FILE, set CAFORGE_PIN, or add pin-source=FILE to the key URI")]
+    MissingPin(String),
+    /// The device has no such key (or token).
+    #[error("not found in key device: {0}")]
+    NotFound(String),
     /// The signing operation failed.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -117,12 +147,15 @@ impl fmt::Debug for KeyRef {
 
 /// Key custody: generates keys inside the custodian and loads signers for existing ones.
 pub trait KeyProvider: Send + Sync {
-    /// Generate a key of `key_type`, named after `label`, and return where it lives.
+    /// Generate a key of `key_type` in the key store `store` (a URI of this custodian's
+    /// scheme without the key's name, e.g. `file:keys` or `hsm-sim://ADDR?token=L`), named
+    /// after `label` unless the URI names the object, and return where it lives.
     ///
     /// # Errors
     /// When generation or storing fails; nothing is left behind on failure.
     fn generate(
         &self,
+        store: &str,
         key_type: KeyType,
         label: &str,
         sm2_id: &str,

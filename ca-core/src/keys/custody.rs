@@ -1,0 +1,165 @@
+//! [`KeyCustody`]: one [`KeyProvider`] that routes each key URI to the custodian of its
+//! scheme (`file:`, `hsm-sim:`, `pkcs11:`, …), so an authority holds a single provider.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{KeyError, KeyProvider, KeyRef, Signer, SoftwareKey};
+use crate::algorithm::KeyType;
+
+/// Where new keys go when a command names no key store: encrypted files in the home's `keys/`.
+pub const DEFAULT_KEY_STORE: &str = "file:keys";
+
+/// Routes key URIs to custodians by scheme. The `file:` provider it is built with also seals
+/// escrowed keys (the KMC's encryption keys), whatever custodian holds the CA keys.
+pub struct KeyCustody {
+    files: Arc<dyn KeyProvider>,
+    others: Vec<(String, Arc<dyn KeyProvider>)>,
+}
+
+impl fmt::Debug for KeyCustody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let schemes: Vec<&str> = self.others.iter().map(|(s, _)| s.as_str()).collect();
+        f.debug_struct("KeyCustody")
+            .field("schemes", &schemes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The scheme of a key URI: the text before the first `:`.
+fn scheme(uri: &str) -> Result<&str, KeyError> {
+    match uri.split_once(':') {
+        Some((scheme, _)) if !scheme.is_empty() => Ok(scheme),
+        _ => Err(KeyError::UnsupportedKeyRef(uri.to_owned())),
+    }
+}
+
+impl KeyCustody {
+    /// Custody with `files` for `file:` URIs and escrow.
+    pub fn new(files: Arc<dyn KeyProvider>) -> Self {
+        KeyCustody {
+            files,
+            others: Vec::new(),
+        }
+    }
+
+    /// Adds the custodian for `scheme` (without the colon).
+    #[must_use]
+    pub fn with(mut self, scheme: &str, provider: Arc<dyn KeyProvider>) -> Self {
+        self.others.push((scheme.to_owned(), provider));
+        self
+    }
+
+    fn route(&self, uri: &str) -> Result<&dyn KeyProvider, KeyError> {
+        let scheme = scheme(uri)?;
+        if scheme == "file" {
+            return Ok(&*self.files);
+        }
+        self.others
+            .iter()
+            .find(|(s, _)| s == scheme)
+            .map(|(_, p)| &**p)
+            .ok_or_else(|| KeyError::UnsupportedKeyRef(uri.to_owned()))
+    }
+}
+
+impl KeyProvider for KeyCustody {
+    fn generate(
+        &self,
+        store: &str,
+        key_type: KeyType,
+        label: &str,
+        sm2_id: &str,
+    ) -> Result<(KeyRef, Box<dyn Signer>), KeyError> {
+        self.route(store)?.generate(store, key_type, label, sm2_id)
+    }
+
+    fn load(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Box<dyn Signer>, KeyError> {
+        self.route(key_ref.as_str())?.load(key_ref, sm2_id)
+    }
+
+    fn seal(&self, key: &SoftwareKey) -> Result<Vec<u8>, KeyError> {
+        self.files.seal(key)
+    }
+
+    fn unseal(&self, sealed: &[u8], sm2_id: &str) -> Result<SoftwareKey, KeyError> {
+        self.files.unseal(sealed, sm2_id)
+    }
+
+    fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError> {
+        self.route(key_ref.as_str())?.remove(key_ref)
+    }
+}
+
+/// The key store a key lives in: its URI without the key's own name (a file's directory,
+/// or a device URI without `object=`). New keys that belong with it (an OCSP responder's
+/// key beside its CA's) are generated there.
+pub fn store_of(key_ref: &KeyRef) -> String {
+    let uri = key_ref.as_str();
+    if let Some(path) = uri.strip_prefix("file:") {
+        return match path.rsplit_once('/') {
+            Some((dir, _)) if !dir.is_empty() => format!("file:{dir}"),
+            _ => DEFAULT_KEY_STORE.to_owned(),
+        };
+    }
+    let drop_object = |part: &str, sep: char| -> String {
+        part.split(sep)
+            .filter(|item| !item.starts_with("object="))
+            .collect::<Vec<_>>()
+            .join(&sep.to_string())
+    };
+    match uri.split_once('?') {
+        Some((path, query)) => {
+            let query = drop_object(query, '&');
+            let path = drop_object(path, ';');
+            if query.is_empty() {
+                path
+            } else {
+                format!("{path}?{query}")
+            }
+        }
+        None => drop_object(uri, ';'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_of_strips_the_key_name() {
+        let s = |u: &str| store_of(&KeyRef::new(u));
+        assert_eq!(s("file:keys/root.key.pem"), "file:keys");
+        assert_eq!(s("file:root.key.pem"), "file:keys");
+        assert_eq!(s("file:/abs/dir/k.pem"), "file:/abs/dir");
+        assert_eq!(
+            s("hsm-sim://127.0.0.1:5000?token=lab&object=Root"),
+            "hsm-sim://127.0.0.1:5000?token=lab"
+        );
+        assert_eq!(
+            s("hsm-sim:///run/h.sock?object=Root&token=lab"),
+            "hsm-sim:///run/h.sock?token=lab"
+        );
+        assert_eq!(
+            s("pkcs11:token=lab;object=Root?module-path=/x.so"),
+            "pkcs11:token=lab?module-path=/x.so"
+        );
+        assert_eq!(s("pkcs11:token=lab;object=Root"), "pkcs11:token=lab");
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        let custody = KeyCustody::new(Arc::new(super::super::FileKeyProvider::new(
+            "/nonexistent",
+            None,
+        )));
+        assert!(matches!(
+            custody.load(&KeyRef::new("vault:x"), ""),
+            Err(KeyError::UnsupportedKeyRef(_))
+        ));
+        assert!(matches!(
+            custody.load(&KeyRef::new("no-scheme"), ""),
+            Err(KeyError::UnsupportedKeyRef(_))
+        ));
+    }
+}
