@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use ca_core::authority::Authority;
 use ca_core::config::Config;
-use ca_core::keys::{FileKeyProvider, Passphrase};
+use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin};
 use ca_core::store::AnyStore;
 use ca_core::time::SystemClock;
 
@@ -16,6 +16,7 @@ pub(crate) struct Globals {
     pub(crate) home: PathBuf,
     pub(crate) db: Option<String>,
     pub(crate) passphrase_file: Option<PathBuf>,
+    pub(crate) pin_file: Option<PathBuf>,
 }
 
 impl Globals {
@@ -32,6 +33,23 @@ impl Globals {
             Ok(p) if !p.is_empty() => Ok(Some(Passphrase::new(p))),
             _ => Ok(None),
         }
+    }
+
+    /// The key device PIN from `--pin-file` or `CAFORGE_PIN`, if any.
+    pub(crate) fn pin(&self) -> Result<Option<Pin>> {
+        if let Some(file) = &self.pin_file {
+            return Ok(Some(Pin::from_file(file)?));
+        }
+        Ok(Pin::from_env("CAFORGE_PIN"))
+    }
+
+    /// Key custody for this home: encrypted files under it, hsm-sim devices.
+    pub(crate) fn key_custody(&self) -> Result<KeyCustody> {
+        let files = FileKeyProvider::new(&self.home, self.passphrase()?);
+        Ok(KeyCustody::new(Arc::new(files)).with(
+            "hsm-sim",
+            Arc::new(hsm_sim::HsmSimKeyProvider::new(self.pin()?)),
+        ))
     }
 
     pub(crate) fn config(&self) -> Result<Config> {
@@ -68,10 +86,9 @@ impl Globals {
         let config = self.config()?;
         let profiles = config.profiles()?;
         let store = AnyStore::open(&self.database_url(&config)).await?;
-        let keys = FileKeyProvider::new(&self.home, self.passphrase()?);
         Ok(Authority::new(
             store,
-            Arc::new(keys),
+            Arc::new(self.key_custody()?),
             Arc::new(SystemClock),
             profiles,
         ))

@@ -27,6 +27,9 @@ struct Cli {
     /// File holding the key passphrase (or set CAFORGE_PASSPHRASE).
     #[arg(long, global = true, env = "CAFORGE_PASSPHRASE_FILE")]
     passphrase_file: Option<PathBuf>,
+    /// File holding the user PIN of the key device CA keys live in (or set CAFORGE_PIN).
+    #[arg(long, global = true, env = "CAFORGE_PIN_FILE")]
+    pin_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         home: cli.home,
         db: cli.db,
         passphrase_file: cli.passphrase_file,
+        pin_file: cli.pin_file,
     };
     let result = runtime.block_on(async move {
         match cli.command {

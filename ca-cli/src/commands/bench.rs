@@ -218,6 +218,7 @@ async fn bench_authority(
         permitted_dns: vec![],
         excluded_dns: vec![],
         settings: Default::default(),
+        key_store: None,
     };
     let root = authority.create_root(&ca("bench-root")).await?.record;
     let int = authority

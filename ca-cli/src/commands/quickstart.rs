@@ -110,6 +110,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 home: g.home.clone(),
                 db: g.db.clone(),
                 passphrase_file: g.passphrase_file.clone(),
+                pin_file: g.pin_file.clone(),
             },
             None,
         ),
@@ -123,6 +124,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                     home: g.home.clone(),
                     db: g.db.clone(),
                     passphrase_file: Some(file.clone()),
+                    pin_file: g.pin_file.clone(),
                 },
                 Some(file),
             )
@@ -154,6 +156,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 base_url: base_url.clone(),
                 ..Default::default()
             },
+            key_store: None,
         };
         let root = authority.create_root(&ca(h.root)).await?.record;
         let issuing = authority
