@@ -72,6 +72,17 @@ pub struct NewCaRequest {
     pub key_store: Option<String>,
 }
 
+/// Whether a CA's key can be used now ([`Authority::key_health`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyHealth {
+    /// The CA's name.
+    pub ca: String,
+    /// The key's custodian (its URI scheme: `file`, `hsm-sim`, `pkcs11`).
+    pub custodian: String,
+    /// What is wrong, when something is.
+    pub problem: Option<String>,
+}
+
 /// Where the subject's key comes from.
 #[derive(Clone, Debug)]
 pub enum SubjectKey {
@@ -314,6 +325,38 @@ impl<S: Store> Authority<S> {
             .map_err(|_| Error::Invalid("signer cache poisoned".into()))?
             .insert(cache_key, signer.clone());
         Ok(signer)
+    }
+
+    /// Whether each CA's key can be used now: its custodian is asked (a device must answer
+    /// and still hold the key). For `/healthz`: a CA whose key device is down still serves
+    /// its pre-signed OCSP responses and published CRLs.
+    ///
+    /// # Errors
+    /// Store failures only; key problems are reported per CA.
+    pub async fn key_health(&self) -> Result<Vec<KeyHealth>> {
+        let mut out = Vec::new();
+        for record in self.store.list_cas().await? {
+            let custodian = record
+                .key_ref
+                .as_str()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let result = match self.signer(&record.key_ref, &record.sm2_id) {
+                Ok(signer) => tokio::task::spawn_blocking(move || signer.probe())
+                    .await
+                    .map_err(|e| Error::Invalid(format!("key probe failed: {e}")))
+                    .and_then(|r| r.map_err(Error::from)),
+                Err(e) => Err(e),
+            };
+            out.push(KeyHealth {
+                ca: record.name,
+                custodian,
+                problem: result.err().map(|e| e.to_string()),
+            });
+        }
+        Ok(out)
     }
 
     /// The underlying store.

@@ -80,8 +80,19 @@ impl Error {
             Error::Key(KeyError::WrongPassphrase { .. } | KeyError::MissingPassphrase) => {
                 ErrorKind::Unauthorized
             }
-            Error::Key(KeyError::Io { .. }) => ErrorKind::Unavailable,
-            Error::Key(KeyError::Signing(_)) => ErrorKind::Unavailable,
+            // A key the server cannot use right now is not the client's doing: the device
+            // is down, slow, failing, locked or missing the key.
+            Error::Key(
+                KeyError::Io { .. }
+                | KeyError::Signing(_)
+                | KeyError::Unavailable(_)
+                | KeyError::Timeout(_)
+                | KeyError::Device(_)
+                | KeyError::PinIncorrect(_)
+                | KeyError::PinLocked(_)
+                | KeyError::MissingPin(_)
+                | KeyError::NotFound(_),
+            ) => ErrorKind::Unavailable,
             Error::Key(_) => ErrorKind::Rejected,
             Error::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
             Error::Store(StoreError::Conflict(_)) => ErrorKind::Conflict,

@@ -275,6 +275,17 @@ impl Signer for HsmSimSigner {
     fn sm2_id(&self) -> Option<&str> {
         (self.key_type == KeyType::Sm2).then_some(self.sm2_id.as_str())
     }
+
+    fn probe(&self) -> Result<(), KeyError> {
+        let (_, spki) = self.pool.public_key(self.handle)?;
+        if spki != self.spki {
+            return Err(KeyError::NotFound(format!(
+                "object {} no longer holds this key",
+                self.handle
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// caforge's key custodian for `hsm-sim://` URIs.

@@ -663,8 +663,35 @@ impl<S: Store> Authority<S> {
             }
         };
         let full_number = if full_needs(&full) {
-            let i = self.load_issuer(record.clone()).await?;
-            let signed = self.sign_crl(&i, partition, false).await?;
+            let fresh = async {
+                let i = self.load_issuer(record.clone()).await?;
+                let signed = self.sign_crl(&i, partition, false).await?;
+                Ok::<_, Error>((i, signed))
+            }
+            .await;
+            let (i, signed) = match fresh {
+                Ok(x) => x,
+                // The key device is unavailable: the CRL already published stays valid until
+                // its nextUpdate, so relying parties keep getting it.
+                Err(e) if e.kind() == ErrorKind::Unavailable => {
+                    let still_valid = |c: &crate::store::CrlRecord| {
+                        !c.crl.der.is_empty() && now < c.crl.next_update
+                    };
+                    let fallback = if delta {
+                        let d = self.store.latest_crl(record.id, partition, true).await?;
+                        d.filter(|d| {
+                            still_valid(d)
+                                && full
+                                    .as_ref()
+                                    .is_some_and(|f| d.crl.base_number == Some(f.crl.number))
+                        })
+                    } else {
+                        full.filter(still_valid)
+                    };
+                    return fallback.map(PublishedCrl::from_record).ok_or(e);
+                }
+                Err(e) => return Err(e),
+            };
             issuer = Some(i);
             if !delta {
                 return Ok(PublishedCrl::from_signed(signed));
@@ -814,26 +841,55 @@ impl<S: Store> Authority<S> {
         let now = self.clock.now().unix_timestamp();
         let single = request.cert_ids.len() == 1 && request.nonce.is_none();
         // 3.
+        let mut still_valid = None;
         if single {
             let id = &request.cert_ids[0];
             if let Some((c, memory)) = self.presigned(&issuer.record, id, mark).await? {
                 let refresh_at = c.next_update - issuer.record.settings.ocsp_lifetime / 2;
+                let cached = |c: CachedOcspResponse| OcspOutcome {
+                    der: c.der,
+                    status: ResponseStatus::Successful,
+                    cached: true,
+                    memory,
+                    produced_at: Some(c.produced_at),
+                    next_update: Some(c.next_update),
+                    detail: None,
+                };
                 if now >= c.produced_at && now < refresh_at {
-                    return Ok(OcspOutcome {
-                        der: c.der,
-                        status: ResponseStatus::Successful,
-                        cached: true,
-                        memory,
-                        produced_at: Some(c.produced_at),
-                        next_update: Some(c.next_update),
-                        detail: None,
-                    });
+                    return Ok(cached(c));
+                }
+                if now >= c.produced_at && now < c.next_update {
+                    still_valid = Some(cached(c));
                 }
             }
         }
+        match self
+            .sign_ocsp(request, &matched, signing, issuer, now, single)
+            .await
+        {
+            // The key device is unavailable: a pre-signed answer that is due for refresh
+            // but not yet expired is still a correct answer (RFC 5019 §2.2.2).
+            Err(e) if e.kind() == ErrorKind::Unavailable && still_valid.is_some() => {
+                Ok(still_valid.unwrap_or_else(|| OcspOutcome::error(ResponseStatus::TryLater, "")))
+            }
+            other => other,
+        }
+    }
+
+    /// Steps 4–6 of [`Authority::ocsp_respond`]: statuses, signature, and keeping a single
+    /// nonce-less answer for reuse.
+    async fn sign_ocsp(
+        &self,
+        request: crate::revocation::ocsp::OcspRequest,
+        matched: &[Option<usize>],
+        signing: usize,
+        issuer: &OcspIssuer,
+        now: i64,
+        single: bool,
+    ) -> Result<OcspOutcome> {
         // 4.
         let mut statuses = Vec::with_capacity(request.cert_ids.len());
-        for (id, m) in request.cert_ids.iter().zip(&matched) {
+        for (id, m) in request.cert_ids.iter().zip(matched) {
             if *m != Some(signing) {
                 statuses.push((CertStatus::Unknown, None));
                 continue;

@@ -115,6 +115,15 @@ pub trait Signer: Send + Sync {
     fn sm2_id(&self) -> Option<&str> {
         None
     }
+
+    /// Checks that the custodian can use the key now (a device answers and still holds
+    /// it). Keys in memory always can.
+    ///
+    /// # Errors
+    /// The custodian's error, as [`Signer::sign`] would return it.
+    fn probe(&self) -> Result<(), KeyError> {
+        Ok(())
+    }
 }
 
 /// Where a key lives, as a URI: `file:PATH` (relative paths are relative to the caforge home).
