@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod hsm;
 pub mod server;
 
 /// The passphrase every test home uses (test-only).
@@ -16,22 +17,26 @@ pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 pub fn caforge_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("current exe");
-            // target/<profile>/deps/<test> → target/<profile>/caforge
-            let dir = exe.parent().and_then(Path::parent).expect("target dir");
-            let release = dir.file_name().is_some_and(|n| n == "release");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "-p", "ca-cli", "--bin", "caforge"]);
-            if release {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("cargo build");
-            assert!(status.success(), "building caforge failed");
-            dir.join("caforge")
-        })
+        .get_or_init(|| workspace_bin("ca-cli", "caforge"))
         .clone()
+}
+
+/// Builds binary `bin` of workspace package `package` in this test's profile and returns
+/// its path.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/<bin>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let release = dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("cargo build");
+    assert!(status.success(), "building {bin} failed");
+    dir.join(bin)
 }
 
 /// A scratch caforge home with a passphrase file.
