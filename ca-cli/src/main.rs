@@ -121,7 +121,7 @@ fn main() -> ExitCode {
             Command::Token(c) => commands::token::run(&globals, c).await,
             Command::Audit(c) => commands::audit::run(&globals, c).await,
             Command::Db(c) => commands::db::run(&globals, c).await,
-            Command::Bench(c) => commands::bench::run(c).await,
+            Command::Bench(c) => commands::bench::run(&globals, c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,
         }
     });

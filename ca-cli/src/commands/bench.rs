@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{Authority, CrlRequest, IssueRequest, NewCaRequest, SubjectKey};
-use ca_core::keys::{FileKeyProvider, Passphrase, SoftwareKey};
+use ca_core::keys::{FileKeyProvider, KeyCustody, KeyProvider as _, Passphrase, SoftwareKey};
 use ca_core::profile::{ProfileName, Profiles};
 
 use ca_core::revocation::ocsp::{build_request, CertId, CertIdHash, ResponseStatus};
@@ -15,6 +15,7 @@ use ca_core::store::{AnyStore, CaRecord, CertificateFilter, CertificateStore as 
 use ca_core::time::SystemClock;
 use der::{Decode, Encode};
 
+use crate::context::Globals;
 use crate::output::{progress_bar, progress_spinner};
 
 /// Benchmarks.
@@ -42,6 +43,14 @@ pub(crate) enum BenchCommand {
         /// Seconds to measure.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+        /// Sign with a key generated in this key store instead of in memory
+        /// (e.g. hsm-sim://127.0.0.1:5696?token=lab): signatures/s through the device. The
+        /// key is destroyed afterwards. PIN as for CA keys.
+        #[arg(long, value_name = "URI")]
+        key_store: Option<String>,
+        /// Signing threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Certificates issued per second, end to end: CSR parsed and its signature checked,
     /// policy, lint, durable serial reservation, signature (verified), durable commit.
@@ -83,21 +92,65 @@ fn peak_rss_kib() -> Option<u64> {
         .ok()
 }
 
-fn sign_bench(key_type: KeyType, seconds: u64) -> Result<serde_json::Value> {
-    let key = Arc::new(SoftwareKey::generate(key_type, "1234567812345678")?);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+fn sign_bench(
+    g: &Globals,
+    key_type: KeyType,
+    seconds: u64,
+    key_store: Option<&str>,
+    threads: Option<usize>,
+) -> Result<serde_json::Value> {
+    let scratch = Scratch::new()?;
+    let custody = KeyCustody::new(Arc::new(FileKeyProvider::new(
+        &scratch.0,
+        Some(Passphrase::new("bench-only passphrase")),
+    )))
+    .with(
+        "hsm-sim",
+        Arc::new(hsm_sim::HsmSimKeyProvider::new(g.pin()?)),
+    );
+    let (key, key_ref): (Arc<dyn ca_core::keys::Signer>, _) = match key_store {
+        None => (
+            Arc::new(SoftwareKey::generate(key_type, "1234567812345678")?),
+            None,
+        ),
+        Some(store) => {
+            let label = format!("bench-{}-{}", std::process::id(), key_type.as_str());
+            let (key_ref, signer) =
+                custody.generate(store, key_type, &label, "1234567812345678")?;
+            (Arc::from(signer), Some(key_ref))
+        }
+    };
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let result = sign_with(&key, threads, seconds);
+    if let Some(key_ref) = key_ref {
+        custody.remove(&key_ref)?;
+    }
+    let total = result?;
+    Ok(serde_json::json!({
+        "bench": "sign",
+        "key_type": key_type.as_str(),
+        "key_store": key_store.unwrap_or("memory"),
+        "threads": threads,
+        "per_second": total,
+    }))
+}
+
+/// Signatures per second with `key` on `threads` threads for `seconds`.
+fn sign_with(key: &Arc<dyn ca_core::keys::Signer>, threads: usize, seconds: u64) -> Result<f64> {
     let window = Duration::from_secs(seconds);
     let start = Instant::now();
     let counts = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let key = Arc::clone(&key);
+                let key = Arc::clone(key);
                 scope.spawn(move || -> Result<u64> {
                     let mut message = [0u8; 256];
                     let mut n = 0u64;
                     while start.elapsed() < window {
                         message[..8].copy_from_slice(&(n + ((t as u64) << 48)).to_be_bytes());
-                        ca_core::keys::Signer::sign(key.as_ref(), &message)?;
+                        key.sign(&message)?;
                         n += 1;
                     }
                     Ok(n)
@@ -113,12 +166,7 @@ fn sign_bench(key_type: KeyType, seconds: u64) -> Result<serde_json::Value> {
             .collect::<Result<Vec<u64>>>()
     })?;
     let total: u64 = counts.iter().sum();
-    Ok(serde_json::json!({
-        "bench": "sign",
-        "key_type": key_type.as_str(),
-        "threads": threads,
-        "per_second": total as f64 / start.elapsed().as_secs_f64(),
-    }))
+    Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
 /// Resets this process's peak RSS to its current RSS (Linux 4.0+), so the peak of one
@@ -385,7 +433,7 @@ async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value
     }))
 }
 
-pub(crate) async fn run(cmd: BenchCommand) -> Result<()> {
+pub(crate) async fn run(g: &Globals, cmd: BenchCommand) -> Result<()> {
     let report = match cmd {
         BenchCommand::Crl {
             revoked,
@@ -401,11 +449,14 @@ pub(crate) async fn run(cmd: BenchCommand) -> Result<()> {
             crl_bench(revoked, key_type, db_url.as_deref()).await?
         }
         BenchCommand::Ocsp { seconds, key_type } => ocsp_bench(seconds, key_type).await?,
-        BenchCommand::Sign { key_type, seconds } => {
-            tokio::task::spawn_blocking(move || sign_bench(key_type, seconds))
-                .await
-                .context("benchmark task")??
-        }
+        BenchCommand::Sign {
+            key_type,
+            seconds,
+            key_store,
+            threads,
+        } => tokio::task::block_in_place(|| {
+            sign_bench(g, key_type, seconds, key_store.as_deref(), threads)
+        })?,
         BenchCommand::Issue {
             key_type,
             count,

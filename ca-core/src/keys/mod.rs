@@ -44,7 +44,7 @@ pub enum KeyError {
     #[error("a passphrase is required: pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")]
     MissingPassphrase,
     /// The key reference names a custodian caforge does not (yet) support, or is malformed.
-    #[error("unsupported key reference '{0}' (supported: file:PATH, hsm-sim://ADDR?token=L, pkcs11:token=L)")]
+    #[error("unsupported key reference '{0}' (supported: file:PATH, hsm-sim://ADDR?token=L)")]
     UnsupportedKeyRef(String),
     /// The key device cannot be reached (down, refused the connection, or dropped it).
     #[error("key device unavailable: {0}")]
