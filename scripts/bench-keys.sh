@@ -5,6 +5,8 @@
 #   - `caforge bench sign --key-store hsm-sim://…`: through a local hsm-sim (release build,
 #     Unix socket, one connection per signing thread: request framing, the device's session
 #     and PIN checks, its signature, the answer);
+#   - `caforge bench sign --key-store pkcs11:…`: through SoftHSM2 (when installed; RSA and
+#     P-256 — SoftHSM2 has no SM2), with a session per signing thread;
 #   - `openssl speed -multi 2` as the reference.
 # Every figure uses both cores (THREADS signing threads, default 2 × cores for the device so
 # that one thread's round trip overlaps another's signature).
@@ -37,16 +39,36 @@ pid=$!
 for _ in $(seq 50); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
 store="hsm-sim://$work/hsm.sock?token=bench"
 
-printf '%-9s %14s %14s %14s %12s %12s\n' key "openssl sign/s" "memory sign/s" "hsm-sim sign/s" "hsm/openssl" "hsm/memory"
+p11=""
+for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+  [ -e "$m" ] && command -v softhsm2-util >/dev/null && p11=$m && break
+done
+if [ -n "$p11" ]; then
+  mkdir -p "$work/tokens"
+  printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$work" > "$work/softhsm2.conf"
+  export SOFTHSM2_CONF=$work/softhsm2.conf
+  softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin 12345678 >/dev/null
+  echo 12345678 > "$work/p11pin"
+fi
+
+printf '%-9s %14s %14s %14s %14s %12s %12s %12s\n' key "openssl sign/s" "memory sign/s" "hsm-sim sign/s" "softhsm sign/s" \
+  "hsm/openssl" "hsm/memory" "p11/openssl"
 for kt in p256 rsa2048 sm2; do
   mem=$("$bin" bench sign --key-type "$kt" --seconds "$secs" | field per_second)
   dev=$("$bin" --pin-file "$work/pin" bench sign --key-type "$kt" --seconds "$secs" \
     --key-store "$store" --threads "$threads" | field per_second)
+  p11s=-
+  if [ -n "$p11" ] && [ "$kt" != sm2 ]; then
+    p11s=$("$bin" --pin-file "$work/p11pin" bench sign --key-type "$kt" --seconds "$secs" \
+      --key-store "pkcs11:token=bench?module-path=$p11" --threads "$cores" | field per_second)
+  fi
   case $kt in
     p256) o=$(speed ecdsap256) ;;
     rsa2048) o=$(speed rsa2048) ;;
     sm2) o=$(speed sm2) ;;
   esac
-  printf '%-9s %14.0f %14.0f %14.0f %12.3f %12.3f\n' "$kt" "$o" "$mem" "$dev" \
-    "$(awk -v a="$dev" -v b="$o" 'BEGIN{print a/b}')" "$(awk -v a="$dev" -v b="$mem" 'BEGIN{print a/b}')"
+  ratio() { [ "$1" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
+  printf '%-9s %14.0f %14.0f %14.0f %14s %12s %12s %12s\n' "$kt" "$o" "$mem" "$dev" \
+    "$( [ "$p11s" = - ] && echo - || printf '%.0f' "$p11s")" \
+    "$(ratio "$dev" "$o")" "$(ratio "$dev" "$mem")" "$(ratio "$p11s" "$o")"
 done

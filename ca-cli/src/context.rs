@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use ca_core::authority::Authority;
 use ca_core::config::Config;
-use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin};
+use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvider};
 use ca_core::store::AnyStore;
 use ca_core::time::SystemClock;
 
@@ -43,13 +43,10 @@ impl Globals {
         Ok(Pin::from_env("CAFORGE_PIN"))
     }
 
-    /// Key custody for this home: encrypted files under it, hsm-sim devices.
+    /// Key custody for this home: encrypted files under it, hsm-sim devices, PKCS#11 modules.
     pub(crate) fn key_custody(&self) -> Result<KeyCustody> {
         let files = FileKeyProvider::new(&self.home, self.passphrase()?);
-        Ok(KeyCustody::new(Arc::new(files)).with(
-            "hsm-sim",
-            Arc::new(hsm_sim::HsmSimKeyProvider::new(self.pin()?)),
-        ))
+        Ok(with_devices(KeyCustody::new(Arc::new(files)), self.pin()?))
     }
 
     pub(crate) fn config(&self) -> Result<Config> {
@@ -93,4 +90,14 @@ impl Globals {
             profiles,
         ))
     }
+}
+
+/// `custody` with the device custodians (hsm-sim, PKCS#11) added, using `pin`.
+pub(crate) fn with_devices(custody: KeyCustody, pin: Option<Pin>) -> KeyCustody {
+    custody
+        .with(
+            "hsm-sim",
+            Arc::new(hsm_sim::HsmSimKeyProvider::new(pin.clone())),
+        )
+        .with("pkcs11", Arc::new(Pkcs11KeyProvider::new(pin)))
 }

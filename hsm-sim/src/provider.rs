@@ -10,15 +10,14 @@
 //! connection; device errors and timeouts are not retried and surface as typed
 //! [`KeyError`]s.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ca_core::algorithm::KeyType;
-use ca_core::keys::uri::{attributes, percent_encode};
-use ca_core::keys::{random_bytes, KeyError, KeyProvider, KeyRef, Pin, Signer};
+use ca_core::keys::uri::{attributes, percent_encode, percent_encode_path};
+use ca_core::keys::{random_bytes, DeviceMap, KeyError, KeyProvider, KeyRef, Pin, Signer};
 use der::Decode as _;
 use spki::SubjectPublicKeyInfoOwned;
 
@@ -97,7 +96,7 @@ impl HsmSimUri {
         if let Some(p) = &self.pin_source {
             s.push_str(&format!(
                 "&pin-source={}",
-                percent_encode(&p.display().to_string())
+                percent_encode_path(&p.display().to_string())
             ));
         }
         if let Some(t) = self.timeout {
@@ -291,7 +290,7 @@ impl Signer for HsmSimSigner {
 /// caforge's key custodian for `hsm-sim://` URIs.
 pub struct HsmSimKeyProvider {
     pin: Option<Pin>,
-    pools: Mutex<HashMap<(Endpoint, String), Arc<TokenPool>>>,
+    pools: DeviceMap<(Endpoint, String), TokenPool>,
 }
 
 impl fmt::Debug for HsmSimKeyProvider {
@@ -305,35 +304,21 @@ impl HsmSimKeyProvider {
     pub fn new(pin: Option<Pin>) -> Self {
         HsmSimKeyProvider {
             pin,
-            pools: Mutex::new(HashMap::new()),
+            pools: DeviceMap::default(),
         }
     }
 
     fn pool(&self, uri: &HsmSimUri) -> Result<Arc<TokenPool>, KeyError> {
         let key = (uri.endpoint.clone(), uri.token.clone());
-        let mut pools = self
-            .pools
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(p) = pools.get(&key) {
-            return Ok(Arc::clone(p));
-        }
-        let pin = match &uri.pin_source {
-            Some(path) => Pin::from_file(path)?,
-            None => self
-                .pin
-                .clone()
-                .ok_or_else(|| KeyError::MissingPin(uri.token.clone()))?,
-        };
-        let pool = Arc::new(TokenPool {
-            endpoint: uri.endpoint.clone(),
-            token: uri.token.clone(),
-            pin,
-            timeout: uri.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            idle: Mutex::new(Vec::new()),
-        });
-        pools.insert(key, Arc::clone(&pool));
-        Ok(pool)
+        self.pools.get_or_try_init(key, || {
+            Ok(TokenPool {
+                endpoint: uri.endpoint.clone(),
+                token: uri.token.clone(),
+                pin: Pin::resolve(uri.pin_source.as_deref(), self.pin.as_ref(), &uri.token)?,
+                timeout: uri.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                idle: Mutex::new(Vec::new()),
+            })
+        })
     }
 }
 

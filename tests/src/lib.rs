@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod hsm;
+pub mod pkcs11;
 pub mod server;
 
 /// The passphrase every test home uses (test-only).

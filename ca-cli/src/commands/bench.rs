@@ -44,7 +44,7 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
         /// Sign with a key generated in this key store instead of in memory
-        /// (e.g. hsm-sim://127.0.0.1:5696?token=lab): signatures/s through the device. The
+        /// (hsm-sim://… or pkcs11:…): signatures/s through the device. The
         /// key is destroyed afterwards. PIN as for CA keys.
         #[arg(long, value_name = "URI")]
         key_store: Option<String>,
@@ -100,13 +100,12 @@ fn sign_bench(
     threads: Option<usize>,
 ) -> Result<serde_json::Value> {
     let scratch = Scratch::new()?;
-    let custody = KeyCustody::new(Arc::new(FileKeyProvider::new(
-        &scratch.0,
-        Some(Passphrase::new("bench-only passphrase")),
-    )))
-    .with(
-        "hsm-sim",
-        Arc::new(hsm_sim::HsmSimKeyProvider::new(g.pin()?)),
+    let custody = crate::context::with_devices(
+        KeyCustody::new(Arc::new(FileKeyProvider::new(
+            &scratch.0,
+            Some(Passphrase::new("bench-only passphrase")),
+        ))),
+        g.pin()?,
     );
     let (key, key_ref): (Arc<dyn ca_core::keys::Signer>, _) = match key_store {
         None => (

@@ -95,9 +95,10 @@ pub(crate) struct CreateArgs {
     /// SM2 signer ID this CA signs with (default 1234567812345678; "" for OpenSSL 3.0 peers).
     #[arg(long)]
     sm2_id: Option<String>,
-    /// Where the CA key is generated: file:DIR (encrypted file, default file:keys) or
-    /// hsm-sim://SOCKET-OR-ADDR?token=L[&object=NAME][&timeout-ms=N]. Device keys never
-    /// leave the device; the PIN comes from --pin-file, CAFORGE_PIN or the URI's
+    /// Where the CA key is generated: file:DIR (encrypted file, default file:keys),
+    /// hsm-sim://SOCKET-OR-ADDR?token=L[&object=NAME][&timeout-ms=N], or
+    /// pkcs11:token=L[;object=NAME]?module-path=LIB (RFC 7512; RSA, P-256, P-384). Device
+    /// keys never leave the device; the PIN comes from --pin-file, CAFORGE_PIN or the URI's
     /// pin-source=FILE.
     #[arg(long, value_name = "URI")]
     key_store: Option<String>,

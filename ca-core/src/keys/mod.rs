@@ -9,6 +9,7 @@
 mod custody;
 mod file;
 mod pin;
+mod pkcs11;
 mod software;
 pub mod uri;
 mod verify;
@@ -24,6 +25,7 @@ pub use file::{
     encrypt_key_pem, plain_key_pem, read_key_pem, write_private_file, FileKeyProvider, Passphrase,
 };
 pub use pin::Pin;
+pub use pkcs11::{ecdsa_raw_to_der, Pkcs11KeyProvider, Pkcs11Uri};
 pub use software::SoftwareKey;
 pub use verify::{key_type_of_spki, verify_signature, PublicKeyDescription};
 
@@ -44,7 +46,7 @@ pub enum KeyError {
     #[error("a passphrase is required: pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")]
     MissingPassphrase,
     /// The key reference names a custodian caforge does not (yet) support, or is malformed.
-    #[error("unsupported key reference '{0}' (supported: file:PATH, hsm-sim://ADDR?token=L)")]
+    #[error("unsupported key reference '{0}' (supported: file:PATH, hsm-sim://ADDR?token=L, pkcs11:token=L?module-path=LIB)")]
     UnsupportedKeyRef(String),
     /// The key device cannot be reached (down, refused the connection, or dropped it).
     #[error("key device unavailable: {0}")]
@@ -205,6 +207,58 @@ pub trait KeyProvider: Send + Sync {
     /// # Errors
     /// When the custodian cannot remove it.
     fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError>;
+}
+
+/// The SubjectPublicKeyInfo of an EC public key: `id-ecPublicKey` with the named `curve`
+/// and the SEC1 `point`.
+///
+/// # Errors
+/// Encoding failures.
+pub fn ec_spki(
+    curve: const_oid::ObjectIdentifier,
+    point: &[u8],
+) -> Result<SubjectPublicKeyInfoOwned, KeyError> {
+    let enc = |e: der::Error| KeyError::Material(format!("EC public key encoding: {e}"));
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: spki::AlgorithmIdentifierOwned {
+            oid: crate::algorithm::oid::EC_PUBLIC_KEY,
+            parameters: Some(der::Any::encode_from(&curve).map_err(enc)?),
+        },
+        subject_public_key: der::asn1::BitString::from_bytes(point).map_err(enc)?,
+    })
+}
+
+/// State a device custodian makes once per device or token and then shares (connection
+/// pools, sessions): a map to `Arc<V>`, filled on first use.
+pub struct DeviceMap<K, V>(std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<V>>>);
+
+impl<K, V> Default for DeviceMap<K, V> {
+    fn default() -> Self {
+        DeviceMap(std::sync::Mutex::new(std::collections::HashMap::new()))
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V> DeviceMap<K, V> {
+    /// The entry for `key`, made with `make` if there is none yet (a failure is not kept).
+    ///
+    /// # Errors
+    /// `make`'s error.
+    pub fn get_or_try_init(
+        &self,
+        key: K,
+        make: impl FnOnce() -> Result<V, KeyError>,
+    ) -> Result<std::sync::Arc<V>, KeyError> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = map.get(&key) {
+            return Ok(std::sync::Arc::clone(v));
+        }
+        let v = std::sync::Arc::new(make()?);
+        map.insert(key, std::sync::Arc::clone(&v));
+        Ok(v)
+    }
 }
 
 /// Fills `bytes` from the system CSPRNG (aws-lc's DRBG).

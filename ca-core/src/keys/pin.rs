@@ -40,6 +40,24 @@ impl Pin {
         }
     }
 
+    /// The PIN for a device token: from the key URI's `pin-source` file when it names one,
+    /// else `default` (from `--pin-file` or `CAFORGE_PIN`).
+    ///
+    /// # Errors
+    /// [`KeyError::MissingPin`] when there is neither; file errors.
+    pub fn resolve(
+        source: Option<&Path>,
+        default: Option<&Pin>,
+        token: &str,
+    ) -> Result<Pin, KeyError> {
+        match source {
+            Some(path) => Pin::from_file(path),
+            None => default
+                .cloned()
+                .ok_or_else(|| KeyError::MissingPin(token.to_owned())),
+        }
+    }
+
     /// The PIN's text, for handing to the device.
     pub fn expose(&self) -> &str {
         &self.0

@@ -215,17 +215,8 @@ impl SoftwareKey {
                 .to_vec(),
             Inner::Sm2(k) => {
                 let point = k.verifying_key().to_sec1_bytes();
-                let spki = SubjectPublicKeyInfoOwned {
-                    algorithm: spki::AlgorithmIdentifierOwned {
-                        oid: oid::EC_PUBLIC_KEY,
-                        parameters: Some(der::Any::encode_from(&oid::SM2_CURVE).map_err(|e| {
-                            KeyError::Material(format!("SM2 public key encoding: {e}"))
-                        })?),
-                    },
-                    subject_public_key: der::asn1::BitString::from_bytes(&point)
-                        .map_err(|e| KeyError::Material(format!("SM2 public key encoding: {e}")))?,
-                };
-                spki.to_der()
+                super::ec_spki(oid::SM2_CURVE, &point)?
+                    .to_der()
                     .map_err(|e| KeyError::Material(format!("SM2 public key encoding: {e}")))?
             }
         };

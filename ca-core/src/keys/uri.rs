@@ -39,6 +39,12 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// Percent-encodes a file path for a URI attribute: as [`percent_encode`], but `/` stays
+/// (RFC 7512 allows it in query values), so module and PIN paths stay readable.
+pub fn percent_encode_path(path: &str) -> String {
+    percent_encode(path).replace("%2F", "/")
+}
+
 /// Splits `a=1<sep>b=2` into decoded pairs; empty items are skipped.
 ///
 /// # Errors
@@ -64,6 +70,7 @@ mod tests {
         let text = "Root CA/é;?=&";
         assert_eq!(percent_decode(&percent_encode(text)).expect("decode"), text);
         assert_eq!(percent_encode("a b"), "a%20b");
+        assert_eq!(percent_encode_path("/usr/lib/x y.so"), "/usr/lib/x%20y.so");
         assert!(percent_decode("%4").is_err());
         assert!(percent_decode("%zz").is_err());
         assert!(percent_decode("%ff").is_err());

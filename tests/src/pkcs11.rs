@@ -1,0 +1,110 @@
+//! A SoftHSM2 token store for PKCS#11 tests: one per test process (SoftHSM2 reads its
+//! configuration from `SOFTHSM2_CONF`, which the caforge processes inherit).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::s;
+
+/// Test-only user PIN of every SoftHSM2 token made here.
+pub const USER_PIN: &str = "12345678";
+/// Test-only SO PIN.
+pub const SO_PIN: &str = "87654321";
+
+/// The SoftHSM2 module and this process's token directory.
+pub struct SoftHsm {
+    /// Holds the token directory, configuration and PIN file.
+    dir: PathBuf,
+    /// `libsofthsm2.so`.
+    pub module: PathBuf,
+}
+
+const MODULES: [&str; 2] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+];
+
+/// The process's SoftHSM2, or `None` (with a visible SKIPPED line) when SoftHSM2 is not
+/// installed (`.ci/run` installs it).
+pub fn softhsm() -> Option<&'static SoftHsm> {
+    static HSM: OnceLock<Option<SoftHsm>> = OnceLock::new();
+    let hsm = HSM.get_or_init(|| {
+        let module = MODULES.iter().map(PathBuf::from).find(|p| p.exists());
+        let util = Command::new("softhsm2-util").arg("--version").output();
+        let (Some(module), Ok(_)) = (module, util) else {
+            return None;
+        };
+        // Kept for the whole process: the tokens must outlive every test in it.
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        std::fs::create_dir_all(dir.join("tokens")).expect("tokens dir");
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                s(&dir.join("tokens"))
+            ),
+        )
+        .expect("write softhsm2.conf");
+        std::fs::write(dir.join("pin"), USER_PIN).expect("write pin");
+        // Set once, before any caforge process starts; every test here uses these values
+        // (commands that pass --pin-file override the PIN).
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        std::env::set_var("CAFORGE_PIN_FILE", dir.join("pin"));
+        Some(SoftHsm { dir, module })
+    });
+    if hsm.is_none() {
+        eprintln!("SKIPPED: SoftHSM2 is not installed (apt-get install softhsm2)");
+    }
+    hsm.as_ref()
+}
+
+impl SoftHsm {
+    /// Initialises a token labelled `label` in a free slot.
+    pub fn token(&self, label: &str) {
+        let out = Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                SO_PIN,
+                "--pin",
+                USER_PIN,
+            ])
+            .output()
+            .expect("softhsm2-util");
+        assert!(
+            out.status.success(),
+            "softhsm2-util: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The file holding the user PIN.
+    pub fn pin_file(&self) -> PathBuf {
+        self.dir.join("pin")
+    }
+
+    /// The key store URI of token `label` (the PIN comes from `--pin-file`).
+    pub fn store(&self, label: &str) -> String {
+        format!("pkcs11:token={label}?module-path={}", s(&self.module))
+    }
+
+    /// `pkcs11-tool --list-objects` of token `label`, when pkcs11-tool is installed.
+    pub fn list_objects(&self, label: &str) -> Option<String> {
+        let out = Command::new("pkcs11-tool")
+            .args(["--module", s(&self.module), "--token-label", label])
+            .args(["--login", "--pin", USER_PIN, "--list-objects"])
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The token directory.
+    pub fn tokens(&self) -> PathBuf {
+        self.dir.join("tokens")
+    }
+}
