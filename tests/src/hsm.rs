@@ -15,13 +15,10 @@ pub const USER_PIN: &str = "user-pin-test-only";
 /// The token every test device starts with.
 pub const TOKEN: &str = "lab";
 
-/// Path of the `hsm-sim` binary built from this workspace (built on first use, as
-/// [`crate::caforge_bin`] is).
+/// Path of the `hsm-sim` binary built from this workspace (built on first use, with
+/// [`crate::caforge_bin`]).
 pub fn hsm_sim_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| workspace_bin("hsm-sim", "hsm-sim"))
-        .clone()
+    workspace_bin("hsm-sim")
 }
 
 /// A running `hsm-sim serve` with one token, [`TOKEN`], killed when dropped.

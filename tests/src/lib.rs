@@ -16,27 +16,31 @@ pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 /// process runs `cargo build` for it (a no-op when fresh), because this crate cannot depend
 /// on a binary and a stale one would test old code.
 pub fn caforge_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| workspace_bin("ca-cli", "caforge"))
-        .clone()
+    workspace_bin("caforge")
 }
 
-/// Builds binary `bin` of workspace package `package` in this test's profile and returns
-/// its path.
-pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test> → target/<profile>/<bin>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let release = dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", package, "--bin", bin]);
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("cargo build");
-    assert!(status.success(), "building {bin} failed");
+/// Path of binary `bin` (`caforge` or `hsm-sim`) in this test's profile. The first call
+/// builds both binaries in one `cargo build`, so they share one feature resolution (built
+/// separately, `-p hsm-sim` alone resolves its dependencies' features differently and
+/// recompiles most of the tree).
+pub fn workspace_bin(bin: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        // target/<profile>/deps/<test> → target/<profile>/
+        let dir = exe.parent().and_then(Path::parent).expect("target dir");
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "ca-cli", "-p", "hsm-sim"]);
+        cmd.args(["--bin", "caforge", "--bin", "hsm-sim"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo build");
+        assert!(status.success(), "building caforge and hsm-sim failed");
+        dir.to_path_buf()
+    });
     dir.join(bin)
 }
 
