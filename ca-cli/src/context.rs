@@ -8,7 +8,7 @@ use ca_core::authority::Authority;
 use ca_core::config::Config;
 use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvider};
 use ca_core::store::AnyStore;
-use ca_core::time::SystemClock;
+use ca_core::time::{Clock, ShiftedClock, SystemClock};
 
 /// Global options shared by every subcommand.
 #[derive(Debug)]
@@ -86,10 +86,47 @@ impl Globals {
         Ok(Authority::new(
             store,
             Arc::new(self.key_custody()?),
-            Arc::new(SystemClock),
+            clock()?,
             profiles,
         ))
     }
+
+    /// "Now" as every command sees it (see [`clock`]), in Unix seconds.
+    pub(crate) fn now(&self) -> Result<i64> {
+        Ok(clock()?.now().unix_timestamp())
+    }
+}
+
+/// The environment variable that shifts caforge's clock (e.g. `40d`, `-2h`, `3600`).
+pub(crate) const CLOCK_SHIFT_ENV: &str = "CAFORGE_DANGER_CLOCK_SHIFT";
+
+/// The clock: the system's, unless [`CLOCK_SHIFT_ENV`] moves it to rehearse the future
+/// (expiry reminders, renewal windows) on a test CA. A shifted clock is announced on stderr
+/// because everything signed with it carries shifted times.
+pub(crate) fn clock() -> Result<Arc<dyn Clock>> {
+    let Ok(shift) = std::env::var(CLOCK_SHIFT_ENV) else {
+        return Ok(Arc::new(SystemClock));
+    };
+    let (sign, magnitude) = match shift.trim().strip_prefix('-') {
+        Some(rest) => (-1, rest.to_owned()),
+        None => (1, shift.trim().trim_start_matches('+').to_owned()),
+    };
+    let secs = if magnitude.chars().all(|c| c.is_ascii_digit()) && !magnitude.is_empty() {
+        magnitude
+            .parse::<i64>()
+            .map_err(|_| anyhow::anyhow!("{CLOCK_SHIFT_ENV}: '{shift}' is too large"))?
+    } else {
+        crate::duration::parse_seconds(&magnitude)
+            .map_err(|e| anyhow::anyhow!("{CLOCK_SHIFT_ENV}: {e}"))?
+    };
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| {
+        eprintln!(
+            "warning: {CLOCK_SHIFT_ENV} moves caforge's clock by {}{secs}s",
+            if sign < 0 { "-" } else { "+" }
+        )
+    });
+    Ok(Arc::new(ShiftedClock(time::Duration::seconds(sign * secs))))
 }
 
 /// `custody` with the device custodians (hsm-sim, PKCS#11) added, using `pin`.

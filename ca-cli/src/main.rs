@@ -55,9 +55,19 @@ enum Command {
     /// The key-management centre: escrowed encryption keys.
     #[command(subcommand)]
     Kmc(commands::dual::KmcCommand),
+    /// Renew a certificate: same subject, names and key (or a new key with --csr).
+    Renew(commands::renew::RenewArgs),
+    /// Re-issue a certificate with new names (same key unless --csr).
+    Reissue(commands::renew::ReissueArgs),
     /// Issued certificates.
     #[command(subcommand)]
     Cert(commands::cert::CertCommand),
+    /// Certificates caforge did not issue, tracked for expiry.
+    #[command(subcommand)]
+    Inventory(commands::inventory::InventoryCommand),
+    /// Expiry notifications to webhooks.
+    #[command(subcommand)]
+    Notify(commands::notify::NotifyCommand),
     /// Revoke a certificate (every RFC 5280 reason; certificateHold can be lifted).
     Revoke(commands::revoke::RevokeArgs),
     /// Lift a certificateHold.
@@ -78,6 +88,8 @@ enum Command {
     /// The database: schema migrations, copying a CA to another database.
     #[command(subcommand)]
     Db(commands::db::DbCommand),
+    /// One pass of scheduled work: revocations whose grace period ended.
+    Maintain(commands::maintain::Args),
     /// Whole-system benchmarks (CRL size, OCSP throughput); see BENCHMARKS.md.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -112,7 +124,12 @@ fn main() -> ExitCode {
             Command::IssueDual(a) => commands::dual::issue_dual(&globals, a).await,
             Command::Envelope(c) => commands::dual::envelope(&globals, c),
             Command::Kmc(c) => commands::dual::kmc(&globals, c).await,
+            Command::Renew(a) => commands::renew::renew(&globals, a).await,
+            Command::Reissue(a) => commands::renew::reissue(&globals, a).await,
+            Command::Maintain(a) => commands::maintain::run(&globals, a).await,
             Command::Cert(c) => commands::cert::run(&globals, c).await,
+            Command::Inventory(c) => commands::inventory::run(&globals, c).await,
+            Command::Notify(c) => commands::notify::run(&globals, c).await,
             Command::Revoke(a) => commands::revoke::revoke(&globals, a).await,
             Command::Unrevoke(a) => commands::revoke::unrevoke(&globals, a).await,
             Command::Crl(a) => commands::crl::run(&globals, a).await,

@@ -100,3 +100,12 @@ pub(crate) fn progress_bar(len: u64, message: &str) -> indicatif::ProgressBar {
     bar.set_message(message.to_owned());
     bar
 }
+
+/// `secs` as the largest whole unit that fits: `7d`, `12h`, `90s`.
+pub(crate) fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s => format!("{s}s"),
+    }
+}

@@ -3,12 +3,18 @@
 //! in [`revocation`](self::revocation).
 
 mod dual;
+mod inventory;
+mod lifecycle;
 mod revocation;
 #[cfg(test)]
 mod test_support;
 mod tokens;
 
 pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
+pub use self::inventory::{Imported, ImportedCertificate};
+pub use self::lifecycle::{
+    CaState, CrossSigned, DueRevocations, PathElement, RenewRequest, RolloverRequest,
+};
 pub use self::revocation::{
     CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
     RESPONDER_ROTATE_BEFORE_SECS,
@@ -174,6 +180,8 @@ pub struct Authority<S: Store> {
 pub(crate) struct IssuingCa {
     pub(crate) issuer: Issuer,
     pub(crate) chain: Vec<CaRecord>,
+    /// The CA that was asked for, when a rollover moved issuance to its successor.
+    pub(crate) rolled_from: Option<String>,
 }
 
 /// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
@@ -204,6 +212,30 @@ fn fingerprint(der: &[u8]) -> String {
 pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<String> {
     use der::Encode;
     Ok(hex::encode(Sha256::digest(spki.to_der()?)))
+}
+
+/// What replaces parts of an [`IssueRequest`] inside the authority: dual certificates set
+/// their own key usage; renewals keep the exact subject name and key of the predecessor.
+#[derive(Default)]
+struct LeafOverrides {
+    key_usage: Option<crate::profile::KeyUsageBits>,
+    /// The key of a certificate caforge already issued: its possession was proven then.
+    existing_key: Option<spki::SubjectPublicKeyInfoOwned>,
+    subject: Option<Name>,
+}
+
+impl LeafOverrides {
+    fn key_usage(bits: crate::profile::KeyUsageBits) -> Self {
+        LeafOverrides {
+            key_usage: Some(bits),
+            ..Default::default()
+        }
+    }
+}
+
+enum LeafKeySource<'a> {
+    Existing(spki::SubjectPublicKeyInfoOwned),
+    Request(&'a SubjectKey),
 }
 
 /// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
@@ -377,9 +409,12 @@ impl<S: Store> Authority<S> {
                 return Ok(Arc::clone(ca));
             }
         }
-        let record = self.store.find_ca(name).await?;
+        let asked = self.store.find_ca(name).await?;
+        let asked_name = asked.name.clone();
+        let record = self.active_generation(asked).await?;
         let chain = self.chain_records(&record).await?;
         let ca = Arc::new(IssuingCa {
+            rolled_from: (record.name != asked_name).then_some(asked_name),
             issuer: self.load_issuer(record).await?,
             chain,
         });
@@ -392,6 +427,32 @@ impl<S: Store> Authority<S> {
             (std::time::Instant::now(), Arc::clone(&ca)),
         );
         Ok(ca)
+    }
+
+    /// A fresh random serial, reserved durably under `issuer`'s key, with that key's
+    /// identifier (bytes and upper-case hex).
+    async fn reserve_serial_under(
+        &self,
+        issuer: &Issuer,
+        now: time::OffsetDateTime,
+    ) -> Result<(SerialNumber, Vec<u8>, String)> {
+        let serial =
+            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let issuer_key_id = issuer.key_id()?;
+        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
+        self.store
+            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
+            .await?;
+        Ok((serial, issuer_key_id, issuer_kid_hex))
+    }
+
+    /// Drops the issuing CAs kept by [`Authority::issuing_ca`] (after a rollover).
+    fn forget_issuing_cas(&self) -> Result<()> {
+        self.issuing
+            .lock()
+            .map_err(|_| Error::Invalid("issuer cache poisoned".into()))?
+            .clear();
+        Ok(())
     }
 
     async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
@@ -408,7 +469,7 @@ impl<S: Store> Authority<S> {
     /// # Errors
     /// Invalid names, key or store failures. The key is removed again if a later step fails.
     pub async fn create_root(&self, req: &NewCaRequest) -> Result<CreatedCa> {
-        self.create_ca(req, None).await
+        self.create_ca(req, None, None).await
     }
 
     /// Creates an intermediate CA signed by `parent`.
@@ -416,12 +477,20 @@ impl<S: Store> Authority<S> {
     /// # Errors
     /// As [`Authority::create_root`], plus path length violations and parent key problems.
     pub async fn create_intermediate(&self, parent: &str, req: &NewCaRequest) -> Result<CreatedCa> {
-        let parent = self.store.find_ca(parent).await?;
+        let parent = self
+            .active_generation(self.store.find_ca(parent).await?)
+            .await?;
         let issuer = self.load_issuer(parent).await?;
-        self.create_ca(req, Some(issuer)).await
+        self.create_ca(req, Some(issuer), None).await
     }
 
-    async fn create_ca(&self, req: &NewCaRequest, parent: Option<Issuer>) -> Result<CreatedCa> {
+    /// `lineage` is the generation and predecessor of a rollover successor.
+    async fn create_ca(
+        &self,
+        req: &NewCaRequest,
+        parent: Option<Issuer>,
+        lineage: Option<(u32, IssuerId)>,
+    ) -> Result<CreatedCa> {
         // 1. Validate everything that can be checked without side effects.
         if req.name.trim().is_empty() || req.name.len() > 64 {
             return Err(Error::Invalid("CA name must be 1 to 64 characters".into()));
@@ -512,6 +581,7 @@ impl<S: Store> Authority<S> {
                 plan,
                 key_ref.clone(),
                 signer,
+                lineage,
             )
             .await;
         if result.is_err() {
@@ -533,6 +603,7 @@ impl<S: Store> Authority<S> {
         plan: policy::ValidityPlan,
         key_ref: crate::keys::KeyRef,
         signer: Arc<dyn Signer>,
+        lineage: Option<(u32, IssuerId)>,
     ) -> Result<CaRecord> {
         let now = self.clock.now();
         let key_id = issuance::key_identifier(signer.public_key_info());
@@ -645,6 +716,8 @@ impl<S: Store> Authority<S> {
             cert_der: der,
             created_at: now.unix_timestamp(),
             settings: req.settings.clone(),
+            generation: lineage.map_or(1, |(g, _)| g),
+            predecessor: lineage.map(|(_, p)| p),
         };
         let audit = AuditEvent {
             at: now.unix_timestamp(),
@@ -693,7 +766,15 @@ impl<S: Store> Authority<S> {
         let ca = self.issuing_ca(&req.ca).await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         // 2.–5.
-        let mut leaf = self.prepare_leaf(issuer, chain_records, req, None).await?;
+        let mut leaf = self
+            .prepare_leaf(issuer, chain_records, req, LeafOverrides::default())
+            .await?;
+        if let Some(from) = &ca.rolled_from {
+            leaf.warnings.push(format!(
+                "CA '{from}' was rolled over: issued by its successor '{}'",
+                issuer.record.name
+            ));
+        }
         // 6.
         let der = self.sign_leaf(issuer, &leaf).await?;
         // 7.
@@ -713,49 +794,65 @@ impl<S: Store> Authority<S> {
     }
 
     /// Steps 2–5 of [`Authority::issue`] under a loaded `issuer` whose chain (issuer first)
-    /// is `chain_records`: the key, policy, the reserved serial and the linted template.
-    /// `key_usage` replaces the profile's key usage bits (dual certificates).
+    /// is `chain_records`: the key, policy, the reserved serial and the linted template,
+    /// with `overrides` taking precedence over the request.
     async fn prepare_leaf(
         &self,
         issuer: &Issuer,
         chain_records: &[CaRecord],
         req: &IssueRequest,
-        key_usage: Option<crate::profile::KeyUsageBits>,
+        overrides: LeafOverrides,
     ) -> Result<PreparedLeaf> {
         let profile = self.profiles.get(req.profile);
         let now = self.clock.now();
+        let LeafOverrides {
+            key_usage,
+            existing_key,
+            subject: subject_override,
+        } = overrides;
         // 2.
-        let (spki, key_desc, csr_subject, csr_sans, generated_key) = match &req.key {
-            SubjectKey::Csr(bytes) => {
-                let csr = ParsedCsr::parse(bytes)?;
-                (
-                    csr.spki,
-                    csr.key,
-                    Some(csr.subject),
-                    csr.requested_sans,
-                    None,
-                )
-            }
-            SubjectKey::Generate(kt) => {
-                let key = tokio::task::spawn_blocking({
-                    let kt = *kt;
-                    move || SoftwareKey::generate(kt, DEFAULT_SM2_ID)
-                })
-                .await
-                .map_err(|e| Error::Invalid(format!("key generation task failed: {e}")))??;
-                let spki = key.public_key_info().clone();
+        let source = match existing_key {
+            Some(spki) => LeafKeySource::Existing(spki),
+            None => LeafKeySource::Request(&req.key),
+        };
+        let (spki, key_desc, csr_subject, csr_sans, generated_key) = match source {
+            LeafKeySource::Existing(spki) => {
                 let desc = PublicKeyDescription::of(&spki)?;
-                (spki, desc, None, vec![], Some(key))
+                (spki, desc, None, vec![], None)
             }
+            LeafKeySource::Request(key) => match key {
+                SubjectKey::Csr(bytes) => {
+                    let csr = ParsedCsr::parse(bytes)?;
+                    (
+                        csr.spki,
+                        csr.key,
+                        Some(csr.subject),
+                        csr.requested_sans,
+                        None,
+                    )
+                }
+                SubjectKey::Generate(kt) => {
+                    let key = tokio::task::spawn_blocking({
+                        let kt = *kt;
+                        move || SoftwareKey::generate(kt, DEFAULT_SM2_ID)
+                    })
+                    .await
+                    .map_err(|e| Error::Invalid(format!("key generation task failed: {e}")))??;
+                    let spki = key.public_key_info().clone();
+                    let desc = PublicKeyDescription::of(&spki)?;
+                    (spki, desc, None, vec![], Some(key))
+                }
+            },
         };
 
         // 3.
         policy::check_subject_key(key_desc)?;
         let spki_hash = spki_sha256(&spki)?;
-        let subject = match (&req.subject, csr_subject) {
-            (Some(dn), _) => parse_name(dn)?,
-            (None, Some(name)) => name,
-            (None, None) => {
+        let subject = match (subject_override, &req.subject, csr_subject) {
+            (Some(name), _, _) => name,
+            (None, Some(dn), _) => parse_name(dn)?,
+            (None, None, Some(name)) => name,
+            (None, None, None) => {
                 return Err(Error::Invalid(
                     "a subject is required (--subject 'CN=…')".into(),
                 ))

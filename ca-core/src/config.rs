@@ -19,6 +19,9 @@ pub struct Config {
     /// `caforge serve` settings.
     #[serde(default)]
     pub server: ServerSettings,
+    /// Expiry notifications (webhooks, thresholds).
+    #[serde(default)]
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// The `[server]` table: settings of the HTTP responder (`caforge serve`); flags override.
@@ -70,6 +73,13 @@ pub const DEFAULT_CONFIG: &str = r#"# caforge configuration (see README.md).
 # Several servers sharing one CA use PostgreSQL: database = "postgres://caforge@db.example/caforge"
 database = "sqlite:caforge.db"
 
+# Expiry reminders: each webhook gets a JSON POST per certificate (issued or imported) at
+# each threshold, once; failed deliveries are retried with backoff (`caforge notify status`).
+#
+# [notify]
+# webhooks = ["http://127.0.0.1:9000/caforge"]
+# thresholds_days = [30, 15, 7, 1]
+
 # Profile overrides. tls-server follows the CA/B Forum BR §6.3.2 schedule (200 days from
 # 2026-03-15, 100 from 2027-03-15, 47 from 2029-03-15) unless max_days is set here, which a
 # private deployment whose clients do not enforce the BRs may do.
@@ -99,6 +109,7 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         let cfg: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         cfg.profiles()?;
+        cfg.notify.validate().map_err(Error::Config)?;
         Ok(cfg)
     }
 

@@ -31,3 +31,15 @@ impl Clock for FixedClock {
 fn truncate(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
+
+/// The system clock moved by a fixed offset: for rehearsing what happens in the future
+/// (expiry reminders, renewal windows, grace periods) against a copy of a CA. Anything it
+/// signs carries the shifted times.
+#[derive(Debug, Clone, Copy)]
+pub struct ShiftedClock(pub time::Duration);
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> OffsetDateTime {
+        truncate(OffsetDateTime::now_utc() + self.0)
+    }
+}

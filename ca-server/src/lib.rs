@@ -9,6 +9,7 @@
 mod api;
 pub mod error;
 mod metrics;
+pub mod notify;
 mod ocsp;
 mod ops;
 mod publish;
@@ -68,6 +69,18 @@ async fn observe(
 /// revocations), and with `presign` its OCSP responses are pre-signed. Failures are logged
 /// and counted; the next round tries again.
 pub async fn refresh_once(state: &AppState) {
+    // Scheduled revocations (superseded certificates after their grace period) first, so
+    // the CRLs signed below include them.
+    match state.authority.run_due_revocations().await {
+        Ok(done) if !done.revoked.is_empty() => {
+            tracing::info!(revoked = ?done.revoked, "refresh: scheduled revocations carried out");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            Metrics::inc(&state.metrics.refresh_failures);
+            tracing::warn!(error = %e, "refresh: scheduled revocations failed");
+        }
+    }
     let cas = match state.authority.cas().await {
         Ok(cas) => cas,
         Err(e) => {
@@ -141,6 +154,20 @@ pub async fn serve(
             }
         })
     });
+    let notifier = (!state.notify.webhooks.is_empty()).then(|| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(Duration::from_secs(state.notify.interval_secs.max(1)));
+            loop {
+                tick.tick().await;
+                match notify::run_pass(&state.authority, &state.notify).await {
+                    Ok(report) => tracing::debug!(?report, "notification pass"),
+                    Err(e) => tracing::warn!(error = %e, "notification pass failed"),
+                }
+            }
+        })
+    });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(state.config.header_timeout_secs.max(1)))
@@ -182,8 +209,8 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
-    if let Some(r) = refresher {
-        r.abort();
+    for task in [refresher, notifier].into_iter().flatten() {
+        task.abort();
     }
     Ok(())
 }

@@ -21,9 +21,18 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Bounds the signatures made at once (`max_concurrent_signings`).
     pub signing: Arc<tokio::sync::Semaphore>,
+    /// Expiry notifications sent by the background pass (none without webhooks).
+    pub notify: Arc<ca_core::notify::NotifySettings>,
 }
 
 impl AppState {
+    /// The same state, sending expiry notifications per `settings`.
+    #[must_use]
+    pub fn with_notify(mut self, settings: ca_core::notify::NotifySettings) -> AppState {
+        self.notify = Arc::new(settings);
+        self
+    }
+
     /// State over `authority` with `config`.
     pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
         AppState {
@@ -33,6 +42,7 @@ impl AppState {
             )),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            notify: Arc::new(ca_core::notify::NotifySettings::default()),
         }
     }
 

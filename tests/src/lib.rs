@@ -103,7 +103,13 @@ impl Home {
 
     /// Runs `caforge --home … --passphrase-file … ARGS` in the scratch directory.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(&[], args)
+    }
+
+    /// As [`Home::run`], with extra environment variables (e.g. a shifted clock).
+    pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         Command::new(caforge_bin())
+            .envs(env.iter().copied())
             .current_dir(self.path())
             .env_remove("CAFORGE_PASSPHRASE")
             .env_remove("CAFORGE_HOME")

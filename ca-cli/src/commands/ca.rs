@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use ca_core::algorithm::KeyType;
-use ca_core::authority::{CreatedCa, NewCaRequest};
+use ca_core::authority::{CreatedCa, NewCaRequest, RolloverRequest};
 use ca_core::revocation::{CaSettings, OcspSigner};
 use ca_core::store::CaRecord;
 
 use crate::context::Globals;
 use crate::duration::{parse_days, parse_seconds};
-use crate::output::{print_fields, print_json, timestamp, write_file, Format};
+use crate::output::{check_writable, print_fields, print_json, timestamp, write_file, Format};
 
 /// CA subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -52,6 +52,48 @@ pub(crate) enum CaCommand {
         /// CA name or id.
         ca: String,
         /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Replace an intermediate with a successor (new key, same parent and subject): the old
+    /// CA stops issuing but keeps publishing CRLs and OCSP until its last certificate expires.
+    Rollover {
+        /// The CA to replace (name or id).
+        ca: String,
+        /// The successor's key type (default: the old CA's).
+        #[arg(long)]
+        key_type: Option<KeyType>,
+        /// The successor's name (default: <name>-g<generation>).
+        #[arg(long)]
+        name: Option<String>,
+        /// Validity (default 10y, clipped to the parent).
+        #[arg(long, value_parser = parse_days)]
+        validity: Option<u32>,
+        /// Where the new key is generated (default: where the old key lives).
+        #[arg(long, value_name = "URI")]
+        key_store: Option<String>,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Issue a cross certificate: CA's subject and key certified by another CA (e.g. a new
+    /// root certified by the old root, so old clients reach it).
+    CrossSign {
+        /// The CA to certify (name or id).
+        ca: String,
+        /// The CA that signs (name or id).
+        #[arg(long)]
+        by: String,
+        /// Validity (default: until CA expires, clipped to the signer).
+        #[arg(long, value_parser = parse_days)]
+        validity: Option<u32>,
+        /// Write the cross certificate (PEM) here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Output format of the summary.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -198,7 +240,37 @@ pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value 
         "crl_partitions": ca.settings.crl_partitions,
         "ocsp_signer": ca.settings.ocsp_signer.as_str(),
         "ocsp_lifetime_secs": ca.settings.ocsp_lifetime,
+        "generation": ca.generation,
     })
+}
+
+/// [`ca_json`] with the lifecycle: state, predecessor, successor, cross certificates.
+async fn ca_json_full(
+    authority: &ca_core::authority::Authority<ca_core::store::AnyStore>,
+    ca: &CaRecord,
+    cas: &[CaRecord],
+) -> Result<serde_json::Value> {
+    let name_of = |id| {
+        cas.iter()
+            .find(|c| Some(c.id) == id)
+            .map(|c| c.name.clone())
+    };
+    let mut json = ca_json(ca, name_of(ca.parent_id).as_deref());
+    json["state"] = authority.ca_state(ca).await?.as_str().into();
+    json["predecessor"] = name_of(ca.predecessor).into();
+    json["successor"] = cas
+        .iter()
+        .find(|c| c.predecessor == Some(ca.id))
+        .map(|c| c.name.clone())
+        .into();
+    json["cross_certificates"] = authority
+        .cross_certificates(ca)
+        .await?
+        .iter()
+        .map(|x| format!("{} by '{}'", x.serial, x.issuer_name))
+        .collect::<Vec<_>>()
+        .into();
+    Ok(json)
 }
 
 fn report_created(created: &CreatedCa, kind: &str, format: Format) -> Result<()> {
@@ -259,29 +331,26 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
         }
         CaCommand::List { format } => {
             let cas = authority.cas().await?;
-            let parent_name = |id| {
-                cas.iter()
-                    .find(|c| Some(c.id) == id)
-                    .map(|c| c.name.as_str())
-            };
+            let mut rows = Vec::with_capacity(cas.len());
+            for c in &cas {
+                rows.push(ca_json_full(&authority, c, &cas).await?);
+            }
             match format {
-                Format::Json => print_json(&serde_json::Value::Array(
-                    cas.iter()
-                        .map(|c| ca_json(c, parent_name(c.parent_id)))
-                        .collect(),
-                )),
+                Format::Json => print_json(&serde_json::Value::Array(rows)),
                 Format::Text => {
                     println!(
-                        "{:<4} {:<24} {:<8} {:<24} {:<20}",
-                        "ID", "NAME", "KEY", "PARENT", "NOT AFTER"
+                        "{:<4} {:<24} {:<8} {:<24} {:<4} {:<9} {:<20}",
+                        "ID", "NAME", "KEY", "PARENT", "GEN", "STATE", "NOT AFTER"
                     );
-                    for c in &cas {
+                    for (c, row) in cas.iter().zip(&rows) {
                         println!(
-                            "{:<4} {:<24} {:<8} {:<24} {:<20}",
+                            "{:<4} {:<24} {:<8} {:<24} {:<4} {:<9} {:<20}",
                             c.id,
                             c.name,
                             c.key_type,
-                            parent_name(c.parent_id).unwrap_or("-"),
+                            row["parent"].as_str().unwrap_or("-"),
+                            c.generation,
+                            row["state"].as_str().unwrap_or("-"),
                             timestamp(c.not_after)
                         );
                     }
@@ -292,14 +361,79 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
         CaCommand::Show { ca, format } => {
             let ca = authority.ca(&ca).await?;
             let chain = authority.chain_records(&ca).await?;
-            let parent = chain.get(1).map(|p| p.name.as_str());
-            let json = ca_json(&ca, parent);
+            let json = ca_json_full(&authority, &ca, &authority.cas().await?).await?;
             match format {
                 Format::Json => print_json(&json),
                 Format::Text => {
                     print_fields(json, 14);
                     let path: Vec<&str> = chain.iter().map(|c| c.name.as_str()).collect();
                     println!("{:<14} {}", "chain", path.join(" -> "));
+                    Ok(())
+                }
+            }
+        }
+        CaCommand::Rollover {
+            ca,
+            key_type,
+            name,
+            validity,
+            key_store,
+            format,
+        } => {
+            let created = authority
+                .rollover(&RolloverRequest {
+                    ca,
+                    key_type,
+                    name,
+                    days: validity,
+                    key_store,
+                })
+                .await?;
+            report_created(&created, "successor", format)
+        }
+        CaCommand::CrossSign {
+            ca,
+            by,
+            validity,
+            out,
+            force,
+            format,
+        } => {
+            if let Some(path) = &out {
+                check_writable(path, force)?;
+            }
+            let crossed = authority.cross_sign(&ca, &by, validity).await?;
+            for w in &crossed.warnings {
+                eprintln!("warning: {w}");
+            }
+            let pem = ca_core::pem::certificate(&crossed.der)?;
+            let r = &crossed.record;
+            let summary = serde_json::json!({
+                "serial": r.serial,
+                "issuer": r.issuer_name,
+                "subject": r.subject,
+                "not_before": timestamp(r.not_before),
+                "not_after": timestamp(r.not_after),
+                "fingerprint_sha256": r.fingerprint,
+            });
+            match &out {
+                Some(path) => write_file(path, pem.as_bytes(), force)?,
+                None => print!("{pem}"),
+            }
+            match (format, out.is_some()) {
+                (Format::Json, true) => print_json(&summary),
+                (Format::Json, false) => {
+                    eprintln!("{}", serde_json::to_string_pretty(&summary)?);
+                    Ok(())
+                }
+                (Format::Text, _) => {
+                    eprintln!(
+                        "cross-signed '{}' by '{}': serial {} (valid until {})",
+                        r.subject,
+                        r.issuer_name,
+                        r.serial,
+                        timestamp(r.not_after)
+                    );
                     Ok(())
                 }
             }

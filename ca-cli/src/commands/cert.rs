@@ -1,11 +1,16 @@
 //! `caforge cert …`: list and show issued certificates.
 
-use anyhow::{bail, Result};
-use ca_core::store::{CertificateFilter, CertificateRecord, PairMode, Partner};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::authority::Authority;
+use ca_core::store::{
+    AnyStore, CertificateFilter, CertificateRecord, Lineage, PairMode, Partner, SuccessionKind,
+};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{print_fields, print_json, timestamp, Format};
+use crate::output::{check_writable, print_fields, print_json, timestamp, write_file, Format};
 
 /// Certificate subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -24,9 +29,42 @@ pub(crate) enum CertCommand {
         /// Only certificates issued as dual-certificate pairs, with their partners.
         #[arg(long)]
         pairs: bool,
+        /// Leave out imported (external) certificates.
+        #[arg(long)]
+        no_external: bool,
+        /// Exit non-zero when any certificate matches (for monitoring with --expiring).
+        #[arg(long)]
+        fail_if_any: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Export a certificate, with its chain or every certification path.
+    Export {
+        /// Serial number (hex).
+        serial: String,
+        /// Issuing CA, when the serial is ambiguous.
+        #[arg(long)]
+        ca: Option<String>,
+        /// Append the issuers up to the root (each CA's own certificate, the actual issuer).
+        #[arg(long)]
+        chain: bool,
+        /// Every valid path to a root, through cross certificates too (implies --chain):
+        /// each path is a PEM bundle introduced by a "# path N" line.
+        #[arg(long)]
+        all_paths: bool,
+        /// DER instead of PEM (the certificate alone).
+        #[arg(long, conflicts_with_all = ["chain", "all_paths"])]
+        der: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// With --all-paths: also write each path to DIR/path-N.pem.
+        #[arg(long, requires = "all_paths")]
+        out_dir: Option<PathBuf>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
     },
     /// Show one certificate.
     Show {
@@ -89,18 +127,120 @@ fn cert_json(c: &CertificateRecord, now: i64) -> serde_json::Value {
     })
 }
 
+/// The "successor of / replaced by" fields of `cert show`.
+fn lineage_json(json: &mut serde_json::Value, lineage: &Lineage) {
+    let link = |kind: SuccessionKind, c: &CertificateRecord| serde_json::json!({"serial": c.serial, "issuer": c.issuer_name, "kind": kind.as_str()});
+    json["predecessor"] = lineage
+        .predecessor
+        .as_ref()
+        .map_or(serde_json::Value::Null, |(k, c)| link(*k, c));
+    json["successors"] = lineage
+        .successors
+        .iter()
+        .map(|(k, c)| link(*k, c))
+        .collect::<Vec<_>>()
+        .into();
+    json["revocation_scheduled"] = lineage
+        .scheduled_revocation
+        .as_ref()
+        .map_or(serde_json::Value::Null, |s| {
+            format!("{} at {}", s.reason.as_str(), timestamp(s.due_at)).into()
+        });
+}
+
+/// `cert export`: the certificate, its chain, or every path.
+#[allow(clippy::too_many_arguments)]
+async fn export(
+    authority: &Authority<AnyStore>,
+    c: &CertificateRecord,
+    chain: bool,
+    all_paths: bool,
+    der: bool,
+    out: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    force: bool,
+) -> Result<()> {
+    if let Some(path) = &out {
+        check_writable(path, force)?;
+    }
+    let bytes = if der {
+        c.der.clone()
+    } else if all_paths {
+        let paths = authority.certification_paths(c).await?;
+        if paths.is_empty() {
+            bail!("no valid path from {} to a root", c.serial);
+        }
+        if let Some(dir) = &out_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let mut text = String::new();
+        for (i, path) in paths.iter().enumerate() {
+            let route: Vec<String> = path
+                .iter()
+                .map(|e| {
+                    if e.cross {
+                        format!("{} (cross-signed by {})", e.subject, e.issuer_name)
+                    } else {
+                        e.subject.clone()
+                    }
+                })
+                .collect();
+            let pem = ca_core::pem::certificates(
+                std::iter::once(c.der.as_slice()).chain(path.iter().map(|e| e.der.as_slice())),
+            )?;
+            if let Some(dir) = &out_dir {
+                write_file(
+                    &dir.join(format!("path-{}.pem", i + 1)),
+                    pem.as_bytes(),
+                    force,
+                )?;
+            }
+            text.push_str(&format!(
+                "# path {}: {} <- {}\n",
+                i + 1,
+                c.subject,
+                route.join(" <- ")
+            ));
+            text.push_str(&pem);
+        }
+        text.into_bytes()
+    } else if chain {
+        let issuer = authority.ca_by_id(c.issuer_ca_id).await?;
+        let chain = authority.chain_records(&issuer).await?;
+        ca_core::pem::certificates(
+            std::iter::once(c.der.as_slice()).chain(chain.iter().map(|r| r.cert_der.as_slice())),
+        )?
+        .into_bytes()
+    } else {
+        ca_core::pem::certificate(&c.der)?.into_bytes()
+    };
+    match out {
+        Some(path) => write_file(&path, &bytes, force),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+            Ok(())
+        }
+    }
+}
+
 pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
     let authority = g.authority().await?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = g.now()?;
     match cmd {
         CertCommand::List {
             ca,
             status,
             expiring,
             pairs,
+            no_external,
+            fail_if_any,
             format,
         } => {
             let mut filter = CertificateFilter::default();
+            // Imported certificates have no caforge issuer, no revocation and no partner.
+            let with_external =
+                !no_external && ca.is_none() && !pairs && status.as_deref() != Some("revoked");
             if let Some(ca) = ca {
                 filter.issuer = Some(authority.ca(&ca).await?.id);
             }
@@ -132,14 +272,27 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                     rows.push((c, partner));
                 }
             }
-            match format {
+            let mut external = Vec::new();
+            if with_external {
+                for r in authority
+                    .inventory(filter.not_after_from, filter.not_after_before)
+                    .await?
+                {
+                    let ca = super::inventory::issuer_ca_name(&authority, &r).await?;
+                    external.push(super::inventory::record_json(&r, ca.as_deref(), now));
+                }
+            }
+            let matched = rows.len() + external.len();
+            let listed = match format {
                 Format::Json => print_json(&serde_json::Value::Array(
                     rows.iter()
                         .map(|(c, p)| {
                             let mut v = cert_json(c, now);
+                            v["external"] = false.into();
                             v["pair"] = p.as_ref().map_or(serde_json::Value::Null, pair_json);
                             v
                         })
+                        .chain(external)
                         .collect(),
                 )),
                 Format::Text => {
@@ -176,9 +329,48 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                             names
                         );
                     }
+                    for e in &external {
+                        let text = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+                        let sans: Vec<&str> = e["sans"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                            .unwrap_or_default();
+                        println!(
+                            "{:<34} {:<16} {:<12} {:<8} {:<20} {}  [external: {}]",
+                            text("serial"),
+                            "(external)",
+                            "-",
+                            text("status"),
+                            text("not_after"),
+                            if sans.is_empty() {
+                                text("subject")
+                            } else {
+                                sans.join(",")
+                            },
+                            text("source")
+                        );
+                    }
                     Ok(())
                 }
+            };
+            listed?;
+            if fail_if_any && matched > 0 {
+                bail!("{matched} certificate(s) match");
             }
+            Ok(())
+        }
+        CertCommand::Export {
+            serial,
+            ca,
+            chain,
+            all_paths,
+            der,
+            out,
+            out_dir,
+            force,
+        } => {
+            let c = authority.certificate(&serial, ca.as_deref()).await?;
+            export(&authority, &c, chain, all_paths, der, out, out_dir, force).await
         }
         CertCommand::Show {
             serial,
@@ -192,6 +384,7 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                 return Ok(());
             }
             let mut json = cert_json(&c, now);
+            lineage_json(&mut json, &authority.lineage(&c).await?);
             if let Some(p) = authority.partner(&c).await? {
                 let pair = pair_json(&p);
                 json["pair_mode"] = pair["mode"].clone();

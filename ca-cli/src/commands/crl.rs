@@ -61,6 +61,11 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     }
     let authority = g.authority().await?;
     let record = authority.ca(&a.ca).await?;
+    // Superseded certificates whose grace period ended belong on this CRL.
+    let due = authority.run_due_revocations().await?;
+    for serial in &due.revoked {
+        eprintln!("revoked {serial} (superseded; its grace period ended)");
+    }
     if a.out_dir.is_none() && a.partition.is_none() && record.settings.crl_partitions > 1 {
         bail!(
             "CA '{}' has {} CRL partitions: pass --partition P or --out-dir DIR",

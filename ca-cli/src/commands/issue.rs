@@ -34,21 +34,45 @@ pub(crate) struct Args {
     no_encrypt_key: bool,
     #[command(flatten)]
     subject: SubjectArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Where an issued certificate goes, shared by `issue`, `renew` and `reissue`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OutputArgs {
     /// Where to write the certificate (default: stdout).
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Where to write the issuer chain (intermediates, without the root).
     #[arg(long)]
-    chain_out: Option<PathBuf>,
+    pub(crate) chain_out: Option<PathBuf>,
     /// Write DER instead of PEM.
     #[arg(long)]
-    der: bool,
+    pub(crate) der: bool,
     /// Overwrite existing output files.
     #[arg(long)]
-    force: bool,
+    pub(crate) force: bool,
     /// Format of the summary.
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(crate) format: Format,
+}
+
+impl OutputArgs {
+    /// Refuses outputs that cannot be written, before anything is issued.
+    pub(crate) fn check(&self, extra: Option<&PathBuf>) -> Result<()> {
+        for path in [&self.out, &self.chain_out]
+            .into_iter()
+            .flatten()
+            .chain(extra)
+        {
+            check_writable(path, self.force)?;
+        }
+        if self.der && self.chain_out.is_some() {
+            bail!("--chain-out writes PEM; drop --der or --chain-out");
+        }
+        Ok(())
+    }
 }
 
 /// What a certificate says about its subject, shared by `issue` and `issue-dual`.
@@ -83,15 +107,7 @@ pub(crate) fn read_csr(path: &Path) -> Result<Vec<u8>> {
 
 pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     // Everything that can fail without side effects is checked before issuing.
-    for path in [&args.out, &args.chain_out, &args.key_out]
-        .into_iter()
-        .flatten()
-    {
-        check_writable(path, args.force)?;
-    }
-    if args.der && args.chain_out.is_some() {
-        bail!("--chain-out writes PEM; drop --der or --chain-out");
-    }
+    args.output.check(args.key_out.as_ref())?;
     let key = match (&args.csr, args.key_type) {
         (Some(path), None) => SubjectKey::Csr(read_csr(path)?),
         (None, Some(kt)) => {
@@ -121,22 +137,19 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             days: args.subject.days,
         })
         .await?;
-    write_outputs(&args, &issued, key_passphrase.as_ref())?;
-    report(&args, &issued)
-}
-
-fn write_outputs(
-    args: &Args,
-    issued: &Issued,
-    passphrase: Option<&ca_core::keys::Passphrase>,
-) -> Result<()> {
     if let (Some(key), Some(path)) = (&issued.generated_key, &args.key_out) {
-        let pem = match passphrase {
+        let pem = match &key_passphrase {
             Some(p) => encrypt_key_pem(key, p)?,
             None => plain_key_pem(key)?,
         };
-        write_private_file(path, pem.as_bytes(), args.force)?;
+        write_private_file(path, pem.as_bytes(), args.output.force)?;
     }
+    write_outputs(&args.output, &issued)?;
+    report(&args.output, &issued, "issued")
+}
+
+/// Writes the certificate (to `--out` or stdout) and the chain (`--chain-out`).
+pub(crate) fn write_outputs(args: &OutputArgs, issued: &Issued) -> Result<()> {
     let cert_bytes = if args.der {
         issued.der.clone()
     } else {
@@ -158,7 +171,8 @@ fn write_outputs(
     Ok(())
 }
 
-fn report(args: &Args, issued: &Issued) -> Result<()> {
+/// Prints warnings and the summary (`verb`: issued, renewed, …).
+pub(crate) fn report(args: &OutputArgs, issued: &Issued, verb: &str) -> Result<()> {
     for w in &issued.warnings {
         eprintln!("warning: {w}");
     }
@@ -184,7 +198,7 @@ fn report(args: &Args, issued: &Issued) -> Result<()> {
         }
         (Format::Text, to_file) => {
             let line = format!(
-                "issued {} certificate serial {} by '{}' for {} (valid until {})",
+                "{verb} {} certificate serial {} by '{}' for {} (valid until {})",
                 r.profile,
                 r.serial,
                 r.issuer_name,

@@ -68,7 +68,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     tracing::info!(%addr, "serving OCSP, CRLs and CA certificates");
     ca_server::serve(
         listener,
-        AppState::new(authority, settings),
+        AppState::new(authority, settings).with_notify(config.notify.clone()),
         shutdown_signal(),
     )
     .await?;

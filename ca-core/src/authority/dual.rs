@@ -1,7 +1,7 @@
 //! Dual certificates (双证书): SM2 signing + encryption pairs (GM/T 0015, GB/T 38636 TLCP)
 //! with caforge as the key-management centre, and the KMC's escrow and recovery.
 
-use super::{Authority, Issued, PreparedLeaf};
+use super::{Authority, Issued, LeafOverrides, PreparedLeaf};
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::dual::{self, CsrResponse, ENC_USAGE, SIGN_USAGE};
@@ -140,7 +140,12 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let sign = self
-            .prepare_leaf(issuer, chain_records, &sign_req, Some(SIGN_USAGE))
+            .prepare_leaf(
+                issuer,
+                chain_records,
+                &sign_req,
+                LeafOverrides::key_usage(SIGN_USAGE),
+            )
             .await?;
         // 3.
         let enc_req = IssueRequest {
@@ -152,7 +157,12 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let mut enc = self
-            .prepare_leaf(issuer, chain_records, &enc_req, Some(ENC_USAGE))
+            .prepare_leaf(
+                issuer,
+                chain_records,
+                &enc_req,
+                LeafOverrides::key_usage(ENC_USAGE),
+            )
             .await?;
         let enc_key: SoftwareKey = enc
             .generated_key
@@ -263,7 +273,12 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let first = self
-            .prepare_leaf(&sides[0].issuer, &sides[0].chain, &first_req, None)
+            .prepare_leaf(
+                &sides[0].issuer,
+                &sides[0].chain,
+                &first_req,
+                LeafOverrides::default(),
+            )
             .await?;
         let second_req = IssueRequest {
             ca: req.sm2_ca.clone(),
@@ -274,7 +289,12 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let second = self
-            .prepare_leaf(&sides[1].issuer, &sides[1].chain, &second_req, None)
+            .prepare_leaf(
+                &sides[1].issuer,
+                &sides[1].chain,
+                &second_req,
+                LeafOverrides::default(),
+            )
             .await?;
         let first_der = self.sign_leaf(&sides[0].issuer, &first).await?;
         let second_der = self.sign_leaf(&sides[1].issuer, &second).await?;

@@ -1045,13 +1045,8 @@ impl<S: Store> Authority<S> {
                 issuer.record.name
             )));
         }
-        let serial =
-            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
-        let issuer_key_id = issuer.key_id()?;
-        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
-        self.store
-            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
-            .await?;
+        let (serial, issuer_key_id, issuer_kid_hex) =
+            self.reserve_serial_under(issuer, now).await?;
         let subject = super::parse_name(&format!(
             "CN={} OCSP Responder",
             issuer

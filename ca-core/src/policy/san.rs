@@ -27,6 +27,29 @@ pub enum SubjectAltName {
     Uri(String),
 }
 
+impl SubjectAltName {
+    /// The name as written in a certificate, without policy checks (for certificates
+    /// caforge only tracks); None for name forms caforge does not model.
+    #[must_use]
+    pub fn from_general_name(name: &x509_cert::ext::pkix::name::GeneralName) -> Option<Self> {
+        use x509_cert::ext::pkix::name::GeneralName;
+        Some(match name {
+            GeneralName::DnsName(d) => SubjectAltName::Dns(d.as_str().to_owned()),
+            GeneralName::Rfc822Name(e) => SubjectAltName::Email(e.as_str().to_owned()),
+            GeneralName::UniformResourceIdentifier(u) => SubjectAltName::Uri(u.as_str().to_owned()),
+            GeneralName::IpAddress(ip) => {
+                let b = ip.as_bytes();
+                SubjectAltName::Ip(match b.len() {
+                    4 => IpAddr::from(<[u8; 4]>::try_from(b).ok()?),
+                    16 => IpAddr::from(<[u8; 16]>::try_from(b).ok()?),
+                    _ => return None,
+                })
+            }
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for SubjectAltName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

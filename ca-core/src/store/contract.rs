@@ -34,6 +34,8 @@ pub(crate) fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
         cert_der: vec![0x30, 0x00],
         created_at: 1,
         settings: CaSettings::default(),
+        generation: 1,
+        predecessor: None,
     }
 }
 
@@ -190,6 +192,8 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
     api_tokens(store).await;
     pairs(store, root.id).await;
     signing(store, root.id, &root_serial).await;
+    lifecycle(store, root.id).await;
+    inventory_and_notifications(store, root.id).await;
 }
 
 fn intent(ca: IssuerId, ca_serial: &SerialNumber, serial: &SerialNumber) -> SigningIntent {
@@ -696,4 +700,356 @@ async fn revocation<S: Store>(store: &S, ca: IssuerId) {
         verify_chain(&store.audit_log().await.expect("log")).map(|_| ()),
         Ok(())
     );
+}
+
+/// Commits a certificate under `ca` with a fresh serial reserved under `kid`.
+async fn committed<S: Store>(
+    store: &S,
+    ca: IssuerId,
+    kid: &str,
+    not_after: i64,
+) -> CertificateRecord {
+    let serial = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial(kid, &serial, 1)
+        .await
+        .expect("reserve");
+    store
+        .commit_certificate(
+            &new_cert(Some(ca), &serial, not_after),
+            kid,
+            &event("cert.signed"),
+        )
+        .await
+        .expect("commit")
+}
+
+/// Renewal links, scheduled revocations, CA generations and cross certificates.
+async fn lifecycle<S: Store>(store: &S, root: IssuerId) {
+    // A successor is committed with its link and its predecessor's scheduled revocation.
+    let old = committed(store, root, "root-kid", 1_900_000_000).await;
+    let serial = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &serial, 10)
+        .await
+        .expect("reserve");
+    let link = Succession {
+        predecessor_id: old.id,
+        kind: SuccessionKind::Rekey,
+        revoke_predecessor_at: Some(5_000),
+    };
+    let new = store
+        .commit_successor(
+            &new_cert(Some(root), &serial, 1_950_000_000),
+            "root-kid",
+            &event("cert.signed"),
+            &link,
+        )
+        .await
+        .expect("commit successor");
+    // The serial was used: committing it again is refused, and nothing else changes.
+    assert!(matches!(
+        store
+            .commit_successor(
+                &new_cert(Some(root), &serial, 1_950_000_000),
+                "root-kid",
+                &event("cert.signed"),
+                &link,
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let of_new = store.lineage(new.id).await.expect("lineage");
+    let (kind, pred) = of_new.predecessor.expect("predecessor");
+    assert_eq!((kind, pred.id), (SuccessionKind::Rekey, old.id));
+    assert!(of_new.successors.is_empty() && of_new.scheduled_revocation.is_none());
+    let of_old = store.lineage(old.id).await.expect("lineage");
+    assert!(of_old.predecessor.is_none());
+    assert_eq!(of_old.successors.len(), 1);
+    assert_eq!(of_old.successors[0].1.id, new.id);
+    let scheduled = of_old.scheduled_revocation.expect("scheduled");
+    assert_eq!(
+        (scheduled.reason, scheduled.due_at),
+        (RevocationReason::Superseded, 5_000)
+    );
+
+    // Due revocations are those whose time has come; a dropped one is gone.
+    assert!(store.due_revocations(4_999).await.expect("due").is_empty());
+    let due = store.due_revocations(5_000).await.expect("due");
+    assert_eq!(due, vec![scheduled.clone()]);
+    // A second successor with an earlier grace end moves the revocation earlier.
+    let serial = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &serial, 10)
+        .await
+        .expect("reserve");
+    store
+        .commit_successor(
+            &new_cert(Some(root), &serial, 1_950_000_000),
+            "root-kid",
+            &event("cert.signed"),
+            &Succession {
+                predecessor_id: old.id,
+                kind: SuccessionKind::Reissue,
+                revoke_predecessor_at: Some(4_000),
+            },
+        )
+        .await
+        .expect("second successor");
+    assert_eq!(store.due_revocations(4_000).await.expect("due").len(), 1);
+    assert_eq!(
+        store
+            .lineage(old.id)
+            .await
+            .expect("lineage")
+            .successors
+            .len(),
+        2
+    );
+    store.drop_scheduled_revocation(old.id).await.expect("drop");
+    assert!(store
+        .due_revocations(i64::MAX)
+        .await
+        .expect("due")
+        .is_empty());
+
+    // Generations: a successor CA names its predecessor; the latest expiry is tracked.
+    assert!(store.ca_successor(root).await.expect("successor").is_none());
+    let s1 = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &s1, 1)
+        .await
+        .expect("reserve");
+    let gen1 = store
+        .create_ca(
+            &NewCa {
+                parent_id: Some(root),
+                ..new_ca("sub", &s1)
+            },
+            &new_cert(Some(root), &s1, 2_000_000_000),
+            "root-kid",
+            &event("ca.create"),
+        )
+        .await
+        .expect("sub");
+    assert_eq!((gen1.generation, gen1.predecessor), (1, None));
+    assert_eq!(store.last_expiry(gen1.id).await.expect("expiry"), None);
+    committed(store, gen1.id, "sub-kid", 1_800_000_000).await;
+    committed(store, gen1.id, "sub-kid", 1_700_000_000).await;
+    assert_eq!(
+        store.last_expiry(gen1.id).await.expect("expiry"),
+        Some(1_800_000_000)
+    );
+    let s2 = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &s2, 1)
+        .await
+        .expect("reserve");
+    let gen2 = store
+        .create_ca(
+            &NewCa {
+                parent_id: Some(root),
+                generation: 2,
+                predecessor: Some(gen1.id),
+                ..new_ca("sub-g2", &s2)
+            },
+            &new_cert(Some(root), &s2, 2_000_000_000),
+            "root-kid",
+            &event("ca.create"),
+        )
+        .await
+        .expect("sub-g2");
+    assert_eq!((gen2.generation, gen2.predecessor), (2, Some(gen1.id)));
+    assert_eq!(
+        store
+            .ca_successor(gen1.id)
+            .await
+            .expect("successor")
+            .map(|c| c.id),
+        Some(gen2.id)
+    );
+    // Each CA has at most one successor.
+    let s3 = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &s3, 1)
+        .await
+        .expect("reserve");
+    assert!(store
+        .create_ca(
+            &NewCa {
+                parent_id: Some(root),
+                generation: 2,
+                predecessor: Some(gen1.id),
+                ..new_ca("sub-other", &s3)
+            },
+            &new_cert(Some(root), &s3, 2_000_000_000),
+            "root-kid",
+            &event("ca.create"),
+        )
+        .await
+        .is_err());
+    assert!(store.find_ca("sub-other").await.is_err());
+
+    // Cross certificates sit under their issuer and are found by the CA they certify.
+    assert!(store
+        .cross_certificates(gen2.id)
+        .await
+        .expect("cross")
+        .is_empty());
+    let xs = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &xs, 1)
+        .await
+        .expect("reserve");
+    let cross = store
+        .commit_cross_certificate(
+            gen2.id,
+            &new_cert(Some(root), &xs, 1_999_000_000),
+            "root-kid",
+            &event("ca.cross-signed"),
+        )
+        .await
+        .expect("cross");
+    assert_eq!(cross.issuer_ca_id, root);
+    let found = store.cross_certificates(gen2.id).await.expect("cross");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, cross.id);
+    assert!(store
+        .cross_certificates(gen1.id)
+        .await
+        .expect("cross")
+        .is_empty());
+    verify_chain(&store.audit_log().await.expect("audit")).expect("audit chain intact");
+}
+
+/// The inventory (dedup by fingerprint, links, removal) and notifications (recorded once,
+/// retried, given up, delivered).
+async fn inventory_and_notifications<S: Store>(store: &S, root: IssuerId) {
+    let item = |fp: &str, not_after: i64| NewInventoryCert {
+        fingerprint: fp.into(),
+        subject: format!("CN={fp}"),
+        issuer: "CN=Outside".into(),
+        serial: "0A".into(),
+        sans: vec![SubjectAltName::Dns("vendor.example".into())],
+        key_type: "p256".into(),
+        not_before: 1,
+        not_after,
+        issuer_ca_id: Some(root),
+        issuer_inventory_id: None,
+        source: "bundle.pem".into(),
+        der: vec![0x30, 0x00],
+        imported_at: 10,
+    };
+    let a = store
+        .add_inventory(&item("aa", 500), &event("inventory.imported"))
+        .await
+        .expect("add")
+        .expect("new");
+    assert_eq!((a.issuer_ca_id, a.sans.len()), (Some(root), 1));
+    let audit_len = store.audit_log().await.expect("audit").len();
+    assert!(store
+        .add_inventory(&item("aa", 500), &event("inventory.imported"))
+        .await
+        .expect("add")
+        .is_none());
+    assert_eq!(store.audit_log().await.expect("audit").len(), audit_len);
+    let b = store
+        .add_inventory(&item("bb", 900), &event("inventory.imported"))
+        .await
+        .expect("add")
+        .expect("new");
+    store.link_inventory_issuer(b.id, a.id).await.expect("link");
+    assert_eq!(
+        store.list_inventory(None, None).await.expect("list").len(),
+        2
+    );
+    let soon = store
+        .list_inventory(Some(100), Some(600))
+        .await
+        .expect("list");
+    assert_eq!(soon.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a.id]);
+    assert_eq!(
+        store.inventory_by_serial("0A").await.expect("serial").len(),
+        2
+    );
+    assert!(store
+        .certificate_by_fingerprint("aa")
+        .await
+        .expect("fp")
+        .is_none());
+    assert_eq!(
+        store
+            .certificate_by_fingerprint("ff")
+            .await
+            .expect("fp")
+            .map(|c| c.fingerprint),
+        Some("ff".to_owned())
+    );
+
+    // Notifications: recorded once per (target, threshold, webhook).
+    let n = |target: &str, days: u32| NewNotification {
+        target: target.into(),
+        threshold_days: days,
+        webhook: "http://127.0.0.1:9/hook".into(),
+        payload: "{}".into(),
+        created_at: 100,
+    };
+    let due = [
+        n(&format!("inventory:{}", a.id), 30),
+        n("cert:1", 30),
+        n("cert:1", 7),
+    ];
+    assert_eq!(store.record_notifications(&due).await.expect("record"), 3);
+    assert_eq!(store.record_notifications(&due).await.expect("record"), 0);
+    assert!(store
+        .pending_notifications(99)
+        .await
+        .expect("pending")
+        .is_empty());
+    let pending = store.pending_notifications(100).await.expect("pending");
+    assert_eq!(pending.len(), 3);
+    store
+        .notification_delivered(pending[0].id, 101)
+        .await
+        .expect("delivered");
+    store
+        .notification_failed(pending[1].id, "HTTP 500", Some(200))
+        .await
+        .expect("failed");
+    store
+        .notification_failed(pending[2].id, "refused", None)
+        .await
+        .expect("given up");
+    assert!(store
+        .pending_notifications(199)
+        .await
+        .expect("pending")
+        .is_empty());
+    let retry = store.pending_notifications(200).await.expect("pending");
+    assert_eq!(retry.len(), 1);
+    assert_eq!(
+        (retry[0].attempts, retry[0].last_error.as_deref()),
+        (1, Some("HTTP 500"))
+    );
+    let all = store.list_notifications().await.expect("list");
+    let state_of = |id| all.iter().find(|x| x.id == id).map(|x| x.state);
+    assert_eq!(state_of(pending[0].id), Some(NotificationState::Delivered));
+    assert_eq!(state_of(pending[2].id), Some(NotificationState::Failed));
+
+    // Removing an inventory certificate drops its link from others.
+    let removed = store
+        .remove_inventory(a.id, &event("inventory.removed"))
+        .await
+        .expect("remove");
+    assert_eq!(removed.fingerprint, "aa");
+    assert!(matches!(
+        store
+            .remove_inventory(a.id, &event("inventory.removed"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let left = store.list_inventory(None, None).await.expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].issuer_inventory_id, None);
+    verify_chain(&store.audit_log().await.expect("audit")).expect("audit chain intact");
 }

@@ -29,6 +29,11 @@ pub const TABLES: &[&str] = &[
     "api_tokens",
     "certificate_pairs",
     "kmc_escrow",
+    "certificate_successions",
+    "scheduled_revocations",
+    "cross_certificates",
+    "inventory",
+    "notifications",
 ];
 
 /// Rows per INSERT statement (well under both databases' parameter limits).

@@ -11,6 +11,8 @@ pub(crate) mod contract;
 pub mod copy;
 mod postgres;
 mod rows;
+#[macro_use]
+mod shared_sql;
 mod sqlite;
 mod sqlite_batch;
 
@@ -104,6 +106,10 @@ pub struct CaRecord {
     pub created_at: i64,
     /// How the CA publishes revocation.
     pub settings: CaSettings,
+    /// Its generation: 1 for a new CA, one more for each rollover.
+    pub generation: u32,
+    /// The generation it replaced (rollover), if any.
+    pub predecessor: Option<IssuerId>,
 }
 
 /// A CA about to be created (the store assigns the id).
@@ -139,6 +145,10 @@ pub struct NewCa {
     pub created_at: i64,
     /// Publication settings.
     pub settings: CaSettings,
+    /// Generation (1 unless this CA is a rollover successor).
+    pub generation: u32,
+    /// The CA this one replaces (rollover).
+    pub predecessor: Option<IssuerId>,
 }
 
 /// A certificate about to be committed.
@@ -860,6 +870,381 @@ pub trait AuditStore {
     async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// How a certificate replaced its predecessor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuccessionKind {
+    /// Same subject, names and key; new validity.
+    Renew,
+    /// Same subject and names; a new key.
+    Rekey,
+    /// New names (and possibly a new key).
+    Reissue,
+}
+
+impl SuccessionKind {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuccessionKind::Renew => "renew",
+            SuccessionKind::Rekey => "rekey",
+            SuccessionKind::Reissue => "reissue",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "renew" => Ok(SuccessionKind::Renew),
+            "rekey" => Ok(SuccessionKind::Rekey),
+            "reissue" => Ok(SuccessionKind::Reissue),
+            other => Err(StoreError::Corrupt(format!("succession kind '{other}'"))),
+        }
+    }
+}
+
+/// The link a successor certificate is committed with.
+#[derive(Clone, Debug)]
+pub struct Succession {
+    /// The certificate it replaces (row id).
+    pub predecessor_id: i64,
+    /// How.
+    pub kind: SuccessionKind,
+    /// When the predecessor is to be revoked as superseded, if it is.
+    pub revoke_predecessor_at: Option<i64>,
+}
+
+/// A revocation that takes effect later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduledRevocation {
+    /// The certificate (row id).
+    pub certificate_id: i64,
+    /// The reason it will be revoked with.
+    pub reason: RevocationReason,
+    /// When (Unix seconds).
+    pub due_at: i64,
+    /// When it was asked for.
+    pub requested_at: i64,
+}
+
+/// A certificate's place in its renewal history.
+#[derive(Clone, Debug, Default)]
+pub struct Lineage {
+    /// The certificate it replaced, and how.
+    pub predecessor: Option<(SuccessionKind, CertificateRecord)>,
+    /// The certificates that replaced it, oldest first.
+    pub successors: Vec<(SuccessionKind, CertificateRecord)>,
+    /// Its revocation, when one is scheduled.
+    pub scheduled_revocation: Option<ScheduledRevocation>,
+}
+
+/// Lifecycle records: renewal links, scheduled revocations, CA generations, cross
+/// certificates.
+#[allow(async_fn_in_trait)]
+pub trait LifecycleStore {
+    /// Commits `cert` (as [`CertificateStore::commit_certificate`]) linked to its
+    /// predecessor, scheduling the predecessor's revocation when asked, in one transaction.
+    ///
+    /// # Errors
+    /// As `commit_certificate`; Conflict if the predecessor does not exist.
+    async fn commit_successor(
+        &self,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        audit: &AuditEvent,
+        succession: &Succession,
+    ) -> Result<CertificateRecord, StoreError>;
+
+    /// The renewal history around certificate `id`.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn lineage(&self, id: i64) -> Result<Lineage, StoreError>;
+
+    /// Scheduled revocations due at `now`, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn due_revocations(&self, now: i64) -> Result<Vec<ScheduledRevocation>, StoreError>;
+
+    /// Forgets the scheduled revocation of certificate `id` (carried out or moot).
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn drop_scheduled_revocation(&self, id: i64) -> Result<(), StoreError>;
+
+    /// The CA that replaced `ca` in a rollover, if any.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn ca_successor(&self, ca: IssuerId) -> Result<Option<CaRecord>, StoreError>;
+
+    /// The latest notAfter of any certificate `ca` issued (None: it issued none).
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn last_expiry(&self, ca: IssuerId) -> Result<Option<i64>, StoreError>;
+
+    /// Commits a cross certificate for CA `subject_ca` (the row sits under its issuer).
+    ///
+    /// # Errors
+    /// As `commit_certificate`.
+    async fn commit_cross_certificate(
+        &self,
+        subject_ca: IssuerId,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError>;
+
+    /// The cross certificates issued for `subject_ca`, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn cross_certificates(
+        &self,
+        subject_ca: IssuerId,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
+}
+
+/// A certificate caforge did not issue, about to be added to the inventory.
+#[derive(Clone, Debug)]
+pub struct NewInventoryCert {
+    /// Hex SHA-256 of the DER.
+    pub fingerprint: String,
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial (hex).
+    pub serial: String,
+    /// SANs.
+    pub sans: Vec<SubjectAltName>,
+    /// Key type.
+    pub key_type: String,
+    /// notBefore.
+    pub not_before: i64,
+    /// notAfter.
+    pub not_after: i64,
+    /// The caforge CA that signed it, when one did.
+    pub issuer_ca_id: Option<IssuerId>,
+    /// The inventory certificate that signed it, when known.
+    pub issuer_inventory_id: Option<i64>,
+    /// Where it came from (a file, or `probe:HOST:PORT`).
+    pub source: String,
+    /// DER.
+    pub der: Vec<u8>,
+    /// When it was imported.
+    pub imported_at: i64,
+}
+
+/// An inventory certificate as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InventoryRecord {
+    /// Row id.
+    pub id: i64,
+    /// Hex SHA-256 of the DER.
+    pub fingerprint: String,
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial (hex).
+    pub serial: String,
+    /// SANs.
+    pub sans: Vec<SubjectAltName>,
+    /// Key type.
+    pub key_type: String,
+    /// notBefore.
+    pub not_before: i64,
+    /// notAfter.
+    pub not_after: i64,
+    /// The caforge CA that signed it.
+    pub issuer_ca_id: Option<IssuerId>,
+    /// The inventory certificate that signed it.
+    pub issuer_inventory_id: Option<i64>,
+    /// Where it came from.
+    pub source: String,
+    /// DER.
+    #[serde(skip)]
+    pub der: Vec<u8>,
+    /// When it was imported.
+    pub imported_at: i64,
+}
+
+/// The inventory of certificates caforge did not issue.
+#[allow(async_fn_in_trait)]
+pub trait InventoryStore {
+    /// Adds `cert` with its audit entry; None when a certificate with its fingerprint is
+    /// already in the inventory (nothing changes then).
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn add_inventory(
+        &self,
+        cert: &NewInventoryCert,
+        audit: &AuditEvent,
+    ) -> Result<Option<InventoryRecord>, StoreError>;
+
+    /// Inventory certificates with notAfter in `[from, before)` (either bound optional),
+    /// by notAfter.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn list_inventory(
+        &self,
+        from: Option<i64>,
+        before: Option<i64>,
+    ) -> Result<Vec<InventoryRecord>, StoreError>;
+
+    /// Inventory certificates with this serial (hex).
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn inventory_by_serial(&self, serial: &str) -> Result<Vec<InventoryRecord>, StoreError>;
+
+    /// Links inventory certificate `id` to the inventory certificate that signed it.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn link_inventory_issuer(&self, id: i64, issuer: i64) -> Result<(), StoreError>;
+
+    /// Removes inventory certificate `id` (and its pending notifications).
+    ///
+    /// # Errors
+    /// NotFound, or store failures.
+    async fn remove_inventory(
+        &self,
+        id: i64,
+        audit: &AuditEvent,
+    ) -> Result<InventoryRecord, StoreError>;
+
+    /// The caforge-issued certificate with this fingerprint, if any.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn certificate_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
+}
+
+/// Delivery state of a notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationState {
+    /// Not delivered yet (maybe after failed attempts).
+    Pending,
+    /// Delivered (the receiver answered 2xx).
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+impl NotificationState {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationState::Pending => "pending",
+            NotificationState::Delivered => "delivered",
+            NotificationState::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(NotificationState::Pending),
+            "delivered" => Ok(NotificationState::Delivered),
+            "failed" => Ok(NotificationState::Failed),
+            other => Err(StoreError::Corrupt(format!("notification state '{other}'"))),
+        }
+    }
+}
+
+/// A notification owed to a webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewNotification {
+    /// `cert:<id>` or `inventory:<id>`.
+    pub target: String,
+    /// The threshold reached (days before expiry).
+    pub threshold_days: u32,
+    /// The webhook URL.
+    pub webhook: String,
+    /// The JSON body to POST.
+    pub payload: String,
+    /// When it became due.
+    pub created_at: i64,
+}
+
+/// A notification as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotificationRecord {
+    /// Row id.
+    pub id: i64,
+    /// `cert:<id>` or `inventory:<id>`.
+    pub target: String,
+    /// Threshold (days).
+    pub threshold_days: u32,
+    /// Webhook URL.
+    pub webhook: String,
+    /// Delivery state.
+    pub state: NotificationState,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (pending ones).
+    pub next_attempt_at: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// The JSON body.
+    pub payload: String,
+    /// When it became due.
+    pub created_at: i64,
+    /// When it was delivered.
+    pub delivered_at: Option<i64>,
+}
+
+/// Expiry notifications: recorded once per (certificate, threshold, webhook), delivered at
+/// least once.
+#[allow(async_fn_in_trait)]
+pub trait NotificationStore {
+    /// Records notifications that became due; those already recorded are left alone.
+    /// Returns how many are new.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn record_notifications(&self, due: &[NewNotification]) -> Result<usize, StoreError>;
+
+    /// Pending notifications whose next attempt is due at `now`, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn pending_notifications(&self, now: i64) -> Result<Vec<NotificationRecord>, StoreError>;
+
+    /// Marks notification `id` delivered at `at`.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn notification_delivered(&self, id: i64, at: i64) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: retried at `retry_at`, or given up when None.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// Every notification, newest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn list_notifications(&self) -> Result<Vec<NotificationRecord>, StoreError>;
+}
+
 /// Everything a CA stores.
 pub trait Store:
     SerialStore
@@ -870,6 +1255,9 @@ pub trait Store:
     + OcspStore
     + TokenStore
     + AuditStore
+    + LifecycleStore
+    + InventoryStore
+    + NotificationStore
     + Send
     + Sync
 {
@@ -884,6 +1272,9 @@ impl<
             + OcspStore
             + TokenStore
             + AuditStore
+            + LifecycleStore
+            + InventoryStore
+            + NotificationStore
             + Send
             + Sync,
     > Store for T
@@ -1179,6 +1570,104 @@ impl TokenStore for AnyStore {
         a: &AuditEvent,
     ) -> Result<TokenRecord, StoreError> {
         dispatch!(self, st => st.revoke_token(id, at, a).await)
+    }
+}
+
+impl LifecycleStore for AnyStore {
+    async fn commit_successor(
+        &self,
+        c: &NewCertificate,
+        k: &str,
+        a: &AuditEvent,
+        s: &Succession,
+    ) -> Result<CertificateRecord, StoreError> {
+        dispatch!(self, st => st.commit_successor(c, k, a, s).await)
+    }
+    async fn lineage(&self, id: i64) -> Result<Lineage, StoreError> {
+        dispatch!(self, st => st.lineage(id).await)
+    }
+    async fn due_revocations(&self, now: i64) -> Result<Vec<ScheduledRevocation>, StoreError> {
+        dispatch!(self, st => st.due_revocations(now).await)
+    }
+    async fn drop_scheduled_revocation(&self, id: i64) -> Result<(), StoreError> {
+        dispatch!(self, st => st.drop_scheduled_revocation(id).await)
+    }
+    async fn ca_successor(&self, ca: IssuerId) -> Result<Option<CaRecord>, StoreError> {
+        dispatch!(self, st => st.ca_successor(ca).await)
+    }
+    async fn last_expiry(&self, ca: IssuerId) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, st => st.last_expiry(ca).await)
+    }
+    async fn commit_cross_certificate(
+        &self,
+        ca: IssuerId,
+        c: &NewCertificate,
+        k: &str,
+        a: &AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        dispatch!(self, st => st.commit_cross_certificate(ca, c, k, a).await)
+    }
+    async fn cross_certificates(&self, ca: IssuerId) -> Result<Vec<CertificateRecord>, StoreError> {
+        dispatch!(self, st => st.cross_certificates(ca).await)
+    }
+}
+
+impl InventoryStore for AnyStore {
+    async fn add_inventory(
+        &self,
+        c: &NewInventoryCert,
+        a: &AuditEvent,
+    ) -> Result<Option<InventoryRecord>, StoreError> {
+        dispatch!(self, st => st.add_inventory(c, a).await)
+    }
+    async fn list_inventory(
+        &self,
+        from: Option<i64>,
+        before: Option<i64>,
+    ) -> Result<Vec<InventoryRecord>, StoreError> {
+        dispatch!(self, st => st.list_inventory(from, before).await)
+    }
+    async fn inventory_by_serial(&self, s: &str) -> Result<Vec<InventoryRecord>, StoreError> {
+        dispatch!(self, st => st.inventory_by_serial(s).await)
+    }
+    async fn link_inventory_issuer(&self, id: i64, issuer: i64) -> Result<(), StoreError> {
+        dispatch!(self, st => st.link_inventory_issuer(id, issuer).await)
+    }
+    async fn remove_inventory(
+        &self,
+        id: i64,
+        a: &AuditEvent,
+    ) -> Result<InventoryRecord, StoreError> {
+        dispatch!(self, st => st.remove_inventory(id, a).await)
+    }
+    async fn certificate_by_fingerprint(
+        &self,
+        f: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        dispatch!(self, st => st.certificate_by_fingerprint(f).await)
+    }
+}
+
+impl NotificationStore for AnyStore {
+    async fn record_notifications(&self, due: &[NewNotification]) -> Result<usize, StoreError> {
+        dispatch!(self, st => st.record_notifications(due).await)
+    }
+    async fn pending_notifications(&self, now: i64) -> Result<Vec<NotificationRecord>, StoreError> {
+        dispatch!(self, st => st.pending_notifications(now).await)
+    }
+    async fn notification_delivered(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        dispatch!(self, st => st.notification_delivered(id, at).await)
+    }
+    async fn notification_failed(
+        &self,
+        id: i64,
+        e: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, st => st.notification_failed(id, e, retry_at).await)
+    }
+    async fn list_notifications(&self) -> Result<Vec<NotificationRecord>, StoreError> {
+        dispatch!(self, st => st.list_notifications().await)
     }
 }
 

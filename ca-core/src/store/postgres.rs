@@ -17,8 +17,8 @@ use tokio::sync::Notify;
 use futures_util::TryStreamExt as _;
 
 use super::rows::{
-    ca_from_row, cert_from_row, crl_from_row, opt_u32, revoked_row, to_i64, token_from_row,
-    RevokedSqlRow, CERT_COLUMNS,
+    ca_from_row, cert_from_row, crl_from_row, opt_u32, revoked_row, scheduled_from_tuple, to_i64,
+    token_from_row, RevokedSqlRow, CERT_COLUMNS,
 };
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
@@ -40,6 +40,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../../migrations/postgres/0003_crl_order.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_lifecycle.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_inventory_notify.sql"),
     ),
 ];
 
@@ -349,6 +357,23 @@ async fn insert_certificate(
     Ok(id)
 }
 
+/// Inside a write transaction: marks the reserved serial used, inserts `cert` under its
+/// issuer and appends `audit`; returns the new row id.
+async fn commit_in(
+    conn: &mut PgConnection,
+    cert: &NewCertificate,
+    issuer_key_id: &str,
+    audit: &AuditEvent,
+) -> Result<i64, StoreError> {
+    let issuer = cert
+        .issuer_ca_id
+        .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
+    mark_serial_used(conn, issuer_key_id, &cert.serial).await?;
+    let id = insert_certificate(conn, cert, issuer).await?;
+    append_audit_in(conn, audit).await?;
+    Ok(id)
+}
+
 async fn cert_by_id_in(conn: &mut PgConnection, id: i64) -> Result<CertificateRecord, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id WHERE c.id = $1"
@@ -408,8 +433,8 @@ impl CaStore for PgStore {
             .map_err(|e| StoreError::Corrupt(format!("name constraints: {e}")))?;
         let id = sqlx::query_scalar::<_, i64>(
             "INSERT INTO cas (name, parent_id, key_type, key_ref, sm2_id, key_id, subject, serial, not_before, not_after, path_len, name_constraints, cert_der, created_at,
-                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
+                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime, generation, predecessor_ca_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
         )
         .bind(&ca.name)
         .bind(ca.parent_id.map(|p| p.0))
@@ -431,6 +456,8 @@ impl CaStore for PgStore {
         .bind(i64::from(ca.settings.crl_partitions))
         .bind(ca.settings.ocsp_signer.as_str())
         .bind(ca.settings.ocsp_lifetime)
+        .bind(i64::from(ca.generation))
+        .bind(ca.predecessor.map(|p| p.0))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -544,13 +571,8 @@ impl CertificateStore for PgStore {
         issuer_key_id: &str,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        let issuer = cert
-            .issuer_ca_id
-            .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
         let mut tx = self.write_tx().await?;
-        mark_serial_used(&mut tx, issuer_key_id, &cert.serial).await?;
-        let id = insert_certificate(&mut tx, cert, issuer).await?;
-        append_audit_in(&mut tx, audit).await?;
+        let id = commit_in(&mut tx, cert, issuer_key_id, audit).await?;
         let record = cert_by_id_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(record)
@@ -683,13 +705,7 @@ impl PairStore for PgStore {
         let mut tx = self.write_tx().await?;
         let mut ids = [0i64; 2];
         for (slot, member) in ids.iter_mut().zip([first, second]) {
-            let issuer = member
-                .cert
-                .issuer_ca_id
-                .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
-            mark_serial_used(&mut tx, member.issuer_key_id, &member.cert.serial).await?;
-            *slot = insert_certificate(&mut tx, member.cert, issuer).await?;
-            append_audit_in(&mut tx, member.audit).await?;
+            *slot = commit_in(&mut tx, member.cert, member.issuer_key_id, member.audit).await?;
         }
         let created_at = second.cert.created_at;
         sqlx::query(
@@ -1281,6 +1297,8 @@ pub(crate) mod testing {
         }
     }
 }
+
+super::shared_sql::shared_roles!(PgStore);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,9 @@
 
 use sqlx::{Decode, Postgres, Row as _, Sqlite, Type};
 
-use super::{CaRecord, CertificateRecord, CrlRecord, IssuerId, NewCrl, StoreError};
+use super::{
+    CaRecord, CertificateRecord, CrlRecord, IssuerId, NewCrl, ScheduledRevocation, StoreError,
+};
 use crate::keys::KeyRef;
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::tokens::TokenRecord;
@@ -66,6 +68,9 @@ pub(super) fn ca_from_row(row: &impl SqlRow) -> Result<CaRecord, StoreError> {
         cert_der: row.get("cert_der")?,
         created_at: row.get("created_at")?,
         settings: settings_from_row(row)?,
+        generation: u32::try_from(row.get::<i64>("generation")?)
+            .map_err(|_| StoreError::Corrupt("generation".into()))?,
+        predecessor: row.get::<Option<i64>>("predecessor_ca_id")?.map(IssuerId),
     })
 }
 
@@ -198,5 +203,64 @@ pub(super) fn token_from_row(row: &impl SqlRow) -> Result<TokenRecord, StoreErro
         expires_at: row.get("expires_at")?,
         revoked_at: row.get("revoked_at")?,
         token_hash: row.get("token_hash")?,
+    })
+}
+
+/// A `scheduled_revocations` row: (certificate_id, reason, due_at, requested_at).
+pub(super) fn scheduled_from_tuple(
+    (certificate_id, reason, due_at, requested_at): (i64, i64, i64, i64),
+) -> Result<ScheduledRevocation, StoreError> {
+    Ok(ScheduledRevocation {
+        certificate_id,
+        reason: u8::try_from(reason)
+            .ok()
+            .and_then(RevocationReason::from_code)
+            .ok_or_else(|| StoreError::Corrupt(format!("scheduled revocation reason {reason}")))?,
+        due_at,
+        requested_at,
+    })
+}
+
+/// The columns of an inventory row, in [`inventory_from_row`]'s terms.
+pub(super) const INVENTORY_COLUMNS: &str = "id, fingerprint, subject, issuer, serial, sans, key_type, not_before, not_after, issuer_ca_id, issuer_inventory_id, source, der, imported_at";
+
+pub(super) fn inventory_from_row(row: &impl SqlRow) -> Result<super::InventoryRecord, StoreError> {
+    let sans: String = row.get("sans")?;
+    Ok(super::InventoryRecord {
+        id: row.get("id")?,
+        fingerprint: row.get("fingerprint")?,
+        subject: row.get("subject")?,
+        issuer: row.get("issuer")?,
+        serial: row.get("serial")?,
+        sans: serde_json::from_str(&sans).map_err(|e| StoreError::Corrupt(format!("sans: {e}")))?,
+        key_type: row.get("key_type")?,
+        not_before: row.get("not_before")?,
+        not_after: row.get("not_after")?,
+        issuer_ca_id: row.get::<Option<i64>>("issuer_ca_id")?.map(IssuerId),
+        issuer_inventory_id: row.get("issuer_inventory_id")?,
+        source: row.get("source")?,
+        der: row.get("der")?,
+        imported_at: row.get("imported_at")?,
+    })
+}
+
+pub(super) fn notification_from_row(
+    row: &impl SqlRow,
+) -> Result<super::NotificationRecord, StoreError> {
+    let state: String = row.get("state")?;
+    Ok(super::NotificationRecord {
+        id: row.get("id")?,
+        target: row.get("target")?,
+        threshold_days: u32::try_from(row.get::<i64>("threshold_days")?)
+            .map_err(|_| StoreError::Corrupt("threshold_days".into()))?,
+        webhook: row.get("webhook")?,
+        state: super::NotificationState::parse(&state)?,
+        attempts: u32::try_from(row.get::<i64>("attempts")?)
+            .map_err(|_| StoreError::Corrupt("attempts".into()))?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        last_error: row.get("last_error")?,
+        payload: row.get("payload")?,
+        created_at: row.get("created_at")?,
+        delivered_at: row.get("delivered_at")?,
     })
 }

@@ -10,8 +10,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 
 use super::rows::{
-    ca_from_row, cert_from_row, crl_from_row, opt_u32, revoked_row, to_i64, token_from_row,
-    RevokedSqlRow, CERT_COLUMNS,
+    ca_from_row, cert_from_row, crl_from_row, opt_u32, revoked_row, scheduled_from_tuple, to_i64,
+    token_from_row, RevokedSqlRow, CERT_COLUMNS,
 };
 use super::sqlite_batch::{Done, GroupCommit, Op};
 use super::{
@@ -39,6 +39,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         include_str!("../../migrations/sqlite/0005_crl_order.sql"),
+    ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_lifecycle.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_inventory_notify.sql"),
     ),
 ];
 
@@ -104,6 +112,11 @@ impl SqliteStore {
     /// (tests shorten it; production keeps the default of two seconds).
     pub fn set_write_mark_settle(&mut self, settle: Duration) {
         self.settle = settle;
+    }
+
+    /// A write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once).
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn migrate(&mut self) -> Result<(), StoreError> {
@@ -204,6 +217,23 @@ async fn insert_certificate(
     super::sqlite_batch::insert_certificates(conn, &[(cert, issuer)]).await
 }
 
+/// Inside a write transaction: marks the reserved serial used, inserts `cert` under its
+/// issuer and appends `audit`; returns the new row id.
+async fn commit_in(
+    conn: &mut SqliteConnection,
+    cert: &NewCertificate,
+    issuer_key_id: &str,
+    audit: &AuditEvent,
+) -> Result<i64, StoreError> {
+    let issuer = cert
+        .issuer_ca_id
+        .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
+    mark_serial_used(conn, issuer_key_id, &cert.serial).await?;
+    let id = insert_certificate(conn, cert, issuer).await?;
+    append_audit_in(conn, audit).await?;
+    Ok(id)
+}
+
 async fn cert_by_id_in(
     conn: &mut SqliteConnection,
     id: i64,
@@ -291,8 +321,8 @@ impl CaStore for SqliteStore {
             .map_err(|e| StoreError::Corrupt(format!("name constraints: {e}")))?;
         let id = sqlx::query(
             "INSERT INTO cas (name, parent_id, key_type, key_ref, sm2_id, key_id, subject, serial, not_before, not_after, path_len, name_constraints, cert_der, created_at,
-                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime, generation, predecessor_ca_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&ca.name)
         .bind(ca.parent_id.map(|p| p.0))
@@ -314,6 +344,8 @@ impl CaStore for SqliteStore {
         .bind(i64::from(ca.settings.crl_partitions))
         .bind(ca.settings.ocsp_signer.as_str())
         .bind(ca.settings.ocsp_lifetime)
+        .bind(i64::from(ca.generation))
+        .bind(ca.predecessor.map(|p| p.0))
         .execute(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -539,13 +571,7 @@ impl PairStore for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut ids = [0i64; 2];
         for (slot, member) in ids.iter_mut().zip([first, second]) {
-            let issuer = member
-                .cert
-                .issuer_ca_id
-                .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
-            mark_serial_used(&mut tx, member.issuer_key_id, &member.cert.serial).await?;
-            *slot = insert_certificate(&mut tx, member.cert, issuer).await?;
-            append_audit_in(&mut tx, member.audit).await?;
+            *slot = commit_in(&mut tx, member.cert, member.issuer_key_id, member.audit).await?;
         }
         let created_at = second.cert.created_at;
         sqlx::query(
@@ -1132,6 +1158,8 @@ fn file_id(meta: &std::fs::Metadata) -> u64 {
 fn file_id(_meta: &std::fs::Metadata) -> u64 {
     0
 }
+
+super::shared_sql::shared_roles!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

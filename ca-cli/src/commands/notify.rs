@@ -1,0 +1,102 @@
+//! `caforge notify …`: expiry notifications to the webhooks in caforge.toml.
+
+use anyhow::{bail, Result};
+
+use crate::context::Globals;
+use crate::output::{print_json, timestamp, Format};
+
+/// Notification subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum NotifyCommand {
+    /// One pass: record the reminders that became due, deliver every pending one.
+    Run {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Every notification with its delivery state, attempts and last error.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
+    let config = g.config()?;
+    let authority = g.authority().await?;
+    match cmd {
+        NotifyCommand::Run { format } => {
+            if config.notify.webhooks.is_empty() {
+                bail!("no webhooks configured: add [notify] webhooks = [\"http://…\"] to caforge.toml");
+            }
+            let report = ca_server::notify::run_pass(&authority, &config.notify).await?;
+            match format {
+                Format::Json => print_json(&serde_json::json!({
+                    "recorded": report.recorded,
+                    "delivered": report.delivered,
+                    "retrying": report.retrying,
+                    "given_up": report.given_up,
+                })),
+                Format::Text => {
+                    println!(
+                        "{} became due; {} delivered, {} to retry, {} given up",
+                        report.recorded, report.delivered, report.retrying, report.given_up
+                    );
+                    Ok(())
+                }
+            }
+        }
+        NotifyCommand::Status { format } => {
+            let all = authority.notifications().await?;
+            match format {
+                Format::Json => print_json(&serde_json::Value::Array(
+                    all.iter()
+                        .map(|n| {
+                            serde_json::json!({
+                                "id": n.id,
+                                "target": n.target,
+                                "threshold_days": n.threshold_days,
+                                "webhook": n.webhook,
+                                "state": n.state.as_str(),
+                                "attempts": n.attempts,
+                                "next_attempt_at": (n.state == ca_core::store::NotificationState::Pending).then(|| timestamp(n.next_attempt_at)),
+                                "last_error": n.last_error,
+                                "due_since": timestamp(n.created_at),
+                                "delivered_at": n.delivered_at.map(timestamp),
+                                "payload": serde_json::from_str::<serde_json::Value>(&n.payload).unwrap_or_default(),
+                            })
+                        })
+                        .collect(),
+                )),
+                Format::Text => {
+                    println!(
+                        "{:<5} {:<16} {:<5} {:<10} {:<4} {:<20} WEBHOOK / LAST ERROR",
+                        "ID", "TARGET", "DAYS", "STATE", "TRY", "NEXT ATTEMPT"
+                    );
+                    for n in &all {
+                        println!(
+                            "{:<5} {:<16} {:<5} {:<10} {:<4} {:<20} {}{}",
+                            n.id,
+                            n.target,
+                            n.threshold_days,
+                            n.state.as_str(),
+                            n.attempts,
+                            if n.state == ca_core::store::NotificationState::Pending {
+                                timestamp(n.next_attempt_at)
+                            } else {
+                                "-".into()
+                            },
+                            n.webhook,
+                            n.last_error
+                                .as_deref()
+                                .map(|e| format!("  ({e})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! What happens after issuance: renewal, rekeying and re-issuance with links between
+//! predecessor and successor, revocations scheduled after a grace period, intermediate
+//! rollover (CA generations), cross-signing and the certification paths it creates.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use der::Decode;
+use x509_cert::Certificate;
+
+use super::{
+    fingerprint, publication, spki_sha256, Authority, CreatedCa, IssueRequest, Issued,
+    LeafOverrides, NewCaRequest, RevokeRequest, SubjectKey,
+};
+use crate::algorithm::KeyType;
+use crate::audit::AuditEvent;
+use crate::issuance::{self, CertificateTemplate};
+use crate::keys::store_of;
+use crate::lint::{lint_certificate, CertificateKind, LintTarget};
+use crate::policy;
+use crate::profile::ProfileName;
+use crate::revocation::RevocationReason;
+use crate::store::{
+    CaRecord, CertificateRecord, IssuerId, Lineage, NewCertificate, Store, Succession,
+    SuccessionKind,
+};
+use crate::{Error, Result};
+
+/// Longest chain of CAs a certification path may have (loops in corrupt data stop here).
+const MAX_PATH_CAS: usize = 16;
+
+/// A renewal, rekey or re-issuance of a certificate caforge issued.
+#[derive(Clone, Debug, Default)]
+pub struct RenewRequest {
+    /// The predecessor's serial (hex).
+    pub serial: String,
+    /// The predecessor's issuer, when the serial is ambiguous.
+    pub ca: Option<String>,
+    /// A CSR with a new key (rekey); the predecessor's key is kept when absent.
+    pub csr: Option<Vec<u8>>,
+    /// New SANs (re-issuance); the predecessor's are kept when empty.
+    pub sans: Vec<String>,
+    /// A new subject DN (re-issuance).
+    pub subject: Option<String>,
+    /// Validity in days (the profile's default when absent).
+    pub days: Option<u32>,
+    /// Revoke the predecessor as superseded this many seconds after the successor is
+    /// issued (0: at once); the predecessor stays valid when absent.
+    pub revoke_old_after: Option<i64>,
+}
+
+/// The lifecycle state of a CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaState {
+    /// Issues certificates.
+    Active,
+    /// Replaced by a successor; still publishes CRLs and answers OCSP for what it issued.
+    Retiring,
+    /// Replaced, and everything it issued has expired.
+    Retired,
+    /// Its own certificate expired without a successor.
+    Expired,
+    /// Its own certificate was revoked.
+    Revoked,
+}
+
+impl CaState {
+    /// The state's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaState::Active => "active",
+            CaState::Retiring => "retiring",
+            CaState::Retired => "retired",
+            CaState::Expired => "expired",
+            CaState::Revoked => "revoked",
+        }
+    }
+}
+
+/// A rollover: a successor for an intermediate CA, with a new key under the same parent.
+#[derive(Clone, Debug, Default)]
+pub struct RolloverRequest {
+    /// The CA to replace, by name or id.
+    pub ca: String,
+    /// The successor's key type (the predecessor's when absent).
+    pub key_type: Option<KeyType>,
+    /// The successor's name (`<name>-g<generation>` when absent).
+    pub name: Option<String>,
+    /// Validity in days (the intermediate default, clipped to the parent).
+    pub days: Option<u32>,
+    /// Where the new key is generated (the predecessor's key store when absent).
+    pub key_store: Option<String>,
+}
+
+/// A cross certificate that was issued.
+#[derive(Debug)]
+pub struct CrossSigned {
+    /// The stored certificate (under its issuer).
+    pub record: CertificateRecord,
+    /// Its DER.
+    pub der: Vec<u8>,
+    /// Warnings (validity clipped).
+    pub warnings: Vec<String>,
+}
+
+/// One certificate of a certification path.
+#[derive(Clone, Debug)]
+pub struct PathElement {
+    /// The certificate.
+    pub der: Vec<u8>,
+    /// Its subject (RFC 4514).
+    pub subject: String,
+    /// The CA that issued it (itself for a self-signed root).
+    pub issuer_name: String,
+    /// Whether this is a cross certificate.
+    pub cross: bool,
+}
+
+/// What one pass of scheduled work did ([`Authority::run_due_revocations`]).
+#[derive(Clone, Debug, Default)]
+pub struct DueRevocations {
+    /// Certificates revoked, by serial.
+    pub revoked: Vec<String>,
+    /// Scheduled revocations dropped because the certificate was already revoked.
+    pub moot: usize,
+}
+
+fn unix(t: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+impl<S: Store> Authority<S> {
+    /// The generation of `ca`'s lineage that issues now: `ca` itself, or the newest CA that
+    /// replaced it through rollovers.
+    ///
+    /// # Errors
+    /// Store failures, or a successor loop in corrupt data.
+    pub async fn active_generation(&self, ca: CaRecord) -> Result<CaRecord> {
+        let mut current = ca;
+        for _ in 0..MAX_PATH_CAS {
+            match self.store.ca_successor(current.id).await? {
+                Some(next) => current = next,
+                None => return Ok(current),
+            }
+        }
+        Err(Error::Invalid(format!(
+            "CA '{}' has more than {MAX_PATH_CAS} generations or a successor loop",
+            current.name
+        )))
+    }
+
+    /// Renews, rekeys or re-issues a certificate.
+    ///
+    /// Steps: 1. find the predecessor and refuse what cannot be renewed (CA certificates,
+    /// a key reported compromised when the key is kept); 2. pick the active generation of
+    /// its issuer; 3. issue the successor through the issuance pipeline with the
+    /// predecessor's exact subject name, SANs, profile and (unless a CSR brings a new one)
+    /// key; 4. commit it linked to the predecessor, scheduling the predecessor's revocation
+    /// as superseded when asked; 5. carry out that revocation now when there is no grace
+    /// period.
+    ///
+    /// # Errors
+    /// As [`Authority::issue`]; Rejected for CA certificates and compromised keys.
+    pub async fn renew(&self, req: &RenewRequest) -> Result<Issued> {
+        // 1.
+        let old = self.certificate(&req.serial, req.ca.as_deref()).await?;
+        if old.profile == "ca" {
+            return Err(Error::Invalid(format!(
+                "{} is a CA certificate: use `caforge ca rollover` for CAs",
+                old.serial
+            )));
+        }
+        let profile = ProfileName::from_str(&old.profile)?;
+        let old_cert = Certificate::from_der(&old.der)?;
+        let old_spki = old_cert.tbs_certificate().subject_public_key_info().clone();
+        let rekey = req.csr.is_some();
+        if !rekey {
+            let compromised = old.revocation_reason == Some(RevocationReason::KeyCompromise)
+                || self.store.is_key_blocked(&spki_sha256(&old_spki)?).await?;
+            if compromised {
+                return Err(Error::Invalid(format!(
+                    "the key of {} was reported compromised: renewing it with the same key is refused; rekey with --csr and a new key",
+                    old.serial
+                )));
+            }
+        }
+        if let Some(grace) = req.revoke_old_after {
+            if grace < 0 {
+                return Err(Error::Invalid("the grace period cannot be negative".into()));
+            }
+        }
+        let kind = if !req.sans.is_empty() || req.subject.is_some() {
+            SuccessionKind::Reissue
+        } else if rekey {
+            SuccessionKind::Rekey
+        } else {
+            SuccessionKind::Renew
+        };
+
+        // 2.
+        let issuer_record = self.store.ca_by_id(old.issuer_ca_id).await?;
+        let ca = self.issuing_ca(&issuer_record.id.to_string()).await?;
+        let (issuer, chain_records) = (&ca.issuer, &ca.chain);
+
+        // 3.
+        let sans = if req.sans.is_empty() {
+            old.sans.iter().map(ToString::to_string).collect()
+        } else {
+            req.sans.clone()
+        };
+        let issue = IssueRequest {
+            ca: issuer.record.name.clone(),
+            key: match &req.csr {
+                Some(csr) => SubjectKey::Csr(csr.clone()),
+                // Placeholder: the overrides below supply the predecessor's key.
+                None => SubjectKey::Csr(Vec::new()),
+            },
+            subject: req.subject.clone(),
+            sans,
+            profile,
+            days: req.days,
+        };
+        let overrides = LeafOverrides {
+            key_usage: None,
+            existing_key: (!rekey).then_some(old_spki),
+            subject: req
+                .subject
+                .is_none()
+                .then(|| old_cert.tbs_certificate().subject().clone()),
+        };
+        let mut leaf = self
+            .prepare_leaf(issuer, chain_records, &issue, overrides)
+            .await?;
+        if let Some(from) = &ca.rolled_from {
+            leaf.warnings.push(format!(
+                "CA '{from}' was rolled over: the successor is issued by '{}'",
+                issuer.record.name
+            ));
+        }
+        let der = self.sign_leaf(issuer, &leaf).await?;
+
+        // 4.
+        let (cert, mut audit) = leaf.to_record(issuer, &der);
+        audit.details["predecessor"] = old.serial.clone().into();
+        audit.details["succession"] = kind.as_str().into();
+        let now = leaf.now.unix_timestamp();
+        let succession = Succession {
+            predecessor_id: old.id,
+            kind,
+            revoke_predecessor_at: req.revoke_old_after.map(|grace| now.saturating_add(grace)),
+        };
+        let record = self
+            .store
+            .commit_successor(&cert, &leaf.issuer_kid_hex, &audit, &succession)
+            .await?;
+
+        // 5.
+        if req.revoke_old_after == Some(0) {
+            self.run_due_revocations().await?;
+        }
+        Ok(Issued {
+            record,
+            der,
+            chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),
+            generated_key: leaf.generated_key.take(),
+            warnings: leaf.warnings,
+        })
+    }
+
+    /// Carries out scheduled revocations that are due (superseded predecessors whose grace
+    /// period ended). Run by `caforge maintain`, by `caforge serve` on a schedule and
+    /// before CRLs are signed.
+    ///
+    /// # Errors
+    /// Store failures; a failed revocation stays scheduled for the next pass.
+    pub async fn run_due_revocations(&self) -> Result<DueRevocations> {
+        let now = self.clock.now().unix_timestamp();
+        let mut done = DueRevocations::default();
+        for due in self.store.due_revocations(now).await? {
+            let cert = self.store.certificate_by_id(due.certificate_id).await?;
+            if cert.status == "revoked" {
+                done.moot += 1;
+            } else {
+                self.revoke(&RevokeRequest {
+                    serial: cert.serial.clone(),
+                    ca: Some(cert.issuer_ca_id.to_string()),
+                    reason: due.reason,
+                    invalidity_date: None,
+                })
+                .await?;
+                done.revoked.push(cert.serial);
+            }
+            self.store
+                .drop_scheduled_revocation(due.certificate_id)
+                .await?;
+        }
+        Ok(done)
+    }
+
+    /// The lifecycle state of `ca` now.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn ca_state(&self, ca: &CaRecord) -> Result<CaState> {
+        let now = self.clock.now().unix_timestamp();
+        if self.ca_certificate(ca).await?.status == "revoked" {
+            return Ok(CaState::Revoked);
+        }
+        if self.store.ca_successor(ca.id).await?.is_some() {
+            let last = self.store.last_expiry(ca.id).await?.unwrap_or(i64::MIN);
+            return Ok(if last >= now && ca.not_after >= now {
+                CaState::Retiring
+            } else {
+                CaState::Retired
+            });
+        }
+        Ok(if ca.not_after < now {
+            CaState::Expired
+        } else {
+            CaState::Active
+        })
+    }
+
+    /// Replaces intermediate `req.ca` with a successor: a new key under the same parent,
+    /// the same subject name, constraints and publication settings, and the next
+    /// generation number. From then on issuance asked of the old CA (or of its name) is done
+    /// by the successor, while the old CA keeps publishing CRLs and answering OCSP for the
+    /// certificates it issued.
+    ///
+    /// # Errors
+    /// Roots (roll a root over by creating a new root and cross-signing), a CA that was
+    /// already rolled over, and everything [`Authority::create_intermediate`] refuses.
+    pub async fn rollover(&self, req: &RolloverRequest) -> Result<CreatedCa> {
+        let old = self.store.find_ca(&req.ca).await?;
+        let Some(parent_id) = old.parent_id else {
+            return Err(Error::Invalid(format!(
+                "'{}' is a root: create a new root and cross-sign it with `caforge ca cross-sign NEW --by {}` (old clients keep trusting the old root)",
+                old.name, old.name
+            )));
+        };
+        if let Some(next) = self.store.ca_successor(old.id).await? {
+            return Err(Error::Store(crate::store::StoreError::Conflict(format!(
+                "CA '{}' was already rolled over to '{}'",
+                old.name, next.name
+            ))));
+        }
+        let generation = old.generation.saturating_add(1);
+        let base = old
+            .name
+            .strip_suffix(&format!("-g{}", old.generation))
+            .unwrap_or(&old.name);
+        let key_type = match req.key_type {
+            Some(kt) => kt,
+            None => KeyType::from_str(&old.key_type).map_err(|e| Error::Invalid(e.to_string()))?,
+        };
+        let new = NewCaRequest {
+            name: req
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{base}-g{generation}")),
+            subject: Some(old.subject.clone()),
+            key_type,
+            days: req.days,
+            path_len: old.path_len,
+            sm2_id: Some(old.sm2_id.clone()),
+            permitted_dns: old.name_constraints.permitted_dns.clone(),
+            excluded_dns: old.name_constraints.excluded_dns.clone(),
+            settings: old.settings.clone(),
+            key_store: Some(
+                req.key_store
+                    .clone()
+                    .unwrap_or_else(|| store_of(&old.key_ref)),
+            ),
+        };
+        let parent = self.store.ca_by_id(parent_id).await?;
+        let parent = self.active_generation(parent).await?;
+        let issuer = self.load_issuer(parent).await?;
+        let mut created = self
+            .create_ca(&new, Some(issuer), Some((generation, old.id)))
+            .await?;
+        // Issuance asked of the old name must move to the successor at once.
+        self.forget_issuing_cas()?;
+        created.warnings.push(format!(
+            "CA '{}' is now retiring: it issues no more, and keeps publishing CRLs and OCSP until its last certificate expires",
+            old.name
+        ));
+        Ok(created)
+    }
+
+    /// Issues a cross certificate: CA `ca`'s subject name and key, certified by CA `by`.
+    /// Relying parties that trust `by` (an old root) then reach `ca` (a new root, or an
+    /// intermediate) through it. Validity ends with the earlier of the two CAs.
+    ///
+    /// Steps: 1. refuse loops, revoked or expired issuers and path-length violations;
+    /// 2. reserve the serial under `by`; 3. build and lint; 4. audit, sign, verify;
+    /// 5. commit the certificate under `by`, recorded as a cross certificate of `ca`.
+    ///
+    /// # Errors
+    /// Rejected for the cases above; key and store failures.
+    pub async fn cross_sign(&self, ca: &str, by: &str, days: Option<u32>) -> Result<CrossSigned> {
+        // 1.
+        let subject_ca = self.store.find_ca(ca).await?;
+        let by_ca = self.store.find_ca(by).await?;
+        let by_chain = self.chain_records(&by_ca).await?;
+        if by_chain.iter().any(|c| c.id == subject_ca.id) {
+            return Err(Error::Invalid(format!(
+                "CA '{}' cannot be cross-signed by '{}', which it certifies (a path loop)",
+                subject_ca.name, by_ca.name
+            )));
+        }
+        self.ensure_not_revoked(&by_ca).await?;
+        let issuer = self.load_issuer(by_ca.clone()).await?;
+        let path_len = match (by_ca.path_len, subject_ca.path_len) {
+            (Some(0), _) => {
+                return Err(Error::Invalid(format!(
+                    "CA '{}' has pathLenConstraint 0 and cannot certify another CA",
+                    by_ca.name
+                )))
+            }
+            (Some(limit), Some(own)) => Some(own.min(limit - 1)),
+            (Some(limit), None) => Some(limit - 1),
+            (None, own) => own,
+        };
+        let now = self.clock.now();
+        let remaining_days = (subject_ca.not_after - now.unix_timestamp()).max(0) / 86_400 + 1;
+        let want = days.unwrap_or_else(|| u32::try_from(remaining_days).unwrap_or(u32::MAX));
+        let mut plan =
+            policy::ca_validity(want, now, Some((issuer.not_before(), issuer.not_after())))?;
+        let mut warnings = Vec::new();
+        if plan.not_after > unix(subject_ca.not_after) {
+            plan.not_after = unix(subject_ca.not_after);
+        }
+        if plan.clipped_to_issuer {
+            warnings.push(format!(
+                "validity clipped to '{}' (expires {})",
+                by_ca.name, plan.not_after
+            ));
+        }
+        let subject_cert = Certificate::from_der(&subject_ca.cert_der)?;
+        let tbs = subject_cert.tbs_certificate();
+
+        // 2.
+        let (serial, issuer_key_id, issuer_kid_hex) =
+            self.reserve_serial_under(&issuer, now).await?;
+
+        // 3.
+        let key_id = hex::decode(&subject_ca.key_id)
+            .map_err(|e| Error::Encoding(format!("stored key id: {e}")))?;
+        let mut extensions = vec![
+            issuance::basic_constraints(true, path_len)?,
+            issuance::ca_key_usage()?,
+            issuance::subject_key_identifier(&key_id)?,
+            issuance::authority_key_identifier(&issuer_key_id)?,
+        ];
+        if !subject_ca.name_constraints.is_empty() {
+            extensions.push(issuance::name_constraints(&subject_ca.name_constraints)?);
+        }
+        let published = publication(&by_ca, &serial)?;
+        extensions.extend(published.extensions);
+        let template = CertificateTemplate {
+            serial: serial.clone(),
+            issuer: issuer.subject.clone(),
+            subject: tbs.subject().clone(),
+            not_before: plan.not_before,
+            not_after: plan.not_after,
+            spki: tbs.subject_public_key_info().clone(),
+            extensions,
+            signature_algorithm: issuer.key_type.signature_algorithm(),
+        };
+        lint_certificate(&LintTarget {
+            template: &template,
+            kind: CertificateKind::Intermediate,
+            issuer_key_type: issuer.key_type,
+        })?;
+
+        // 4.
+        self.store
+            .append_audit(&AuditEvent {
+                at: now.unix_timestamp(),
+                action: "ca.cross-signing".into(),
+                ca: Some(by_ca.name.clone()),
+                serial: Some(serial.to_hex()),
+                details: serde_json::json!({"subject_ca": subject_ca.name}),
+            })
+            .await?;
+        let der = self
+            .sign_template(&template, Arc::clone(&issuer.signer))
+            .await?;
+
+        // 5.
+        let cert = NewCertificate {
+            issuer_ca_id: Some(by_ca.id),
+            serial: serial.clone(),
+            subject: subject_ca.subject.clone(),
+            sans: vec![],
+            profile: "ca".into(),
+            key_type: subject_ca.key_type.clone(),
+            not_before: plan.not_before.unix_timestamp(),
+            not_after: plan.not_after.unix_timestamp(),
+            fingerprint: fingerprint(&der),
+            der: der.clone(),
+            created_at: now.unix_timestamp(),
+            crl_partition: published.partition,
+            crl_url: published.crl_url,
+            spki_sha256: spki_sha256(tbs.subject_public_key_info())?,
+        };
+        let audit = AuditEvent {
+            at: now.unix_timestamp(),
+            action: "ca.cross-signed".into(),
+            ca: Some(by_ca.name.clone()),
+            serial: Some(serial.to_hex()),
+            details: serde_json::json!({
+                "subject_ca": subject_ca.name,
+                "fingerprint": cert.fingerprint,
+            }),
+        };
+        let record = self
+            .store
+            .commit_cross_certificate(subject_ca.id, &cert, &issuer_kid_hex, &audit)
+            .await?;
+        Ok(CrossSigned {
+            record,
+            der,
+            warnings,
+        })
+    }
+
+    /// The renewal history of `cert`: predecessor, successors, scheduled revocation.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn lineage(&self, cert: &CertificateRecord) -> Result<Lineage> {
+        Ok(self.store.lineage(cert.id).await?)
+    }
+
+    /// The cross certificates issued for `ca`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn cross_certificates(&self, ca: &CaRecord) -> Result<Vec<CertificateRecord>> {
+        Ok(self.store.cross_certificates(ca.id).await?)
+    }
+
+    /// Every certification path from `cert` to a self-signed root, through CA certificates
+    /// and cross certificates that are neither revoked nor expired. Each path lists the
+    /// issuers, the certificate's own issuer first and a root last; the first path is the
+    /// one through each CA's own certificate.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn certification_paths(
+        &self,
+        cert: &CertificateRecord,
+    ) -> Result<Vec<Vec<PathElement>>> {
+        let now = self.clock.now().unix_timestamp();
+        let start = self.store.ca_by_id(cert.issuer_ca_id).await?;
+        let mut paths = Vec::new();
+        // Depth-first over (CA to continue from, path so far, CAs on the path).
+        let mut stack: Vec<(CaRecord, Vec<PathElement>, Vec<IssuerId>)> =
+            vec![(start, Vec::new(), Vec::new())];
+        while let Some((ca, path, seen)) = stack.pop() {
+            if seen.contains(&ca.id) || seen.len() >= MAX_PATH_CAS {
+                continue;
+            }
+            let mut seen = seen;
+            seen.push(ca.id);
+            // Alternatives for "a certificate for `ca`", pushed in reverse so that the CA's own
+            // certificate is explored first.
+            let mut options: Vec<(Vec<u8>, Option<IssuerId>, String, bool)> = Vec::new();
+            let own_issuer = match ca.parent_id {
+                Some(p) => Some(self.store.ca_by_id(p).await?),
+                None => None,
+            };
+            options.push((
+                ca.cert_der.clone(),
+                own_issuer.as_ref().map(|p| p.id),
+                own_issuer
+                    .as_ref()
+                    .map_or(ca.name.clone(), |p| p.name.clone()),
+                false,
+            ));
+            for x in self.store.cross_certificates(ca.id).await? {
+                if x.status == "revoked" || x.not_after < now {
+                    continue;
+                }
+                options.push((
+                    x.der.clone(),
+                    Some(x.issuer_ca_id),
+                    x.issuer_name.clone(),
+                    true,
+                ));
+            }
+            for (der, next, issuer_name, cross) in options.into_iter().rev() {
+                let mut path = path.clone();
+                path.push(PathElement {
+                    der,
+                    subject: ca.subject.clone(),
+                    issuer_name,
+                    cross,
+                });
+                match next {
+                    None => paths.push(path),
+                    Some(id) => {
+                        let next = self.store.ca_by_id(id).await?;
+                        if next.not_after >= now {
+                            stack.push((next, path, seen.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(paths)
+    }
+}

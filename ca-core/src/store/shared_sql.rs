@@ -1,0 +1,378 @@
+//! Store roles whose SQL is the same on SQLite and PostgreSQL (`$n` parameters, which
+//! SQLite numbers in order of first appearance; `ON CONFLICT`; `RETURNING`). Each backend
+//! expands [`shared_roles!`] over its own pool, write transaction (`write_tx`) and audit
+//! append (`append_audit_in`), so one text serves both.
+
+/// Implements [`super::LifecycleStore`], [`super::InventoryStore`] and
+/// [`super::NotificationStore`] for `$store`.
+macro_rules! shared_roles {
+    ($store:ty) => {
+        impl super::LifecycleStore for $store {
+            async fn commit_successor(
+                &self,
+                cert: &NewCertificate,
+                issuer_key_id: &str,
+                audit: &AuditEvent,
+                succession: &super::Succession,
+            ) -> Result<CertificateRecord, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let id = commit_in(&mut tx, cert, issuer_key_id, audit).await?;
+                sqlx::query(
+                    "INSERT INTO certificate_successions (successor_id, predecessor_id, kind, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(succession.predecessor_id)
+                .bind(succession.kind.as_str())
+                .bind(cert.created_at)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(due) = succession.revoke_predecessor_at {
+                    sqlx::query(
+                        "INSERT INTO scheduled_revocations (certificate_id, reason, due_at, requested_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (certificate_id) DO UPDATE SET due_at = CASE WHEN excluded.due_at < scheduled_revocations.due_at THEN excluded.due_at ELSE scheduled_revocations.due_at END",
+                    )
+                    .bind(succession.predecessor_id)
+                    .bind(i64::from(RevocationReason::Superseded.code()))
+                    .bind(due)
+                    .bind(cert.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let record = cert_by_id_in(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn lineage(&self, id: i64) -> Result<super::Lineage, StoreError> {
+                let mut conn = self.pool.acquire().await?;
+                let links: Vec<(i64, i64, String)> = sqlx::query_as(
+                    "SELECT successor_id, predecessor_id, kind FROM certificate_successions
+                     WHERE successor_id = $1 OR predecessor_id = $1 ORDER BY successor_id",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut lineage = super::Lineage::default();
+                for (successor, predecessor, kind) in links {
+                    let kind = super::SuccessionKind::parse(&kind)?;
+                    if successor == id {
+                        lineage.predecessor = Some((kind, cert_by_id_in(&mut conn, predecessor).await?));
+                    } else {
+                        lineage
+                            .successors
+                            .push((kind, cert_by_id_in(&mut conn, successor).await?));
+                    }
+                }
+                let scheduled: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT certificate_id, reason, due_at, requested_at FROM scheduled_revocations WHERE certificate_id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                lineage.scheduled_revocation = scheduled.map(scheduled_from_tuple).transpose()?;
+                Ok(lineage)
+            }
+
+            async fn due_revocations(&self, now: i64) -> Result<Vec<super::ScheduledRevocation>, StoreError> {
+                let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT certificate_id, reason, due_at, requested_at FROM scheduled_revocations
+                     WHERE due_at <= $1 ORDER BY due_at, certificate_id",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(scheduled_from_tuple).collect()
+            }
+
+            async fn drop_scheduled_revocation(&self, id: i64) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM scheduled_revocations WHERE certificate_id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn ca_successor(&self, ca: super::IssuerId) -> Result<Option<super::CaRecord>, StoreError> {
+                sqlx::query("SELECT * FROM cas WHERE predecessor_ca_id = $1")
+                    .bind(ca.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(ca_from_row)
+                    .transpose()
+            }
+
+            async fn last_expiry(&self, ca: super::IssuerId) -> Result<Option<i64>, StoreError> {
+                Ok(
+                    sqlx::query_scalar("SELECT MAX(not_after) FROM certificates WHERE issuer_ca_id = $1")
+                        .bind(ca.0)
+                        .fetch_one(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn commit_cross_certificate(
+                &self,
+                subject_ca: super::IssuerId,
+                cert: &NewCertificate,
+                issuer_key_id: &str,
+                audit: &AuditEvent,
+            ) -> Result<CertificateRecord, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let id = commit_in(&mut tx, cert, issuer_key_id, audit).await?;
+                sqlx::query(
+                    "INSERT INTO cross_certificates (certificate_id, subject_ca_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(subject_ca.0)
+                .bind(cert.created_at)
+                .execute(&mut *tx)
+                .await?;
+                let record = cert_by_id_in(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn cross_certificates(
+                &self,
+                subject_ca: super::IssuerId,
+            ) -> Result<Vec<CertificateRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CERT_COLUMNS} FROM cross_certificates x JOIN certificates c ON c.id = x.certificate_id
+                     JOIN cas a ON a.id = c.issuer_ca_id WHERE x.subject_ca_id = $1 ORDER BY c.id"
+                )))
+                .bind(subject_ca.0)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(cert_from_row)
+                .collect()
+            }
+        }
+
+        impl super::InventoryStore for $store {
+            async fn add_inventory(
+                &self,
+                cert: &super::NewInventoryCert,
+                audit: &AuditEvent,
+            ) -> Result<Option<super::InventoryRecord>, StoreError> {
+                let sans = serde_json::to_string(&cert.sans)
+                    .map_err(|e| StoreError::Corrupt(format!("SAN encoding: {e}")))?;
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO inventory (fingerprint, subject, issuer, serial, sans, key_type, not_before, not_after,
+                                            issuer_ca_id, issuer_inventory_id, source, der, imported_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT (fingerprint) DO NOTHING
+                     RETURNING {}",
+                    super::rows::INVENTORY_COLUMNS
+                )))
+                .bind(&cert.fingerprint)
+                .bind(&cert.subject)
+                .bind(&cert.issuer)
+                .bind(&cert.serial)
+                .bind(sans)
+                .bind(&cert.key_type)
+                .bind(cert.not_before)
+                .bind(cert.not_after)
+                .bind(cert.issuer_ca_id.map(|i| i.0))
+                .bind(cert.issuer_inventory_id)
+                .bind(&cert.source)
+                .bind(&cert.der)
+                .bind(cert.imported_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let record = super::rows::inventory_from_row(&row)?;
+                append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(Some(record))
+            }
+
+            async fn list_inventory(
+                &self,
+                from: Option<i64>,
+                before: Option<i64>,
+            ) -> Result<Vec<super::InventoryRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM inventory
+                     WHERE ($1 IS NULL OR not_after >= $1) AND ($2 IS NULL OR not_after < $2)
+                     ORDER BY not_after, id",
+                    super::rows::INVENTORY_COLUMNS
+                )))
+                .bind(from)
+                .bind(before)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(super::rows::inventory_from_row)
+                .collect()
+            }
+
+            async fn inventory_by_serial(
+                &self,
+                serial: &str,
+            ) -> Result<Vec<super::InventoryRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM inventory WHERE serial = $1 ORDER BY id",
+                    super::rows::INVENTORY_COLUMNS
+                )))
+                .bind(serial)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(super::rows::inventory_from_row)
+                .collect()
+            }
+
+            async fn link_inventory_issuer(&self, id: i64, issuer: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("UPDATE inventory SET issuer_inventory_id = $1 WHERE id = $2")
+                    .bind(issuer)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_inventory(
+                &self,
+                id: i64,
+                audit: &AuditEvent,
+            ) -> Result<super::InventoryRecord, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM inventory WHERE id = $1 RETURNING {}",
+                    super::rows::INVENTORY_COLUMNS
+                )))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("no inventory certificate with id {id}")))?;
+                let record = super::rows::inventory_from_row(&row)?;
+                sqlx::query("UPDATE inventory SET issuer_inventory_id = NULL WHERE issuer_inventory_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM notifications WHERE target = $1 AND state = 'pending'")
+                    .bind(format!("inventory:{id}"))
+                    .execute(&mut *tx)
+                    .await?;
+                append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn certificate_by_fingerprint(
+                &self,
+                fingerprint: &str,
+            ) -> Result<Option<CertificateRecord>, StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {CERT_COLUMNS} FROM certificates c JOIN cas a ON a.id = c.issuer_ca_id WHERE c.fingerprint = $1"
+                )))
+                .bind(fingerprint)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(cert_from_row)
+                .transpose()
+            }
+        }
+
+        impl super::NotificationStore for $store {
+            async fn record_notifications(
+                &self,
+                due: &[super::NewNotification],
+            ) -> Result<usize, StoreError> {
+                if due.is_empty() {
+                    return Ok(0);
+                }
+                let mut tx = self.write_tx().await?;
+                let mut added = 0;
+                for n in due {
+                    let done = sqlx::query(
+                        "INSERT INTO notifications (target, threshold_days, webhook, state, attempts, next_attempt_at, payload, created_at)
+                         VALUES ($1, $2, $3, 'pending', 0, $4, $5, $4)
+                         ON CONFLICT (target, threshold_days, webhook) DO NOTHING",
+                    )
+                    .bind(&n.target)
+                    .bind(i64::from(n.threshold_days))
+                    .bind(&n.webhook)
+                    .bind(n.created_at)
+                    .bind(&n.payload)
+                    .execute(&mut *tx)
+                    .await?;
+                    added += usize::try_from(done.rows_affected()).unwrap_or(0);
+                }
+                tx.commit().await?;
+                Ok(added)
+            }
+
+            async fn pending_notifications(
+                &self,
+                now: i64,
+            ) -> Result<Vec<super::NotificationRecord>, StoreError> {
+                sqlx::query(
+                    "SELECT * FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1
+                     ORDER BY next_attempt_at, id",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(super::rows::notification_from_row)
+                .collect()
+            }
+
+            async fn notification_delivered(&self, id: i64, at: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = $1, last_error = NULL
+                     WHERE id = $2",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn notification_failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_at: Option<i64>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "UPDATE notifications SET attempts = attempts + 1, last_error = $1,
+                            state = CASE WHEN $2 IS NULL THEN 'failed' ELSE 'pending' END,
+                            next_attempt_at = COALESCE($2, next_attempt_at)
+                     WHERE id = $3",
+                )
+                .bind(error)
+                .bind(retry_at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_notifications(&self) -> Result<Vec<super::NotificationRecord>, StoreError> {
+                sqlx::query("SELECT * FROM notifications ORDER BY id DESC")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(super::rows::notification_from_row)
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(super) use shared_roles;
