@@ -85,7 +85,11 @@ fn report(c: &CertificateRecord, verb: &str, format: Format) -> Result<()> {
 
 pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     let authority = g.authority().await?;
-    if let Err(e) = authority.certificate(&a.serial, a.ca.as_deref()).await {
+    if authority
+        .certificate(&a.serial, a.ca.as_deref())
+        .await
+        .is_err()
+    {
         // An imported certificate is tracked, not owned: say so instead of "not found".
         let hex = a
             .serial
@@ -103,7 +107,7 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
                 );
             }
         }
-        return Err(e.into());
+        // Otherwise the revocation below explains what is wrong.
     }
     let req = RevokeRequest {
         serial: a.serial.clone(),
