@@ -88,8 +88,12 @@ enum Command {
     /// The database: schema migrations, copying a CA to another database.
     #[command(subcommand)]
     Db(commands::db::DbCommand),
-    /// One pass of scheduled work: revocations whose grace period ended.
+    /// One pass of scheduled work: revocations whose grace period ended, managed
+    /// certificates to renew and deploy.
     Maintain(commands::maintain::Args),
+    /// Certificates caforge renews and deploys itself (`issue --managed`).
+    #[command(subcommand)]
+    Managed(commands::managed::ManagedCommand),
     /// Whole-system benchmarks (CRL size, OCSP throughput); see BENCHMARKS.md.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
             Command::Renew(a) => commands::renew::renew(&globals, a).await,
             Command::Reissue(a) => commands::renew::reissue(&globals, a).await,
             Command::Maintain(a) => commands::maintain::run(&globals, a).await,
+            Command::Managed(c) => commands::managed::run(&globals, c).await,
             Command::Cert(c) => commands::cert::run(&globals, c).await,
             Command::Inventory(c) => commands::inventory::run(&globals, c).await,
             Command::Notify(c) => commands::notify::run(&globals, c).await,

@@ -5,6 +5,7 @@
 mod dual;
 mod inventory;
 mod lifecycle;
+mod managed;
 mod revocation;
 #[cfg(test)]
 mod test_support;
@@ -15,6 +16,7 @@ pub use self::inventory::{Imported, ImportedCertificate};
 pub use self::lifecycle::{
     CaState, CrossSigned, DueRevocations, PathElement, RenewRequest, RolloverRequest,
 };
+pub use self::managed::{renewal_starts, Deployment, Managed, MAX_RENEWAL_WINDOW_SECS};
 pub use self::revocation::{
     CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
     RESPONDER_ROTATE_BEFORE_SECS,
@@ -391,6 +393,12 @@ impl<S: Store> Authority<S> {
         Ok(out)
     }
 
+    /// "Now" by the authority's clock (Unix seconds).
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &S {
         &self.store
@@ -762,12 +770,17 @@ impl<S: Store> Authority<S> {
     /// # Errors
     /// Any refusal leaves the store unchanged except, after step 4, an unused reserved serial.
     pub async fn issue(&self, req: &IssueRequest) -> Result<Issued> {
+        self.issue_with(req, LeafOverrides::default()).await
+    }
+
+    /// [`Authority::issue`] with `overrides` (a key generated and sealed beforehand).
+    async fn issue_with(&self, req: &IssueRequest, overrides: LeafOverrides) -> Result<Issued> {
         // 1.
         let ca = self.issuing_ca(&req.ca).await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         // 2.–5.
         let mut leaf = self
-            .prepare_leaf(issuer, chain_records, req, LeafOverrides::default())
+            .prepare_leaf(issuer, chain_records, req, overrides)
             .await?;
         if let Some(from) = &ca.rolled_from {
             leaf.warnings.push(format!(

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Unavailable,
     /// A bug or an unexpected failure.
     Internal,
+    /// A limit (a token's issuance quota) is used up for now.
+    Exhausted,
 }
 
 /// Any caforge failure.
@@ -65,6 +67,18 @@ pub enum Error {
     /// The signature produced by a signer did not verify (faulty key custodian).
     #[error("the signer produced an invalid signature; nothing was issued")]
     BadSignature,
+    /// An API token's issuance quota is used up until `frees_at`.
+    #[error("issuance quota of token {token} ({quota}) is used up; the next certificate can be issued at {frees_at_text}")]
+    QuotaExceeded {
+        /// Token id.
+        token: i64,
+        /// The quota, e.g. `20/365d`.
+        quota: String,
+        /// When a slot frees up (Unix seconds).
+        frees_at: i64,
+        /// The same as RFC 3339.
+        frees_at_text: String,
+    },
 }
 
 impl From<der::Error> for Error {
@@ -106,6 +120,7 @@ impl Error {
             | Error::Invalid(_) => ErrorKind::Rejected,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Lint(_) | Error::Encoding(_) | Error::BadSignature => ErrorKind::Internal,
+            Error::QuotaExceeded { .. } => ErrorKind::Exhausted,
         }
     }
 }

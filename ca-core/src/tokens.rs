@@ -32,6 +32,30 @@ pub struct TokenRecord {
     /// Hex SHA-256 of the token.
     #[serde(skip)]
     pub token_hash: String,
+    /// How many certificates it may have issued per window, if limited.
+    pub quota: Option<Quota>,
+}
+
+/// An issuance quota: at most `count` certificates in any `window_secs` (a sliding window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Certificates per window.
+    pub count: u32,
+    /// The window, in seconds.
+    pub window_secs: i64,
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let w = self.window_secs;
+        if w % 86_400 == 0 {
+            write!(f, "{}/{}d", self.count, w / 86_400)
+        } else if w % 3_600 == 0 {
+            write!(f, "{}/{}h", self.count, w / 3_600)
+        } else {
+            write!(f, "{}/{}s", self.count, w)
+        }
+    }
 }
 
 impl TokenRecord {
@@ -66,6 +90,8 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
     /// Hex SHA-256 of the token.
     pub token_hash: String,
+    /// Issuance quota.
+    pub quota: Option<Quota>,
 }
 
 /// Makes a new random token (returned once; zeroized when dropped).
@@ -122,9 +148,18 @@ mod tests {
             expires_at: Some(10),
             revoked_at: None,
             token_hash: String::new(),
+            quota: None,
         };
         assert!(t.allows_ca("int") && !t.allows_ca("root"));
         assert!(t.allows_profile("tls-client"));
         assert!(t.is_active(9) && !t.is_active(10));
+    }
+
+    #[test]
+    fn quotas_read_back_in_their_largest_unit() {
+        let q = |count, window_secs| Quota { count, window_secs }.to_string();
+        assert_eq!(q(20, 365 * 86_400), "20/365d");
+        assert_eq!(q(5, 7_200), "5/2h");
+        assert_eq!(q(1, 90), "1/90s");
     }
 }

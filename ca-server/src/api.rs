@@ -140,14 +140,17 @@ async fn issue(
     let slot = state.signing_slot().await;
     let issued = state
         .authority
-        .issue(&IssueRequest {
-            ca: ca.name.clone(),
-            key: SubjectKey::Csr(body.csr.into_bytes()),
-            subject: body.subject,
-            sans: body.sans,
-            profile,
-            days: body.days,
-        })
+        .issue_for_token(
+            &token,
+            &IssueRequest {
+                ca: ca.name.clone(),
+                key: SubjectKey::Csr(body.csr.into_bytes()),
+                subject: body.subject,
+                sans: body.sans,
+                profile,
+                days: body.days,
+            },
+        )
         .await;
     drop(slot);
     match issued {

@@ -14,6 +14,8 @@ pub struct Problem {
     pub kind: &'static str,
     /// Human-readable explanation (never contains key material).
     pub detail: String,
+    /// Seconds until retrying makes sense (`Retry-After`), with the time in the body.
+    pub retry_after: Option<(u64, i64)>,
 }
 
 impl Problem {
@@ -23,6 +25,7 @@ impl Problem {
             status,
             kind,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 }
@@ -36,27 +39,46 @@ impl From<ca_core::Error> for Problem {
             ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ErrorKind::Exhausted => (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded"),
+        };
+        let retry_after = match &e {
+            ca_core::Error::QuotaExceeded { frees_at, .. } => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                Some((u64::try_from(frees_at - now).unwrap_or(0).max(1), *frees_at))
+            }
+            _ => None,
         };
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         }
-        Problem::new(status, kind, e.to_string())
+        Problem {
+            retry_after,
+            ..Problem::new(status, kind, e.to_string())
+        }
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": format!("urn:caforge:problem:{}", self.kind),
             "title": self.status.canonical_reason().unwrap_or("error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
-            body.to_string(),
+            String::new(),
         )
-            .into_response()
+            .into_response();
+        if let Some((secs, at)) = self.retry_after {
+            body["frees_at"] = ca_core::notify::rfc3339(at).into();
+            if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        *response.body_mut() = axum::body::Body::from(body.to_string());
+        response
     }
 }

@@ -8,6 +8,7 @@
 
 mod api;
 pub mod error;
+pub mod managed;
 mod metrics;
 pub mod notify;
 mod ocsp;
@@ -79,6 +80,16 @@ pub async fn refresh_once(state: &AppState) {
         Err(e) => {
             Metrics::inc(&state.metrics.refresh_failures);
             tracing::warn!(error = %e, "refresh: scheduled revocations failed");
+        }
+    }
+    match managed::run_pass(&state.authority).await {
+        Ok(report) if report.renewed + report.deployed + report.failed.len() > 0 => {
+            tracing::info!(?report, "refresh: managed certificates");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            Metrics::inc(&state.metrics.refresh_failures);
+            tracing::warn!(error = %e, "refresh: managed certificates failed");
         }
     }
     let cas = match state.authority.cas().await {

@@ -63,6 +63,7 @@ async fn fixture() -> Fixture {
             cas: vec!["a".into()],
             profiles: vec!["*".into()],
             lifetime: None,
+            quota: None,
         })
         .await
         .unwrap();

@@ -16,7 +16,13 @@ pub struct Server {
 impl Server {
     /// Starts `caforge serve` on an ephemeral 127.0.0.1 port for `h`'s home.
     pub fn start(h: &Home) -> Server {
+        Server::start_with(h, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables (e.g. a shifted clock).
+    pub fn start_with(h: &Home, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(caforge_bin())
+            .envs(env.iter().copied())
             .current_dir(h.path())
             .env_remove("CAFORGE_PASSPHRASE")
             .env("CAFORGE_LOG", "warn")

@@ -23,8 +23,9 @@ pub(crate) struct Args {
     /// PKCS#10 CSR file (PEM or DER).
     #[arg(long)]
     csr: Option<PathBuf>,
-    /// Generate a key of this type instead of using a CSR (needs --subject and --key-out).
-    #[arg(long, requires = "key_out")]
+    /// Generate a key of this type instead of using a CSR (needs --subject, and --key-out
+    /// unless --managed).
+    #[arg(long)]
     key_type: Option<KeyType>,
     /// Where to write the generated private key (encrypted PKCS#8 PEM, mode 0600).
     #[arg(long)]
@@ -34,6 +35,19 @@ pub(crate) struct Args {
     no_encrypt_key: bool,
     #[command(flatten)]
     subject: SubjectArgs,
+    /// caforge keeps the key (sealed like CA keys), renews the certificate with a new key
+    /// when its renewal window opens (the last third of its lifetime, at most 30 days) and
+    /// deploys it (`caforge maintain` or `caforge serve`); needs --key-type and --deploy-dir.
+    #[arg(long, requires_all = ["key_type", "deploy_dir"])]
+    managed: bool,
+    /// Where a managed certificate is deployed: cert.pem, chain.pem, fullchain.pem and
+    /// key.pem (0600), each replaced atomically.
+    #[arg(long, requires = "managed")]
+    deploy_dir: Option<PathBuf>,
+    /// Command run (`sh -c`, in the deployment directory) after each deployment; a failure
+    /// is reported and retried.
+    #[arg(long, requires = "managed")]
+    deploy_hook: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -114,11 +128,14 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             if args.subject.subject.is_none() {
                 bail!("--key-type needs --subject");
             }
+            if args.key_out.is_none() && !args.managed {
+                bail!("--key-type needs --key-out (or --managed, where caforge keeps the key)");
+            }
             SubjectKey::Generate(kt)
         }
         _ => bail!("give either --csr FILE or --key-type TYPE"),
     };
-    let key_passphrase = match (&key, args.no_encrypt_key) {
+    let key_passphrase = match (&key, args.no_encrypt_key || args.key_out.is_none()) {
         (SubjectKey::Generate(_), false) => Some(g.passphrase()?.ok_or_else(|| {
             anyhow::anyhow!(
                 "a passphrase is needed to encrypt --key-out (or pass --no-encrypt-key)"
@@ -126,17 +143,46 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         })?),
         _ => None,
     };
+    let deploy_dir = match &args.deploy_dir {
+        Some(dir) => Some(std::path::absolute(dir)?.display().to_string()),
+        None => None,
+    };
     let authority = g.authority().await?;
-    let issued = authority
-        .issue(&IssueRequest {
-            ca: args.ca.clone(),
-            key,
-            subject: args.subject.subject.clone(),
-            sans: args.subject.san.clone(),
-            profile: args.subject.profile,
-            days: args.subject.days,
-        })
-        .await?;
+    let request = IssueRequest {
+        ca: args.ca.clone(),
+        key,
+        subject: args.subject.subject.clone(),
+        sans: args.subject.san.clone(),
+        profile: args.subject.profile,
+        days: args.subject.days,
+    };
+    let issued = match &deploy_dir {
+        Some(dir) => {
+            let (issued, managed) = authority
+                .issue_managed(&request, dir, args.deploy_hook.as_deref())
+                .await?;
+            // First deployment now; a failure is recorded and retried like any other.
+            match ca_server::managed::deploy(&authority, &managed).await {
+                Ok(()) => {
+                    authority.managed_attempted(&managed, None).await?;
+                    eprintln!(
+                        "managed certificate {} deployed to {dir} (renewal from {})",
+                        managed.record.id,
+                        timestamp(managed.renew_at)
+                    );
+                }
+                Err(e) => {
+                    authority.managed_attempted(&managed, Some(&e)).await?;
+                    eprintln!(
+                        "warning: managed certificate {} was issued but its deployment failed (it will be retried): {e}",
+                        managed.record.id
+                    );
+                }
+            }
+            issued
+        }
+        None => authority.issue(&request).await?,
+    };
     if let (Some(key), Some(path)) = (&issued.generated_key, &args.key_out) {
         let pem = match &key_passphrase {
             Some(p) => encrypt_key_pem(key, p)?,

@@ -1,6 +1,6 @@
 //! `caforge maintain`: one pass of the scheduled work `caforge serve` does on its own.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::context::Globals;
 use crate::output::{print_json, Format};
@@ -13,25 +13,46 @@ pub(crate) struct Args {
     format: Format,
 }
 
-/// Carries out due scheduled revocations (superseded certificates after their grace period).
+/// Carries out due scheduled revocations (superseded certificates after their grace
+/// period), then renews and deploys managed certificates that are due.
 pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let authority = g.authority().await?;
     let due = authority.run_due_revocations().await?;
-    match a.format {
+    let managed = ca_server::managed::run_pass(&authority).await?;
+    for (id, error) in &managed.failed {
+        eprintln!("managed certificate {id}: {error}");
+    }
+    let printed = match a.format {
         Format::Json => print_json(&serde_json::json!({
             "revoked": due.revoked,
             "already_revoked": due.moot,
+            "managed": {
+                "renewed": managed.renewed,
+                "deployed": managed.deployed,
+                "failed": managed.failed.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e})).collect::<Vec<_>>(),
+            },
         })),
         Format::Text => {
             for serial in &due.revoked {
                 println!("revoked {serial} (superseded; grace period over)");
             }
             println!(
-                "{} scheduled revocation(s) carried out, {} already revoked",
+                "{} scheduled revocation(s) carried out, {} already revoked; managed: {} renewed, {} deployed, {} failed",
                 due.revoked.len(),
-                due.moot
+                due.moot,
+                managed.renewed,
+                managed.deployed,
+                managed.failed.len()
             );
             Ok(())
         }
+    };
+    printed?;
+    if !managed.failed.is_empty() {
+        bail!(
+            "{} managed certificate(s) failed to renew or deploy; retried with backoff (caforge managed list)",
+            managed.failed.len()
+        );
     }
+    Ok(())
 }

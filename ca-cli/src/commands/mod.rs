@@ -11,6 +11,7 @@ pub(crate) mod init;
 pub(crate) mod inventory;
 pub(crate) mod issue;
 pub(crate) mod maintain;
+pub(crate) mod managed;
 pub(crate) mod notify;
 pub(crate) mod ocsp;
 pub(crate) mod quickstart;

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use ca_core::authority::TokenRequest;
-use ca_core::tokens::TokenRecord;
+use ca_core::tokens::{Quota, TokenRecord};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
@@ -25,6 +25,9 @@ pub(crate) enum TokenCommand {
         /// A label for humans.
         #[arg(long, default_value = "api")]
         name: String,
+        /// Issuance quota: at most N certificates in any sliding window (e.g. 20/365d).
+        #[arg(long, value_parser = parse_quota, value_name = "N/WINDOW")]
+        quota: Option<Quota>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -42,8 +45,28 @@ pub(crate) enum TokenCommand {
     },
 }
 
+/// `N/WINDOW`, e.g. `20/365d`.
+fn parse_quota(s: &str) -> Result<Quota, String> {
+    let (n, window) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}' is not a quota (expected N/WINDOW, e.g. 20/365d)"))?;
+    let count: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{n}' is not a number of certificates"))?;
+    if count == 0 {
+        return Err("a quota allows at least one certificate".into());
+    }
+    let window_secs = parse_seconds(window)?;
+    if window_secs <= 0 {
+        return Err("the quota window must be positive".into());
+    }
+    Ok(Quota { count, window_secs })
+}
+
 fn token_json(t: &TokenRecord) -> serde_json::Value {
     serde_json::json!({
+        "quota": t.quota.map(|q| q.to_string()),
         "id": t.id,
         "name": t.name,
         "cas": t.cas,
@@ -62,6 +85,7 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             profiles,
             expires,
             name,
+            quota,
             format,
         } => {
             let (record, secret) = authority
@@ -70,6 +94,7 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                     cas,
                     profiles,
                     lifetime: expires,
+                    quota,
                 })
                 .await?;
             match format {
@@ -90,17 +115,21 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
         }
         TokenCommand::List { format } => {
             let tokens = authority.tokens().await?;
+            let mut rows = Vec::with_capacity(tokens.len());
+            for t in &tokens {
+                let mut v = token_json(t);
+                v["quota_used"] = authority.quota_used(t).await?.into();
+                rows.push(v);
+            }
             match format {
-                Format::Json => print_json(&serde_json::Value::Array(
-                    tokens.iter().map(token_json).collect(),
-                )),
+                Format::Json => print_json(&serde_json::Value::Array(rows)),
                 Format::Text => {
                     println!(
-                        "{:<4} {:<16} {:<24} {:<24} {:<8}",
+                        "{:<4} {:<16} {:<24} {:<24} {:<8} QUOTA",
                         "ID", "NAME", "CAS", "PROFILES", "STATE"
                     );
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                    for t in &tokens {
+                    for (t, row) in tokens.iter().zip(&rows) {
                         let state = if t.revoked_at.is_some() {
                             "revoked"
                         } else if t.is_active(now) {
@@ -108,8 +137,12 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                         } else {
                             "expired"
                         };
+                        let quota = match (t.quota, row["quota_used"].as_u64()) {
+                            (Some(q), Some(used)) => format!("{used} of {q} used"),
+                            _ => "-".into(),
+                        };
                         println!(
-                            "{:<4} {:<16} {:<24} {:<24} {:<8}",
+                            "{:<4} {:<16} {:<24} {:<24} {:<8} {quota}",
                             t.id,
                             t.name,
                             t.cas.join(","),

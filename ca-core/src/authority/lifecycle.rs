@@ -15,7 +15,7 @@ use super::{
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::issuance::{self, CertificateTemplate};
-use crate::keys::store_of;
+use crate::keys::{store_of, Signer as _, SoftwareKey};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::policy;
 use crate::profile::ProfileName;
@@ -38,6 +38,8 @@ pub struct RenewRequest {
     pub ca: Option<String>,
     /// A CSR with a new key (rekey); the predecessor's key is kept when absent.
     pub csr: Option<Vec<u8>>,
+    /// Rekey with a key caforge generates (returned in [`Issued::generated_key`]).
+    pub generate_key: Option<KeyType>,
     /// New SANs (re-issuance); the predecessor's are kept when empty.
     pub sans: Vec<String>,
     /// A new subject DN (re-issuance).
@@ -164,6 +166,16 @@ impl<S: Store> Authority<S> {
     /// # Errors
     /// As [`Authority::issue`]; Rejected for CA certificates and compromised keys.
     pub async fn renew(&self, req: &RenewRequest) -> Result<Issued> {
+        self.renew_with(req, None).await
+    }
+
+    /// [`Authority::renew`], rekeying to `new_key` when given (managed certificates seal
+    /// their next key before anything is issued).
+    pub(crate) async fn renew_with(
+        &self,
+        req: &RenewRequest,
+        new_key: Option<SoftwareKey>,
+    ) -> Result<Issued> {
         // 1.
         let old = self.certificate(&req.serial, req.ca.as_deref()).await?;
         if old.profile == "ca" {
@@ -175,7 +187,7 @@ impl<S: Store> Authority<S> {
         let profile = ProfileName::from_str(&old.profile)?;
         let old_cert = Certificate::from_der(&old.der)?;
         let old_spki = old_cert.tbs_certificate().subject_public_key_info().clone();
-        let rekey = req.csr.is_some();
+        let rekey = req.csr.is_some() || req.generate_key.is_some() || new_key.is_some();
         if !rekey {
             let compromised = old.revocation_reason == Some(RevocationReason::KeyCompromise)
                 || self.store.is_key_blocked(&spki_sha256(&old_spki)?).await?;
@@ -212,10 +224,11 @@ impl<S: Store> Authority<S> {
         };
         let issue = IssueRequest {
             ca: issuer.record.name.clone(),
-            key: match &req.csr {
-                Some(csr) => SubjectKey::Csr(csr.clone()),
+            key: match (&req.csr, req.generate_key) {
+                (Some(csr), _) => SubjectKey::Csr(csr.clone()),
+                (None, Some(kt)) => SubjectKey::Generate(kt),
                 // Placeholder: the overrides below supply the predecessor's key.
-                None => SubjectKey::Csr(Vec::new()),
+                (None, None) => SubjectKey::Csr(Vec::new()),
             },
             subject: req.subject.clone(),
             sans,
@@ -224,7 +237,10 @@ impl<S: Store> Authority<S> {
         };
         let overrides = LeafOverrides {
             key_usage: None,
-            existing_key: (!rekey).then_some(old_spki),
+            existing_key: match &new_key {
+                Some(key) => Some(key.public_key_info().clone()),
+                None => (!rekey).then_some(old_spki),
+            },
             subject: req
                 .subject
                 .is_none()
@@ -264,7 +280,7 @@ impl<S: Store> Authority<S> {
             record,
             der,
             chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),
-            generated_key: leaf.generated_key.take(),
+            generated_key: new_key.or_else(|| leaf.generated_key.take()),
             warnings: leaf.warnings,
         })
     }

@@ -2,11 +2,11 @@
 
 use zeroize::Zeroizing;
 
-use super::Authority;
+use super::{Authority, IssueRequest, Issued};
 use crate::audit::AuditEvent;
 use crate::profile::ProfileName;
 use crate::store::Store;
-use crate::tokens::{self, NewToken, TokenRecord};
+use crate::tokens::{self, NewToken, Quota, TokenRecord};
 use crate::{Error, Result};
 
 /// A token to create.
@@ -20,6 +20,8 @@ pub struct TokenRequest {
     pub profiles: Vec<String>,
     /// Lifetime in seconds (None: until revoked).
     pub lifetime: Option<i64>,
+    /// Issuance quota (None: unlimited).
+    pub quota: Option<Quota>,
 }
 
 impl<S: Store> Authority<S> {
@@ -59,6 +61,14 @@ impl<S: Store> Authority<S> {
                 return Err(Error::Invalid("token lifetime must be positive".into()));
             }
         }
+        if let Some(q) = req.quota {
+            if q.count == 0 || q.window_secs <= 0 {
+                return Err(Error::Invalid(
+                    "a quota needs at least one certificate per positive window (e.g. 20/365d)"
+                        .into(),
+                ));
+            }
+        }
         let secret = tokens::generate()?;
         let now = self.clock.now().unix_timestamp();
         let new = NewToken {
@@ -68,6 +78,7 @@ impl<S: Store> Authority<S> {
             created_at: now,
             expires_at: req.lifetime.map(|l| now.saturating_add(l)),
             token_hash: tokens::hash(&secret),
+            quota: req.quota,
         };
         let audit = AuditEvent {
             at: now,
@@ -76,6 +87,7 @@ impl<S: Store> Authority<S> {
             serial: None,
             details: serde_json::json!({
                 "name": new.name, "cas": new.cas, "profiles": new.profiles, "expires_at": new.expires_at,
+                "quota": new.quota.map(|q| q.to_string()),
             }),
         };
         let record = self.store.create_token(&new, &audit).await?;
@@ -105,6 +117,63 @@ impl<S: Store> Authority<S> {
             return Err(denied());
         }
         Ok(record)
+    }
+
+    /// Issues for API token `token`, within its quota: a slot is reserved before issuance
+    /// (atomically, so concurrent requests cannot overdraw it), bound to the certificate
+    /// after, and given back when issuance fails.
+    ///
+    /// # Errors
+    /// [`Error::QuotaExceeded`] (saying when a slot frees up), and everything
+    /// [`Authority::issue`] refuses.
+    pub async fn issue_for_token(&self, token: &TokenRecord, req: &IssueRequest) -> Result<Issued> {
+        let Some(quota) = token.quota else {
+            return self.issue(req).await;
+        };
+        let now = self.clock.now().unix_timestamp();
+        let reservation = match self
+            .store
+            .reserve_quota(token.id, quota.count, quota.window_secs, now)
+            .await?
+        {
+            Ok(id) => id,
+            Err(frees_at) => {
+                return Err(Error::QuotaExceeded {
+                    token: token.id,
+                    quota: quota.to_string(),
+                    frees_at,
+                    frees_at_text: crate::notify::rfc3339(frees_at),
+                })
+            }
+        };
+        match self.issue(req).await {
+            Ok(issued) => {
+                self.store
+                    .settle_quota(reservation, Some(issued.record.id))
+                    .await?;
+                Ok(issued)
+            }
+            Err(e) => {
+                self.store.settle_quota(reservation, None).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// How much of its quota `token` has used now (None: no quota).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn quota_used(&self, token: &TokenRecord) -> Result<Option<u32>> {
+        let Some(q) = token.quota else {
+            return Ok(None);
+        };
+        let now = self.clock.now().unix_timestamp();
+        Ok(Some(
+            self.store
+                .quota_used(token.id, now.saturating_sub(q.window_secs))
+                .await?,
+        ))
     }
 
     /// All tokens (hashes are not shown).

@@ -194,6 +194,8 @@ pub(crate) async fn run_all<S: Store>(store: &S) {
     signing(store, root.id, &root_serial).await;
     lifecycle(store, root.id).await;
     inventory_and_notifications(store, root.id).await;
+    quotas(store).await;
+    managed(store, root.id).await;
 }
 
 fn intent(ca: IssuerId, ca_serial: &SerialNumber, serial: &SerialNumber) -> SigningIntent {
@@ -441,6 +443,7 @@ async fn api_tokens<S: Store>(store: &S) {
         created_at: 5,
         expires_at: Some(50),
         token_hash: "ab".repeat(32),
+        quota: None,
     };
     let t = store
         .create_token(&new, &event("token.created"))
@@ -1052,4 +1055,132 @@ async fn inventory_and_notifications<S: Store>(store: &S, root: IssuerId) {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].issuer_inventory_id, None);
     verify_chain(&store.audit_log().await.expect("audit")).expect("audit chain intact");
+}
+
+/// Token quotas: reservations up to the limit, the time a slot frees, give-backs.
+async fn quotas<S: Store>(store: &S) {
+    let quota = crate::tokens::Quota {
+        count: 2,
+        window_secs: 100,
+    };
+    let t = store
+        .create_token(
+            &crate::tokens::NewToken {
+                name: "metered".into(),
+                cas: vec!["*".into()],
+                profiles: vec!["*".into()],
+                created_at: 1,
+                expires_at: None,
+                token_hash: "cd".repeat(32),
+                quota: Some(quota),
+            },
+            &event("token.created"),
+        )
+        .await
+        .expect("create");
+    assert_eq!(t.quota, Some(quota));
+    let first = store
+        .reserve_quota(t.id, 2, 100, 1_000)
+        .await
+        .expect("reserve");
+    let second = store
+        .reserve_quota(t.id, 2, 100, 1_010)
+        .await
+        .expect("reserve");
+    assert!(first.is_ok() && second.is_ok());
+    // Full: the first slot frees when the first reservation leaves the window.
+    assert_eq!(
+        store
+            .reserve_quota(t.id, 2, 100, 1_050)
+            .await
+            .expect("reserve"),
+        Err(1_100)
+    );
+    assert_eq!(store.quota_used(t.id, 950).await.expect("used"), 2);
+    // A failed issuance gives its slot back; a bound one keeps it.
+    store
+        .settle_quota(second.expect("slot"), None)
+        .await
+        .expect("give back");
+    store
+        .settle_quota(first.expect("slot"), Some(1))
+        .await
+        .expect("bind");
+    assert_eq!(store.quota_used(t.id, 950).await.expect("used"), 1);
+    assert!(store
+        .reserve_quota(t.id, 2, 100, 1_060)
+        .await
+        .expect("reserve")
+        .is_ok());
+    assert_eq!(
+        store
+            .reserve_quota(t.id, 2, 100, 1_070)
+            .await
+            .expect("reserve"),
+        Err(1_100)
+    );
+    // After the window the oldest no longer counts.
+    assert!(store
+        .reserve_quota(t.id, 2, 100, 1_100)
+        .await
+        .expect("reserve")
+        .is_ok());
+}
+
+/// Managed certificates: created pending, renewed, attempts recorded and reset.
+async fn managed<S: Store>(store: &S, root: IssuerId) {
+    let first = committed(store, root, "root-kid", 1_900_000_000).await;
+    let m = store
+        .create_managed(&NewManaged {
+            certificate_id: first.id,
+            key_type: "p256".into(),
+            sealed_key: vec![1, 2, 3],
+            deploy_dir: "/srv/tls".into(),
+            deploy_hook: Some("systemctl reload web".into()),
+            created_at: 10,
+        })
+        .await
+        .expect("create");
+    assert_eq!(
+        (m.state, m.attempts, m.next_attempt_at),
+        (ManagedState::Pending, 0, 10)
+    );
+    assert!(
+        !format!("{m:?}").contains("sealed"),
+        "no key material in Debug"
+    );
+    store
+        .managed_attempted(m.id, Some("hook failed"), 400, 20)
+        .await
+        .expect("failed");
+    store
+        .managed_attempted(m.id, Some("hook failed again"), 900, 30)
+        .await
+        .expect("failed");
+    let now = &store.list_managed().await.expect("list")[0];
+    assert_eq!(
+        (now.state, now.attempts, now.next_attempt_at),
+        (ManagedState::Failed, 2, 900)
+    );
+    assert_eq!(now.last_error.as_deref(), Some("hook failed again"));
+    let second = committed(store, root, "root-kid", 1_950_000_000).await;
+    store
+        .managed_renewed(m.id, second.id, &[4, 5], 40)
+        .await
+        .expect("renewed");
+    let now = &store.list_managed().await.expect("list")[0];
+    assert_eq!(
+        (now.certificate_id, now.sealed_key.as_slice()),
+        (second.id, &[4u8, 5][..])
+    );
+    assert_eq!(
+        (now.state, now.attempts, now.last_error.as_deref()),
+        (ManagedState::Pending, 0, None)
+    );
+    store
+        .managed_attempted(m.id, None, 50, 50)
+        .await
+        .expect("deployed");
+    let now = &store.list_managed().await.expect("list")[0];
+    assert_eq!((now.state, now.attempts), (ManagedState::Deployed, 0));
 }

@@ -34,6 +34,8 @@ pub const TABLES: &[&str] = &[
     "cross_certificates",
     "inventory",
     "notifications",
+    "token_issuances",
+    "managed_certificates",
 ];
 
 /// Rows per INSERT statement (well under both databases' parameter limits).

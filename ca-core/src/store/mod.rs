@@ -1245,6 +1245,168 @@ pub trait NotificationStore {
     async fn list_notifications(&self) -> Result<Vec<NotificationRecord>, StoreError>;
 }
 
+/// Issuance quotas of API tokens.
+#[allow(async_fn_in_trait)]
+pub trait QuotaStore {
+    /// Takes one of token `token_id`'s `limit` issuances in the window `(now - window, now]`,
+    /// atomically. `Ok(Ok(reservation))`, or `Ok(Err(frees_at))`: when the oldest issuance
+    /// in the window leaves it.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn reserve_quota(
+        &self,
+        token_id: i64,
+        limit: u32,
+        window: i64,
+        now: i64,
+    ) -> Result<Result<i64, i64>, StoreError>;
+
+    /// Binds reservation `id` to the certificate issued with it, or gives it back (None).
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn settle_quota(&self, id: i64, certificate_id: Option<i64>) -> Result<(), StoreError>;
+
+    /// Issuances token `token_id` made since `since`.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn quota_used(&self, token_id: i64, since: i64) -> Result<u32, StoreError>;
+}
+
+/// Deployment state of a managed certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManagedState {
+    /// The current certificate still has to be deployed.
+    Pending,
+    /// The current certificate is deployed (the hook succeeded).
+    Deployed,
+    /// The last renewal or deployment failed; retried at `next_attempt_at`.
+    Failed,
+}
+
+impl ManagedState {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagedState::Pending => "pending",
+            ManagedState::Deployed => "deployed",
+            ManagedState::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(ManagedState::Pending),
+            "deployed" => Ok(ManagedState::Deployed),
+            "failed" => Ok(ManagedState::Failed),
+            other => Err(StoreError::Corrupt(format!("managed state '{other}'"))),
+        }
+    }
+}
+
+/// A managed certificate about to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewManaged {
+    /// Its first certificate.
+    pub certificate_id: i64,
+    /// Key type of every key it gets.
+    pub key_type: String,
+    /// The key, sealed by the key custodian.
+    pub sealed_key: Vec<u8>,
+    /// Where it is deployed.
+    pub deploy_dir: String,
+    /// Run after each deployment (`sh -c`).
+    pub deploy_hook: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A managed certificate as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ManagedRecord {
+    /// Row id.
+    pub id: i64,
+    /// The current certificate.
+    pub certificate_id: i64,
+    /// Key type.
+    pub key_type: String,
+    /// The current key, sealed.
+    pub sealed_key: Vec<u8>,
+    /// Deployment directory.
+    pub deploy_dir: String,
+    /// Deployment hook.
+    pub deploy_hook: Option<String>,
+    /// State.
+    pub state: ManagedState,
+    /// Failed attempts since the last success.
+    pub attempts: u32,
+    /// When a pending or failed one is tried next.
+    pub next_attempt_at: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Last change.
+    pub updated_at: i64,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for ManagedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The sealed key is encrypted, but it is still key material: keep it out of logs.
+        f.debug_struct("ManagedRecord")
+            .field("id", &self.id)
+            .field("certificate_id", &self.certificate_id)
+            .field("deploy_dir", &self.deploy_dir)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Managed certificates: renewed and deployed by caforge.
+#[allow(async_fn_in_trait)]
+pub trait ManagedStore {
+    /// Records a managed certificate (pending its first deployment).
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn create_managed(&self, m: &NewManaged) -> Result<ManagedRecord, StoreError>;
+
+    /// Every managed certificate, by id.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn list_managed(&self) -> Result<Vec<ManagedRecord>, StoreError>;
+
+    /// After a renewal: the new certificate and key, pending deployment at `at`.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn managed_renewed(
+        &self,
+        id: i64,
+        certificate_id: i64,
+        sealed_key: &[u8],
+        at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The outcome of a renewal or deployment attempt: deployed (error None), or failed
+    /// with `error` and retried at `retry_at`.
+    ///
+    /// # Errors
+    /// Store failures.
+    async fn managed_attempted(
+        &self,
+        id: i64,
+        error: Option<&str>,
+        retry_at: i64,
+        at: i64,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything a CA stores.
 pub trait Store:
     SerialStore
@@ -1258,6 +1420,8 @@ pub trait Store:
     + LifecycleStore
     + InventoryStore
     + NotificationStore
+    + QuotaStore
+    + ManagedStore
     + Send
     + Sync
 {
@@ -1275,6 +1439,8 @@ impl<
             + LifecycleStore
             + InventoryStore
             + NotificationStore
+            + QuotaStore
+            + ManagedStore
             + Send
             + Sync,
     > Store for T
@@ -1668,6 +1834,51 @@ impl NotificationStore for AnyStore {
     }
     async fn list_notifications(&self) -> Result<Vec<NotificationRecord>, StoreError> {
         dispatch!(self, st => st.list_notifications().await)
+    }
+}
+
+impl QuotaStore for AnyStore {
+    async fn reserve_quota(
+        &self,
+        token_id: i64,
+        limit: u32,
+        window: i64,
+        now: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        dispatch!(self, st => st.reserve_quota(token_id, limit, window, now).await)
+    }
+    async fn settle_quota(&self, id: i64, certificate_id: Option<i64>) -> Result<(), StoreError> {
+        dispatch!(self, st => st.settle_quota(id, certificate_id).await)
+    }
+    async fn quota_used(&self, token_id: i64, since: i64) -> Result<u32, StoreError> {
+        dispatch!(self, st => st.quota_used(token_id, since).await)
+    }
+}
+
+impl ManagedStore for AnyStore {
+    async fn create_managed(&self, m: &NewManaged) -> Result<ManagedRecord, StoreError> {
+        dispatch!(self, st => st.create_managed(m).await)
+    }
+    async fn list_managed(&self) -> Result<Vec<ManagedRecord>, StoreError> {
+        dispatch!(self, st => st.list_managed().await)
+    }
+    async fn managed_renewed(
+        &self,
+        id: i64,
+        certificate_id: i64,
+        sealed_key: &[u8],
+        at: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, st => st.managed_renewed(id, certificate_id, sealed_key, at).await)
+    }
+    async fn managed_attempted(
+        &self,
+        id: i64,
+        error: Option<&str>,
+        retry_at: i64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, st => st.managed_attempted(id, error, retry_at, at).await)
     }
 }
 

@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_inventory_notify.sql"),
     ),
+    (6, include_str!("../../migrations/postgres/0006_quotas.sql")),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_managed.sql"),
+    ),
 ];
 
 /// The advisory lock key every write transaction holds ("caforge" in ASCII).
@@ -1129,7 +1134,7 @@ impl TokenStore for PgStore {
         };
         let mut tx = self.write_tx().await?;
         let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at, quota_count, quota_window) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&t.name)
         .bind(&t.token_hash)
@@ -1137,6 +1142,8 @@ impl TokenStore for PgStore {
         .bind(json(&t.profiles)?)
         .bind(t.created_at)
         .bind(t.expires_at)
+        .bind(t.quota.map(|q| i64::from(q.count)))
+        .bind(t.quota.map(|q| q.window_secs))
         .fetch_one(&mut *tx)
         .await?;
         append_audit_in(&mut tx, audit).await?;

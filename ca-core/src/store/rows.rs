@@ -203,6 +203,17 @@ pub(super) fn token_from_row(row: &impl SqlRow) -> Result<TokenRecord, StoreErro
         expires_at: row.get("expires_at")?,
         revoked_at: row.get("revoked_at")?,
         token_hash: row.get("token_hash")?,
+        quota: match (
+            row.get::<Option<i64>>("quota_count")?,
+            row.get::<Option<i64>>("quota_window")?,
+        ) {
+            (Some(count), Some(window_secs)) => Some(crate::tokens::Quota {
+                count: u32::try_from(count)
+                    .map_err(|_| StoreError::Corrupt("quota_count".into()))?,
+                window_secs,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -262,5 +273,24 @@ pub(super) fn notification_from_row(
         payload: row.get("payload")?,
         created_at: row.get("created_at")?,
         delivered_at: row.get("delivered_at")?,
+    })
+}
+
+pub(super) fn managed_from_row(row: &impl SqlRow) -> Result<super::ManagedRecord, StoreError> {
+    let state: String = row.get("state")?;
+    Ok(super::ManagedRecord {
+        id: row.get("id")?,
+        certificate_id: row.get("certificate_id")?,
+        key_type: row.get("key_type")?,
+        sealed_key: row.get("sealed_key")?,
+        deploy_dir: row.get("deploy_dir")?,
+        deploy_hook: row.get("deploy_hook")?,
+        state: super::ManagedState::parse(&state)?,
+        attempts: u32::try_from(row.get::<i64>("attempts")?)
+            .map_err(|_| StoreError::Corrupt("attempts".into()))?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        last_error: row.get("last_error")?,
+        updated_at: row.get("updated_at")?,
+        created_at: row.get("created_at")?,
     })
 }

@@ -3,8 +3,9 @@
 //! expands [`shared_roles!`] over its own pool, write transaction (`write_tx`) and audit
 //! append (`append_audit_in`), so one text serves both.
 
-/// Implements [`super::LifecycleStore`], [`super::InventoryStore`] and
-/// [`super::NotificationStore`] for `$store`.
+/// Implements [`super::LifecycleStore`], [`super::InventoryStore`],
+/// [`super::NotificationStore`], [`super::QuotaStore`] and [`super::ManagedStore`] for
+/// `$store`.
 macro_rules! shared_roles {
     ($store:ty) => {
         impl super::LifecycleStore for $store {
@@ -370,6 +371,173 @@ macro_rules! shared_roles {
                     .iter()
                     .map(super::rows::notification_from_row)
                     .collect()
+            }
+        }
+
+        impl super::QuotaStore for $store {
+            async fn reserve_quota(
+                &self,
+                token_id: i64,
+                limit: u32,
+                window: i64,
+                now: i64,
+            ) -> Result<Result<i64, i64>, StoreError> {
+                let since = now.saturating_sub(window);
+                // The write transaction serialises reservations: two requests cannot both
+                // see the last free slot.
+                let mut tx = self.write_tx().await?;
+                let (used, oldest): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(reserved_at) FROM token_issuances
+                     WHERE token_id = $1 AND reserved_at > $2",
+                )
+                .bind(token_id)
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await?;
+                if used >= i64::from(limit) {
+                    // Slots free up oldest first; with `used - limit + 1` to go, the one
+                    // that frees this request is the (used - limit + 1)-th oldest.
+                    let skip = used - i64::from(limit);
+                    let nth: Option<i64> = sqlx::query_scalar(
+                        "SELECT reserved_at FROM token_issuances
+                         WHERE token_id = $1 AND reserved_at > $2
+                         ORDER BY reserved_at LIMIT 1 OFFSET $3",
+                    )
+                    .bind(token_id)
+                    .bind(since)
+                    .bind(skip)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let at = nth.or(oldest).unwrap_or(now);
+                    return Ok(Err(at.saturating_add(window)));
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO token_issuances (token_id, reserved_at) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(token_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Ok(id))
+            }
+
+            async fn settle_quota(
+                &self,
+                id: i64,
+                certificate_id: Option<i64>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                match certificate_id {
+                    Some(cert) => {
+                        sqlx::query("UPDATE token_issuances SET certificate_id = $1 WHERE id = $2")
+                            .bind(cert)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM token_issuances WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?
+                    }
+                };
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn quota_used(&self, token_id: i64, since: i64) -> Result<u32, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM token_issuances WHERE token_id = $1 AND reserved_at > $2",
+                )
+                .bind(token_id)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            }
+        }
+
+        impl super::ManagedStore for $store {
+            async fn create_managed(
+                &self,
+                m: &super::NewManaged,
+            ) -> Result<super::ManagedRecord, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "INSERT INTO managed_certificates (certificate_id, key_type, sealed_key, deploy_dir, deploy_hook,
+                                                       state, attempts, next_attempt_at, updated_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) RETURNING *",
+                )
+                .bind(m.certificate_id)
+                .bind(&m.key_type)
+                .bind(&m.sealed_key)
+                .bind(&m.deploy_dir)
+                .bind(&m.deploy_hook)
+                .bind(m.created_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let record = super::rows::managed_from_row(&row)?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn list_managed(&self) -> Result<Vec<super::ManagedRecord>, StoreError> {
+                sqlx::query("SELECT * FROM managed_certificates ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(super::rows::managed_from_row)
+                    .collect()
+            }
+
+            async fn managed_renewed(
+                &self,
+                id: i64,
+                certificate_id: i64,
+                sealed_key: &[u8],
+                at: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "UPDATE managed_certificates SET certificate_id = $1, sealed_key = $2, state = 'pending',
+                            attempts = 0, next_attempt_at = $3, last_error = NULL, updated_at = $3
+                     WHERE id = $4",
+                )
+                .bind(certificate_id)
+                .bind(sealed_key)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn managed_attempted(
+                &self,
+                id: i64,
+                error: Option<&str>,
+                retry_at: i64,
+                at: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "UPDATE managed_certificates SET
+                            state = CASE WHEN $1 IS NULL THEN 'deployed' ELSE 'failed' END,
+                            attempts = CASE WHEN $1 IS NULL THEN 0 ELSE attempts + 1 END,
+                            last_error = $1, next_attempt_at = $2, updated_at = $3
+                     WHERE id = $4",
+                )
+                .bind(error)
+                .bind(retry_at)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

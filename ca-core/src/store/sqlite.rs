@@ -48,6 +48,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/sqlite/0007_inventory_notify.sql"),
     ),
+    (8, include_str!("../../migrations/sqlite/0008_quotas.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_managed.sql")),
 ];
 
 /// A SQLite-backed store.
@@ -1042,7 +1044,7 @@ impl TokenStore for SqliteStore {
         };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id = sqlx::query(
-            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at, quota_count, quota_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&t.name)
         .bind(&t.token_hash)
@@ -1050,6 +1052,8 @@ impl TokenStore for SqliteStore {
         .bind(json(&t.profiles)?)
         .bind(t.created_at)
         .bind(t.expires_at)
+        .bind(t.quota.map(|q| i64::from(q.count)))
+        .bind(t.quota.map(|q| q.window_secs))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();

@@ -1,0 +1,184 @@
+//! Deploying managed certificates: the files (`cert.pem`, `chain.pem`, `fullchain.pem`,
+//! `key.pem`) written atomically into the deployment directory — each to a temporary file
+//! in the same directory, synced, then renamed over the old one, the key created 0600 —
+//! then the hook run with `sh -c`. Renewal and deployment failures are recorded and retried
+//! with backoff; `caforge managed list` shows them.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ca_core::authority::{Authority, Deployment, Managed};
+use ca_core::store::AnyStore;
+
+/// Longest a deployment hook may run.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Most of a failing hook's output kept in the error.
+const HOOK_OUTPUT_KEPT: usize = 512;
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ManagedReport {
+    /// Certificates renewed.
+    pub renewed: usize,
+    /// Deployments that succeeded (hook included).
+    pub deployed: usize,
+    /// Renewals or deployments that failed (id, error); retried later.
+    pub failed: Vec<(i64, String)>,
+}
+
+/// One pass: renew what entered its renewal window, deploy what is pending or due for a
+/// retry.
+///
+/// # Errors
+/// Store failures (renewal and deployment failures are recorded, not returned).
+pub async fn run_pass(authority: &Authority<AnyStore>) -> ca_core::Result<ManagedReport> {
+    let mut report = ManagedReport::default();
+    for due in authority.managed_due().await? {
+        let current = if authority.needs_renewal(&due, authority.now()) {
+            match authority.renew_managed(&due).await {
+                Ok(renewed) => {
+                    report.renewed += 1;
+                    renewed
+                }
+                Err(e) => {
+                    let error = format!("renewal failed: {e}");
+                    authority.managed_attempted(&due, Some(&error)).await?;
+                    report.failed.push((due.record.id, error));
+                    continue;
+                }
+            }
+        } else {
+            due
+        };
+        match deploy(authority, &current).await {
+            Ok(()) => {
+                authority.managed_attempted(&current, None).await?;
+                report.deployed += 1;
+            }
+            Err(error) => {
+                tracing::warn!(managed = current.record.id, %error, "deployment failed; will retry");
+                authority.managed_attempted(&current, Some(&error)).await?;
+                report.failed.push((current.record.id, error));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Writes `m`'s files and runs its hook.
+///
+/// # Errors
+/// What went wrong, for the record (never key material).
+pub async fn deploy(authority: &Authority<AnyStore>, m: &Managed) -> Result<(), String> {
+    let files = authority
+        .managed_deployment(m)
+        .await
+        .map_err(|e| format!("preparing the files: {e}"))?;
+    let dir = PathBuf::from(&m.record.deploy_dir);
+    let write_dir = dir.clone();
+    tokio::task::spawn_blocking(move || write_files(&write_dir, &files))
+        .await
+        .map_err(|e| format!("writing the files: {e}"))??;
+    if let Some(hook) = &m.record.deploy_hook {
+        run_hook(hook, &dir, m).await?;
+    }
+    Ok(())
+}
+
+fn write_files(dir: &Path, d: &Deployment) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        set_mode(dir, 0o700)?;
+    }
+    let fullchain = format!("{}{}", d.certificate, d.chain);
+    // The key first: a reader that sees the new certificate must find its key.
+    write_atomic(dir, "key.pem", d.key.as_bytes(), 0o600)?;
+    write_atomic(dir, "chain.pem", d.chain.as_bytes(), 0o644)?;
+    write_atomic(dir, "fullchain.pem", fullchain.as_bytes(), 0o644)?;
+    write_atomic(dir, "cert.pem", d.certificate.as_bytes(), 0o644)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("setting permissions of {}: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<(), String> {
+    Ok(())
+}
+
+/// Writes `name` in `dir` through a temporary file (created with `mode`) and a rename.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), String> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.caforge-{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    let result = (|| {
+        let mut file = options
+            .open(&tmp)
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        set_mode(&tmp, mode)?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &target).map_err(|e| format!("replacing {}: {e}", target.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+async fn run_hook(hook: &str, dir: &Path, m: &Managed) -> Result<(), String> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(hook)
+        .current_dir(dir)
+        .env("CAFORGE_DEPLOY_DIR", dir)
+        .env("CAFORGE_SERIAL", &m.certificate.serial)
+        .env("CAFORGE_SUBJECT", &m.certificate.subject)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting the deploy hook: {e}"))?;
+    let output = tokio::time::timeout(HOOK_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            format!(
+                "the deploy hook ran longer than {}s",
+                HOOK_TIMEOUT.as_secs()
+            )
+        })?
+        .map_err(|e| format!("running the deploy hook: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut said = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    if said.is_empty() {
+        said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    }
+    if said.len() > HOOK_OUTPUT_KEPT {
+        let mut cut = HOOK_OUTPUT_KEPT;
+        while !said.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        said.truncate(cut);
+        said.push('…');
+    }
+    Err(match output.status.code() {
+        Some(code) => format!("the deploy hook exited with status {code}: {said}"),
+        None => format!("the deploy hook was killed by a signal: {said}"),
+    })
+}
