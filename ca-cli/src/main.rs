@@ -94,6 +94,8 @@ enum Command {
     /// Certificates caforge renews and deploys itself (`issue --managed`).
     #[command(subcommand)]
     Managed(commands::managed::ManagedCommand),
+    /// Check a TLS endpoint: served chain, expiry, host name, trust, OCSP and CRL status.
+    Probe(commands::probe::Args),
     /// Whole-system benchmarks (CRL size, OCSP throughput); see BENCHMARKS.md.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
             Command::Kmc(c) => commands::dual::kmc(&globals, c).await,
             Command::Renew(a) => commands::renew::renew(&globals, a).await,
             Command::Reissue(a) => commands::renew::reissue(&globals, a).await,
+            Command::Probe(a) => commands::probe::run(&globals, a).await,
             Command::Maintain(a) => commands::maintain::run(&globals, a).await,
             Command::Managed(c) => commands::managed::run(&globals, c).await,
             Command::Cert(c) => commands::cert::run(&globals, c).await,

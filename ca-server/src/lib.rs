@@ -8,11 +8,13 @@
 
 mod api;
 pub mod error;
+pub mod http_client;
 pub mod managed;
 mod metrics;
 pub mod notify;
 mod ocsp;
 mod ops;
+pub mod probe;
 mod publish;
 mod state;
 

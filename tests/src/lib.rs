@@ -289,6 +289,78 @@ pub fn p256_csr(dir: &Path, stem: &str, subject: &str) -> String {
     std::fs::read_to_string(dir.join(csr)).expect("read the CSR")
 }
 
+/// An outside PKI made by OpenSSL in `dir` (test-only keys): a self-signed "CN=Outside CA"
+/// (`ext-ca.pem`, `ext-ca.key`) and a TLS server leaf for `leaf_name` valid `leaf_days`
+/// days (`ext-leaf.pem`, `ext-leaf.key`). Returns (CA PEM, leaf PEM) file names.
+pub fn outside_pki(dir: &Path, leaf_name: &str, leaf_days: &str) -> (String, String) {
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ext-ca.key",
+            "-subj",
+            "/CN=Outside CA",
+            "-days",
+            "365",
+            "-out",
+            "ext-ca.pem",
+        ],
+    );
+    let subject = format!("/CN={leaf_name}");
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ext-leaf.key",
+            "-subj",
+            &subject,
+            "-out",
+            "ext-leaf.csr",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext-leaf.cnf"),
+        format!(
+            "subjectAltName=DNS:{leaf_name}\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n"
+        ),
+    )
+    .expect("write the extensions");
+    openssl_ok(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ext-leaf.csr",
+            "-CA",
+            "ext-ca.pem",
+            "-CAkey",
+            "ext-ca.key",
+            "-days",
+            leaf_days,
+            "-extfile",
+            "ext-leaf.cnf",
+            "-out",
+            "ext-leaf.pem",
+        ],
+    );
+    ("ext-ca.pem".into(), "ext-leaf.pem".into())
+}
+
 /// Converts a path to &str for argument lists.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")

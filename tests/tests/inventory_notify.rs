@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use caforge_tests::{openssl_ok, s, serial_of, Home};
+use caforge_tests::{openssl_ok, outside_pki, s, serial_of, Home};
 
 const SHIFT: &str = "CAFORGE_DANGER_CLOCK_SHIFT";
 const DAY: i64 = 86_400;
@@ -21,69 +21,9 @@ fn json(h: &Home, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&r.stdout).expect("json output")
 }
 
-/// A self-signed CA and a leaf it signs, made by OpenSSL (test-only keys in the scratch
-/// directory); returns (ca.pem, leaf.pem).
+/// The outside PKI (see [`outside_pki`]) with a `vendor.example` leaf.
 fn openssl_pki(h: &Home, leaf_days: &str) -> (String, String) {
-    let dir = h.path();
-    openssl_ok(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ext-ca.key",
-            "-subj",
-            "/CN=Outside CA",
-            "-days",
-            "365",
-            "-out",
-            "ext-ca.pem",
-        ],
-    );
-    openssl_ok(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ext-leaf.key",
-            "-subj",
-            "/CN=vendor.example",
-            "-out",
-            "ext-leaf.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:vendor.example\n").unwrap();
-    openssl_ok(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "ext-leaf.csr",
-            "-CA",
-            "ext-ca.pem",
-            "-CAkey",
-            "ext-ca.key",
-            "-days",
-            leaf_days,
-            "-extfile",
-            "san.ext",
-            "-out",
-            "ext-leaf.pem",
-        ],
-    );
-    ("ext-ca.pem".into(), "ext-leaf.pem".into())
+    outside_pki(h.path(), "vendor.example", leaf_days)
 }
 
 #[test]

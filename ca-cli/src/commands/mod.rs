@@ -14,6 +14,7 @@ pub(crate) mod maintain;
 pub(crate) mod managed;
 pub(crate) mod notify;
 pub(crate) mod ocsp;
+pub(crate) mod probe;
 pub(crate) mod quickstart;
 pub(crate) mod renew;
 pub(crate) mod revoke;

@@ -1,6 +1,7 @@
 //! Revocation: reasons (RFC 5280 §5.3.1), CA publication settings, CRLs ([`crl`]) and OCSP
 //! ([`ocsp`]). CRLs are the primary channel; OCSP answers come from the same records.
 
+pub mod check;
 pub mod crl;
 pub mod ocsp;
 
