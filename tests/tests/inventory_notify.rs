@@ -387,3 +387,82 @@ fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
     let bare = Home::new();
     bare.fails(&["notify", "run"], "no webhooks configured");
 }
+
+#[test]
+fn serve_sends_reminders_and_renews_managed_certificates_on_its_own() {
+    let h = Home::new();
+    h.root_and_intermediate("p256", &[], &[]);
+    let receiver = Receiver::start();
+    let config = h.home().join("caforge.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[server]\nrefresh_interval_secs = 1\n\n[notify]\nwebhooks = [\"{}\"]\ninterval_secs = 1\n",
+        receiver.url
+    ));
+    std::fs::write(&config, text).unwrap();
+    h.ok(&[
+        "issue",
+        "--ca",
+        "int",
+        "--key-type",
+        "p256",
+        "--subject",
+        "CN=month.example",
+        "--san",
+        "dns:month.example",
+        "--days",
+        "31",
+        "--key-out",
+        "month.key",
+        "--no-encrypt-key",
+        "--out",
+        "month.pem",
+    ]);
+    let deploy = h.file("deploy");
+    h.ok(&[
+        "issue",
+        "--ca",
+        "int",
+        "--key-type",
+        "p256",
+        "--subject",
+        "CN=svc.example",
+        "--san",
+        "dns:svc.example",
+        "--days",
+        "3",
+        "--managed",
+        "--deploy-dir",
+        s(&deploy),
+        "--out",
+        "svc.pem",
+    ]);
+    let first = serial_of(h.path(), "svc.pem");
+
+    // 60 hours on, the 31-day certificate is within 30 days and the 3-day managed one is in
+    // its renewal window: the server's own schedule handles both.
+    let _server = caforge_tests::server::Server::start_with(&h, &[(SHIFT, "60h")]);
+    let deployed = || serial_of(h.path(), s(&deploy.join("cert.pem")));
+    let started = std::time::Instant::now();
+    while (receiver.delivered().len() < 2 || deployed() == first)
+        && started.elapsed() < std::time::Duration::from_secs(30)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The month certificate's 30-day reminder, once; the 3-day certificate (12 hours left)
+    // owes its 1-day reminder too.
+    let mut got = receiver.delivered();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("CN=month.example".to_owned(), 30),
+            ("CN=svc.example".to_owned(), 1)
+        ]
+    );
+    assert_ne!(
+        deployed(),
+        first,
+        "the managed certificate was renewed and deployed"
+    );
+}

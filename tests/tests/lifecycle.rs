@@ -238,6 +238,25 @@ fn rollover_moves_issuance_and_keeps_serving_the_old_generation() {
     assert_eq!(by_name("int-g2")["subject"], by_name("int")["subject"]);
     assert_eq!(by_name("int-g2")["key_type"], "rsa2048");
     assert_eq!(by_name("int-g2")["base_url"], "http://127.0.0.1:9");
+    // Once everything it issued has expired (a year on), the old generation is retired.
+    let later = h.run_with(
+        &[("CAFORGE_DANGER_CLOCK_SHIFT", "365d")],
+        &["ca", "list", "--format", "json"],
+    );
+    let later: serde_json::Value = serde_json::from_str(&later.stdout).unwrap();
+    let state = |n: &str| {
+        later
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(
+        (state("int"), state("int-g2")),
+        ("retired".into(), "active".into())
+    );
 
     // Issuance asked of the old CA is done by the successor, and says so.
     let run = h.ok(&[
