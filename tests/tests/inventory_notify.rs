@@ -255,18 +255,25 @@ impl Receiver {
     }
 }
 
-#[test]
-fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
+/// A home with root → int (P-256) whose caforge.toml sends reminders to a new receiver;
+/// `before` goes ahead of the `[notify]` table, `notify` inside it.
+fn home_with_webhook(before: &str, notify: &str) -> (Home, Receiver) {
     let h = Home::new();
     h.root_and_intermediate("p256", &[], &[]);
     let receiver = Receiver::start();
     let config = h.home().join("caforge.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[notify]\nwebhooks = [\"{}\"]\nthresholds_days = [30, 15, 7, 1]\n",
+        "\n{before}\n[notify]\nwebhooks = [\"{}\"]\n{notify}\n",
         receiver.url
     ));
     std::fs::write(&config, text).unwrap();
+    (h, receiver)
+}
+
+#[test]
+fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
+    let (h, receiver) = home_with_webhook("", "thresholds_days = [30, 15, 7, 1]");
     // A 40-day caforge certificate, and a 20-day imported one.
     h.ok(&[
         "issue",
@@ -390,16 +397,8 @@ fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
 
 #[test]
 fn serve_sends_reminders_and_renews_managed_certificates_on_its_own() {
-    let h = Home::new();
-    h.root_and_intermediate("p256", &[], &[]);
-    let receiver = Receiver::start();
-    let config = h.home().join("caforge.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "\n[server]\nrefresh_interval_secs = 1\n\n[notify]\nwebhooks = [\"{}\"]\ninterval_secs = 1\n",
-        receiver.url
-    ));
-    std::fs::write(&config, text).unwrap();
+    let (h, receiver) =
+        home_with_webhook("[server]\nrefresh_interval_secs = 1\n", "interval_secs = 1");
     h.ok(&[
         "issue",
         "--ca",
