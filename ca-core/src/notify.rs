@@ -71,13 +71,20 @@ impl NotifySettings {
         if attempts >= self.max_attempts {
             return None;
         }
-        let exponent = attempts.saturating_sub(1).min(30);
-        let wait = self
-            .retry_base_secs
-            .saturating_mul(1_i64 << exponent)
-            .min(self.retry_max_secs);
+        let wait = backoff(
+            self.retry_base_secs,
+            self.retry_max_secs,
+            attempts.saturating_sub(1),
+        );
         Some(now.saturating_add(wait))
     }
+}
+
+/// `base` doubled `doublings` times, at most `max`: the wait before a retry (webhook
+/// deliveries, managed-certificate deployments).
+#[must_use]
+pub fn backoff(base: i64, max: i64, doublings: u32) -> i64 {
+    base.saturating_mul(1_i64 << doublings.min(30)).min(max)
 }
 
 /// `secs` (Unix time) as RFC 3339, for payloads.

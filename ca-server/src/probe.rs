@@ -12,6 +12,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ca_core::inventory::ExternalCertificate;
 use ca_core::revocation::check::{
     check_crl, check_ocsp_response, issued_by, ocsp_request, revocation_urls, RevocationStatus,
 };
@@ -21,7 +22,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
 /// Connection and handshake timeout.
@@ -221,22 +221,17 @@ fn handshake(
 }
 
 fn describe(der: &[u8], now: i64) -> Result<ServedCertificate, String> {
-    let cert = Certificate::from_der(der)
+    let c = ExternalCertificate::from_der(der)
         .map_err(|e| format!("a served certificate does not parse: {e}"))?;
-    let tbs = cert.tbs_certificate();
-    let secs = |t: &x509_cert::time::Time| {
-        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-    };
-    let not_after = secs(&tbs.validity().not_after);
     Ok(ServedCertificate {
-        der: der.to_vec(),
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
-        serial: hex::encode_upper(tbs.serial_number().as_bytes()),
-        not_before: secs(&tbs.validity().not_before),
-        not_after,
-        days_left: (not_after - now).div_euclid(86_400),
-        fingerprint: hex::encode(Sha256::digest(der)),
+        days_left: (c.not_after - now).div_euclid(86_400),
+        der: c.der,
+        subject: c.subject,
+        issuer: c.issuer,
+        serial: c.serial,
+        not_before: c.not_before,
+        not_after: c.not_after,
+        fingerprint: c.fingerprint,
     })
 }
 

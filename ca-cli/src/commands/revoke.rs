@@ -85,30 +85,6 @@ fn report(c: &CertificateRecord, verb: &str, format: Format) -> Result<()> {
 
 pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     let authority = g.authority().await?;
-    if authority
-        .certificate(&a.serial, a.ca.as_deref())
-        .await
-        .is_err()
-    {
-        // An imported certificate is tracked, not owned: say so instead of "not found".
-        let hex = a
-            .serial
-            .trim()
-            .trim_start_matches("0x")
-            .to_ascii_uppercase();
-        let padded = format!("00{hex}");
-        for candidate in [&hex, &padded] {
-            if let Some(r) = authority.inventory_by_serial(candidate).await?.first() {
-                anyhow::bail!(
-                    "{} is an imported certificate ({}, issued by {}): caforge did not issue it and cannot revoke it; ask its issuer",
-                    a.serial,
-                    r.subject,
-                    r.issuer
-                );
-            }
-        }
-        // Otherwise the revocation below explains what is wrong.
-    }
     let req = RevokeRequest {
         serial: a.serial.clone(),
         ca: a.ca,

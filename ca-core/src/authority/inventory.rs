@@ -263,14 +263,6 @@ impl<S: Store> Authority<S> {
         Ok(self.store.remove_inventory(id, &audit).await?)
     }
 
-    /// Imported certificates with serial `serial` (to explain why caforge cannot revoke them).
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn inventory_by_serial(&self, serial: &str) -> Result<Vec<InventoryRecord>> {
-        Ok(self.store.inventory_by_serial(serial).await?)
-    }
-
     /// Records the expiry notifications that became due (per certificate, threshold and
     /// webhook, once) and returns how many are new. Issued certificates that are revoked or
     /// expired owe nothing.

@@ -55,9 +55,7 @@ impl std::fmt::Debug for Deployment {
 }
 
 fn retry_delay(attempts: u32) -> i64 {
-    RETRY_BASE_SECS
-        .saturating_mul(1_i64 << attempts.min(30))
-        .min(RETRY_MAX_SECS)
+    crate::notify::backoff(RETRY_BASE_SECS, RETRY_MAX_SECS, attempts)
 }
 
 impl<S: Store> Authority<S> {

@@ -205,6 +205,18 @@ impl<S: Store> Authority<S> {
     async fn certificate_for(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
         let parsed = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
         let found = self.store.certificates_by_serial(&parsed.to_hex()).await?;
+        if found.is_empty() {
+            // An imported certificate is tracked, not owned: say so instead of "not found".
+            let hex = parsed.to_hex();
+            for candidate in [hex.clone(), format!("00{hex}")] {
+                if let Some(r) = self.store.inventory_by_serial(&candidate).await?.first() {
+                    return Err(Error::Invalid(format!(
+                        "{parsed} is an imported certificate ({}, issued by {}): caforge did not issue it and cannot revoke it; ask its issuer",
+                        r.subject, r.issuer
+                    )));
+                }
+            }
+        }
         let Some(ca) = ca else {
             return match found.len() {
                 0 => {

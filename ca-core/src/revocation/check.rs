@@ -8,7 +8,9 @@ use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlDistributionPoints, ExtendedKeyUsage};
 use x509_cert::Certificate;
 
-use super::ocsp::{build_request, parse_response, CertId, CertIdHash, CertStatus, ResponseStatus};
+use super::ocsp::{
+    build_request, parse_response, strip_zeros, CertId, CertIdHash, CertStatus, ResponseStatus,
+};
 use super::RevocationReason;
 use crate::algorithm::DEFAULT_SM2_ID;
 use crate::keys::verify_signature;
@@ -251,9 +253,4 @@ pub fn check_crl(
         }
     }
     Ok(RevocationStatus::Good)
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let first = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    &b[first..]
 }

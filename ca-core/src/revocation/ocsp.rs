@@ -237,7 +237,8 @@ impl CertId {
     }
 }
 
-fn strip_zeros(b: &[u8]) -> &[u8] {
+/// `b` without leading zero bytes (a serial's magnitude).
+pub(crate) fn strip_zeros(b: &[u8]) -> &[u8] {
     let first = b.iter().position(|x| *x != 0).unwrap_or(b.len());
     &b[first..]
 }
