@@ -89,6 +89,12 @@ impl SqliteStore {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
+        let group = if memory {
+            GroupCommit::default()
+        } else {
+            // The writer's page cache outlives its batches: give it room for the indexes.
+            GroupCommit::with_own_connection(options.clone().pragma("cache_size", "-16384"))
+        };
         let pool = SqlitePoolOptions::new()
             // One in-memory database exists per connection: keep exactly one.
             .max_connections(if memory { 1 } else { 4 })
@@ -99,7 +105,7 @@ impl SqliteStore {
             path: (!memory).then(|| PathBuf::from(path)),
             settle: WRITE_MARK_SETTLE,
             applied: Vec::new(),
-            group: Default::default(),
+            group: std::sync::Arc::new(group),
         };
         store.migrate().await?;
         Ok(store)

@@ -11,8 +11,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
-use sqlx::sqlite::SqlitePool;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::{Connection, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{cert_from_row, CERT_COLUMNS};
@@ -51,6 +51,39 @@ type Reply = oneshot::Sender<Result<Done, StoreError>>;
 #[derive(Debug, Default)]
 pub(super) struct GroupCommit {
     queue: OnceLock<mpsc::UnboundedSender<(Op, Reply)>>,
+    /// How the writer opens a connection of its own (`None`: it borrows one from the pool
+    /// per batch, as an in-memory database has only the pool's one connection).
+    own: Option<SqliteConnectOptions>,
+}
+
+/// Where the writer's transactions run.
+enum Writer {
+    /// A pooled connection per batch.
+    Pool(SqlitePool),
+    /// A connection kept for the writer alone, opened on first use and again after a
+    /// failure: its page cache stays valid from batch to batch (a pooled connection finds
+    /// its cache stale whenever another connection wrote since it last ran).
+    Own(SqliteConnectOptions, Option<SqliteConnection>),
+}
+
+impl Writer {
+    async fn apply(&mut self, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+        match self {
+            Writer::Pool(pool) => apply_all(&mut *pool.acquire().await?, ops).await,
+            Writer::Own(options, slot) => {
+                let conn = match slot {
+                    Some(conn) => conn,
+                    None => slot.insert(SqliteConnection::connect_with(options).await?),
+                };
+                let out = apply_all(conn, ops).await;
+                if matches!(out, Err(StoreError::Database(_))) {
+                    // Whatever went wrong with the connection, the next batch gets a new one.
+                    *slot = None;
+                }
+                out
+            }
+        }
+    }
 }
 
 fn writer_gone() -> StoreError {
@@ -58,6 +91,14 @@ fn writer_gone() -> StoreError {
 }
 
 impl GroupCommit {
+    /// A group commit whose writer keeps a connection of its own, opened with `options`.
+    pub(super) fn with_own_connection(options: SqliteConnectOptions) -> Self {
+        GroupCommit {
+            queue: OnceLock::new(),
+            own: Some(options),
+        }
+    }
+
     /// Queues `op` and waits until the transaction holding it has committed.
     pub(super) async fn apply(&self, pool: &SqlitePool, op: Op) -> Result<Done, StoreError> {
         let queue = self.queue.get_or_init(|| {
@@ -67,7 +108,10 @@ impl GroupCommit {
             // statement, and every caller waits for it.
             // If the thread cannot start, the receiver is dropped with the closure and every
             // caller is told the writer has stopped.
-            let pool = pool.clone();
+            let target = match &self.own {
+                Some(options) => Writer::Own(options.clone(), None),
+                None => Writer::Pool(pool.clone()),
+            };
             let _ = std::thread::Builder::new()
                 .name("caforge-sqlite-writer".into())
                 .spawn(move || {
@@ -75,7 +119,7 @@ impl GroupCommit {
                         .enable_all()
                         .build()
                     {
-                        Ok(runtime) => runtime.block_on(writer(pool, receiver)),
+                        Ok(runtime) => runtime.block_on(writer(target, receiver)),
                         // Dropping the queue answers every caller with "writer stopped".
                         Err(_) => drop(receiver),
                     }
@@ -89,18 +133,19 @@ impl GroupCommit {
 }
 
 /// Applies everything queued, batch after batch, until every handle on the store is gone.
-async fn writer(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<(Op, Reply)>) {
+async fn writer(mut target: Writer, mut queue: mpsc::UnboundedReceiver<(Op, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.drain(..).unzip();
-        let results: Vec<Result<Done, StoreError>> = match apply_all(&pool, &ops).await {
+        let results: Vec<Result<Done, StoreError>> = match target.apply(&ops).await {
             Ok(done) => done.into_iter().map(Ok).collect(),
             Err(e) if ops.len() == 1 => vec![Err(e)],
             Err(_) => {
                 let mut each = Vec::with_capacity(ops.len());
                 for op in &ops {
                     each.push(
-                        apply_all(&pool, std::slice::from_ref(op))
+                        target
+                            .apply(std::slice::from_ref(op))
                             .await
                             .and_then(|mut d| d.pop().ok_or_else(writer_gone)),
                     );
@@ -130,8 +175,8 @@ fn values_sql(head: &str, row: &str, rows: usize) -> String {
 }
 
 /// Applies `ops` in one transaction; answers in the same order.
-async fn apply_all(pool: &SqlitePool, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+async fn apply_all(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut done: Vec<Option<Done>> = ops.iter().map(|_| None).collect();
     let mut audits: Vec<(usize, &AuditEvent)> = Vec::new();
 
