@@ -622,11 +622,55 @@ async fn revocation<S: Store>(store: &S, ca: IssuerId) {
         .expect("latest")
         .expect("some");
     assert_eq!(latest.crl.number, last);
+    assert_eq!(latest.crl.der, crl.der);
     assert!(store
         .latest_crl(ca, None, true)
         .await
         .expect("delta")
         .is_none());
+
+    // A CRL larger than one stored part comes back whole, byte for byte; the next CRL of
+    // its scope replaces its bytes (the row stays, for its number and sequence).
+    let large: Vec<u8> = (0..(super::shared_sql::CRL_PART * 2 + 12_345))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let number = store.allocate_crl_number(ca).await.expect("number");
+    let big = NewCrl {
+        number,
+        der: large.clone(),
+        ..crl.clone()
+    };
+    store
+        .record_crl(big, &event("crl.issued"))
+        .await
+        .expect("record large");
+    let latest = store
+        .latest_crl(ca, None, false)
+        .await
+        .expect("latest")
+        .expect("some");
+    assert_eq!(latest.crl.number, number);
+    assert!(latest.crl.der == large, "large CRL read back whole");
+    let number = store.allocate_crl_number(ca).await.expect("number");
+    store
+        .record_crl(
+            NewCrl {
+                number,
+                ..crl.clone()
+            },
+            &event("crl.issued"),
+        )
+        .await
+        .expect("record after large");
+    let latest = store
+        .latest_crl(ca, None, false)
+        .await
+        .expect("latest")
+        .expect("some");
+    assert_eq!(
+        (latest.crl.number, latest.crl.der),
+        (number, crl.der.clone())
+    );
 
     // Blocked keys.
     assert!(!store.is_key_blocked("k1").await.expect("blocked?"));

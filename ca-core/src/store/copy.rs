@@ -23,6 +23,7 @@ pub const TABLES: &[&str] = &[
     "audit",
     "crl_numbers",
     "crls",
+    "crl_parts",
     "blocked_keys",
     "ocsp_responders",
     "ocsp_responses",

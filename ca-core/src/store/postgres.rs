@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_managed.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_crl_parts.sql"),
+    ),
 ];
 
 /// The advisory lock key every write transaction holds ("caforge" in ASCII).
@@ -925,35 +929,7 @@ impl RevocationStore for PgStore {
     }
 
     async fn record_crl(&self, crl: NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
-        let mut tx = self.write_tx().await?;
-        // Older CRLs of this scope and kind keep their metadata (deltas need the base's
-        // sequence number) but not their bytes: only the newest is ever served.
-        sqlx::query(
-            "UPDATE crls SET der = ''::bytea WHERE ca_id = $1 AND partition IS NOT DISTINCT FROM $2 AND (base_number IS NULL) = ($3 IS NULL)",
-        )
-        .bind(crl.ca.0)
-        .bind(crl.partition.map(i64::from))
-        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
-        .execute(&mut *tx)
-        .await?;
-        let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(crl.ca.0)
-        .bind(to_i64(crl.number, "CRL number")?)
-        .bind(crl.partition.map(i64::from))
-        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
-        .bind(crl.revocation_seq)
-        .bind(crl.this_update)
-        .bind(crl.next_update)
-        .bind(to_i64(crl.entries, "entries")?)
-        .bind(&crl.der)
-        .fetch_one(&mut *tx)
-        .await?;
-        append_audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(CrlRecord { id, crl })
+        self.record_crl_sql(crl, audit).await
     }
 
     async fn latest_crl(
@@ -962,18 +938,7 @@ impl RevocationStore for PgStore {
         partition: Option<u32>,
         delta: bool,
     ) -> Result<Option<CrlRecord>, StoreError> {
-        sqlx::query(
-            "SELECT * FROM crls WHERE ca_id = $1 AND partition IS NOT DISTINCT FROM $2 AND (base_number IS NOT NULL) = $3
-             ORDER BY number DESC LIMIT 1",
-        )
-        .bind(ca.0)
-        .bind(partition.map(i64::from))
-        .bind(delta)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(crl_from_row)
-        .transpose()
+        self.latest_crl_sql(ca, partition, delta).await
     }
 
     async fn update_ca_settings(
@@ -1306,6 +1271,7 @@ pub(crate) mod testing {
 }
 
 super::shared_sql::shared_roles!(PgStore);
+super::shared_sql::crl_bytes!(PgStore, PgConnection);
 
 #[cfg(test)]
 mod tests {

@@ -544,3 +544,126 @@ macro_rules! shared_roles {
 }
 
 pub(super) use shared_roles;
+
+/// CRLs longer than this are stored in `crl_parts`, this many bytes a part.
+pub(super) const CRL_PART: usize = 1 << 20;
+
+/// Writes and reads CRL bytes, inline or in parts (`$conn`: the backend's connection type),
+/// and implements `record_crl` and `latest_crl`'s SQL for `$store`.
+macro_rules! crl_bytes {
+    ($store:ty, $conn:ty) => {
+        /// Stores CRL `id`'s bytes in parts (the row holds none).
+        async fn write_crl_parts(conn: &mut $conn, id: i64, der: &[u8]) -> Result<i64, StoreError> {
+            let mut parts = 0i64;
+            for (i, part) in der.chunks(super::shared_sql::CRL_PART).enumerate() {
+                sqlx::query("INSERT INTO crl_parts (crl_id, part, bytes) VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(i as i64)
+                    .bind(part)
+                    .execute(&mut *conn)
+                    .await?;
+                parts += 1;
+            }
+            Ok(parts)
+        }
+
+        impl $store {
+            async fn record_crl_sql(&self, crl: NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let base = crl.base_number.map(|b| to_i64(b, "base number")).transpose()?;
+                // Older CRLs of this scope and kind keep their metadata (deltas need the
+                // base's sequence number) but not their bytes: only the newest is served.
+                let scope = "ca_id = $1 AND partition IS NOT DISTINCT FROM $2 AND (base_number IS NULL) = ($3 IS NULL)";
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM crl_parts WHERE crl_id IN (SELECT id FROM crls WHERE {scope})"
+                )))
+                .bind(crl.ca.0)
+                .bind(crl.partition.map(i64::from))
+                .bind(base)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    // substr(der, 1, 0): the empty value of the column's own type on both
+                    // databases (SQLite makes it NULL for a value already empty).
+                    "UPDATE crls SET der = CASE WHEN length(der) > 0 THEN substr(der, 1, 0) ELSE der END, parts = 0
+                     WHERE {scope} AND (length(der) > 0 OR parts > 0)"
+                )))
+                .bind(crl.ca.0)
+                .bind(crl.partition.map(i64::from))
+                .bind(base)
+                .execute(&mut *tx)
+                .await?;
+                let large = crl.der.len() > super::shared_sql::CRL_PART;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(crl.ca.0)
+                .bind(to_i64(crl.number, "CRL number")?)
+                .bind(crl.partition.map(i64::from))
+                .bind(base)
+                .bind(crl.revocation_seq)
+                .bind(crl.this_update)
+                .bind(crl.next_update)
+                .bind(to_i64(crl.entries, "entries")?)
+                .bind(if large { &[] } else { &crl.der[..] })
+                .fetch_one(&mut *tx)
+                .await?;
+                if large {
+                    let parts = write_crl_parts(&mut tx, id, &crl.der).await?;
+                    sqlx::query("UPDATE crls SET parts = $1 WHERE id = $2")
+                        .bind(parts)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(CrlRecord { id, crl })
+            }
+
+            async fn latest_crl_sql(
+                &self,
+                ca: IssuerId,
+                partition: Option<u32>,
+                delta: bool,
+            ) -> Result<Option<CrlRecord>, StoreError> {
+                // One snapshot for the row and its parts (a newer CRL may replace them).
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(
+                    "SELECT * FROM crls WHERE ca_id = $1 AND partition IS NOT DISTINCT FROM $2 AND (base_number IS NOT NULL) = $3
+                     ORDER BY number DESC LIMIT 1",
+                )
+                .bind(ca.0)
+                .bind(partition.map(i64::from))
+                .bind(delta)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let mut record = crl_from_row(&row)?;
+                let parts: i64 = sqlx::Row::try_get(&row, "parts")?;
+                drop(row);
+                if parts > 0 {
+                    let mut der = Vec::with_capacity(
+                        usize::try_from(parts).unwrap_or(0).saturating_mul(super::shared_sql::CRL_PART),
+                    );
+                    for part in 0..parts {
+                        let bytes: Vec<u8> = sqlx::query_scalar(
+                            "SELECT bytes FROM crl_parts WHERE crl_id = $1 AND part = $2",
+                        )
+                        .bind(record.id)
+                        .bind(part)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| StoreError::Corrupt(format!("CRL {} lacks part {part}", record.id)))?;
+                        der.extend_from_slice(&bytes);
+                    }
+                    record.crl.der = der;
+                }
+                tx.commit().await?;
+                Ok(Some(record))
+            }
+        }
+    };
+}
+pub(super) use crl_bytes;

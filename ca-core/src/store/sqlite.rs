@@ -50,6 +50,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (8, include_str!("../../migrations/sqlite/0008_quotas.sql")),
     (9, include_str!("../../migrations/sqlite/0009_managed.sql")),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_revoked_cover.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_crl_parts.sql"),
+    ),
 ];
 
 /// A SQLite-backed store.
@@ -266,6 +274,31 @@ async fn next_revocation_seq(conn: &mut SqliteConnection) -> Result<i64, StoreEr
 
 /// Revoked rows per chunk read by [`RevocationStore::revoked_certificates`].
 const REVOKED_CHUNK: i64 = 8_192;
+
+/// A chunk of a full CRL's entries: `?1` issuer, `?2` partition, `?3` now, `?5` serial
+/// length, `?6` the last serial read, `?7` the chunk size (`?4`, the delta base, is NULL).
+/// Every column comes from the `certificates_revoked_cover` index.
+const REVOKED_FULL_CHUNK: &str = "SELECT group_concat(line, ';') FROM (
+   SELECT serial || ',revoked,' || revoked_at || ',' || COALESCE(revocation_reason, '')
+          || ',' || COALESCE(invalidity_date, '') || ',' AS line
+     FROM certificates
+    WHERE status = 'revoked' AND issuer_ca_id = ?1 AND length(serial) = ?5 AND serial > ?6
+      AND crl_partition IS ?2 AND not_after >= ?3 AND ?4 IS NULL
+    ORDER BY serial
+    LIMIT ?7)";
+
+/// A chunk of a delta CRL's changes since revocation sequence `?4` (otherwise as
+/// [`REVOKED_FULL_CHUNK`]): revocations, and released holds (removeFromCRL).
+const REVOKED_DELTA_CHUNK: &str = "SELECT group_concat(line, ';') FROM (
+   SELECT serial || ',' || status || ',' || COALESCE(revoked_at, '') || ','
+          || COALESCE(revocation_reason, '') || ',' || COALESCE(invalidity_date, '')
+          || ',' || COALESCE(hold_released_at, '') AS line
+     FROM certificates
+    WHERE issuer_ca_id = ?1 AND length(serial) = ?5 AND serial > ?6
+      AND crl_partition IS ?2 AND not_after >= ?3
+      AND revocation_seq > ?4 AND (status = 'revoked' OR hold_released_at IS NOT NULL)
+    ORDER BY serial
+    LIMIT ?7)";
 
 /// One `serial,status,revoked_at,reason,invalidity,released` line of a chunk.
 fn parse_revoked_line(line: &str) -> Result<RevokedSqlRow, StoreError> {
@@ -724,29 +757,23 @@ impl RevocationStore for SqliteStore {
             .await?;
         let mut after = String::new();
         while let Some(len) = length {
-            let chunk: Option<String> = sqlx::query_scalar(
-                "SELECT group_concat(line, ';') FROM (
-                   SELECT serial || ',' || status || ',' || COALESCE(revoked_at, '') || ','
-                          || COALESCE(revocation_reason, '') || ',' || COALESCE(invalidity_date, '')
-                          || ',' || COALESCE(hold_released_at, '') AS line
-                     FROM certificates
-                    WHERE issuer_ca_id = ?1 AND length(serial) = ?5 AND serial > ?6
-                      AND crl_partition IS ?2 AND not_after >= ?3
-                      AND ((?4 IS NULL AND status = 'revoked')
-                        OR (?4 IS NOT NULL AND revocation_seq > ?4
-                            AND (status = 'revoked' OR hold_released_at IS NOT NULL)))
-                    ORDER BY serial
-                    LIMIT ?7)",
-            )
-            .bind(ca.0)
-            .bind(partition.map(i64::from))
-            .bind(now)
-            .bind(changed_after)
-            .bind(len)
-            .bind(&after)
-            .bind(REVOKED_CHUNK)
-            .fetch_one(&mut *tx)
-            .await?;
+            // A full CRL reads only the revoked_cover index; a delta (rare, small) also looks
+            // at released holds, which only the table has.
+            let sql = if changed_after.is_none() {
+                REVOKED_FULL_CHUNK
+            } else {
+                REVOKED_DELTA_CHUNK
+            };
+            let chunk: Option<String> = sqlx::query_scalar(sql)
+                .bind(ca.0)
+                .bind(partition.map(i64::from))
+                .bind(now)
+                .bind(changed_after)
+                .bind(len)
+                .bind(&after)
+                .bind(REVOKED_CHUNK)
+                .fetch_one(&mut *tx)
+                .await?;
             let mut rows = 0;
             for line in chunk
                 .as_deref()
@@ -818,36 +845,7 @@ impl RevocationStore for SqliteStore {
     }
 
     async fn record_crl(&self, crl: NewCrl, audit: &AuditEvent) -> Result<CrlRecord, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // Older CRLs of this scope and kind keep their metadata (deltas need the base's
-        // sequence number) but not their bytes: only the newest is ever served.
-        sqlx::query(
-            "UPDATE crls SET der = x'' WHERE ca_id = ?1 AND partition IS ?2 AND (base_number IS NULL) = (?3 IS NULL)",
-        )
-        .bind(crl.ca.0)
-        .bind(crl.partition.map(i64::from))
-        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
-        .execute(&mut *tx)
-        .await?;
-        let id = sqlx::query(
-            "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(crl.ca.0)
-        .bind(to_i64(crl.number, "CRL number")?)
-        .bind(crl.partition.map(i64::from))
-        .bind(crl.base_number.map(|b| to_i64(b, "base number")).transpose()?)
-        .bind(crl.revocation_seq)
-        .bind(crl.this_update)
-        .bind(crl.next_update)
-        .bind(to_i64(crl.entries, "entries")?)
-        .bind(&crl.der)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
-        append_audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(CrlRecord { id, crl })
+        self.record_crl_sql(crl, audit).await
     }
 
     async fn latest_crl(
@@ -856,18 +854,7 @@ impl RevocationStore for SqliteStore {
         partition: Option<u32>,
         delta: bool,
     ) -> Result<Option<CrlRecord>, StoreError> {
-        sqlx::query(
-            "SELECT * FROM crls WHERE ca_id = ?1 AND partition IS ?2 AND (base_number IS NOT NULL) = ?3
-             ORDER BY number DESC LIMIT 1",
-        )
-        .bind(ca.0)
-        .bind(partition.map(i64::from))
-        .bind(delta)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(crl_from_row)
-        .transpose()
+        self.latest_crl_sql(ca, partition, delta).await
     }
 
     async fn update_ca_settings(
@@ -1170,6 +1157,7 @@ fn file_id(_meta: &std::fs::Metadata) -> u64 {
 }
 
 super::shared_sql::shared_roles!(SqliteStore);
+super::shared_sql::crl_bytes!(SqliteStore, SqliteConnection);
 
 #[cfg(test)]
 mod tests {

@@ -63,7 +63,7 @@ enum Writer {
     /// A connection kept for the writer alone, opened on first use and again after a
     /// failure: its page cache stays valid from batch to batch (a pooled connection finds
     /// its cache stale whenever another connection wrote since it last ran).
-    Own(SqliteConnectOptions, Option<SqliteConnection>),
+    Own(Box<SqliteConnectOptions>, Option<SqliteConnection>),
 }
 
 impl Writer {
@@ -109,7 +109,7 @@ impl GroupCommit {
             // If the thread cannot start, the receiver is dropped with the closure and every
             // caller is told the writer has stopped.
             let target = match &self.own {
-                Some(options) => Writer::Own(options.clone(), None),
+                Some(options) => Writer::Own(Box::new(options.clone()), None),
                 None => Writer::Pool(pool.clone()),
             };
             let _ = std::thread::Builder::new()
