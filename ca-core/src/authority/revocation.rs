@@ -16,7 +16,7 @@ use crate::hierarchy::Issuer;
 use crate::issuance::{self, assemble_certificate, CertificateTemplate, SerialNumber};
 use crate::keys::{random_bytes, store_of, Signer};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
-use crate::revocation::crl::{assemble_crl, CrlTemplate, EntryList, RevokedEntry};
+use crate::revocation::crl::{assemble_crl, CrlTemplate, EntryList};
 use crate::revocation::ocsp::{
     self, assemble_response, error_response, parse_request, CertId, CertStatus, ResponseStatus,
     ResponseTemplate, SingleAnswer,
@@ -467,15 +467,17 @@ impl<S: Store> Authority<S> {
                 base.as_ref().map(|b| b.crl.revocation_seq),
                 now,
                 &mut |r| {
-                    let pushed = hex::decode(&r.serial)
-                        .map_err(|e| format!("stored serial {}: {e}", r.serial))
+                    let mut serial = [0u8; 32];
+                    let pushed = serial
+                        .get_mut(..r.serial.len() / 2)
+                        .ok_or_else(|| format!("stored serial {} is too long", r.serial))
+                        .and_then(|out| {
+                            hex::decode_to_slice(&r.serial, out)
+                                .map_err(|e| format!("stored serial {}: {e}", r.serial))
+                                .map(|()| &*out)
+                        })
                         .and_then(|serial| {
-                            entries.push(&RevokedEntry {
-                                serial,
-                                revoked_at: r.at,
-                                reason: Some(r.reason_code),
-                                invalidity_date: r.invalidity_date,
-                            })
+                            entries.push_parts(serial, r.at, Some(r.reason_code), r.invalidity_date)
                         });
                     pushed.map_err(|m| {
                         refused = Some(m);

@@ -6,11 +6,11 @@
 //! built from owned structs costs hundreds of megabytes. Entries are streamed into one buffer.
 
 use const_oid::db::rfc5280::{
-    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_DELTA_CRL_INDICATOR,
-    ID_CE_FRESHEST_CRL, ID_CE_INVALIDITY_DATE, ID_CE_ISSUING_DISTRIBUTION_POINT,
+    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_DELTA_CRL_INDICATOR,
+    ID_CE_FRESHEST_CRL, ID_CE_ISSUING_DISTRIBUTION_POINT,
 };
 use const_oid::ObjectIdentifier;
-use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString, UintRef};
+use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString};
 use der::{AnyRef, Decode, Encode, Header, Length, Sequence, Tag, TagNumber};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
@@ -105,19 +105,6 @@ pub fn generalized_time(secs: i64) -> der::Result<GeneralizedTime> {
     GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
 }
 
-/// `revokedCertificates` entry (RFC 5280 §5.1).
-///
-/// ```text
-/// SEQUENCE { userCertificate CertificateSerialNumber, revocationDate Time,
-///            crlEntryExtensions Extensions OPTIONAL }
-/// ```
-#[derive(Sequence)]
-struct EntryAsn<'a> {
-    serial: UintRef<'a>,
-    revocation_date: x509_cert::time::Time,
-    extensions: Option<Vec<Extension>>,
-}
-
 /// Revoked entries DER-encoded as they are pushed, in CRL order: a CRL of a million entries
 /// is one buffer of their encodings (~48 bytes each), never a million owned structures.
 #[derive(Clone, Debug, Default)]
@@ -135,23 +122,42 @@ impl EntryList {
     /// # Errors
     /// A duplicate or out-of-order serial, more than [`MAX_CRL_ENTRIES`], encoding errors.
     pub fn push(&mut self, entry: &RevokedEntry) -> Result<(), String> {
+        self.push_parts(
+            &entry.serial,
+            entry.revoked_at,
+            entry.reason,
+            entry.invalidity_date,
+        )
+    }
+
+    /// [`EntryList::push`] from the entry's parts (no owned serial needed).
+    ///
+    /// # Errors
+    /// As [`EntryList::push`].
+    pub fn push_parts(
+        &mut self,
+        serial: &[u8],
+        revoked_at: i64,
+        reason: Option<u8>,
+        invalidity_date: Option<i64>,
+    ) -> Result<(), String> {
         if self.count >= MAX_CRL_ENTRIES {
             return Err(format!(
                 "more than {MAX_CRL_ENTRIES} revoked entries in one CRL; partition the CA"
             ));
         }
         if self.count > 0
-            && (self.last_serial.len(), &self.last_serial[..])
-                >= (entry.serial.len(), &entry.serial[..])
+            && (self.last_serial.len(), &self.last_serial[..]) >= (serial.len(), serial)
         {
             return Err(format!(
                 "CRL entries are duplicated or out of order at serial {}",
-                hex::encode_upper(&entry.serial)
+                hex::encode_upper(serial)
             ));
         }
-        encode_entry(entry, &mut self.der).map_err(|e| format!("CRL entry: {e}"))?;
+        encode_entry(serial, revoked_at, reason, invalidity_date, &mut self.der)
+            .map_err(|e| format!("CRL entry: {e}"))?;
         self.last_serial.clear();
-        self.last_serial.extend_from_slice(&entry.serial);
+        self.last_serial.extend_from_slice(serial);
         self.count += 1;
         Ok(())
     }
@@ -181,32 +187,111 @@ impl EntryList {
     }
 }
 
-fn encode_entry(e: &RevokedEntry, buf: &mut Vec<u8>) -> der::Result<()> {
-    let mut exts = Vec::new();
-    if let Some(code) = e.reason {
-        // RFC 5280 §5.3.1: unspecified SHOULD be expressed by leaving the extension out.
-        if code != 0 {
-            exts.push(Extension {
-                extn_id: ID_CE_CRL_REASONS,
-                critical: false,
-                extn_value: OctetString::new([0x0a, 0x01, code])?,
-            });
+/// Longest serial number an entry takes (RFC 5280 §4.1.2.2 allows 20 octets; caforge reads
+/// CRLs of others' CAs too, so some slack).
+const MAX_ENTRY_SERIAL: usize = 32;
+
+/// Encodes one `revokedCertificates` entry by hand: every field is short (an entry is at
+/// most ~90 bytes, so every length is one octet) and a million of them are encoded per big
+/// CRL. The DER is the same as the `der` crate's (tested against it below).
+fn encode_entry(
+    serial: &[u8],
+    revoked_at: i64,
+    reason: Option<u8>,
+    invalidity_date: Option<i64>,
+    buf: &mut Vec<u8>,
+) -> der::Result<()> {
+    // INTEGER: minimal positive two's complement.
+    let first = serial
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(serial.len().saturating_sub(1));
+    let serial = serial.get(first..).unwrap_or_default();
+    if serial.is_empty() || serial.len() > MAX_ENTRY_SERIAL {
+        return Err(der::ErrorKind::Value { tag: Tag::Integer }.into());
+    }
+    let pad = usize::from(serial[0] & 0x80 != 0);
+    let int_len = serial.len() + pad;
+    let mut date = [0u8; 17];
+    let date_len = time_tlv(revoked_at, false, &mut date)?;
+    // Entry extensions: reasonCode (unspecified is left out, RFC 5280 §5.3.1) and
+    // invalidityDate (always GeneralizedTime, §5.3.2).
+    let reason = reason.filter(|code| *code != 0);
+    let mut invalidity = [0u8; 17];
+    let invalidity_len = match invalidity_date {
+        Some(t) => time_tlv(t, true, &mut invalidity)?,
+        None => 0,
+    };
+    let reason_ext = if reason.is_some() { 12 } else { 0 };
+    let invalidity_ext = if invalidity_len > 0 {
+        9 + invalidity_len
+    } else {
+        0
+    };
+    let exts = reason_ext + invalidity_ext;
+    let body = 2 + int_len + date_len + if exts > 0 { 2 + exts } else { 0 };
+    // Every length is under 128: short form.
+    let short = |n: usize| u8::try_from(n).ok().filter(|n| *n < 0x80);
+    let too_long = || der::Error::from(der::ErrorKind::Overlength);
+    buf.reserve(body + 2);
+    buf.extend_from_slice(&[0x30, short(body).ok_or_else(too_long)?]);
+    buf.extend_from_slice(&[0x02, short(int_len).ok_or_else(too_long)?]);
+    if pad == 1 {
+        buf.push(0);
+    }
+    buf.extend_from_slice(serial);
+    buf.extend_from_slice(&date[..date_len]);
+    if exts > 0 {
+        buf.extend_from_slice(&[0x30, short(exts).ok_or_else(too_long)?]);
+        if let Some(code) = reason {
+            // SEQUENCE { OID 2.5.29.21, OCTET STRING { ENUMERATED code } }
+            buf.extend_from_slice(&[
+                0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, code,
+            ]);
+        }
+        if invalidity_len > 0 {
+            // SEQUENCE { OID 2.5.29.24, OCTET STRING { GeneralizedTime } }
+            let inner = short(invalidity_len).ok_or_else(too_long)?;
+            buf.extend_from_slice(&[0x30, inner + 7, 0x06, 0x03, 0x55, 0x1d, 0x18, 0x04, inner]);
+            buf.extend_from_slice(&invalidity[..invalidity_len]);
         }
     }
-    if let Some(t) = e.invalidity_date {
-        exts.push(extension(
-            ID_CE_INVALIDITY_DATE,
-            false,
-            &generalized_time(t)?,
-        )?);
-    }
-    let entry = EntryAsn {
-        serial: UintRef::new(&e.serial)?,
-        revocation_date: Time5280::encode(unix(e.revoked_at)?)?,
-        extensions: if exts.is_empty() { None } else { Some(exts) },
-    };
-    entry.encode_to_vec(buf)?;
     Ok(())
+}
+
+/// Writes the RFC 5280 `Time` TLV of `secs` into `out` and returns its length: UTCTime
+/// through 2049, GeneralizedTime from 2050 (or always, with `generalized`).
+fn time_tlv(secs: i64, generalized: bool, out: &mut [u8; 17]) -> der::Result<usize> {
+    let t = unix(secs)?;
+    let year = t.year();
+    if !(0..=9999).contains(&year) || secs < 0 {
+        return Err(der::ErrorKind::DateTime.into());
+    }
+    let year = year.unsigned_abs();
+    let (tag, digits) = if generalized || year >= 2050 {
+        (0x18, 15)
+    } else {
+        (0x17, 13)
+    };
+    out[0] = tag;
+    out[1] = digits;
+    let mut at = 2;
+    let mut two = |v: u32| {
+        out[at] = b'0' + (v / 10 % 10) as u8;
+        out[at + 1] = b'0' + (v % 10) as u8;
+        at += 2;
+    };
+    if digits == 15 {
+        two(year / 100);
+    }
+    two(year % 100);
+    two(u32::from(u8::from(t.month())));
+    two(u32::from(t.day()));
+    two(u32::from(t.hour()));
+    two(u32::from(t.minute()));
+    two(u32::from(t.second()));
+    out[at] = b'Z';
+    Ok(usize::from(digits) + 2)
 }
 
 fn unix(secs: i64) -> der::Result<OffsetDateTime> {
@@ -370,6 +455,7 @@ pub fn assemble_crl(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use const_oid::db::rfc5280::{ID_CE_CRL_REASONS, ID_CE_INVALIDITY_DATE};
     use std::str::FromStr;
     use x509_cert::crl::CertificateList;
 
@@ -432,6 +518,87 @@ mod tests {
         let crl_der = assemble_crl(&tbs, t.signature_algorithm, &[0x30, 0x00]).expect("crl");
         let crl: CertificateList = CertificateList::from_der(&crl_der).expect("parses");
         assert!(crl.tbs_cert_list.revoked_certificates.is_none());
+    }
+
+    /// `revokedCertificates` entry (RFC 5280 §5.1).
+    ///
+    /// ```text
+    /// SEQUENCE { userCertificate CertificateSerialNumber, revocationDate Time,
+    ///            crlEntryExtensions Extensions OPTIONAL }
+    /// ```
+    #[derive(Sequence)]
+    struct EntryAsn<'a> {
+        serial: der::asn1::UintRef<'a>,
+        revocation_date: x509_cert::time::Time,
+        extensions: Option<Vec<Extension>>,
+    }
+
+    /// The entry as the `der` crate encodes it (what the hand-written encoder must match).
+    fn reference_entry(e: &RevokedEntry) -> Vec<u8> {
+        let mut exts = Vec::new();
+        if let Some(code) = e.reason.filter(|c| *c != 0) {
+            exts.push(Extension {
+                extn_id: ID_CE_CRL_REASONS,
+                critical: false,
+                extn_value: OctetString::new([0x0a, 0x01, code]).expect("reason"),
+            });
+        }
+        if let Some(t) = e.invalidity_date {
+            exts.push(
+                extension(
+                    ID_CE_INVALIDITY_DATE,
+                    false,
+                    &generalized_time(t).expect("time"),
+                )
+                .expect("ext"),
+            );
+        }
+        EntryAsn {
+            serial: der::asn1::UintRef::new(&e.serial).expect("serial"),
+            revocation_date: Time5280::encode(unix(e.revoked_at).expect("t")).expect("time"),
+            extensions: (!exts.is_empty()).then_some(exts),
+        }
+        .to_der()
+        .expect("entry")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hand_encoded_entries_match_the_der_crate(
+            serial in proptest::collection::vec(proptest::num::u8::ANY, 1..=21),
+            // 1970 .. 2200: both sides of the UTCTime/GeneralizedTime switch in 2050.
+            revoked_at in 0i64..7_258_118_400,
+            reason in proptest::option::of(0u8..=10),
+            invalidity in proptest::option::of(0i64..7_258_118_400),
+        ) {
+            let e = RevokedEntry { serial, revoked_at, reason, invalidity_date: invalidity };
+            let mut mine = Vec::new();
+            encode_entry(&e.serial, e.revoked_at, e.reason, e.invalidity_date, &mut mine)
+                .expect("encodes");
+            proptest::prop_assert_eq!(mine, reference_entry(&e));
+        }
+    }
+
+    #[test]
+    fn entries_out_of_range_are_refused() {
+        let mut buf = Vec::new();
+        assert!(
+            encode_entry(&[1], -1, None, None, &mut buf).is_err(),
+            "before 1970"
+        );
+        assert!(
+            encode_entry(&[1], 253_402_300_800, None, None, &mut buf).is_err(),
+            "year 10000"
+        );
+        assert!(
+            encode_entry(&[], 0, None, None, &mut buf).is_err(),
+            "no serial"
+        );
+        assert!(
+            encode_entry(&[1; 33], 0, None, None, &mut buf).is_err(),
+            "serial too long"
+        );
+        assert!(buf.is_empty(), "nothing written for a refused entry");
     }
 
     #[test]
