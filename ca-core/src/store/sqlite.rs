@@ -300,6 +300,27 @@ const REVOKED_DELTA_CHUNK: &str = "SELECT group_concat(line, ';') FROM (
     ORDER BY serial
     LIMIT ?7)";
 
+/// One chunk of [`REVOKED_FULL_CHUNK`] or [`REVOKED_DELTA_CHUNK`]: `args` are the issuer,
+/// partition, now and delta base; then the serial length and the serial to start after.
+async fn revoked_chunk(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    args: (i64, Option<i64>, i64, Option<i64>),
+    len: i64,
+    after: String,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(sql)
+        .bind(args.0)
+        .bind(args.1)
+        .bind(args.2)
+        .bind(args.3)
+        .bind(len)
+        .bind(after)
+        .bind(REVOKED_CHUNK)
+        .fetch_one(conn)
+        .await
+}
+
 /// One `serial,status,revoked_at,reason,invalidity,released` line of a chunk.
 fn parse_revoked_line(line: &str) -> Result<RevokedSqlRow, StoreError> {
     let bad = || StoreError::Corrupt(format!("revoked row '{line}'"));
@@ -755,47 +776,63 @@ impl RevocationStore for SqliteStore {
             .bind(0)
             .fetch_one(&mut *tx)
             .await?;
-        let mut after = String::new();
-        while let Some(len) = length {
-            // A full CRL reads only the revoked_cover index; a delta (rare, small) also looks
-            // at released holds, which only the table has.
-            let sql = if changed_after.is_none() {
-                REVOKED_FULL_CHUNK
+        // A full CRL reads only the revoked_cover index; a delta (rare, small) also looks at
+        // released holds, which only the table has.
+        let sql = if changed_after.is_none() {
+            REVOKED_FULL_CHUNK
+        } else {
+            REVOKED_DELTA_CHUNK
+        };
+        let args = (ca.0, partition.map(i64::from), now, changed_after);
+        let Some(mut len) = length else {
+            tx.commit().await?;
+            return Ok(seq);
+        };
+        let mut chunk = revoked_chunk(&mut tx, sql, args, len, String::new())
+            .await?
+            .unwrap_or_default();
+        loop {
+            // Where the next chunk starts: after this one's last serial (lines come in
+            // serial order), or at the next serial length when this one was not full.
+            let rows = if chunk.is_empty() {
+                0
             } else {
-                REVOKED_DELTA_CHUNK
+                chunk.bytes().filter(|b| *b == b';').count() + 1
             };
-            let chunk: Option<String> = sqlx::query_scalar(sql)
-                .bind(ca.0)
-                .bind(partition.map(i64::from))
-                .bind(now)
-                .bind(changed_after)
-                .bind(len)
-                .bind(&after)
-                .bind(REVOKED_CHUNK)
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut rows = 0;
-            for line in chunk
-                .as_deref()
-                .unwrap_or_default()
-                .split(';')
-                .filter(|l| !l.is_empty())
-            {
-                let row = parse_revoked_line(line)?;
-                if row.0 > after {
-                    after.clone_from(&row.0);
-                }
-                each(revoked_row(row)?)?;
-                rows += 1;
-            }
-            if rows < REVOKED_CHUNK {
-                // This length is done: on to the next one.
+            let next = if rows < REVOKED_CHUNK as usize {
                 length = sqlx::query_scalar(next_length)
                     .bind(ca.0)
                     .bind(len)
                     .fetch_one(&mut *tx)
                     .await?;
-                after.clear();
+                length.map(|l| (l, String::new()))
+            } else {
+                let last = chunk.rsplit(';').next().unwrap_or_default();
+                let serial = last.split(',').next().unwrap_or_default();
+                Some((len, serial.to_owned()))
+            };
+            // The next chunk is read by SQLite's thread while this one is parsed and
+            // handed over here.
+            let fetching = async {
+                match next {
+                    Some((l, after)) => {
+                        len = l;
+                        revoked_chunk(&mut tx, sql, args, l, after).await.map(Some)
+                    }
+                    None => Ok(None),
+                }
+            };
+            let handing = async {
+                for line in chunk.split(';').filter(|l| !l.is_empty()) {
+                    each(revoked_row(parse_revoked_line(line)?)?)?;
+                }
+                Ok::<(), StoreError>(())
+            };
+            let (fetched, handed) = futures_util::future::join(fetching, handing).await;
+            handed?;
+            match fetched? {
+                Some(c) => chunk = c.unwrap_or_default(),
+                None => break,
             }
         }
         tx.commit().await?;
