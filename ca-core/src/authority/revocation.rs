@@ -16,7 +16,7 @@ use crate::hierarchy::Issuer;
 use crate::issuance::{self, assemble_certificate, CertificateTemplate, SerialNumber};
 use crate::keys::{random_bytes, store_of, Signer};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
-use crate::revocation::crl::{assemble_crl, CrlTemplate, EntryList};
+use crate::revocation::crl::{assemble_crl_owned, CrlTemplate, EntryList};
 use crate::revocation::ocsp::{
     self, assemble_response, error_response, parse_request, CertId, CertStatus, ResponseStatus,
     ResponseTemplate, SingleAnswer,
@@ -520,9 +520,9 @@ impl<S: Store> Authority<S> {
                 message: m,
             })
         })?;
-        let tbs = template.to_tbs_der()?;
+        let frame = template.tbs_frame()?;
         drop(template);
-        drop(entries);
+        let tbs = entries.into_tbs_der(frame)?;
         // 4.
         self.store
             .append_audit(&AuditEvent {
@@ -534,8 +534,7 @@ impl<S: Store> Authority<S> {
             })
             .await?;
         let (tbs, signature) = sign_verified(issuer.signer.clone(), tbs).await?;
-        let der = assemble_crl(&tbs, issuer.key_type.signature_algorithm(), &signature)?;
-        drop(tbs);
+        let der = assemble_crl_owned(tbs, issuer.key_type.signature_algorithm(), &signature)?;
         // 5.
         let published_url = if delta {
             ca.settings.crl_url(&ca.name, partition, true)

@@ -11,7 +11,7 @@ use const_oid::db::rfc5280::{
 };
 use const_oid::ObjectIdentifier;
 use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString};
-use der::{AnyRef, Decode, Encode, Header, Length, Sequence, Tag, TagNumber};
+use der::{Encode, Header, Length, Tag, TagNumber};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::crl::IssuingDistributionPoint;
@@ -37,6 +37,15 @@ pub struct RevokedEntry {
     pub reason: Option<u8>,
     /// invalidityDate (RFC 5280 §5.3.2), Unix seconds.
     pub invalidity_date: Option<i64>,
+}
+
+/// A TBSCertList without its entries: the TBS header, the small fields and the entries'
+/// header (`front`), then the extensions (`back`), made for entries of `entries_len` bytes.
+#[derive(Clone, Debug)]
+pub struct TbsFrame {
+    front: Vec<u8>,
+    back: Vec<u8>,
+    entries_len: usize,
 }
 
 /// Everything in a CRL except the signature.
@@ -172,6 +181,23 @@ impl EntryList {
             list.push(e)?;
         }
         Ok(list)
+    }
+
+    /// The TBSCertList of `frame` around these entries, made in the entries' own buffer: the
+    /// small parts are moved in around the entries instead of the entries being copied, so
+    /// a million-entry CRL is never held twice.
+    ///
+    /// # Errors
+    /// A frame made for other entries.
+    pub fn into_tbs_der(self, frame: TbsFrame) -> der::Result<Vec<u8>> {
+        if frame.entries_len != self.der.len() {
+            return Err(der::ErrorKind::Length { tag: Tag::Sequence }.into());
+        }
+        let mut tbs = self.der;
+        tbs.reserve_exact(frame.front.len() + frame.back.len());
+        tbs.splice(0..0, frame.front);
+        tbs.extend_from_slice(&frame.back);
+        Ok(tbs)
     }
 
     /// Entries pushed.
@@ -390,8 +416,21 @@ impl CrlTemplate<'_> {
     /// # Errors
     /// Encoding errors, or more than [`MAX_CRL_ENTRIES`] entries.
     pub fn to_tbs_der(&self) -> der::Result<Vec<u8>> {
-        // Small fields first, then the entries into one buffer, then one final copy into
-        // the TBS with its header: peak memory stays near twice the CRL's size.
+        let frame = self.tbs_frame()?;
+        let mut tbs =
+            Vec::with_capacity(frame.front.len() + self.entries.der.len() + frame.back.len());
+        tbs.extend_from_slice(&frame.front);
+        tbs.extend_from_slice(&self.entries.der);
+        tbs.extend_from_slice(&frame.back);
+        Ok(tbs)
+    }
+
+    /// What goes before and after the entries' encodings in the TBS (see
+    /// [`EntryList::into_tbs_der`]).
+    ///
+    /// # Errors
+    /// As [`CrlTemplate::to_tbs_der`].
+    pub fn tbs_frame(&self) -> der::Result<TbsFrame> {
         let mut prefix = Vec::with_capacity(256);
         1u8.encode_to_vec(&mut prefix)?;
         self.signature_algorithm
@@ -400,10 +439,9 @@ impl CrlTemplate<'_> {
         self.issuer.encode_to_vec(&mut prefix)?;
         Time5280::encode(self.this_update)?.encode_to_vec(&mut prefix)?;
         Time5280::encode(self.next_update)?.encode_to_vec(&mut prefix)?;
-        let list = &self.entries.der;
-        let mut list_header = Vec::new();
+        let list = self.entries.der.len();
         if !self.entries.is_empty() {
-            push_header(&mut list_header, Tag::Sequence, list.len())?;
+            push_header(&mut prefix, Tag::Sequence, list)?;
         }
         let mut exts = Vec::new();
         let ext_body = self.extensions()?.to_der()?;
@@ -416,48 +454,72 @@ impl CrlTemplate<'_> {
             ext_body.len(),
         )?;
         exts.extend_from_slice(&ext_body);
-        let body_len = prefix.len() + list_header.len() + list.len() + exts.len();
-        let mut tbs = Vec::with_capacity(body_len + 8);
-        push_header(&mut tbs, Tag::Sequence, body_len)?;
-        tbs.extend_from_slice(&prefix);
-        tbs.extend_from_slice(&list_header);
-        tbs.extend_from_slice(list);
-        tbs.extend_from_slice(&exts);
-        Ok(tbs)
+        let mut front = Vec::with_capacity(prefix.len() + 8);
+        push_header(&mut front, Tag::Sequence, prefix.len() + list + exts.len())?;
+        front.extend_from_slice(&prefix);
+        Ok(TbsFrame {
+            front,
+            back: exts,
+            entries_len: list,
+        })
     }
 }
 
-/// `CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }`.
-#[derive(Sequence)]
-struct SignedCrl<'a> {
-    tbs: AnyRef<'a>,
-    signature_algorithm: spki::AlgorithmIdentifierOwned,
-    signature: BitString,
-}
-
-/// Attaches `signature` to `tbs_der` and returns the CRL DER.
+/// Attaches `signature` to `tbs_der` in `tbs_der`'s own buffer and returns the CRL DER
+/// (the same bytes as [`assemble_crl`], without a second copy of a large CRL).
 ///
 /// # Errors
 /// DER errors.
-pub fn assemble_crl(
-    tbs_der: &[u8],
+pub fn assemble_crl_owned(
+    tbs_der: Vec<u8>,
     algorithm: SignatureAlgorithm,
     signature: &[u8],
 ) -> der::Result<Vec<u8>> {
-    SignedCrl {
-        tbs: AnyRef::from_der(tbs_der)?,
-        signature_algorithm: algorithm.algorithm_identifier(),
-        signature: BitString::from_bytes(signature)?,
-    }
-    .to_der()
+    let algorithm = algorithm.algorithm_identifier().to_der()?;
+    let signature = BitString::from_bytes(signature)?.to_der()?;
+    let mut header = Vec::with_capacity(8);
+    push_header(
+        &mut header,
+        Tag::Sequence,
+        tbs_der.len() + algorithm.len() + signature.len(),
+    )?;
+    let mut crl = tbs_der;
+    crl.reserve_exact(header.len() + algorithm.len() + signature.len());
+    crl.splice(0..0, header);
+    crl.extend_from_slice(&algorithm);
+    crl.extend_from_slice(&signature);
+    Ok(crl)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use const_oid::db::rfc5280::{ID_CE_CRL_REASONS, ID_CE_INVALIDITY_DATE};
+    use der::{AnyRef, Decode, Sequence};
     use std::str::FromStr;
     use x509_cert::crl::CertificateList;
+
+    /// `CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }`.
+    #[derive(Sequence)]
+    struct SignedCrl<'a> {
+        tbs: AnyRef<'a>,
+        signature_algorithm: spki::AlgorithmIdentifierOwned,
+        signature: BitString,
+    }
+
+    /// The CRL as the `der` crate assembles it (what [`assemble_crl_owned`] must match).
+    fn assemble_crl(
+        tbs_der: &[u8],
+        algorithm: SignatureAlgorithm,
+        signature: &[u8],
+    ) -> der::Result<Vec<u8>> {
+        SignedCrl {
+            tbs: AnyRef::from_der(tbs_der)?,
+            signature_algorithm: algorithm.algorithm_identifier(),
+            signature: BitString::from_bytes(signature)?,
+        }
+        .to_der()
+    }
 
     fn template(entries: &EntryList) -> CrlTemplate<'_> {
         CrlTemplate {
@@ -508,6 +570,44 @@ mod tests {
         let oids: Vec<_> = exts.iter().map(|e| e.extn_id).collect();
         assert!(oids.contains(&ID_CE_DELTA_CRL_INDICATOR));
         assert!(oids.contains(&ID_CE_ISSUING_DISTRIBUTION_POINT));
+    }
+
+    #[test]
+    fn in_place_tbs_and_assembly_match_the_copying_ones() {
+        let entries: Vec<RevokedEntry> = (1u32..300)
+            .map(|i| RevokedEntry {
+                serial: i.to_be_bytes().to_vec(),
+                revoked_at: 1_799_000_000 + i64::from(i),
+                reason: Some((i % 6) as u8),
+                invalidity_date: (i % 3 == 0).then_some(1_798_000_000),
+            })
+            .collect();
+        for list in [
+            EntryList::from_entries(&entries).expect("in order"),
+            EntryList::default(),
+        ] {
+            let t = template(&list);
+            let copied = t.to_tbs_der().expect("tbs");
+            let frame = t.tbs_frame().expect("frame");
+            let in_place = list.clone().into_tbs_der(frame.clone()).expect("in place");
+            assert_eq!(in_place, copied);
+            let signature = [0x30, 0x03, 0x02, 0x01, 0x05];
+            assert_eq!(
+                assemble_crl_owned(in_place, t.signature_algorithm, &signature).expect("owned"),
+                assemble_crl(&copied, t.signature_algorithm, &signature).expect("copied")
+            );
+            // A frame made for other entries is refused.
+            let mut other = list.clone();
+            other
+                .push(&RevokedEntry {
+                    serial: vec![0x7f; 8],
+                    revoked_at: 1_799_000_000,
+                    reason: None,
+                    invalidity_date: None,
+                })
+                .expect("push");
+            assert!(other.into_tbs_der(frame).is_err());
+        }
     }
 
     #[test]
