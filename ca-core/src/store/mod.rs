@@ -9,6 +9,7 @@ pub mod bulk;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod copy;
+mod group;
 mod postgres;
 mod rows;
 #[macro_use]

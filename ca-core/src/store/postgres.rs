@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Row};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Row};
+
+use super::group::{Batcher, Done, GroupCommit, Op};
 use tokio::sync::Notify;
 
 use futures_util::TryStreamExt as _;
@@ -75,6 +77,10 @@ const WRITES_CHANNEL: &str = "caforge_writes";
 pub struct PgStore {
     pool: PgPool,
     marks: Arc<Marks>,
+    /// The issuance writes' group commit.
+    group: Arc<GroupCommit>,
+    /// How the group commit's writer connects.
+    options: Box<PgConnectOptions>,
     /// Migrations applied by [`PgStore::open`].
     applied: Vec<i64>,
 }
@@ -208,20 +214,24 @@ impl PgStore {
     /// # Errors
     /// Connection and migration errors.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let unreachable = |e: sqlx::Error| {
+            StoreError::Database(format!(
+                "cannot connect to PostgreSQL at {}: {e}",
+                super::redact_url(url)
+            ))
+        };
+        let options: PgConnectOptions = url.parse().map_err(unreachable)?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| {
-                StoreError::Database(format!(
-                    "cannot connect to PostgreSQL at {}: {e}",
-                    super::redact_url(url)
-                ))
-            })?;
+            .map_err(unreachable)?;
         let mut store = PgStore {
             pool,
             marks: Arc::new(Marks::new()),
+            group: Default::default(),
+            options: Box::new(options),
             applied: Vec::new(),
         };
         store.migrate().await?;
@@ -231,6 +241,15 @@ impl PgStore {
     /// The connection pool (for whole-store operations such as [`super::copy`]).
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The group commit's batcher.
+    fn writer(&self) -> PgWriter {
+        PgWriter {
+            options: self.options.clone(),
+            conn: None,
+            marks: Arc::clone(&self.marks),
+        }
     }
 
     /// Begins a write transaction holding the store-wide advisory lock.
@@ -402,6 +421,111 @@ async fn next_revocation_seq(conn: &mut PgConnection) -> Result<i64, StoreError>
     )
 }
 
+/// The signing check and serial reservation of [`CertificateStore::begin_signing`], inside
+/// the caller's write transaction.
+async fn sign_in(
+    conn: &mut PgConnection,
+    intent: &SigningIntent,
+) -> Result<Result<(), SigningRefusal>, StoreError> {
+    let (ca_issuer, ca_serial) = &intent.ca_certificate;
+    let row: Option<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT status, revocation_reason FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
+        )
+        .bind(ca_issuer.0)
+        .bind(ca_serial)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (status, reason) = row.ok_or_else(|| {
+        StoreError::NotFound(format!("the certificate {ca_serial} of the issuing CA"))
+    })?;
+    if status == "revoked" {
+        return Ok(Err(SigningRefusal::CaRevoked(
+            reason.and_then(|r| u8::try_from(r).ok()),
+        )));
+    }
+    let blocked: Option<String> =
+        sqlx::query_scalar("SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1")
+            .bind(&intent.spki_sha256)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if blocked.is_some() {
+        return Ok(Err(SigningRefusal::KeyBlocked));
+    }
+    sqlx::query(
+            "INSERT INTO serials (issuer_key_id, serial, state, reserved_at) VALUES ($1, $2, 'reserved', $3)",
+        )
+        .bind(&intent.issuer_key_id)
+        .bind(intent.serial.to_hex())
+        .bind(intent.at)
+        .execute(&mut *conn)
+        .await?;
+    append_audit_in(conn, &intent.audit).await?;
+    Ok(Ok(()))
+}
+
+/// The group commit's batcher: a connection of its own (opened on first use, and again
+/// after a failure) on which a batch is one transaction under the store-wide write lock,
+/// committed once.
+struct PgWriter {
+    options: Box<PgConnectOptions>,
+    conn: Option<PgConnection>,
+    marks: Arc<Marks>,
+}
+
+impl Batcher for PgWriter {
+    async fn apply(&mut self, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self
+                .conn
+                .insert(PgConnection::connect_with(&self.options).await?),
+        };
+        let out = apply_batch(conn, ops).await;
+        match &out {
+            Ok(_) => self.marks.local_write(),
+            // Whatever went wrong with the connection, the next batch gets a new one.
+            Err(StoreError::Database(_)) => self.conn = None,
+            Err(_) => {}
+        }
+        out
+    }
+}
+
+async fn apply_batch(conn: &mut PgConnection, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let mut done = Vec::with_capacity(ops.len());
+    for op in ops {
+        let applied = match op {
+            Op::Sign(intent) => sign_in(&mut tx, intent).await.map(Done::Signed),
+            Op::Commit {
+                cert,
+                issuer_key_id,
+                audit,
+            } => match commit_in(&mut tx, cert, issuer_key_id, audit).await {
+                Ok(id) => cert_by_id_in(&mut tx, id)
+                    .await
+                    .map(|record| Done::Committed(Box::new(record))),
+                Err(e) => Err(e),
+            },
+        };
+        match applied {
+            Ok(d) => done.push(d),
+            Err(e) => {
+                // Roll back now: a dropped transaction would only be rolled back at the
+                // connection's next use, holding the write lock every replica waits for.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
 impl SerialStore for PgStore {
     async fn reserve_serial(
         &self,
@@ -536,42 +660,7 @@ impl CertificateStore for PgStore {
         &self,
         intent: &SigningIntent,
     ) -> Result<Result<(), SigningRefusal>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let (ca_issuer, ca_serial) = &intent.ca_certificate;
-        let row: Option<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT status, revocation_reason FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
-        )
-        .bind(ca_issuer.0)
-        .bind(ca_serial)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (status, reason) = row.ok_or_else(|| {
-            StoreError::NotFound(format!("the certificate {ca_serial} of the issuing CA"))
-        })?;
-        if status == "revoked" {
-            return Ok(Err(SigningRefusal::CaRevoked(
-                reason.and_then(|r| u8::try_from(r).ok()),
-            )));
-        }
-        let blocked: Option<String> =
-            sqlx::query_scalar("SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1")
-                .bind(&intent.spki_sha256)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if blocked.is_some() {
-            return Ok(Err(SigningRefusal::KeyBlocked));
-        }
-        sqlx::query(
-            "INSERT INTO serials (issuer_key_id, serial, state, reserved_at) VALUES ($1, $2, 'reserved', $3)",
-        )
-        .bind(&intent.issuer_key_id)
-        .bind(intent.serial.to_hex())
-        .bind(intent.at)
-        .execute(&mut *tx)
-        .await?;
-        append_audit_in(&mut tx, &intent.audit).await?;
-        tx.commit().await?;
-        Ok(Ok(()))
+        self.group.begin_signing(|| self.writer(), intent).await
     }
 
     async fn commit_certificate(
@@ -580,11 +669,9 @@ impl CertificateStore for PgStore {
         issuer_key_id: &str,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let id = commit_in(&mut tx, cert, issuer_key_id, audit).await?;
-        let record = cert_by_id_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(record)
+        self.group
+            .commit_certificate(|| self.writer(), cert, issuer_key_id, audit)
+            .await
     }
 
     async fn list_certificates(

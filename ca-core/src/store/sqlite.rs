@@ -9,11 +9,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqliteConnection};
 
+use super::group::GroupCommit;
 use super::rows::{
     ca_from_row, cert_from_row, crl_from_row, opt_u32, revoked_row, scheduled_from_tuple, to_i64,
     token_from_row, RevokedSqlRow, CERT_COLUMNS,
 };
-use super::sqlite_batch::{Done, GroupCommit, Op};
+use super::sqlite_batch::Writer;
 use super::{
     AuditStore, BlockedKey, CaRecord, CaStore, CachedOcspResponse, CertificateFilter,
     CertificateRecord, CertificateStore, CrlRecord, IssuerId, NewCa, NewCertificate, NewCrl,
@@ -72,6 +73,9 @@ pub struct SqliteStore {
     applied: Vec<i64>,
     /// The issuance writes' group commit.
     group: std::sync::Arc<GroupCommit>,
+    /// How the group commit's writer opens a connection of its own (`None`: it borrows
+    /// one from the pool per batch, as an in-memory database has only the pool's one).
+    writer_options: Option<Box<SqliteConnectOptions>>,
 }
 
 /// File times are coarse (a kernel tick; a second on some file systems): a write in the same
@@ -97,12 +101,9 @@ impl SqliteStore {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-        let group = if memory {
-            GroupCommit::default()
-        } else {
-            // The writer's page cache outlives its batches: give it room for the indexes.
-            GroupCommit::with_own_connection(options.clone().pragma("cache_size", "-16384"))
-        };
+        // The writer's page cache outlives its batches: give it room for the indexes.
+        let writer_options =
+            (!memory).then(|| Box::new(options.clone().pragma("cache_size", "-16384")));
         let pool = SqlitePoolOptions::new()
             // One in-memory database exists per connection: keep exactly one.
             .max_connections(if memory { 1 } else { 4 })
@@ -113,7 +114,8 @@ impl SqliteStore {
             path: (!memory).then(|| PathBuf::from(path)),
             settle: WRITE_MARK_SETTLE,
             applied: Vec::new(),
-            group: std::sync::Arc::new(group),
+            group: Default::default(),
+            writer_options,
         };
         store.migrate().await?;
         Ok(store)
@@ -122,6 +124,14 @@ impl SqliteStore {
     /// The connection pool (for whole-store operations such as [`super::copy`]).
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The group commit's batcher.
+    fn writer(&self) -> Writer {
+        match &self.writer_options {
+            Some(options) => Writer::Own(options.clone(), None),
+            None => Writer::Pool(self.pool.clone()),
+        }
     }
 
     /// Changes how old file times must be before [`OcspStore::write_mark`] trusts them
@@ -479,14 +489,7 @@ impl CertificateStore for SqliteStore {
         &self,
         intent: &SigningIntent,
     ) -> Result<Result<(), SigningRefusal>, StoreError> {
-        match self
-            .group
-            .apply(&self.pool, Op::Sign(intent.clone()))
-            .await?
-        {
-            Done::Signed(outcome) => Ok(outcome),
-            Done::Committed(_) => Err(StoreError::Corrupt("unexpected group-commit answer".into())),
-        }
+        self.group.begin_signing(|| self.writer(), intent).await
     }
 
     async fn commit_certificate(
@@ -495,15 +498,9 @@ impl CertificateStore for SqliteStore {
         issuer_key_id: &str,
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        let op = Op::Commit {
-            cert: cert.clone(),
-            issuer_key_id: issuer_key_id.to_owned(),
-            audit: audit.clone(),
-        };
-        match self.group.apply(&self.pool, op).await? {
-            Done::Committed(record) => Ok(*record),
-            Done::Signed(_) => Err(StoreError::Corrupt("unexpected group-commit answer".into())),
-        }
+        self.group
+            .commit_certificate(|| self.writer(), cert, issuer_key_id, audit)
+            .await
     }
 
     async fn list_certificates(

@@ -1,64 +1,19 @@
-//! Group commit for the embedded store: the two writes of every issuance (the signing
-//! check with serial reservation before the signature, the commit after it) are queued to
-//! one writer task, which applies everything queued in one `BEGIN IMMEDIATE` transaction
-//! with set-based statements and one fsync, and only then answers each caller. Under
-//! concurrency the cost of durability is shared by the whole batch, so throughput follows
-//! the signatures rather than the disk; a lone caller waits for no one.
-//!
-//! If a batch fails (a serial conflict, say), its operations are applied again one at a
-//! time, so only the operation at fault fails.
+//! Group commit for the embedded store (see [`super::group`]): a batch is one `BEGIN
+//! IMMEDIATE` transaction with set-based statements and one fsync.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
-use sqlx::{Connection, Sqlite, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{Connection, SqliteConnection};
 
+use super::group::{Batcher, Done, Op};
 use super::rows::{cert_from_row, CERT_COLUMNS};
-use super::{
-    CertificateRecord, IssuerId, NewCertificate, SigningIntent, SigningRefusal, StoreError,
-};
+use super::{IssuerId, NewCertificate, SigningIntent, SigningRefusal, StoreError};
 use crate::audit::{chain_hash, AuditEvent, GENESIS_HASH};
 
-/// Most operations applied in one transaction (bounded by SQLite's 32 766 parameters per
-/// statement: a certificate row binds 14).
-const MAX_BATCH: usize = 256;
-
-/// A write waiting for the next group commit.
-pub(super) enum Op {
-    /// [`super::CertificateStore::begin_signing`].
-    Sign(SigningIntent),
-    /// [`super::CertificateStore::commit_certificate`].
-    Commit {
-        cert: NewCertificate,
-        issuer_key_id: String,
-        audit: AuditEvent,
-    },
-}
-
-/// What an applied operation gives back.
-pub(super) enum Done {
-    /// The signing check's outcome.
-    Signed(Result<(), SigningRefusal>),
-    /// The stored certificate.
-    Committed(Box<CertificateRecord>),
-}
-
-type Reply = oneshot::Sender<Result<Done, StoreError>>;
-
-/// The queue to a store's writer task (started on first use).
-#[derive(Debug, Default)]
-pub(super) struct GroupCommit {
-    queue: OnceLock<mpsc::UnboundedSender<(Op, Reply)>>,
-    /// How the writer opens a connection of its own (`None`: it borrows one from the pool
-    /// per batch, as an in-memory database has only the pool's one connection).
-    own: Option<SqliteConnectOptions>,
-}
-
 /// Where the writer's transactions run.
-enum Writer {
-    /// A pooled connection per batch.
+pub(super) enum Writer {
+    /// A pooled connection per batch (an in-memory database has only the pool's one).
     Pool(SqlitePool),
     /// A connection kept for the writer alone, opened on first use and again after a
     /// failure: its page cache stays valid from batch to batch (a pooled connection finds
@@ -66,7 +21,7 @@ enum Writer {
     Own(Box<SqliteConnectOptions>, Option<SqliteConnection>),
 }
 
-impl Writer {
+impl Batcher for Writer {
     async fn apply(&mut self, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
         match self {
             Writer::Pool(pool) => apply_all(&mut *pool.acquire().await?, ops).await,
@@ -82,80 +37,6 @@ impl Writer {
                 }
                 out
             }
-        }
-    }
-}
-
-fn writer_gone() -> StoreError {
-    StoreError::Database("the store's writer task has stopped".into())
-}
-
-impl GroupCommit {
-    /// A group commit whose writer keeps a connection of its own, opened with `options`.
-    pub(super) fn with_own_connection(options: SqliteConnectOptions) -> Self {
-        GroupCommit {
-            queue: OnceLock::new(),
-            own: Some(options),
-        }
-    }
-
-    /// Queues `op` and waits until the transaction holding it has committed.
-    pub(super) async fn apply(&self, pool: &SqlitePool, op: Op) -> Result<Done, StoreError> {
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::unbounded_channel();
-            // The writer gets a thread of its own: on the shared runtime it would queue
-            // behind the CPU-bound issuance tasks (CSR checks, signatures) at every
-            // statement, and every caller waits for it.
-            // If the thread cannot start, the receiver is dropped with the closure and every
-            // caller is told the writer has stopped.
-            let target = match &self.own {
-                Some(options) => Writer::Own(Box::new(options.clone()), None),
-                None => Writer::Pool(pool.clone()),
-            };
-            let _ = std::thread::Builder::new()
-                .name("caforge-sqlite-writer".into())
-                .spawn(move || {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(runtime) => runtime.block_on(writer(target, receiver)),
-                        // Dropping the queue answers every caller with "writer stopped".
-                        Err(_) => drop(receiver),
-                    }
-                });
-            sender
-        });
-        let (reply, answer) = oneshot::channel();
-        queue.send((op, reply)).map_err(|_| writer_gone())?;
-        answer.await.map_err(|_| writer_gone())?
-    }
-}
-
-/// Applies everything queued, batch after batch, until every handle on the store is gone.
-async fn writer(mut target: Writer, mut queue: mpsc::UnboundedReceiver<(Op, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.drain(..).unzip();
-        let results: Vec<Result<Done, StoreError>> = match target.apply(&ops).await {
-            Ok(done) => done.into_iter().map(Ok).collect(),
-            Err(e) if ops.len() == 1 => vec![Err(e)],
-            Err(_) => {
-                let mut each = Vec::with_capacity(ops.len());
-                for op in &ops {
-                    each.push(
-                        target
-                            .apply(std::slice::from_ref(op))
-                            .await
-                            .and_then(|mut d| d.pop().ok_or_else(writer_gone)),
-                    );
-                }
-                each
-            }
-        };
-        for (reply, result) in replies.into_iter().zip(results) {
-            // A caller that stopped waiting has nothing to be told.
-            let _ = reply.send(result);
         }
     }
 }
@@ -177,6 +58,22 @@ fn values_sql(head: &str, row: &str, rows: usize) -> String {
 /// Applies `ops` in one transaction; answers in the same order.
 async fn apply_all(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    match apply_in(&mut tx, ops).await {
+        Ok(done) => {
+            tx.commit().await?;
+            Ok(done)
+        }
+        Err(e) => {
+            // Roll back now: a dropped transaction would only be rolled back at the
+            // connection's next use, keeping the write lock until then.
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// [`apply_all`]'s work inside its transaction.
+async fn apply_in(tx: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
     let mut done: Vec<Option<Done>> = ops.iter().map(|_| None).collect();
     let mut audits: Vec<(usize, &AuditEvent)> = Vec::new();
 
@@ -270,20 +167,19 @@ async fn apply_all(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>,
         })
         .collect();
     if !commits.is_empty() {
-        commit_certificates(&mut tx, &commits, &mut done).await?;
+        commit_certificates(tx, &commits, &mut done).await?;
     }
 
     // 3. The audit entries, chained in operation order.
     audits.sort_by_key(|(i, _)| *i);
-    append_audits(&mut tx, audits.iter().map(|(_, a)| *a)).await?;
-    tx.commit().await?;
+    append_audits(tx, audits.iter().map(|(_, a)| *a)).await?;
     done.into_iter()
         .map(|d| d.ok_or_else(|| StoreError::Corrupt("an operation was not applied".into())))
         .collect()
 }
 
 async fn commit_certificates(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tx: &mut SqliteConnection,
     commits: &[(usize, &NewCertificate, &str)],
     done: &mut [Option<Done>],
 ) -> Result<(), StoreError> {
@@ -296,7 +192,7 @@ async fn commit_certificates(
     for (_, cert, kid) in commits {
         q = q.bind(*kid).bind(cert.serial.to_hex());
     }
-    let marked = q.execute(&mut **tx).await?.rows_affected();
+    let marked = q.execute(&mut *tx).await?.rows_affected();
     if marked != commits.len() as u64 {
         return Err(StoreError::Conflict(
             "a serial was not reserved or is already used".into(),
@@ -319,7 +215,7 @@ async fn commit_certificates(
     )))
     .bind(first)
     .bind(last)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     if rows.len() != commits.len() {
         return Err(StoreError::Corrupt(
@@ -374,7 +270,7 @@ pub(super) async fn insert_certificates(
 
 /// Appends `events` to the hash chain with one INSERT.
 async fn append_audits<'a>(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tx: &mut SqliteConnection,
     events: impl ExactSizeIterator<Item = &'a AuditEvent>,
 ) -> Result<(), StoreError> {
     let n = events.len();
@@ -383,7 +279,7 @@ async fn append_audits<'a>(
     }
     let last: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     let (mut seq, mut prev) = last.unwrap_or((0, GENESIS_HASH.to_owned()));
     let sql = values_sql(
@@ -405,6 +301,6 @@ async fn append_audits<'a>(
             .bind(std::mem::replace(&mut prev, hash.clone()))
             .bind(hash);
     }
-    q.execute(&mut **tx).await?;
+    q.execute(&mut *tx).await?;
     Ok(())
 }
