@@ -502,8 +502,8 @@ pub enum SigningRefusal {
 pub trait CertificateStore {
     /// Before a leaf is signed, in one transaction: refuses if the issuing CA's certificate
     /// is revoked or the subject key is blocked; otherwise reserves the serial and appends
-    /// the "signing" audit entry. Durable when it returns `Ok(Ok(()))`. The embedded store
-    /// commits concurrent calls together (group commit).
+    /// the "signing" audit entry. Durable when it returns `Ok(Ok(()))`. Both backends commit
+    /// concurrent calls together (group commit).
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the serial is already reserved; database errors.
