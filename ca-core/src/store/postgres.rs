@@ -6,6 +6,7 @@
 //! across every process and replica on the database: serials stay unique, CRL numbers only
 //! grow and the audit chain stays linear. Reads never take it.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -305,15 +306,34 @@ pub(super) async fn append_audit_in(
     conn: &mut PgConnection,
     event: &AuditEvent,
 ) -> Result<AuditRecord, StoreError> {
+    let (last, prev_hash) = audit_head(conn).await?;
+    let seq = last + 1;
+    let hash = insert_audit(conn, seq, &prev_hash, event).await?;
+    Ok(AuditRecord {
+        seq,
+        event: event.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
+/// The audit chain's last sequence number and hash (0 and the genesis hash when empty).
+async fn audit_head(conn: &mut PgConnection) -> Result<(i64, String), StoreError> {
     let last: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS_HASH.to_owned()),
-    };
-    let hash = chain_hash(&prev_hash, seq, event);
+    Ok(last.unwrap_or((0, GENESIS_HASH.to_owned())))
+}
+
+/// Appends `event` as entry `seq` after `prev_hash`; returns its hash.
+async fn insert_audit(
+    conn: &mut PgConnection,
+    seq: i64,
+    prev_hash: &str,
+    event: &AuditEvent,
+) -> Result<String, StoreError> {
+    let hash = chain_hash(prev_hash, seq, event);
     sqlx::query(
         "INSERT INTO audit (seq, at, action, ca, serial, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -323,16 +343,11 @@ pub(super) async fn append_audit_in(
     .bind(&event.ca)
     .bind(&event.serial)
     .bind(event.details.to_string())
-    .bind(&prev_hash)
+    .bind(prev_hash)
     .bind(&hash)
     .execute(&mut *conn)
     .await?;
-    Ok(AuditRecord {
-        seq,
-        event: event.clone(),
-        prev_hash,
-        hash,
-    })
+    Ok(hash)
 }
 
 async fn mark_serial_used(
@@ -421,27 +436,60 @@ async fn next_revocation_seq(conn: &mut PgConnection) -> Result<i64, StoreError>
     )
 }
 
+/// What a batch remembers between its operations, saving a round trip each: the audit
+/// chain's head (read once, then advanced here) and the issuing CAs' revocation status.
+#[derive(Default)]
+struct BatchState {
+    head: Option<(i64, String)>,
+    ca_status: HashMap<(i64, String), Option<Option<u8>>>,
+}
+
+impl BatchState {
+    /// Appends `event` to the audit chain after the batch's head.
+    async fn append_audit(
+        &mut self,
+        conn: &mut PgConnection,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (last, prev) = match self.head.take() {
+            Some(head) => head,
+            None => audit_head(conn).await?,
+        };
+        let hash = insert_audit(conn, last + 1, &prev, event).await?;
+        self.head = Some((last + 1, hash));
+        Ok(())
+    }
+}
+
 /// The signing check and serial reservation of [`CertificateStore::begin_signing`], inside
-/// the caller's write transaction.
+/// a batch's write transaction.
 async fn sign_in(
     conn: &mut PgConnection,
     intent: &SigningIntent,
+    batch: &mut BatchState,
 ) -> Result<Result<(), SigningRefusal>, StoreError> {
     let (ca_issuer, ca_serial) = &intent.ca_certificate;
-    let row: Option<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT status, revocation_reason FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
-        )
-        .bind(ca_issuer.0)
-        .bind(ca_serial)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (status, reason) = row.ok_or_else(|| {
-        StoreError::NotFound(format!("the certificate {ca_serial} of the issuing CA"))
-    })?;
-    if status == "revoked" {
-        return Ok(Err(SigningRefusal::CaRevoked(
-            reason.and_then(|r| u8::try_from(r).ok()),
-        )));
+    let key = (ca_issuer.0, ca_serial.clone());
+    let revoked = match batch.ca_status.get(&key) {
+        Some(known) => *known,
+        None => {
+            let row: Option<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT status, revocation_reason FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
+            )
+            .bind(ca_issuer.0)
+            .bind(ca_serial)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let (status, reason) = row.ok_or_else(|| {
+                StoreError::NotFound(format!("the certificate {ca_serial} of the issuing CA"))
+            })?;
+            let revoked = (status == "revoked").then(|| reason.and_then(|r| u8::try_from(r).ok()));
+            batch.ca_status.insert(key, revoked);
+            revoked
+        }
+    };
+    if let Some(reason) = revoked {
+        return Ok(Err(SigningRefusal::CaRevoked(reason)));
     }
     let blocked: Option<String> =
         sqlx::query_scalar("SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1")
@@ -452,15 +500,32 @@ async fn sign_in(
         return Ok(Err(SigningRefusal::KeyBlocked));
     }
     sqlx::query(
-            "INSERT INTO serials (issuer_key_id, serial, state, reserved_at) VALUES ($1, $2, 'reserved', $3)",
-        )
-        .bind(&intent.issuer_key_id)
-        .bind(intent.serial.to_hex())
-        .bind(intent.at)
-        .execute(&mut *conn)
-        .await?;
-    append_audit_in(conn, &intent.audit).await?;
+        "INSERT INTO serials (issuer_key_id, serial, state, reserved_at) VALUES ($1, $2, 'reserved', $3)",
+    )
+    .bind(&intent.issuer_key_id)
+    .bind(intent.serial.to_hex())
+    .bind(intent.at)
+    .execute(&mut *conn)
+    .await?;
+    batch.append_audit(conn, &intent.audit).await?;
     Ok(Ok(()))
+}
+
+/// [`CertificateStore::commit_certificate`] inside a batch's write transaction.
+async fn commit_batched(
+    conn: &mut PgConnection,
+    cert: &NewCertificate,
+    issuer_key_id: &str,
+    audit: &AuditEvent,
+    batch: &mut BatchState,
+) -> Result<CertificateRecord, StoreError> {
+    let issuer = cert
+        .issuer_ca_id
+        .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
+    mark_serial_used(conn, issuer_key_id, &cert.serial).await?;
+    let id = insert_certificate(conn, cert, issuer).await?;
+    batch.append_audit(conn, audit).await?;
+    cert_by_id_in(conn, id).await
 }
 
 /// The group commit's batcher: a connection of its own (opened on first use, and again
@@ -498,19 +563,17 @@ async fn apply_batch(conn: &mut PgConnection, ops: &[Op]) -> Result<Vec<Done>, S
         .execute(&mut *tx)
         .await?;
     let mut done = Vec::with_capacity(ops.len());
+    let mut batch = BatchState::default();
     for op in ops {
         let applied = match op {
-            Op::Sign(intent) => sign_in(&mut tx, intent).await.map(Done::Signed),
+            Op::Sign(intent) => sign_in(&mut tx, intent, &mut batch).await.map(Done::Signed),
             Op::Commit {
                 cert,
                 issuer_key_id,
                 audit,
-            } => match commit_in(&mut tx, cert, issuer_key_id, audit).await {
-                Ok(id) => cert_by_id_in(&mut tx, id)
-                    .await
-                    .map(|record| Done::Committed(Box::new(record))),
-                Err(e) => Err(e),
-            },
+            } => commit_batched(&mut tx, cert, issuer_key_id, audit, &mut batch)
+                .await
+                .map(|record| Done::Committed(Box::new(record))),
         };
         match applied {
             Ok(d) => done.push(d),
