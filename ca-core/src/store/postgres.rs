@@ -408,12 +408,23 @@ async fn commit_in(
     issuer_key_id: &str,
     audit: &AuditEvent,
 ) -> Result<i64, StoreError> {
+    commit_chained(conn, cert, issuer_key_id, audit, &mut BatchState::default()).await
+}
+
+/// [`commit_in`] appending `audit` after the head `batch` keeps.
+async fn commit_chained(
+    conn: &mut PgConnection,
+    cert: &NewCertificate,
+    issuer_key_id: &str,
+    audit: &AuditEvent,
+    batch: &mut BatchState,
+) -> Result<i64, StoreError> {
     let issuer = cert
         .issuer_ca_id
         .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
     mark_serial_used(conn, issuer_key_id, &cert.serial).await?;
     let id = insert_certificate(conn, cert, issuer).await?;
-    append_audit_in(conn, audit).await?;
+    batch.append_audit(conn, audit).await?;
     Ok(id)
 }
 
@@ -511,23 +522,6 @@ async fn sign_in(
     Ok(Ok(()))
 }
 
-/// [`CertificateStore::commit_certificate`] inside a batch's write transaction.
-async fn commit_batched(
-    conn: &mut PgConnection,
-    cert: &NewCertificate,
-    issuer_key_id: &str,
-    audit: &AuditEvent,
-    batch: &mut BatchState,
-) -> Result<CertificateRecord, StoreError> {
-    let issuer = cert
-        .issuer_ca_id
-        .ok_or_else(|| StoreError::Corrupt("certificate without an issuer".into()))?;
-    mark_serial_used(conn, issuer_key_id, &cert.serial).await?;
-    let id = insert_certificate(conn, cert, issuer).await?;
-    batch.append_audit(conn, audit).await?;
-    cert_by_id_in(conn, id).await
-}
-
 /// The group commit's batcher: a connection of its own (opened on first use, and again
 /// after a failure) on which a batch is one transaction under the store-wide write lock,
 /// committed once.
@@ -571,9 +565,12 @@ async fn apply_batch(conn: &mut PgConnection, ops: &[Op]) -> Result<Vec<Done>, S
                 cert,
                 issuer_key_id,
                 audit,
-            } => commit_batched(&mut tx, cert, issuer_key_id, audit, &mut batch)
-                .await
-                .map(|record| Done::Committed(Box::new(record))),
+            } => match commit_chained(&mut tx, cert, issuer_key_id, audit, &mut batch).await {
+                Ok(id) => cert_by_id_in(&mut tx, id)
+                    .await
+                    .map(|record| Done::Committed(Box::new(record))),
+                Err(e) => Err(e),
+            },
         };
         match applied {
             Ok(d) => done.push(d),

@@ -553,8 +553,7 @@ pub(super) const CRL_PART: usize = 1 << 20;
 macro_rules! crl_bytes {
     ($store:ty, $conn:ty) => {
         /// Stores CRL `id`'s bytes in parts (the row holds none).
-        async fn write_crl_parts(conn: &mut $conn, id: i64, der: &[u8]) -> Result<i64, StoreError> {
-            let mut parts = 0i64;
+        async fn write_crl_parts(conn: &mut $conn, id: i64, der: &[u8]) -> Result<(), StoreError> {
             for (i, part) in der.chunks(super::shared_sql::CRL_PART).enumerate() {
                 sqlx::query("INSERT INTO crl_parts (crl_id, part, bytes) VALUES ($1, $2, $3)")
                     .bind(id)
@@ -562,9 +561,8 @@ macro_rules! crl_bytes {
                     .bind(part)
                     .execute(&mut *conn)
                     .await?;
-                parts += 1;
             }
-            Ok(parts)
+            Ok(())
         }
 
         impl $store {
@@ -593,10 +591,16 @@ macro_rules! crl_bytes {
                 .bind(base)
                 .execute(&mut *tx)
                 .await?;
+                // Large CRLs go into parts; the row then holds none of the bytes.
                 let large = crl.der.len() > super::shared_sql::CRL_PART;
+                let parts = if large {
+                    crl.der.len().div_ceil(super::shared_sql::CRL_PART)
+                } else {
+                    0
+                };
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    "INSERT INTO crls (ca_id, number, partition, base_number, revocation_seq, this_update, next_update, entries, der, parts)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 )
                 .bind(crl.ca.0)
                 .bind(to_i64(crl.number, "CRL number")?)
@@ -607,15 +611,11 @@ macro_rules! crl_bytes {
                 .bind(crl.next_update)
                 .bind(to_i64(crl.entries, "entries")?)
                 .bind(if large { &[] } else { &crl.der[..] })
+                .bind(i64::try_from(parts).map_err(|_| StoreError::Corrupt("CRL parts".into()))?)
                 .fetch_one(&mut *tx)
                 .await?;
                 if large {
-                    let parts = write_crl_parts(&mut tx, id, &crl.der).await?;
-                    sqlx::query("UPDATE crls SET parts = $1 WHERE id = $2")
-                        .bind(parts)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    write_crl_parts(&mut tx, id, &crl.der).await?;
                 }
                 append_audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
