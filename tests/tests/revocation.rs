@@ -779,3 +779,68 @@ fn delegated_responders_rotate() {
         .count();
     assert_eq!(responders, 2);
 }
+
+/// A CRL too large for one stored value (over 1 MiB: kept in parts by the store) comes back
+/// from the store whole: OpenSSL verifies its signature under the issuing CA and lists every
+/// entry with its reason and invalidity date.
+#[test]
+fn a_crl_stored_in_parts_reads_back_whole_and_verifies_with_openssl() {
+    let h = Home::empty();
+    let out = h.file("out");
+    let out = out.to_str().expect("utf-8");
+    let r = h.run(&[
+        "bench",
+        "crl",
+        "--revoked",
+        "30000",
+        "--key-type",
+        "p256",
+        "--out-dir",
+        out,
+    ]);
+    assert!(r.ok, "bench crl failed: {}", r.stderr);
+    let size = std::fs::metadata(h.file("out/crl.der"))
+        .expect("crl.der")
+        .len();
+    assert!(
+        size > 1 << 20,
+        "the CRL ({size} bytes) must exceed one stored part"
+    );
+    let verify = openssl_ok(
+        h.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "out/crl.der",
+            "-CAfile",
+            "out/cas.pem",
+            "-noout",
+            "-verify",
+        ],
+    );
+    assert!(verify.stderr.contains("verify OK"), "{}", verify.stderr);
+    let text = openssl_ok(
+        h.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "out/crl.der",
+            "-noout",
+            "-text",
+        ],
+    )
+    .stdout;
+    assert_eq!(text.matches("Serial Number:").count(), 30_000);
+    for reason in [
+        "Key Compromise",
+        "CA Compromise",
+        "Superseded",
+        "Invalidity Date",
+    ] {
+        assert!(text.contains(reason), "no {reason} in the CRL");
+    }
+}

@@ -11,7 +11,9 @@ use ca_core::keys::{FileKeyProvider, KeyCustody, KeyProvider as _, Passphrase, S
 use ca_core::profile::{ProfileName, Profiles};
 
 use ca_core::revocation::ocsp::{build_request, CertId, CertIdHash, ResponseStatus};
-use ca_core::store::{AnyStore, CaRecord, CertificateFilter, CertificateStore as _};
+use ca_core::store::{
+    AnyStore, CaRecord, CertificateFilter, CertificateStore as _, RevocationStore as _,
+};
 use ca_core::time::SystemClock;
 use der::{Decode, Encode};
 
@@ -33,6 +35,10 @@ pub(crate) enum BenchCommand {
         /// The store (default: a new SQLite file in a temporary directory).
         #[arg(long)]
         db_url: Option<String>,
+        /// Also write the CRL as read back from the store (`crl.der`) and the CA
+        /// certificates (`cas.pem`) here, for checking with another implementation.
+        #[arg(long)]
+        out_dir: Option<std::path::PathBuf>,
     },
     /// Raw signatures per second with caforge's own implementation of a key type, on
     /// every core (the ceiling for issuance with that key).
@@ -178,6 +184,7 @@ async fn crl_bench(
     revoked: u64,
     key_type: KeyType,
     db_url: Option<&str>,
+    out_dir: Option<&std::path::Path>,
 ) -> Result<serde_json::Value> {
     let scratch = Scratch::new()?;
     let (authority, int) = bench_authority(&scratch.0, db_url, key_type).await?;
@@ -205,6 +212,21 @@ async fn crl_bench(
     let crl = signed.first().context("no CRL signed")?;
     if crl.entries as u64 != revoked {
         bail!("{revoked} revoked but {} listed", crl.entries);
+    }
+    if let Some(dir) = out_dir {
+        // After the clock: the CRL as the store gives it back (large ones come from parts).
+        let stored = authority
+            .store()
+            .latest_crl(int.id, None, false)
+            .await?
+            .context("the CRL was not recorded")?;
+        let cas = authority.cas().await?;
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("crl.der"), &stored.crl.der)?;
+        std::fs::write(
+            dir.join("cas.pem"),
+            ca_core::pem::certificates(cas.iter().map(|c| c.cert_der.as_slice()))?,
+        )?;
     }
     Ok(serde_json::json!({
         "bench": "crl",
@@ -438,6 +460,7 @@ pub(crate) async fn run(g: &Globals, cmd: BenchCommand) -> Result<()> {
             revoked,
             key_type,
             db_url,
+            out_dir,
         } => {
             if revoked > ca_core::revocation::crl::MAX_CRL_ENTRIES as u64 {
                 bail!(
@@ -445,7 +468,7 @@ pub(crate) async fn run(g: &Globals, cmd: BenchCommand) -> Result<()> {
                     ca_core::revocation::crl::MAX_CRL_ENTRIES
                 );
             }
-            crl_bench(revoked, key_type, db_url.as_deref()).await?
+            crl_bench(revoked, key_type, db_url.as_deref(), out_dir.as_deref()).await?
         }
         BenchCommand::Ocsp { seconds, key_type } => ocsp_bench(seconds, key_type).await?,
         BenchCommand::Sign {
