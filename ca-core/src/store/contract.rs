@@ -481,7 +481,30 @@ async fn api_tokens<S: Store>(store: &S) {
 }
 
 /// Issues one more certificate under `ca` (not_after far ahead) and returns it.
-async fn another<S: Store>(store: &S, ca: IssuerId, partition: Option<u32>) -> CertificateRecord {
+/// A root CA named `name`, created with its certificate.
+pub(crate) async fn root<S: Store>(store: &S, name: &str) -> CaRecord {
+    let serial = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &serial, 1)
+        .await
+        .expect("reserve");
+    store
+        .create_ca(
+            &new_ca(name, &serial),
+            &new_cert(None, &serial, 2_000_000_000),
+            "root-kid",
+            &event("ca.create"),
+        )
+        .await
+        .expect("create root")
+}
+
+/// One more certificate under `ca`, committed.
+pub(crate) async fn another<S: Store>(
+    store: &S,
+    ca: IssuerId,
+    partition: Option<u32>,
+) -> CertificateRecord {
     let serial = SerialNumber::random().expect("rng");
     store
         .reserve_serial("root-kid", &serial, 1)

@@ -27,7 +27,7 @@ use crate::revocation::{CaSettings, RevocationReason};
 use crate::tokens::{NewToken, TokenRecord};
 
 pub use postgres::PgStore;
-pub use sqlite::{SqliteStore, WRITE_MARK_SETTLE};
+pub use sqlite::{SqliteStore, WRITE_MARK_REUSE, WRITE_MARK_SETTLE};
 
 /// Errors from storage.
 #[derive(Debug, thiserror::Error)]
@@ -772,8 +772,10 @@ pub trait OcspStore {
     /// The current [`WriteMark`], or `None` when the backend cannot give one that is safe to
     /// trust right now (then callers read the store). A responder keeps what it read in
     /// memory under the mark taken before reading, and reuses it while the mark is unchanged;
-    /// this is how a revocation made by another process is seen at once without a query per
-    /// request.
+    /// this is how a revocation made by another process is seen without a query per
+    /// request. A backend may reuse a mark for a short while ([`WRITE_MARK_REUSE`] for
+    /// SQLite), so another process's commit is seen by answers begun at most that long
+    /// after it; its own revocation-state changes are seen at once.
     fn write_mark(&self) -> Option<WriteMark>;
 
     /// The pre-signed response for (`ca`, `serial`, `hash_alg`), if any.

@@ -76,6 +76,37 @@ pub struct SqliteStore {
     /// How the group commit's writer opens a connection of its own (`None`: it borrows
     /// one from the pool per batch, as an in-memory database has only the pool's one).
     writer_options: Option<Box<SqliteConnectOptions>>,
+    /// The last mark read from the files, reused for [`WRITE_MARK_REUSE`].
+    marks: std::sync::Arc<MarkMemo>,
+}
+
+/// How long a write mark read from the files is reused before they are looked at again.
+/// Reading the mark is two `stat` calls, which at tens of thousands of OCSP answers a
+/// second were a seventh of the responder's time; reusing it for a millisecond makes that
+/// nothing. The price: a commit by *another process* is seen by answers that start at most
+/// this long after it (rather than at once). This process's own revocation-state changes
+/// end the reuse when they commit, so they are seen at once.
+pub const WRITE_MARK_REUSE: Duration = Duration::from_millis(1);
+
+/// [`SqliteStore::write_mark`]'s memo, shared by the store's clones.
+#[derive(Debug)]
+struct MarkMemo {
+    /// Bumped after each of this process's commits that change what OCSP answers.
+    epoch: std::sync::atomic::AtomicU64,
+    /// The last mark read: when, under which epoch, and the mark.
+    last: std::sync::Mutex<Option<(std::time::Instant, u64, Option<WriteMark>)>>,
+    /// How long a read mark is reused ([`WRITE_MARK_REUSE`]).
+    reuse: Duration,
+}
+
+impl MarkMemo {
+    fn new(reuse: Duration) -> MarkMemo {
+        MarkMemo {
+            epoch: std::sync::atomic::AtomicU64::new(0),
+            last: std::sync::Mutex::new(None),
+            reuse,
+        }
+    }
 }
 
 /// File times are coarse (a kernel tick; a second on some file systems): a write in the same
@@ -116,6 +147,7 @@ impl SqliteStore {
             applied: Vec::new(),
             group: Default::default(),
             writer_options,
+            marks: std::sync::Arc::new(MarkMemo::new(WRITE_MARK_REUSE)),
         };
         store.migrate().await?;
         Ok(store)
@@ -138,6 +170,47 @@ impl SqliteStore {
     /// (tests shorten it; production keeps the default of two seconds).
     pub fn set_write_mark_settle(&mut self, settle: Duration) {
         self.settle = settle;
+        self.marks = std::sync::Arc::new(MarkMemo::new(self.marks.reuse));
+    }
+
+    /// Changes how long a mark read from the files is reused (default
+    /// [`WRITE_MARK_REUSE`]); for tests. Clones made earlier keep the old setting.
+    pub fn set_write_mark_reuse(&mut self, reuse: Duration) {
+        self.marks = std::sync::Arc::new(MarkMemo::new(reuse));
+    }
+
+    /// Ends the reuse of the current write mark: called after each commit that changes
+    /// what an OCSP answer says, so that this process's next answer looks again.
+    fn wrote(&self) {
+        self.marks
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The mark from the files themselves (see [`OcspStore::write_mark`]).
+    fn read_mark(&self) -> Option<WriteMark> {
+        let path = self.path.as_ref()?;
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let now = std::time::SystemTime::now();
+        let mut parts = [0u128; 4];
+        for (pair, file) in parts
+            .chunks_exact_mut(2)
+            .zip([path.as_os_str(), wal.as_os_str()])
+        {
+            let meta = std::fs::metadata(file).ok()?;
+            let modified = meta.modified().ok()?;
+            if now.duration_since(modified).ok()? < self.settle {
+                return None;
+            }
+            let nanos = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            pair[0] = nanos;
+            pair[1] = (u128::from(meta.len()) << 64) | u128::from(file_id(&meta));
+        }
+        Some(WriteMark::new(parts))
     }
 
     /// A write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once).
@@ -435,6 +508,7 @@ impl CaStore for SqliteStore {
             .await?;
         let record = ca_from_row(&row)?;
         tx.commit().await?;
+        self.wrote();
         Ok(record)
     }
 
@@ -700,6 +774,7 @@ impl RevocationStore for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let record = revoke_in(&mut tx, cert_id, revocation, block, audit).await?;
         tx.commit().await?;
+        self.wrote();
         Ok(record)
     }
 
@@ -713,6 +788,7 @@ impl RevocationStore for SqliteStore {
             records.push(revoke_in(&mut tx, i.cert_id, i.revocation, i.block, i.audit).await?);
         }
         tx.commit().await?;
+        self.wrote();
         Ok(records)
     }
 
@@ -744,6 +820,7 @@ impl RevocationStore for SqliteStore {
         .await?;
         let record = status_changed_in(&mut tx, &current, audit).await?;
         tx.commit().await?;
+        self.wrote();
         Ok(record)
     }
 
@@ -921,6 +998,7 @@ impl RevocationStore for SqliteStore {
             .await?;
         let record = ca_from_row(&row)?;
         tx.commit().await?;
+        self.wrote();
         Ok(record)
     }
 }
@@ -928,30 +1006,27 @@ impl RevocationStore for SqliteStore {
 impl OcspStore for SqliteStore {
     /// In WAL mode every commit, by any process, writes the `-wal` file, and checkpoints
     /// write the database file: their inode, size and modification time, read with two
-    /// `stat` calls, make the mark. Times younger than the settle period give `None`.
+    /// `stat` calls, make the mark. Times younger than the settle period give `None`. A mark
+    /// read is reused for [`WRITE_MARK_REUSE`] unless this process changed revocation state
+    /// since (the epoch is read before the files, so a mark read across such a commit is
+    /// never kept under the newer epoch).
     fn write_mark(&self) -> Option<WriteMark> {
-        let path = self.path.as_ref()?;
-        let mut wal = path.clone().into_os_string();
-        wal.push("-wal");
-        let now = std::time::SystemTime::now();
-        let mut parts = [0u128; 4];
-        for (pair, file) in parts
-            .chunks_exact_mut(2)
-            .zip([path.as_os_str(), wal.as_os_str()])
+        self.path.as_ref()?;
+        let epoch = self.marks.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let now = std::time::Instant::now();
         {
-            let meta = std::fs::metadata(file).ok()?;
-            let modified = meta.modified().ok()?;
-            if now.duration_since(modified).ok()? < self.settle {
-                return None;
+            let last = self.marks.last.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, seen, mark)) = *last {
+                if seen == epoch && now.saturating_duration_since(at) < self.marks.reuse {
+                    return mark;
+                }
             }
-            let nanos = modified
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_nanos();
-            pair[0] = nanos;
-            pair[1] = (u128::from(meta.len()) << 64) | u128::from(file_id(&meta));
         }
-        Some(WriteMark::new(parts))
+        let mark = self.read_mark();
+        if !self.marks.reuse.is_zero() {
+            *self.marks.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, epoch, mark));
+        }
+        mark
     }
 
     async fn cached_ocsp(
@@ -1008,6 +1083,7 @@ impl OcspStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.wrote();
         Ok(())
     }
 
@@ -1218,16 +1294,35 @@ mod tests {
         assert_eq!(redact_url("sqlite:caforge.db"), "sqlite:caforge.db");
     }
 
+    /// A store in a new file under `dir`, and the file's path.
+    async fn file_store(dir: &tempfile::TempDir) -> (SqliteStore, PathBuf) {
+        let path = dir.path().join("caforge.db");
+        let store = SqliteStore::open(path.to_str().expect("utf-8"))
+            .await
+            .expect("open");
+        (store, path)
+    }
+
+    /// A commit to the file at `path` through a connection of its own, as another process
+    /// would make it.
+    async fn commit_elsewhere(path: &std::path::Path) {
+        let other = SqliteStore::open(path.to_str().expect("utf-8"))
+            .await
+            .expect("open again");
+        other
+            .reserve_serial("k", &SerialNumber::random().expect("rng"), 2)
+            .await
+            .expect("reserve");
+    }
+
     #[tokio::test]
     async fn write_marks_change_with_every_commit_and_wait_to_settle() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("caforge.db");
-        let mut store = SqliteStore::open(path.to_str().expect("utf-8"))
-            .await
-            .expect("open");
+        let (mut store, path) = file_store(&dir).await;
         // Files just written are too young to trust with the default settle period.
         assert_eq!(store.write_mark(), None);
         store.set_write_mark_settle(Duration::ZERO);
+        store.set_write_mark_reuse(Duration::ZERO);
         let first = store.write_mark().expect("a mark");
         assert_eq!(store.write_mark(), Some(first), "reads change nothing");
         store
@@ -1237,17 +1332,42 @@ mod tests {
         let second = store.write_mark().expect("a mark");
         assert_ne!(first, second, "a commit changes the mark");
         // Another connection (as another process would have) committing changes it too.
-        let other = SqliteStore::open(path.to_str().expect("utf-8"))
-            .await
-            .expect("open again");
-        other
-            .reserve_serial("k", &SerialNumber::random().expect("rng"), 2)
-            .await
-            .expect("reserve");
+        commit_elsewhere(&path).await;
         assert_ne!(store.write_mark(), Some(second));
         // In memory there are no files to watch.
         let memory = SqliteStore::open(":memory:").await.expect("memory");
         assert_eq!(memory.write_mark(), None);
+    }
+
+    #[tokio::test]
+    async fn a_reused_mark_ends_with_this_processs_revocations_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, path) = file_store(&dir).await;
+        store.set_write_mark_settle(Duration::ZERO);
+        // A window far longer than the test, so that nothing here depends on timing.
+        store.set_write_mark_reuse(Duration::from_secs(3600));
+        let ca = super::super::contract::root(&store, "reuse-ca").await;
+        let cert = super::super::contract::another(&store, ca.id, None).await;
+        let first = store.write_mark().expect("a mark");
+        // Another process's commit is not looked for while the mark is reused ...
+        commit_elsewhere(&path).await;
+        assert_eq!(store.write_mark(), Some(first), "reused within the window");
+        // ... but this process's revocation ends the reuse at once.
+        store
+            .revoke(
+                cert.id,
+                &Revocation {
+                    revoked_at: 1_700_000_000,
+                    reason: crate::revocation::RevocationReason::KeyCompromise,
+                    invalidity_date: None,
+                },
+                None,
+                &super::super::contract::event("cert.revoke"),
+            )
+            .await
+            .expect("revoke");
+        let after = store.write_mark().expect("a mark");
+        assert_ne!(after, first, "a local revocation is seen at once");
     }
 
     #[tokio::test]
