@@ -18,8 +18,8 @@ use crate::keys::{random_bytes, store_of, Signer};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::revocation::crl::{assemble_crl_owned, CrlTemplate, EntryList};
 use crate::revocation::ocsp::{
-    self, assemble_response, error_response, parse_request, CertId, CertStatus, ResponseStatus,
-    ResponseTemplate, SingleAnswer,
+    self, assemble_response, error_response, parse_request, CertId, CertIdHash, CertStatus,
+    ResponseStatus, ResponseTemplate, SingleAnswer,
 };
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::store::{
@@ -171,6 +171,30 @@ struct OcspIssuer {
     record: CaRecord,
     name_der: Vec<u8>,
     key_bits: Vec<u8>,
+    /// The name and key hashed as SHA-1 and SHA-256 CertIDs carry them (nearly every
+    /// client uses one of the two), made once rather than per request.
+    hashed: [(CertIdHash, Vec<u8>, Vec<u8>); 2],
+}
+
+impl OcspIssuer {
+    fn new(record: CaRecord, name_der: Vec<u8>, key_bits: Vec<u8>) -> OcspIssuer {
+        let hashed = [CertIdHash::Sha1, CertIdHash::Sha256]
+            .map(|h| (h, h.digest(&name_der), h.digest(&key_bits)));
+        OcspIssuer {
+            record,
+            name_der,
+            key_bits,
+            hashed,
+        }
+    }
+
+    /// Whether `id` names this issuer.
+    fn named_by(&self, id: &CertId) -> bool {
+        match self.hashed.iter().find(|(h, _, _)| *h == id.hash) {
+            Some((_, name, key)) => id.has_issuer_hashes(name, key),
+            None => id.names_issuer(&self.name_der, &self.key_bits),
+        }
+    }
 }
 
 fn serial_bytes(hex_serial: &str) -> Result<Vec<u8>> {
@@ -791,15 +815,13 @@ impl<S: Store> Authority<S> {
         for record in self.store.list_cas().await? {
             let cert = Certificate::from_der(&record.cert_der)?;
             let tbs = cert.tbs_certificate();
-            out.push(OcspIssuer {
-                name_der: tbs.subject().to_der()?,
-                key_bits: tbs
-                    .subject_public_key_info()
-                    .subject_public_key
-                    .raw_bytes()
-                    .to_vec(),
-                record,
-            });
+            let name_der = tbs.subject().to_der()?;
+            let key_bits = tbs
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes()
+                .to_vec();
+            out.push(OcspIssuer::new(record, name_der, key_bits));
         }
         Ok(out)
     }
@@ -814,7 +836,19 @@ impl<S: Store> Authority<S> {
     /// records; 5. sign with the CA key or its delegated responder (rotated when due);
     /// 6. keep single, nonce-less responses for reuse.
     pub async fn ocsp_respond(&self, request_der: &[u8]) -> OcspOutcome {
-        match self.ocsp_respond_inner(request_der).await {
+        self.ocsp_respond_gated(request_der, || std::future::ready(()))
+            .await
+    }
+
+    /// [`Authority::ocsp_respond`], awaiting `gate` before signing and holding what it gives
+    /// until the signature is made: a server bounds its concurrent signatures this way
+    /// without making answers that need no signature (pre-signed ones, errors) wait.
+    pub async fn ocsp_respond_gated<G, F>(&self, request_der: &[u8], gate: G) -> OcspOutcome
+    where
+        G: FnOnce() -> F,
+        F: std::future::Future,
+    {
+        match self.ocsp_respond_inner(request_der, gate).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 let status = match e.kind() {
@@ -826,7 +860,11 @@ impl<S: Store> Authority<S> {
         }
     }
 
-    async fn ocsp_respond_inner(&self, request_der: &[u8]) -> Result<OcspOutcome> {
+    async fn ocsp_respond_inner<G, F>(&self, request_der: &[u8], gate: G) -> Result<OcspOutcome>
+    where
+        G: FnOnce() -> F,
+        F: std::future::Future,
+    {
         // 1.
         let request = match parse_request(request_der) {
             Ok(r) => r,
@@ -838,11 +876,7 @@ impl<S: Store> Authority<S> {
         let matched: Vec<Option<usize>> = request
             .cert_ids
             .iter()
-            .map(|id| {
-                issuers
-                    .iter()
-                    .position(|i| id.names_issuer(&i.name_der, &i.key_bits))
-            })
+            .map(|id| issuers.iter().position(|i| i.named_by(id)))
             .collect();
         let Some(signing) = matched.iter().flatten().next().copied() else {
             return Ok(OcspOutcome::error(
@@ -876,10 +910,12 @@ impl<S: Store> Authority<S> {
                 }
             }
         }
-        match self
+        let slot = gate().await;
+        let signed = self
             .sign_ocsp(request, &matched, signing, issuer, now, single)
-            .await
-        {
+            .await;
+        drop(slot);
+        match signed {
             // The key device is unavailable: a pre-signed answer that is due for refresh
             // but not yet expired is still a correct answer (RFC 5019 §2.2.2).
             Err(e) if e.kind() == ErrorKind::Unavailable && still_valid.is_some() => {
@@ -1176,7 +1212,9 @@ impl<S: Store> Authority<S> {
                     &serial_bytes(&c.serial)?,
                 )?;
                 let request = ocsp::build_request(&[id], None)?;
-                let outcome = self.ocsp_respond_inner(&request).await?;
+                let outcome = self
+                    .ocsp_respond_inner(&request, || std::future::ready(()))
+                    .await?;
                 if outcome.status != ResponseStatus::Successful {
                     return Err(Error::Invalid(format!(
                         "pre-signing failed: {}",

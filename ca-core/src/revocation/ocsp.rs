@@ -203,6 +203,14 @@ impl CertId {
             && self.asn.issuer_key_hash.as_bytes() == self.hash.digest(issuer_key).as_slice()
     }
 
+    /// Whether this CertID's issuer hashes are `name_hash` and `key_hash` (made with
+    /// [`CertId::hash`] from an issuer's name and key beforehand, so that a responder does
+    /// not hash its issuers again for every request).
+    pub fn has_issuer_hashes(&self, name_hash: &[u8], key_hash: &[u8]) -> bool {
+        self.asn.issuer_name_hash.as_bytes() == name_hash
+            && self.asn.issuer_key_hash.as_bytes() == key_hash
+    }
+
     /// A CertID for a certificate with `serial` under the given issuer (for clients/tests).
     ///
     /// # Errors
