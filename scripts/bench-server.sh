@@ -8,6 +8,9 @@
 #            every response)
 #   cfssl    CFSSL's `cfssl ocspserve` (Debian golang-cfssl) serving a response pre-signed
 #            by `cfssl ocspsign` with the same CA key (it only serves pre-signed responses)
+#   ceiling  `ca-server/examples/static_responder`: hyper answering every request with the
+#            bytes of caforge's pre-signed response, no routing or lookup at all: the most
+#            any hyper server (caforge's HTTP stack) reaches on this machine under wrk
 #
 # Each cell is `wrk` for DURATION seconds at concurrency 1, 16 and 64; it reports responses/s
 # and p50/p99 latency, and counts non-2xx answers (must be 0). Before measuring, every
@@ -23,21 +26,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Installed before entering the namespace, which has no route to the package mirror.
+if ! command -v wrk >/dev/null || ! command -v cfssl >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -q >/dev/null; apt-get install -y -q wrk golang-cfssl >/dev/null; } \
+    || { echo "wrk and golang-cfssl are needed: apt-get install wrk golang-cfssl" >&2; exit 1; }
+fi
+
 if [[ -z "${CAFORGE_BENCH_NETNS:-}" ]] && unshare -n true 2>/dev/null; then
   exec unshare -n env CAFORGE_BENCH_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
 fi
 
-if ! command -v wrk >/dev/null || ! command -v cfssl >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk golang-cfssl >/dev/null \
-    || { echo "wrk and golang-cfssl are needed: apt-get install wrk golang-cfssl" >&2; exit 1; }
-fi
 key_types=("${@:-p256}")
 [[ $# -eq 0 ]] && key_types=(p256 rsa2048)
 duration=${DURATION:-10}
 multi=${MULTI:-2}
 
 cargo build --release --quiet -p ca-cli
+cargo build --release --quiet -p ca-server --example static_responder
 bin=$PWD/target/release/caforge
+ceiling=$PWD/target/release/examples/static_responder
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -45,6 +53,7 @@ cleanup() {
   # openssl -multi forks children that outlive a killed parent
   pkill -f "openssl ocsp -index $work" 2>/dev/null || true
   pkill -f "cfssl ocspserve -port" 2>/dev/null || true
+  pkill -f "static_responder 127.0.0.1" 2>/dev/null || true
   wait 2>/dev/null || true
   [[ -n "${KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"
 }
@@ -125,6 +134,12 @@ for kt in "${key_types[@]}"; do
   # Steady state between revocations: the database quiet for longer than the store's
   # write-mark settle period (2 s), so pre-signed answers come from memory.
   sleep 2.5
+  curl -s --data-binary @"$d/presigned.der" -H 'Content-Type: application/ocsp-request' \
+    -o "$d/presigned.resp" "http://127.0.0.1:$cport/ocsp"
+  sport=$(free_port)
+  "$ceiling" "127.0.0.1:$sport" "$d/presigned.resp" >"$d/ceiling.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$sport/"
 
   for c in 1 16 64; do
     # A new openssl responder for every run: after a wrk run its workers stop answering.
@@ -147,7 +162,8 @@ for kt in "${key_types[@]}"; do
     for row in "openssl (signs each)|http://127.0.0.1:$oport/|nonce.der" \
                "cfssl (pre-signed)|http://127.0.0.1:$fport/|presigned.der" \
                "caforge pre-signed|http://127.0.0.1:$cport/ocsp|presigned.der" \
-               "caforge fresh (nonce)|http://127.0.0.1:$cport/ocsp|nonce.der"; do
+               "caforge fresh (nonce)|http://127.0.0.1:$cport/ocsp|nonce.der" \
+               "ceiling (static bytes)|http://127.0.0.1:$sport/|presigned.der"; do
       IFS='|' read -r name url body <<<"$row"
       case $name in
         openssl*) r=$o ;;

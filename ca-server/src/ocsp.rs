@@ -1,17 +1,20 @@
 //! OCSP over HTTP (RFC 6960 appendix A): `POST /ocsp` and `GET /ocsp/{base64}`, with the
 //! RFC 5019 caching headers on GET answers.
 
+use std::future::Future as _;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use ca_core::authority::OcspOutcome;
 use ca_core::revocation::ocsp::{error_response, ResponseStatus, MAX_OCSP_REQUEST_BYTES};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sha2::{Digest, Sha256};
 
 use crate::error::Problem;
@@ -30,9 +33,10 @@ const OCSP_RESPONSE: &str = "application/ocsp-response";
 async fn answer(state: &AppState, der: &[u8]) -> OcspOutcome {
     let started = Instant::now();
     Metrics::inc(&state.metrics.ocsp_requests);
-    let slot = state.signing_slot().await;
-    let outcome = state.authority.ocsp_respond(der).await;
-    drop(slot);
+    let outcome = state
+        .authority
+        .ocsp_respond_gated(der, || state.signing_slot())
+        .await;
     match (outcome.status, outcome.cached) {
         (ResponseStatus::Successful, true) => {
             Metrics::inc(&state.metrics.ocsp_cache_hits);
@@ -57,30 +61,112 @@ fn ocsp_body(der: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, OCSP_RESPONSE)], der).into_response()
 }
 
-async fn post_ocsp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers
+/// Whether the request says it carries an OCSP request (RFC 6960 appendix A.1).
+fn is_ocsp_request(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
+        .unwrap_or("")
         .split(';')
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ocsp-request"))
-    {
-        return Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "OCSP requests are POSTed as application/ocsp-request",
-        )
-        .into_response();
-    }
-    let outcome = answer(&state, &body).await;
+}
+
+fn unsupported_media_type() -> Response {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "OCSP requests are POSTed as application/ocsp-request",
+    )
+    .into_response()
+}
+
+/// The answer to a POSTed request body.
+async fn post_answer(state: &AppState, body: &[u8]) -> Response {
+    let outcome = answer(state, body).await;
     // RFC 5019 §5: POSTed answers are not cached by intermediaries.
     let mut response = ocsp_body(outcome.der);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+async fn post_ocsp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_ocsp_request(&headers) {
+        return unsupported_media_type();
+    }
+    post_answer(&state, &body).await
+}
+
+/// Whether [`post_direct`] serves `request` (rather than the router).
+pub(crate) fn is_direct<B>(request: &Request<B>) -> bool {
+    request.method() == Method::POST && matches!(request.uri().path(), "/ocsp" | "/ocsp/")
+}
+
+/// `POST /ocsp` without the router: the busiest route, answered with the same checks and
+/// limits as the router gives it (media type, body size, request timeout, metrics) but
+/// without its per-request layers. The body of a small request has usually arrived with
+/// its headers; only when it has not is the request timeout armed.
+pub(crate) async fn post_direct<B>(state: AppState, request: Request<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = Instant::now();
+    let response = post_direct_inner(&state, request).await;
+    state
+        .metrics
+        .observe(started.elapsed(), response.status().is_server_error());
+    response
+}
+
+async fn post_direct_inner<B>(state: &AppState, request: Request<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = request.into_parts();
+    if !is_ocsp_request(&parts.headers) {
+        return unsupported_media_type();
+    }
+    let mut collect = std::pin::pin!(Limited::new(body, state.config.max_body_bytes).collect());
+    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        Poll::Ready(c) => c,
+        Poll::Pending => {
+            let limit = Duration::from_secs(state.config.request_timeout_secs);
+            match tokio::time::timeout(limit, collect).await {
+                Ok(c) => c,
+                Err(_) => {
+                    return Problem::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request-timeout",
+                        "the request body did not arrive in time",
+                    )
+                    .into_response()
+                }
+            }
+        }
+    };
+    match collected {
+        Ok(c) => post_answer(state, &c.to_bytes()).await,
+        Err(e) if e.is::<LengthLimitError>() => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!(
+                "the request body is over {} bytes",
+                state.config.max_body_bytes
+            ),
+        )
+        .into_response(),
+        Err(e) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            format!("cannot read the request body: {e}"),
+        )
+        .into_response(),
+    }
 }
 
 /// Decodes the GET path: base64 (standard or URL-safe, padded or not) of the DER request,

@@ -10,9 +10,15 @@ use crate::metrics::Metrics;
 /// Server settings: the `[server]` table of `caforge.toml`.
 pub type ServerConfig = ca_core::config::ServerSettings;
 
-/// Shared state: the authority over the store and keys, settings and metrics.
+/// Shared state: the authority over the store and keys, settings and metrics. Cloning it
+/// (which the router does for every request) is one reference count; the fields are
+/// reached through [`Shared`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     /// The authority (every CA in the store).
     pub authority: Arc<Authority<AnyStore>>,
     /// Settings.
@@ -25,17 +31,26 @@ pub struct AppState {
     pub notify: Arc<ca_core::notify::NotifySettings>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     /// The same state, sending expiry notifications per `settings`.
     #[must_use]
-    pub fn with_notify(mut self, settings: ca_core::notify::NotifySettings) -> AppState {
-        self.notify = Arc::new(settings);
-        self
+    pub fn with_notify(self, settings: ca_core::notify::NotifySettings) -> AppState {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.notify = Arc::new(settings);
+        AppState(Arc::new(shared))
     }
 
     /// State over `authority` with `config`.
     pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             authority: Arc::new(authority),
             signing: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_signings.max(1),
@@ -43,7 +58,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             notify: Arc::new(ca_core::notify::NotifySettings::default()),
-        }
+        }))
     }
 
     /// Waits for a signing slot (held until the returned permit is dropped).

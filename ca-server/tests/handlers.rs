@@ -18,7 +18,7 @@ use ca_core::revocation::ocsp::{
 use ca_core::revocation::CaSettings;
 use ca_core::store::{AnyStore, SqliteStore};
 use ca_core::time::SystemClock;
-use ca_server::{app, AppState};
+use ca_server::{app, front, AppState};
 use tower::ServiceExt as _;
 
 struct Fixture {
@@ -83,6 +83,11 @@ async fn send(f: &Fixture, request: Request<Body>) -> Response {
     app(f.state.clone()).oneshot(request).await.unwrap()
 }
 
+/// Through [`front`], the service `serve` runs (POST /ocsp answered before the router).
+async fn send_front(f: &Fixture, request: Request<Body>) -> Response {
+    front(f.state.clone()).oneshot(request).await.unwrap()
+}
+
 async fn body(response: Response) -> Vec<u8> {
     axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
@@ -136,11 +141,24 @@ async fn health_and_metrics() {
     }
 }
 
-#[tokio::test]
-async fn hostile_ocsp_requests_get_ocsp_errors_or_http_statuses() {
-    let f = fixture().await;
+/// The hostile POSTs, through the router or through [`front`].
+async fn hostile_posts(f: &Fixture, direct: bool) {
+    let counted = || {
+        f.state
+            .metrics
+            .http_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = counted();
+    let send = |r| async move {
+        if direct {
+            send_front(f, r).await
+        } else {
+            send(f, r).await
+        }
+    };
     // Not DER at all.
-    let r = send(&f, ocsp_post(b"hello".to_vec(), "application/ocsp-request")).await;
+    let r = send(ocsp_post(b"hello".to_vec(), "application/ocsp-request")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(content_type(&r), "application/ocsp-response");
     assert_eq!(
@@ -148,7 +166,7 @@ async fn hostile_ocsp_requests_get_ocsp_errors_or_http_statuses() {
         error_response(ResponseStatus::MalformedRequest)
     );
     // Wrong content type.
-    let r = send(&f, ocsp_post(b"hello".to_vec(), "application/json")).await;
+    let r = send(ocsp_post(b"hello".to_vec(), "application/json")).await;
     assert_problem(
         r,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -156,7 +174,7 @@ async fn hostile_ocsp_requests_get_ocsp_errors_or_http_statuses() {
     )
     .await;
     // Over the body limit (4 KiB here).
-    let r = send(&f, ocsp_post(vec![0x30; 8192], "application/ocsp-request")).await;
+    let r = send(ocsp_post(vec![0x30; 8192], "application/ocsp-request")).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // A CertID naming nobody we know.
     let foreign = build_request(
@@ -164,9 +182,18 @@ async fn hostile_ocsp_requests_get_ocsp_errors_or_http_statuses() {
         None,
     )
     .unwrap();
-    let r = send(&f, ocsp_post(foreign, "application/ocsp-request")).await;
+    let r = send(ocsp_post(foreign, "application/ocsp-request")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body(r).await, error_response(ResponseStatus::Unauthorized));
+    // Every request above was counted for /metrics.
+    assert_eq!(counted() - before, 4);
+}
+
+#[tokio::test]
+async fn hostile_ocsp_requests_get_ocsp_errors_or_http_statuses() {
+    let f = fixture().await;
+    hostile_posts(&f, false).await;
+    hostile_posts(&f, true).await;
     // GET with a path that is not base64.
     let r = send(
         &f,
