@@ -109,6 +109,14 @@ impl MarkMemo {
     }
 }
 
+/// Pages in the write-ahead log before a commit copies them into the database file (a
+/// checkpoint). Issuance dirties index pages at random places (serials are random), and a
+/// page changed by many commits between two checkpoints is copied once: at 16 384 pages
+/// (64 MiB of log) rather than SQLite's default 1 000, P-256 issuance over 40 000
+/// certificates ran at 6 150/s rather than 4 200–4 500/s (`caforge bench issue`, same
+/// day). `journal_size_limit` trims the log file back to that size after a checkpoint.
+const WAL_CHECKPOINT_PAGES: u32 = 16_384;
+
 /// File times are coarse (a kernel tick; a second on some file systems): a write in the same
 /// tick as an earlier look can leave the time unchanged, so times newer than this are not
 /// trusted and the store is read instead.
@@ -128,6 +136,12 @@ impl SqliteStore {
                 .filename(path)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // Checkpoint every WAL_CHECKPOINT_PAGES rather than SQLite's 1 000 pages.
+                .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
+                .pragma(
+                    "journal_size_limit",
+                    (WAL_CHECKPOINT_PAGES * 4096).to_string(),
+                )
         }
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
