@@ -1,7 +1,6 @@
 //! OCSP over HTTP (RFC 6960 appendix A): `POST /ocsp` and `GET /ocsp/{base64}`, with the
 //! RFC 5019 caching headers on GET answers.
 
-use std::future::Future as _;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -106,19 +105,39 @@ pub(crate) fn is_direct<B>(request: &Request<B>) -> bool {
 
 /// `POST /ocsp` without the router: the busiest route, answered with the same checks and
 /// limits as the router gives it (media type, body size, request timeout, metrics) but
-/// without its per-request layers. The body of a small request has usually arrived with
-/// its headers; only when it has not is the request timeout armed.
+/// without its per-request layers. A request whose body came with its headers and whose
+/// answer is in memory completes at its first poll; only one that does not gets the
+/// request timeout armed (over the whole request, as the router's timeout layer).
 pub(crate) async fn post_direct<B>(state: AppState, request: Request<B>) -> Response
 where
     B: axum::body::HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let started = Instant::now();
-    let response = post_direct_inner(&state, request).await;
+    let limit = Duration::from_secs(state.config.request_timeout_secs);
+    let response = match within(limit, post_direct_inner(&state, request)).await {
+        Some(response) => response,
+        None => Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "the request was not received and answered in time",
+        )
+        .into_response(),
+    };
     state
         .metrics
         .observe(started.elapsed(), response.status().is_server_error());
     response
+}
+
+/// `work`'s output, or `None` when it takes longer than `limit`; the timer is armed only if
+/// `work` does not complete at its first poll.
+async fn within<F: std::future::Future>(limit: Duration, work: F) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    match std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => tokio::time::timeout(limit, work).await.ok(),
+    }
 }
 
 async fn post_direct_inner<B>(state: &AppState, request: Request<B>) -> Response
@@ -130,25 +149,9 @@ where
     if !is_ocsp_request(&parts.headers) {
         return unsupported_media_type();
     }
-    let mut collect = std::pin::pin!(Limited::new(body, state.config.max_body_bytes).collect());
-    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
-    let collected = match first {
-        Poll::Ready(c) => c,
-        Poll::Pending => {
-            let limit = Duration::from_secs(state.config.request_timeout_secs);
-            match tokio::time::timeout(limit, collect).await {
-                Ok(c) => c,
-                Err(_) => {
-                    return Problem::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "request-timeout",
-                        "the request body did not arrive in time",
-                    )
-                    .into_response()
-                }
-            }
-        }
-    };
+    let collected = Limited::new(body, state.config.max_body_bytes)
+        .collect()
+        .await;
     match collected {
         Ok(c) => post_answer(state, &c.to_bytes()).await,
         Err(e) if e.is::<LengthLimitError>() => Problem::new(
@@ -229,6 +232,23 @@ async fn get_ocsp(State(state): State<AppState>, Path(request): Path<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_timeout_is_armed_only_for_work_that_waits() {
+        // Ready at its first poll: answered even with no time at all.
+        assert_eq!(within(Duration::ZERO, async { 7 }).await, Some(7));
+        // Never ready: cut off.
+        assert_eq!(
+            within(Duration::from_millis(10), std::future::pending::<()>()).await,
+            None
+        );
+        // Waits once, then finishes within the limit.
+        let waits = async {
+            tokio::task::yield_now().await;
+            8
+        };
+        assert_eq!(within(Duration::from_secs(60), waits).await, Some(8));
+    }
 
     #[test]
     fn get_paths_decode_in_every_base64_flavour() {
