@@ -61,6 +61,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/postgres/0008_crl_parts.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_revocation_seq_partial.sql"),
+    ),
 ];
 
 /// The advisory lock key every write transaction holds ("caforge" in ASCII).
@@ -441,7 +445,7 @@ async fn cert_by_id_in(conn: &mut PgConnection, id: i64) -> Result<CertificateRe
 
 async fn next_revocation_seq(conn: &mut PgConnection) -> Result<i64, StoreError> {
     Ok(
-        sqlx::query_scalar("SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates")
+        sqlx::query_scalar("SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates WHERE revocation_seq IS NOT NULL")
             .fetch_one(&mut *conn)
             .await?,
     )
@@ -993,7 +997,7 @@ impl RevocationStore for PgStore {
             .execute(&mut *tx)
             .await?;
         let seq: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(revocation_seq), 0) FROM certificates WHERE issuer_ca_id = $1",
+            "SELECT COALESCE(MAX(revocation_seq), 0) FROM certificates WHERE issuer_ca_id = $1 AND revocation_seq IS NOT NULL",
         )
         .bind(ca.0)
         .fetch_one(&mut *tx)
@@ -1023,7 +1027,7 @@ impl RevocationStore for PgStore {
 
     async fn revocation_seq(&self, ca: IssuerId) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE(MAX(revocation_seq), 0)::BIGINT FROM certificates WHERE issuer_ca_id = $1",
+            "SELECT COALESCE(MAX(revocation_seq), 0)::BIGINT FROM certificates WHERE issuer_ca_id = $1 AND revocation_seq IS NOT NULL",
         )
         .bind(ca.0)
         .fetch_one(&self.pool)
