@@ -154,8 +154,15 @@ impl OcspOutcome {
 #[derive(Default)]
 pub(crate) struct OcspMemo {
     issuers: Option<(WriteMark, Arc<Vec<OcspIssuer>>)>,
-    responses: HashMap<(i64, String, String), (WriteMark, CachedOcspResponse)>,
+    /// Per (CA, CertID hash), by serial: looked up without building a key.
+    responses: HashMap<(i64, CertIdHash), BySerial>,
+    /// How many responses `responses` holds.
+    held: usize,
 }
+
+/// One CA's pre-signed responses for one CertID hash, by serial, with the mark each was
+/// read under.
+type BySerial = HashMap<String, (WriteMark, Arc<CachedOcspResponse>)>;
 
 /// Most pre-signed responses kept in memory; when full the memory starts over.
 const OCSP_MEMO_MAX: usize = 100_000;
@@ -783,13 +790,17 @@ impl<S: Store> Authority<S> {
         ca: &CaRecord,
         id: &CertId,
         mark: Option<WriteMark>,
-    ) -> Result<Option<(CachedOcspResponse, bool)>> {
-        let key = (ca.id.0, id.serial_hex.clone(), id.hash.as_str().to_owned());
+    ) -> Result<Option<(Arc<CachedOcspResponse>, bool)>> {
+        let group = (ca.id.0, id.hash);
         if let Some(mark) = mark {
             let memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((seen, response)) = memo.responses.get(&key) {
+            let found = memo
+                .responses
+                .get(&group)
+                .and_then(|by_serial| by_serial.get(id.serial_hex.as_str()));
+            if let Some((seen, response)) = found {
                 if *seen == mark {
-                    return Ok(Some((response.clone(), true)));
+                    return Ok(Some((Arc::clone(response), true)));
                 }
             }
         }
@@ -800,12 +811,21 @@ impl<S: Store> Authority<S> {
         else {
             return Ok(None);
         };
+        let response = Arc::new(response);
         if let Some(mark) = mark {
             let mut memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
-            if memo.responses.len() >= OCSP_MEMO_MAX {
+            if memo.held >= OCSP_MEMO_MAX {
                 memo.responses.clear();
+                memo.held = 0;
             }
-            memo.responses.insert(key, (mark, response.clone()));
+            let replaced = memo
+                .responses
+                .entry(group)
+                .or_default()
+                .insert(id.serial_hex.clone(), (mark, Arc::clone(&response)));
+            if replaced.is_none() {
+                memo.held += 1;
+            }
         }
         Ok(Some((response, false)))
     }
@@ -893,8 +913,8 @@ impl<S: Store> Authority<S> {
             let id = &request.cert_ids[0];
             if let Some((c, memory)) = self.presigned(&issuer.record, id, mark).await? {
                 let refresh_at = c.next_update - issuer.record.settings.ocsp_lifetime / 2;
-                let cached = |c: CachedOcspResponse| OcspOutcome {
-                    der: c.der,
+                let cached = |c: Arc<CachedOcspResponse>| OcspOutcome {
+                    der: c.der.clone(),
                     status: ResponseStatus::Successful,
                     cached: true,
                     memory,
