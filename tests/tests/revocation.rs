@@ -806,7 +806,8 @@ fn a_crl_stored_in_parts_reads_back_whole_and_verifies_with_openssl() {
         size > 1 << 20,
         "the CRL ({size} bytes) must exceed one stored part"
     );
-    let verify = openssl_ok(
+    // One openssl run checks the signature and lists the entries.
+    let read = openssl_ok(
         h.path(),
         &[
             "crl",
@@ -818,22 +819,11 @@ fn a_crl_stored_in_parts_reads_back_whole_and_verifies_with_openssl() {
             "out/cas.pem",
             "-noout",
             "-verify",
-        ],
-    );
-    assert!(verify.stderr.contains("verify OK"), "{}", verify.stderr);
-    let text = openssl_ok(
-        h.path(),
-        &[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "out/crl.der",
-            "-noout",
             "-text",
         ],
-    )
-    .stdout;
+    );
+    assert!(read.stderr.contains("verify OK"), "{}", read.stderr);
+    let text = read.stdout;
     assert_eq!(text.matches("Serial Number:").count(), 30_000);
     for reason in [
         "Key Compromise",
