@@ -156,8 +156,6 @@ pub(crate) struct OcspMemo {
     issuers: Option<(WriteMark, Arc<Vec<OcspIssuer>>)>,
     /// Per (CA, CertID hash), by serial: looked up without building a key.
     responses: HashMap<(i64, CertIdHash), BySerial>,
-    /// How many responses `responses` holds.
-    held: usize,
 }
 
 /// One CA's pre-signed responses for one CertID hash, by serial, with the mark each was
@@ -814,18 +812,16 @@ impl<S: Store> Authority<S> {
         let response = Arc::new(response);
         if let Some(mark) = mark {
             let mut memo = self.ocsp_memo.lock().unwrap_or_else(|e| e.into_inner());
-            if memo.held >= OCSP_MEMO_MAX {
+            // A handful of groups (CAs × hash algorithms): counting them is cheap, and this
+            // runs only when a response was read from the store.
+            let held: usize = memo.responses.values().map(HashMap::len).sum();
+            if held >= OCSP_MEMO_MAX {
                 memo.responses.clear();
-                memo.held = 0;
             }
-            let replaced = memo
-                .responses
+            memo.responses
                 .entry(group)
                 .or_default()
                 .insert(id.serial_hex.clone(), (mark, Arc::clone(&response)));
-            if replaced.is_none() {
-                memo.held += 1;
-            }
         }
         Ok(Some((response, false)))
     }
