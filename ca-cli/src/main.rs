@@ -153,8 +153,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", output::one_line(&e));
-            ExitCode::FAILURE
+            // One line, with the command line's way to give what is missing, if any.
+            match output::hint(&e) {
+                Some(hint) => eprintln!("error: {} ({hint})", output::one_line(&e)),
+                None => eprintln!("error: {}", output::one_line(&e)),
+            }
+            ExitCode::from(output::exit_code(&e))
         }
     }
 }

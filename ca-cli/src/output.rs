@@ -28,6 +28,48 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// The exit status for a failure: by the kind of the first classified error in its chain
+/// (the table in the README), 1 when none is classified.
+pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
+    use ca_core::ErrorKind;
+    let kind = e.chain().find_map(ErrorKind::of);
+    match kind {
+        None => 1,
+        Some(ErrorKind::Rejected) => 3,
+        Some(ErrorKind::NotFound) => 4,
+        Some(ErrorKind::Conflict) => 5,
+        Some(ErrorKind::Unauthorized) => 6,
+        Some(ErrorKind::Forbidden) => 7,
+        Some(ErrorKind::Exhausted) => 8,
+        Some(ErrorKind::Unavailable) => 9,
+        Some(ErrorKind::Internal) => 10,
+    }
+}
+
+/// How to give the command line what a failure says is missing, in its own terms (core
+/// messages name no flag).
+pub(crate) fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    use ca_core::keys::KeyError;
+    e.chain().find_map(|c| {
+        let key = match c.downcast_ref::<ca_core::Error>() {
+            Some(ca_core::Error::Key(k)) => Some(k),
+            _ => c.downcast_ref::<KeyError>(),
+        };
+        hint_for(key?)
+    })
+}
+
+fn hint_for(e: &ca_core::keys::KeyError) -> Option<&'static str> {
+    use ca_core::keys::KeyError;
+    match e {
+        KeyError::MissingPassphrase => {
+            Some("pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")
+        }
+        KeyError::MissingPin(_) => Some("pass --pin-file FILE or set CAFORGE_PIN"),
+        _ => None,
+    }
+}
+
 /// Fails if `path` exists and `force` is not set; run before doing any work.
 pub(crate) fn check_writable(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {

@@ -59,3 +59,85 @@ fn empty_listings() {
     assert!(!ok);
     assert!(err.contains("is already a caforge home"), "{err}");
 }
+
+/// The exit status of `caforge --home HOME ARGS` with `passphrase`.
+fn exit_status(home: &Path, passphrase: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_caforge"))
+        .env_remove("CAFORGE_HOME")
+        .env_remove("CAFORGE_DB")
+        .env_remove("CAFORGE_PASSPHRASE_FILE")
+        .env("CAFORGE_PASSPHRASE", passphrase)
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Each kind of failure exits with its own status (the README's table).
+#[test]
+fn exit_codes_follow_the_kind_of_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("h");
+    let pass = "golden-test-only";
+    assert_eq!(exit_status(&home, pass, &["init"]).0, 0);
+    let root = ["ca", "create-root", "--name", "root", "--key-type", "p256"];
+    assert_eq!(exit_status(&home, pass, &root).0, 0);
+    let garbage = dir.path().join("garbage.csr");
+    std::fs::write(&garbage, "not a CSR").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    let cases: &[(&str, &[&str], i32)] = &[
+        (pass, &["ca", "frobnicate"], 2),
+        (pass, &["cert", "list", "--status", "bogus"], 1),
+        (pass, &["issue", "--ca", "root", "--csr", garbage], 3),
+        (pass, &["--db", "mysql://u@db/ca", "ca", "list"], 3),
+        (pass, &["ca", "show", "nope"], 4),
+        (pass, &root, 5),
+        (
+            "wrong passphrase",
+            &[
+                "issue",
+                "--ca",
+                "root",
+                "--subject",
+                "CN=x",
+                "--key-type",
+                "p256",
+                "--key-out",
+                "k.pem",
+                "--san",
+                "dns:x.example",
+            ],
+            6,
+        ),
+        (
+            pass,
+            &["--db", "postgres://u@127.0.0.1:1/ca", "ca", "list"],
+            9,
+        ),
+    ];
+    for (passphrase, args, want) in cases {
+        let (got, err) = exit_status(&home, passphrase, args);
+        assert_eq!(got, *want, "caforge {}: {err}", args.join(" "));
+    }
+    // A core message names no flag; the CLI adds how to give it what is missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_caforge"))
+        .env_remove("CAFORGE_HOME")
+        .env_remove("CAFORGE_DB")
+        .env_remove("CAFORGE_PASSPHRASE_FILE")
+        .env_remove("CAFORGE_PASSPHRASE")
+        .arg("--home")
+        .arg(&home)
+        .args(["crl", "--ca", "root"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("error: a passphrase is required"), "{err}");
+    assert!(err.contains("(pass --passphrase-file FILE"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

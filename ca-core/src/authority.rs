@@ -348,7 +348,7 @@ impl<S: Store> Authority<S> {
         if let Some(s) = self
             .signers
             .lock()
-            .map_err(|_| Error::Invalid("signer cache poisoned".into()))?
+            .map_err(|_| Error::Internal("signer cache poisoned".into()))?
             .get(&cache_key)
         {
             return Ok(s.clone());
@@ -356,7 +356,7 @@ impl<S: Store> Authority<S> {
         let signer: Arc<dyn Signer> = Arc::from(self.keys.load(key_ref, sm2_id)?);
         self.signers
             .lock()
-            .map_err(|_| Error::Invalid("signer cache poisoned".into()))?
+            .map_err(|_| Error::Internal("signer cache poisoned".into()))?
             .insert(cache_key, signer.clone());
         Ok(signer)
     }
@@ -380,7 +380,7 @@ impl<S: Store> Authority<S> {
             let result = match self.signer(&record.key_ref, &record.sm2_id) {
                 Ok(signer) => tokio::task::spawn_blocking(move || signer.probe())
                     .await
-                    .map_err(|e| Error::Invalid(format!("key probe failed: {e}")))
+                    .map_err(|e| Error::Internal(format!("key probe task failed: {e}")))
                     .and_then(|r| r.map_err(Error::from)),
                 Err(e) => Err(e),
             };
@@ -410,7 +410,7 @@ impl<S: Store> Authority<S> {
         let lock = || {
             self.issuing
                 .lock()
-                .map_err(|_| Error::Invalid("issuer cache poisoned".into()))
+                .map_err(|_| Error::Internal("issuer cache poisoned".into()))
         };
         if let Some((at, ca)) = lock()?.get(name) {
             if at.elapsed() < ISSUING_CA_REUSE {
@@ -444,8 +444,8 @@ impl<S: Store> Authority<S> {
         issuer: &Issuer,
         now: time::OffsetDateTime,
     ) -> Result<(SerialNumber, Vec<u8>, String)> {
-        let serial =
-            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let serial = SerialNumber::random()
+            .map_err(|_| Error::Internal("random generator failed".into()))?;
         let issuer_key_id = issuer.key_id()?;
         let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
         self.store
@@ -458,7 +458,7 @@ impl<S: Store> Authority<S> {
     fn forget_issuing_cas(&self) -> Result<()> {
         self.issuing
             .lock()
-            .map_err(|_| Error::Invalid("issuer cache poisoned".into()))?
+            .map_err(|_| Error::Internal("issuer cache poisoned".into()))?
             .clear();
         Ok(())
     }
@@ -550,7 +550,7 @@ impl<S: Store> Authority<S> {
                     }
                     (Some(pl), Some(want)) if want >= pl => {
                         return Err(Error::Invalid(format!(
-                            "--path-len {want} is not below the parent's pathLenConstraint {pl}"
+                            "a pathLenConstraint of {want} is not below the parent's {pl}"
                         )))
                     }
                     (Some(pl), None) => Some(pl - 1),
@@ -633,8 +633,8 @@ impl<S: Store> Authority<S> {
         };
 
         // 3. Reserve the serial durably.
-        let serial =
-            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let serial = SerialNumber::random()
+            .map_err(|_| Error::Internal("random generator failed".into()))?;
         let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
         self.store
             .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
@@ -850,7 +850,7 @@ impl<S: Store> Authority<S> {
                         move || SoftwareKey::generate(kt, DEFAULT_SM2_ID)
                     })
                     .await
-                    .map_err(|e| Error::Invalid(format!("key generation task failed: {e}")))??;
+                    .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
                     let spki = key.public_key_info().clone();
                     let desc = PublicKeyDescription::of(&spki)?;
                     (spki, desc, None, vec![], Some(key))
@@ -867,7 +867,7 @@ impl<S: Store> Authority<S> {
             (None, None, Some(name)) => name,
             (None, None, None) => {
                 return Err(Error::Invalid(
-                    "a subject is required (--subject 'CN=…')".into(),
+                    "a subject DN is required (e.g. CN=…)".into(),
                 ))
             }
         };
@@ -913,8 +913,8 @@ impl<S: Store> Authority<S> {
         }
 
         // 4. (reserved with the signing check, in step 6)
-        let serial =
-            SerialNumber::random().map_err(|_| Error::Invalid("random generator failed".into()))?;
+        let serial = SerialNumber::random()
+            .map_err(|_| Error::Internal("random generator failed".into()))?;
         let issuer_key_id = issuer.key_id()?;
         let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
 
@@ -1020,7 +1020,7 @@ impl<S: Store> Authority<S> {
     /// Refuses to sign with a CA whose own certificate was revoked.
     async fn ensure_not_revoked(&self, ca: &CaRecord) -> Result<()> {
         let cert = self.ca_certificate(ca).await?;
-        if cert.status == "revoked" {
+        if cert.is_revoked() {
             return Err(revoked_ca(ca, cert.revocation_reason.map(|r| r.code())));
         }
         Ok(())
@@ -1097,7 +1097,7 @@ impl<S: Store> Authority<S> {
             .into()),
             1 => Ok(found.remove(0)),
             _ => Err(Error::Invalid(format!(
-                "serial {serial} exists under several CAs; pass --ca"
+                "serial {serial} exists under several CAs; name the CA"
             ))),
         }
     }
@@ -1141,7 +1141,7 @@ pub(crate) async fn sign_verified(
         Ok((tbs, signature))
     })
     .await
-    .map_err(|e| Error::Invalid(format!("signing task failed: {e}")))?
+    .map_err(|e| Error::Internal(format!("signing task failed: {e}")))?
 }
 
 /// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.

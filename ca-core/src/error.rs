@@ -8,8 +8,10 @@ use crate::policy::PolicyError;
 use crate::profile::{InvalidProfile, UnknownProfile};
 use crate::store::StoreError;
 
-/// Broad classes of failure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Broad classes of failure. Every front end renders a kind the same way (the HTTP status,
+/// the OCSP response status, the CLI's exit code); the tables live in the front ends and
+/// the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The request is not acceptable (bad input, policy).
     Rejected,
@@ -19,12 +21,63 @@ pub enum ErrorKind {
     Conflict,
     /// Credentials are missing or wrong.
     Unauthorized,
+    /// The credentials are good but do not cover what was asked.
+    Forbidden,
+    /// A limit (a token's issuance quota) is used up for now.
+    Exhausted,
     /// A dependency (database, key device) is unavailable.
     Unavailable,
     /// A bug or an unexpected failure.
     Internal,
-    /// A limit (a token's issuance quota) is used up for now.
-    Exhausted,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of the README's table.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Rejected,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
+        ErrorKind::Exhausted,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// A short name (`rejected`, `not-found`, …), as used in problem types.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Exhausted => "exhausted",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The kind of the first error in `error`'s chain (it and its sources) that caforge
+    /// classifies, if any.
+    #[must_use]
+    pub fn of(error: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if let Some(e) = e.downcast_ref::<Error>() {
+                return Some(e.kind());
+            }
+            if let Some(e) = e.downcast_ref::<StoreError>() {
+                return Some(e.kind());
+            }
+            if let Some(e) = e.downcast_ref::<KeyError>() {
+                return Some(e.kind());
+            }
+            next = e.source();
+        }
+        None
+    }
 }
 
 /// Any caforge failure.
@@ -64,6 +117,13 @@ pub enum Error {
     /// Missing, unknown, expired or revoked credentials (API tokens).
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// Good credentials that do not cover the request (a token outside its scope).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A fault inside caforge (a poisoned lock, a failed random generator, a task that
+    /// died): not the caller's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The signature produced by a signer did not verify (faulty key custodian).
     #[error("the signer produced an invalid signature; nothing was issued")]
     BadSignature,
@@ -91,27 +151,8 @@ impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Key(KeyError::WrongPassphrase { .. } | KeyError::MissingPassphrase) => {
-                ErrorKind::Unauthorized
-            }
-            // A key the server cannot use right now is not the client's doing: the device
-            // is down, slow, failing, locked or missing the key.
-            Error::Key(
-                KeyError::Io { .. }
-                | KeyError::Signing(_)
-                | KeyError::Unavailable(_)
-                | KeyError::Timeout(_)
-                | KeyError::Device(_)
-                | KeyError::PinIncorrect(_)
-                | KeyError::PinLocked(_)
-                | KeyError::MissingPin(_)
-                | KeyError::NotFound(_),
-            ) => ErrorKind::Unavailable,
-            Error::Key(_) => ErrorKind::Rejected,
-            Error::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
-            Error::Store(StoreError::Conflict(_)) => ErrorKind::Conflict,
-            Error::Store(StoreError::Database(_)) => ErrorKind::Unavailable,
-            Error::Store(_) => ErrorKind::Internal,
+            Error::Key(e) => e.kind(),
+            Error::Store(e) => e.kind(),
             Error::Policy(_)
             | Error::Csr(_)
             | Error::Profile(_)
@@ -119,8 +160,35 @@ impl Error {
             | Error::Config(_)
             | Error::Invalid(_) => ErrorKind::Rejected,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
-            Error::Lint(_) | Error::Encoding(_) | Error::BadSignature => ErrorKind::Internal,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::Lint(_) | Error::Encoding(_) | Error::BadSignature | Error::Internal(_) => {
+                ErrorKind::Internal
+            }
             Error::QuotaExceeded { .. } => ErrorKind::Exhausted,
+        }
+    }
+}
+
+impl KeyError {
+    /// Its class, as front ends report it.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            KeyError::WrongPassphrase { .. } | KeyError::MissingPassphrase => {
+                ErrorKind::Unauthorized
+            }
+            // A key the server cannot use right now is not the client's doing: the device
+            // is down, slow, failing, locked or missing the key.
+            KeyError::Io { .. }
+            | KeyError::Signing(_)
+            | KeyError::Unavailable(_)
+            | KeyError::Timeout(_)
+            | KeyError::Device(_)
+            | KeyError::PinIncorrect(_)
+            | KeyError::PinLocked(_)
+            | KeyError::MissingPin(_)
+            | KeyError::NotFound(_) => ErrorKind::Unavailable,
+            _ => ErrorKind::Rejected,
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use ca_core::authority::{IssueRequest, RevokeRequest, SubjectKey};
 use ca_core::profile::ProfileName;
 use ca_core::revocation::RevocationReason;
-use ca_core::store::{CertificateFilter, CertificateRecord};
+use ca_core::store::{CertificateFilter, CertificateRecord, CertificateStatus};
 use ca_core::tokens::TokenRecord;
 use serde::Deserialize;
 
@@ -67,7 +67,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn forbidden(detail: String) -> Response {
-    Problem::new(StatusCode::FORBIDDEN, "forbidden", detail).into_response()
+    Problem::from(ca_core::Error::Forbidden(detail)).into_response()
 }
 
 fn bad_json(e: JsonRejection) -> Response {
@@ -237,16 +237,17 @@ async fn list(
             Err(e) => return Problem::from(e).into_response(),
         }
     }
-    match q.status.as_deref() {
+    match q.status.as_deref().map(CertificateStatus::parse) {
         None => {}
-        Some(s @ ("valid" | "revoked")) => filter.status = Some(s.to_owned()),
-        Some(other) => {
+        Some(Ok(s)) => filter.status = Some(s),
+        Some(Err(_)) => {
+            let other = q.status.as_deref().unwrap_or_default();
             return Problem::new(
                 StatusCode::BAD_REQUEST,
                 "bad-query",
                 format!("unknown status '{other}' (valid or revoked)"),
             )
-            .into_response()
+            .into_response();
         }
     }
     match state.authority.certificates(&filter).await {

@@ -37,6 +37,7 @@ impl From<ca_core::Error> for Problem {
             ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not-found"),
             ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
             ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ErrorKind::Exhausted => (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded"),

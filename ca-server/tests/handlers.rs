@@ -16,7 +16,7 @@ use ca_core::revocation::ocsp::{
     build_request, error_response, CertId, CertIdHash, ResponseStatus,
 };
 use ca_core::revocation::CaSettings;
-use ca_core::store::{AnyStore, SqliteStore};
+use ca_core::store::AnyStore;
 use ca_core::time::SystemClock;
 use ca_server::{app, front, AppState};
 use tower::ServiceExt as _;
@@ -30,7 +30,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let keys = tempfile::tempdir().unwrap();
-    let store = AnyStore::Sqlite(SqliteStore::open(":memory:").await.unwrap());
+    let store = AnyStore::open("sqlite::memory:").await.unwrap();
     let authority = Authority::new(
         store,
         Arc::new(FileKeyProvider::new(

@@ -12,36 +12,28 @@ pub mod server;
 /// The passphrase every test home uses (test-only).
 pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 
-/// Path of the `caforge` binary built from this workspace. The first call in each test
-/// process runs `cargo build` for it (a no-op when fresh), because this crate cannot depend
-/// on a binary and a stale one would test old code.
+/// Path of the `caforge` binary built from this workspace.
 pub fn caforge_bin() -> PathBuf {
     workspace_bin("caforge")
 }
 
-/// Path of binary `bin` (`caforge` or `hsm-sim`) in this test's profile. The first call
-/// builds both binaries in one `cargo build`, so they share one feature resolution (built
-/// separately, `-p hsm-sim` alone resolves its dependencies' features differently and
-/// recompiles most of the tree).
+/// Path of binary `bin` (`caforge` or `hsm-sim`) in this test's profile.
+///
+/// The binaries come from the test command's own build: `cargo test --workspace` builds
+/// every package's binaries for its integration tests (`ca-cli/tests`, `hsm-sim/tests`)
+/// before any test runs, into the same profile directory as this test. Run these tests
+/// through it (not `-p caforge-tests` alone, which would find an older binary or none).
 pub fn workspace_bin(bin: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        // target/<profile>/deps/<test> → target/<profile>/
-        let dir = exe.parent().and_then(Path::parent).expect("target dir");
-        let release = dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "ca-cli", "-p", "hsm-sim"]);
-        cmd.args(["--bin", "caforge", "--bin", "hsm-sim"]);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo build");
-        assert!(status.success(), "building caforge and hsm-sim failed");
-        dir.to_path_buf()
-    });
-    dir.join(bin)
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(bin);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        path.display()
+    );
+    path
 }
 
 /// A scratch caforge home with a passphrase file.

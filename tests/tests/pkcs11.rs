@@ -14,8 +14,10 @@ fn create(h: &Home, pin: &str, args: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 (apt-get install softhsm2 opensc)"]
 fn softhsm_keys_sign_certificates_crls_and_ocsp() {
-    let Some(hsm) = softhsm() else { return };
+    let _alone = caforge_tests::pkcs11::exclusive();
+    let hsm = softhsm();
     hsm.token("hier");
     let store = hsm.store("hier");
     let pin = hsm.pin_file();
@@ -120,8 +122,10 @@ fn softhsm_keys_sign_certificates_crls_and_ocsp() {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 (apt-get install softhsm2 opensc)"]
 fn softhsm_refusals_are_clean() {
-    let Some(hsm) = softhsm() else { return };
+    let _alone = caforge_tests::pkcs11::exclusive();
+    let hsm = softhsm();
     hsm.token("refusals");
     let store = hsm.store("refusals");
     let h = Home::new();

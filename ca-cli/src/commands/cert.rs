@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use ca_core::authority::Authority;
 use ca_core::store::{
-    AnyStore, CertificateFilter, CertificateRecord, Lineage, PairMode, Partner, SuccessionKind,
+    AnyStore, CertificateFilter, CertificateRecord, CertificateStatus, Lineage, PairMode, Partner,
+    SuccessionKind,
 };
 
 use crate::context::Globals;
@@ -82,12 +83,8 @@ pub(crate) enum CertCommand {
     },
 }
 
-fn effective_status(c: &CertificateRecord, now: i64) -> &str {
-    if c.status == "valid" && c.not_after < now {
-        "expired"
-    } else {
-        &c.status
-    }
+fn effective_status(c: &CertificateRecord, now: i64) -> &'static str {
+    c.status_at(now).as_str()
 }
 
 /// This certificate's role in its pair and its partner, for listings.
@@ -247,21 +244,21 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             match status.as_deref() {
                 None => {}
                 Some("valid") => {
-                    filter.status = Some("valid".into());
+                    filter.status = Some(CertificateStatus::Valid);
                     filter.not_after_from = Some(now);
                 }
                 Some("expired") => {
-                    filter.status = Some("valid".into());
+                    filter.status = Some(CertificateStatus::Valid);
                     filter.not_after_before = Some(now);
                 }
-                Some("revoked") => filter.status = Some("revoked".into()),
+                Some("revoked") => filter.status = Some(CertificateStatus::Revoked),
                 Some(other) => {
                     bail!("unknown status '{other}' (expected valid, revoked or expired)")
                 }
             }
             if let Some(window) = expiring {
                 let secs = parse_seconds(&window).map_err(anyhow::Error::msg)?;
-                filter.status = Some("valid".into());
+                filter.status = Some(CertificateStatus::Valid);
                 filter.not_after_from = Some(now);
                 filter.not_after_before = Some(now.saturating_add(secs));
             }

@@ -123,6 +123,9 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     // Everything that can fail without side effects is checked before issuing.
     args.output.check(args.key_out.as_ref())?;
     let key = match (&args.csr, args.key_type) {
+        (Some(_), None) if args.managed => {
+            bail!("--managed needs a key caforge generates: give --key-type instead of --csr")
+        }
         (Some(path), None) => SubjectKey::Csr(read_csr(path)?),
         (None, Some(kt)) => {
             if args.subject.subject.is_none() {

@@ -96,7 +96,7 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     if !pair && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let cert = authority.certificate(&a.serial, req.ca.as_deref()).await?;
         if let Some(p) = authority.partner(&cert).await? {
-            if p.certificate.status != "revoked" {
+            if !p.certificate.is_revoked() {
                 eprint!(
                     "{} has a dual-certificate partner, {} under '{}'. Revoke both? [y/N] ",
                     cert.serial, p.certificate.serial, p.certificate.issuer_name
@@ -123,7 +123,7 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     }
     if !pair {
         if let Some(p) = authority.partner(&records[0]).await? {
-            if p.certificate.status != "revoked" {
+            if !p.certificate.is_revoked() {
                 eprintln!(
                     "note: {} has a dual-certificate partner, {} under '{}', still valid; `caforge revoke {} --pair` revokes both",
                     records[0].serial, p.certificate.serial, p.certificate.issuer_name, records[0].serial

@@ -407,11 +407,11 @@ mod tests {
     use super::*;
     use crate::authority::test_support::{ca, MemoryKeys};
     use crate::profile::Profiles;
-    use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore, SqliteStore};
+    use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore};
     use crate::time::SystemClock;
 
     async fn authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
-        let store = AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("store"));
+        let store = AnyStore::open("sqlite::memory:").await.expect("store");
         let authority = Authority::new(
             store,
             keys,

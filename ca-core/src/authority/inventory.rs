@@ -303,7 +303,7 @@ impl<S: Store> Authority<S> {
         let issued = self
             .store
             .list_certificates(&CertificateFilter {
-                status: Some("valid".into()),
+                status: Some(crate::store::CertificateStatus::Valid),
                 not_after_from: Some(now),
                 not_after_before: Some(until),
                 ..CertificateFilter::default()

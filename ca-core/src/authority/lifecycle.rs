@@ -193,7 +193,7 @@ impl<S: Store> Authority<S> {
                 || self.store.is_key_blocked(&spki_sha256(&old_spki)?).await?;
             if compromised {
                 return Err(Error::Invalid(format!(
-                    "the key of {} was reported compromised: renewing it with the same key is refused; rekey with --csr and a new key",
+                    "the key of {} was reported compromised: renewing it with the same key is refused; rekey with a new key",
                     old.serial
                 )));
             }
@@ -296,7 +296,7 @@ impl<S: Store> Authority<S> {
         let mut done = DueRevocations::default();
         for due in self.store.due_revocations(now).await? {
             let cert = self.store.certificate_by_id(due.certificate_id).await?;
-            if cert.status == "revoked" {
+            if cert.is_revoked() {
                 done.moot += 1;
             } else {
                 self.revoke(&RevokeRequest {
@@ -321,7 +321,7 @@ impl<S: Store> Authority<S> {
     /// Store failures.
     pub async fn ca_state(&self, ca: &CaRecord) -> Result<CaState> {
         let now = self.clock.now().unix_timestamp();
-        if self.ca_certificate(ca).await?.status == "revoked" {
+        if self.ca_certificate(ca).await?.is_revoked() {
             return Ok(CaState::Revoked);
         }
         if self.store.ca_successor(ca.id).await?.is_some() {
@@ -352,7 +352,7 @@ impl<S: Store> Authority<S> {
         let old = self.store.find_ca(&req.ca).await?;
         let Some(parent_id) = old.parent_id else {
             return Err(Error::Invalid(format!(
-                "'{}' is a root: create a new root and cross-sign it with `caforge ca cross-sign NEW --by {}` (old clients keep trusting the old root)",
+                "'{}' is a root: create a new root and have '{}' cross-sign it (old clients keep trusting the old root)",
                 old.name, old.name
             )));
         };
@@ -598,7 +598,7 @@ impl<S: Store> Authority<S> {
                 false,
             ));
             for x in self.store.cross_certificates(ca.id).await? {
-                if x.status == "revoked" || x.not_after < now {
+                if x.is_revoked() || x.not_after < now {
                     continue;
                 }
                 options.push((

@@ -74,8 +74,7 @@ impl<S: Store> Authority<S> {
     ) -> Result<(Issued, Managed)> {
         let SubjectKey::Generate(key_type) = req.key else {
             return Err(Error::Invalid(
-                "a managed certificate needs a key caforge generates (--key-type), not a CSR"
-                    .into(),
+                "a managed certificate needs a key caforge generates, not a CSR".into(),
             ));
         };
         if !std::path::Path::new(deploy_dir).is_absolute() {
@@ -116,7 +115,7 @@ impl<S: Store> Authority<S> {
             SoftwareKey::generate(key_type, crate::algorithm::DEFAULT_SM2_ID)
         })
         .await
-        .map_err(|e| Error::Invalid(format!("key generation task failed: {e}")))??;
+        .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
         let sealed = self.keys.seal(&key)?;
         Ok((key, sealed))
     }
@@ -167,7 +166,7 @@ impl<S: Store> Authority<S> {
     /// Whether `m`'s current certificate should be replaced at `now`.
     #[must_use]
     pub fn needs_renewal(&self, m: &Managed, now: i64) -> bool {
-        now >= m.renew_at || m.certificate.status == "revoked"
+        now >= m.renew_at || m.certificate.is_revoked()
     }
 
     /// Renews `m` with a fresh key (a rekey linked to its predecessor, which stays valid

@@ -256,7 +256,7 @@ impl<S: Store> Authority<S> {
                     .next()
                     .ok_or(Error::Invalid("no certificate".into()))?),
                 _ => Err(Error::Invalid(format!(
-                    "serial {parsed} exists under several CAs; pass --ca"
+                    "serial {parsed} exists under several CAs; name the CA"
                 ))),
             };
         };
@@ -310,7 +310,7 @@ impl<S: Store> Authority<S> {
             .await?
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "certificate {} was not issued as part of a pair; revoke it without --pair",
+                    "certificate {} was not issued as part of a pair; revoke it alone",
                     cert.serial
                 ))
             })?
@@ -466,23 +466,23 @@ impl<S: Store> Authority<S> {
     ) -> Result<SignedCrl> {
         let ca = &issuer.record;
         let now = self.clock.now().unix_timestamp();
-        let base = if delta {
-            Some(
-                self.store
-                    .latest_crl(ca.id, partition, false)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "CA '{}' has no full CRL{} to base a delta on; run `caforge crl --ca {}` first",
+        let base =
+            if delta {
+                Some(
+                    self.store
+                        .latest_crl(ca.id, partition, false)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Invalid(format!(
+                            "CA '{}' has no full CRL{} to base a delta on; sign a full CRL first",
                             ca.name,
                             partition.map(|p| format!(" for partition {p}")).unwrap_or_default(),
-                            ca.name
                         ))
-                    })?,
-            )
-        } else {
-            None
-        };
+                        })?,
+                )
+            } else {
+                None
+            };
         // 1.
         let number = self.store.allocate_crl_number(ca.id).await?;
         // 2. Streamed from the store straight into their encoding, in serial order.
@@ -867,9 +867,15 @@ impl<S: Store> Authority<S> {
         match self.ocsp_respond_inner(request_der, gate).await {
             Ok(outcome) => outcome,
             Err(e) => {
+                // The README's table: the same kinds as every front end.
                 let status = match e.kind() {
+                    ErrorKind::Rejected => ResponseStatus::MalformedRequest,
+                    ErrorKind::Unauthorized | ErrorKind::Forbidden => ResponseStatus::Unauthorized,
                     ErrorKind::Unavailable => ResponseStatus::TryLater,
-                    _ => ResponseStatus::InternalError,
+                    ErrorKind::NotFound
+                    | ErrorKind::Conflict
+                    | ErrorKind::Exhausted
+                    | ErrorKind::Internal => ResponseStatus::InternalError,
                 };
                 OcspOutcome::error(status, e.to_string())
             }
@@ -1021,7 +1027,7 @@ impl<S: Store> Authority<S> {
             .find(|c| c.issuer_ca_id == ca.id);
         Ok(match found {
             None => (CertStatus::Unknown, None),
-            Some(c) if c.status == "revoked" => (
+            Some(c) if c.is_revoked() => (
                 CertStatus::Revoked {
                     at: c.revoked_at.unwrap_or(c.created_at),
                     reason: c.revocation_reason,
@@ -1254,14 +1260,14 @@ mod tests {
     use crate::authority::test_support::{ca, MemoryKeys};
     use crate::authority::{IssueRequest, SubjectKey};
     use crate::profile::{ProfileName, Profiles};
-    use crate::store::{AnyStore, AuditStore, SqliteStore};
+    use crate::store::{AnyStore, AuditStore};
     use crate::time::SystemClock;
 
     #[tokio::test]
     async fn a_faulty_signer_burns_a_crl_number_and_gets_internal_error() {
         let keys = Arc::new(MemoryKeys::default());
         let broken = keys.broken.clone();
-        let store = AnyStore::Sqlite(SqliteStore::open(":memory:").await.expect("store"));
+        let store = AnyStore::open("sqlite::memory:").await.expect("store");
         let authority = Authority::new(
             store,
             keys,

@@ -40,7 +40,7 @@ impl<S: Store> Authority<S> {
         }
         if req.cas.is_empty() || req.profiles.is_empty() {
             return Err(Error::Invalid(
-                "a token needs at least one --ca and one --profile ('*' for all)".into(),
+                "a token needs at least one CA and one profile ('*' for all)".into(),
             ));
         }
         let mut cas = Vec::with_capacity(req.cas.len());

@@ -43,7 +43,7 @@ pub enum KeyError {
         path: String,
     },
     /// A passphrase was needed and none was given.
-    #[error("a passphrase is required: pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")]
+    #[error("a passphrase is required to open the key")]
     MissingPassphrase,
     /// The key reference names a custodian caforge does not (yet) support, or is malformed.
     #[error("unsupported key reference '{0}' (supported: file:PATH, hsm-sim://ADDR?token=L, pkcs11:token=L?module-path=LIB)")]
@@ -66,7 +66,7 @@ pub enum KeyError {
     )]
     PinLocked(String),
     /// A PIN was needed and none was given.
-    #[error("a PIN is required for token '{0}': pass --pin-file FILE, set CAFORGE_PIN, or add pin-source=FILE to the key URI")]
+    #[error("a PIN is required for token '{0}' (or pin-source=FILE in the key URI)")]
     MissingPin(String),
     /// The device has no such key (or token).
     #[error("not found in key device: {0}")]

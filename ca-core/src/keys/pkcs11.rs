@@ -74,7 +74,7 @@ impl Pkcs11Uri {
                 "pin-source" => pin_source = Some(PathBuf::from(value)),
                 "pin-value" => {
                     return Err(bad(
-                        "pin-value is refused: pass --pin-file, CAFORGE_PIN or pin-source=FILE",
+                        "pin-value is refused: a PIN never sits in a key URI (use pin-source=FILE)",
                     ))
                 }
                 other => return Err(bad(&format!("unsupported query attribute '{other}'"))),

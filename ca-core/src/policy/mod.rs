@@ -26,7 +26,7 @@ pub enum PolicyError {
         reason: String,
     },
     /// The profile needs a SAN and none was given.
-    #[error("profile {0} requires at least one SAN (--san dns:NAME)")]
+    #[error("profile {0} requires at least one SAN")]
     MissingSan(String),
     /// Requested validity exceeds the cap.
     #[error("validity of {requested} days exceeds the {profile} maximum of {max} days ({why})")]

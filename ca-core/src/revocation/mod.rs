@@ -266,7 +266,7 @@ impl CaSettings {
         if self.crl_partitions > 1 && self.base_url.is_none() {
             // A partition's scope is named by its Issuing Distribution Point URL; without
             // one, any partition's CRL would look complete for every certificate.
-            return Err("partitioned CRLs need a base URL (--base-url)".into());
+            return Err("partitioned CRLs need a base URL".into());
         }
         Ok(())
     }

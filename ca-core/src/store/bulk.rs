@@ -17,46 +17,39 @@ pub async fn insert_revoked_for_bench(
     revoked_at: i64,
 ) -> Result<(), StoreError> {
     let n = i64::try_from(n).map_err(|_| StoreError::Conflict("too many rows".into()))?;
-    match store {
-        AnyStore::Sqlite(s) => {
-            sqlx::query(
-                "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?1)
-                 INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type,
-                     not_before, not_after, status, fingerprint, der, created_at, spki_sha256,
-                     revoked_at, revocation_reason, invalidity_date, revocation_seq)
-                 SELECT ?2, printf('40%030X', i), 'CN=bench', '[]', 'tls-server', 'p256',
-                     ?3, ?3 + 31536000, 'revoked', '', x'', ?3, printf('%064X', i),
-                     ?3 + i, CASE i % 4 WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 4 ELSE 0 END,
-                     CASE WHEN i % 10 = 0 THEN ?3 ELSE NULL END, i
-                 FROM k",
-            )
-            .bind(n)
-            .bind(ca.0)
-            .bind(revoked_at)
-            .execute(s.pool())
-            .await?;
+    // The rows are made by the database itself; how to count and format differs.
+    let text = match store.pool.dialect() {
+        super::sql::Dialect::Sqlite => {
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1)
+             INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type,
+                 not_before, not_after, status, fingerprint, der, created_at, spki_sha256,
+                 revoked_at, revocation_reason, invalidity_date, revocation_seq)
+             SELECT $2, printf('40%030X', i), 'CN=bench', '[]', 'tls-server', 'p256',
+                 $3, $3 + 31536000, 'revoked', '', x'', $3, printf('%064X', i),
+                 $3 + i, CASE i % 4 WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 4 ELSE 0 END,
+                 CASE WHEN i % 10 = 0 THEN $3 ELSE NULL END, i
+             FROM k"
         }
-        AnyStore::Postgres(p) => {
-            let mut tx = p.write_tx().await?;
-            sqlx::query(
-                "INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type,
-                     not_before, not_after, status, fingerprint, der, created_at, spki_sha256,
-                     revoked_at, revocation_reason, invalidity_date, revocation_seq)
-                 SELECT $2, '40' || lpad(upper(to_hex(i)), 30, '0'), 'CN=bench', '[]',
-                     'tls-server', 'p256', $3, $3 + 31536000, 'revoked', '', ''::bytea, $3,
-                     lpad(upper(to_hex(i)), 64, '0'), $3 + i,
-                     CASE i % 4 WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 4 ELSE 0 END,
-                     CASE WHEN i % 10 = 0 THEN $3 ELSE NULL END, i
-                 FROM generate_series(1::BIGINT, $1) AS i",
-            )
-            .bind(n)
-            .bind(ca.0)
-            .bind(revoked_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+        super::sql::Dialect::Postgres => {
+            "INSERT INTO certificates (issuer_ca_id, serial, subject, sans, profile, key_type,
+                 not_before, not_after, status, fingerprint, der, created_at, spki_sha256,
+                 revoked_at, revocation_reason, invalidity_date, revocation_seq)
+             SELECT $2, '40' || lpad(upper(to_hex(i)), 30, '0'), 'CN=bench', '[]',
+                 'tls-server', 'p256', $3, $3 + 31536000, 'revoked', '', ''::bytea, $3,
+                 lpad(upper(to_hex(i)), 64, '0'), $3 + i,
+                 CASE i % 4 WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 4 ELSE 0 END,
+                 CASE WHEN i % 10 = 0 THEN $3 ELSE NULL END, i
+             FROM generate_series(1::BIGINT, $1) AS i"
         }
-    }
+    };
+    let mut tx = store.pool.write_tx().await?;
+    super::sql::sql(text)
+        .bind(n)
+        .bind(ca.0)
+        .bind(revoked_at)
+        .execute(tx.on())
+        .await?;
+    store.commit(tx).await?;
     Ok(())
 }
 

@@ -7,11 +7,7 @@
 //! empty. Values are converted by the *target's* column types (INTEGER/BIGINT, TEXT,
 //! BLOB/BYTEA). Afterwards PostgreSQL's id sequences are moved past the copied ids.
 
-use futures_util::TryStreamExt as _;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite};
-
+use super::sql::{sql, sql_built, Arg, Dialect, Row};
 use super::{AnyStore, AuditStore as _, StoreError};
 use crate::audit::{verify_chain, AuditEvent};
 
@@ -90,26 +86,18 @@ fn kind_of(declared: &str) -> Result<Kind, StoreError> {
     }
 }
 
-/// Columns of `table` in `store`, with their kinds.
+/// Columns of `table` in `store`, with their kinds (how a database lists its columns is
+/// its own).
 async fn columns(store: &AnyStore, table: &str) -> Result<Vec<(String, Kind)>, StoreError> {
-    let raw: Vec<(String, String)> = match store {
-        AnyStore::Sqlite(s) => {
-            sqlx::query_as("SELECT name, type FROM pragma_table_info(?) ORDER BY cid")
-                .bind(table)
-                .fetch_all(s.pool())
-                .await?
-        }
-        AnyStore::Postgres(p) => {
-            sqlx::query_as(
-                "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns
-                  WHERE table_schema = current_schema() AND table_name = $1
-                  ORDER BY ordinal_position",
-            )
-            .bind(table)
-            .fetch_all(p.pool())
-            .await?
-        }
+    let query = match store.pool.dialect() {
+        Dialect::Sqlite => sql("SELECT name, type FROM pragma_table_info($1) ORDER BY cid"),
+        Dialect::Postgres => sql(
+            "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name = $1
+              ORDER BY ordinal_position",
+        ),
     };
+    let raw: Vec<(String, String)> = query.bind(table).all_as(store.pool.on()).await?;
     if raw.is_empty() {
         return Err(StoreError::Corrupt(format!("table {table} is missing")));
     }
@@ -118,93 +106,47 @@ async fn columns(store: &AnyStore, table: &str) -> Result<Vec<(String, Kind)>, S
         .collect()
 }
 
-fn sqlite_value(row: &SqliteRow, i: usize, kind: Kind) -> Result<Value, sqlx::Error> {
+/// Column `i` of `row` as a value of `kind`.
+fn value(row: &Row, i: usize, kind: Kind) -> Result<Value, StoreError> {
     Ok(match kind {
-        Kind::Int => Value::Int(row.try_get(i)?),
-        Kind::Text => Value::Text(row.try_get(i)?),
-        Kind::Bytes => Value::Bytes(row.try_get(i)?),
+        Kind::Int => Value::Int(row.at(i)?),
+        Kind::Text => Value::Text(row.at(i)?),
+        Kind::Bytes => Value::Bytes(row.at(i)?),
     })
 }
 
-fn pg_value(row: &PgRow, i: usize, kind: Kind) -> Result<Value, sqlx::Error> {
-    Ok(match kind {
-        Kind::Int => Value::Int(row.try_get(i)?),
-        Kind::Text => Value::Text(row.try_get(i)?),
-        Kind::Bytes => Value::Bytes(row.try_get(i)?),
-    })
-}
-
-/// An INSERT of `rows` rows into `table` with placeholders in the target's style.
-fn insert_sql(table: &str, cols: &[(String, Kind)], rows: usize, postgres: bool) -> String {
+/// An INSERT of `rows` rows into `table`.
+fn insert_sql(table: &str, cols: &[(String, Kind)], rows: usize) -> String {
     let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..cols.len() {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            if postgres {
-                sql.push_str(&format!("${n}"));
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
-    sql
+    let row = format!("({})", vec!["?"; cols.len()].join(", "));
+    super::sql::values_list(
+        &format!("INSERT INTO {table} ({})", names.join(", ")),
+        &row,
+        rows,
+        1,
+    )
 }
 
-/// The open write transaction on the target.
-enum TargetTx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
-    Postgres(super::postgres::WriteTx),
-}
-
-impl TargetTx {
-    async fn insert(
-        &mut self,
-        table: &str,
-        cols: &[(String, Kind)],
-        rows: &[Vec<Value>],
-    ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // The same binding for either database's query type.
-        macro_rules! insert {
-            ($tx:expr, $postgres:expr) => {{
-                let sql = insert_sql(table, cols, rows.len(), $postgres);
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for v in rows.iter().flatten() {
-                    q = match v {
-                        Value::Int(x) => q.bind(*x),
-                        Value::Text(x) => q.bind(x.clone()),
-                        Value::Bytes(x) => q.bind(x.clone()),
-                    };
-                }
-                q.execute($tx).await?;
-            }};
-        }
-        match self {
-            TargetTx::Sqlite(tx) => insert!(&mut **tx, false),
-            TargetTx::Postgres(tx) => insert!(&mut **tx, true),
-        }
-        Ok(())
+/// Inserts `rows` into `table` inside the target's transaction.
+async fn insert(
+    target: &mut super::sql::Tx<'_>,
+    table: &str,
+    cols: &[(String, Kind)],
+    rows: &[Vec<Value>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
     }
-
-    async fn count(&mut self, table: &str) -> Result<i64, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
-        Ok(match self {
-            TargetTx::Sqlite(tx) => sqlx::query_scalar(sql).fetch_one(&mut **tx).await?,
-            TargetTx::Postgres(tx) => sqlx::query_scalar(sql).fetch_one(&mut **tx).await?,
-        })
+    let mut q = sql_built(insert_sql(table, cols, rows.len()));
+    for v in rows.iter().flatten() {
+        q = q.bind(match v {
+            Value::Int(x) => Arg::Int(*x),
+            Value::Text(x) => Arg::from(x),
+            Value::Bytes(x) => Arg::Bytes(x.as_deref().map(std::borrow::Cow::Borrowed)),
+        });
     }
+    q.execute(target.on()).await?;
+    Ok(())
 }
 
 /// Copies every row of `from` (described in the audit trail as `from_label`, which must
@@ -250,12 +192,11 @@ pub async fn copy_store(
         plan.push((*table, target));
     }
 
-    let mut target = match to {
-        AnyStore::Sqlite(s) => TargetTx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?),
-        AnyStore::Postgres(p) => TargetTx::Postgres(p.write_tx().await?),
-    };
+    let mut target = to.pool.write_tx().await?;
     for table in ["cas", "certificates", "api_tokens", "audit"] {
-        let n = target.count(table).await?;
+        let n: i64 = sql_built(format!("SELECT COUNT(*) FROM {table}"))
+            .scalar(target.on())
+            .await?;
         if n > 0 {
             return Err(StoreError::Conflict(format!(
                 "the target database is not empty ({n} rows in {table}); copy only into a new database"
@@ -263,76 +204,50 @@ pub async fn copy_store(
         }
     }
 
-    // Every table from one open source transaction `$src`, row values read by `$value`.
-    macro_rules! copy_tables {
-        ($src:ident, $value:ident) => {{
-            let mut report = CopyReport::default();
-            for (table, cols) in &plan {
-                let sql = select_sql(table, cols);
-                let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *$src);
-                let mut batch = Vec::new();
-                let mut copied = 0u64;
-                while let Some(row) = rows.try_next().await? {
-                    let values = cols
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (_, k))| $value(&row, i, *k))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    batch.push(values);
-                    if batch.len() * cols.len() >= BATCH_PARAMS {
-                        target.insert(table, cols, &batch).await?;
-                        copied += batch.len() as u64;
-                        batch.clear();
-                        progress(table, copied);
-                    }
-                }
-                target.insert(table, cols, &batch).await?;
+    // Every table from one snapshot of the source, streamed into the target in batches.
+    let mut source = from.pool.snapshot().await?;
+    let mut report = CopyReport::default();
+    for (table, cols) in &plan {
+        let mut batch: Vec<Vec<Value>> = Vec::new();
+        let mut copied = 0u64;
+        let mut rows = sql_built(select_sql(table, cols)).stream(source.on());
+        while let Some(row) = rows.next().await? {
+            let values = cols
+                .iter()
+                .enumerate()
+                .map(|(i, (_, k))| value(&row, i, *k))
+                .collect::<Result<Vec<_>, _>>()?;
+            batch.push(values);
+            if batch.len() * cols.len() >= BATCH_PARAMS {
+                insert(&mut target, table, cols, &batch).await?;
                 copied += batch.len() as u64;
+                batch.clear();
                 progress(table, copied);
-                report.tables.push(((*table).to_owned(), copied));
             }
-            $src.commit().await?;
-            report
-        }};
+        }
+        drop(rows);
+        insert(&mut target, table, cols, &batch).await?;
+        copied += batch.len() as u64;
+        progress(table, copied);
+        report.tables.push(((*table).to_owned(), copied));
     }
-    let report = match from {
-        AnyStore::Sqlite(s) => {
-            // A deferred transaction reads one snapshot (WAL) from its first SELECT on.
-            let mut src = s.pool().begin().await?;
-            copy_tables!(src, sqlite_value)
-        }
-        AnyStore::Postgres(p) => {
-            let mut src = p.pool().begin().await?;
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut *src)
-                .await?;
-            copy_tables!(src, pg_value)
-        }
-    };
+    source.commit().await?;
 
-    match target {
-        TargetTx::Sqlite(mut tx) => {
-            super::sqlite::append_audit_in(&mut tx, audit).await?;
-            tx.commit().await?;
-        }
-        TargetTx::Postgres(mut tx) => {
-            // New rows must not take the copied ids.
-            for (table, cols) in &plan {
-                if cols.iter().any(|(n, _)| n == "id") {
-                    let sql = format!(
-                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-                         COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
-                    );
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut *tx)
-                        .await?;
-                }
+    if to.pool.dialect() == Dialect::Postgres {
+        // New rows must not take the copied ids.
+        for (table, cols) in &plan {
+            if cols.iter().any(|(n, _)| n == "id") {
+                sql_built(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                ))
+                .execute(target.on())
+                .await?;
             }
-            super::postgres::append_audit_in(&mut tx, audit).await?;
-            tx.commit().await?;
         }
     }
-    let mut report = report;
+    super::batch::append_audit(target.on(), audit).await?;
+    to.commit(target).await?;
     report.audit_entries = verify_chain(&to.audit_log().await?)
         .map_err(|e| StoreError::Corrupt(format!("copied audit log: {e}")))?;
     Ok(report)
@@ -348,15 +263,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_follow_the_target() {
+    fn placeholders_are_numbered() {
         let cols = vec![("a".to_owned(), Kind::Int), ("b".to_owned(), Kind::Text)];
         assert_eq!(
-            insert_sql("t", &cols, 2, true),
+            insert_sql("t", &cols, 2),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
-        );
-        assert_eq!(
-            insert_sql("t", &cols, 1, false),
-            "INSERT INTO t (a, b) VALUES (?, ?)"
         );
     }
 

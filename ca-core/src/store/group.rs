@@ -56,11 +56,11 @@ pub(super) struct GroupCommit {
 }
 
 fn unexpected() -> StoreError {
-    StoreError::Corrupt("unexpected group-commit answer".into())
+    StoreError::Internal("unexpected group-commit answer".into())
 }
 
 fn writer_gone() -> StoreError {
-    StoreError::Database("the store's writer task has stopped".into())
+    StoreError::Internal("the store's writer task has stopped".into())
 }
 
 impl GroupCommit {

@@ -1,21 +1,26 @@
 //! Storage, split by role (STYLE.md): [`SerialStore`], [`CaStore`], [`CertificateStore`],
-//! [`RevocationStore`], [`OcspStore`] and [`AuditStore`] under one [`Store`]. Callers ask for the smallest trait they need.
+//! [`RevocationStore`], [`OcspStore`], [`AuditStore`] and the rest, under one [`Store`].
+//! Callers ask for the smallest trait they need.
 //!
-//! [`AnyStore`] picks the backend at run time (`sqlite:PATH` today; PostgreSQL joins the
-//! enum without touching callers). One contract test suite ([`contract`]) runs against every
-//! backend.
+//! There is one implementation, [`AnyStore`], on SQLite or PostgreSQL as its URL says. Its
+//! SQL is written once ([`sql`] is the dialect seam: one statement text, either driver);
+//! the two databases differ only in how they connect, lock for writing, notice other
+//! processes' writes ([`marks`]) and in their migration trees. One contract test suite
+//! (`contract`) runs against both.
 
+mod batch;
 pub mod bulk;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod copy;
+mod db;
 mod group;
-mod postgres;
+mod issued;
+mod marks;
+mod revoked;
 mod rows;
-#[macro_use]
-mod shared_sql;
-mod sqlite;
-mod sqlite_batch;
+mod sql;
+mod tracked;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,10 +31,11 @@ use crate::policy::{NameConstraintSet, SubjectAltName};
 use crate::revocation::{CaSettings, RevocationReason};
 use crate::tokens::{NewToken, TokenRecord};
 
-pub use postgres::PgStore;
-pub use sqlite::{SqliteStore, WRITE_MARK_REUSE, WRITE_MARK_SETTLE};
+pub use db::AnyStore;
+pub use marks::{WRITE_MARK_REUSE, WRITE_MARK_SETTLE};
 
-/// Errors from storage.
+/// Errors from storage. Messages name no front end's vocabulary (no CLI flag, no HTTP
+/// status); the kind of each variant decides how front ends report it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -39,25 +45,137 @@ pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// The database could not be reached or answered with an error.
+    /// The database answered with an error.
     #[error("database: {0}")]
-    Database(String),
+    Database(#[source] sqlx::Error),
+    /// The database cannot be reached (connection refused or lost, pool exhausted).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A stored row could not be understood.
     #[error("corrupt row: {0}")]
     Corrupt(String),
     /// The database URL is not one caforge supports.
     #[error("unsupported database URL '{0}' (expected sqlite:PATH or postgres://USER@HOST/DB)")]
     UnsupportedUrl(String),
+    /// The database was migrated by a newer caforge than this one.
+    #[error("the database schema is at version {current}, newer than this caforge knows (version {known}); use the caforge release that migrated it, or a newer one")]
+    SchemaTooNew {
+        /// The database's schema version.
+        current: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// A fault inside the store (a stopped writer task, a broken invariant).
+    #[error("internal store error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Its class, as front ends report it.
+    #[must_use]
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::Database(_) | StoreError::Unavailable(_) => ErrorKind::Unavailable,
+            StoreError::UnsupportedUrl(_) => ErrorKind::Rejected,
+            StoreError::Corrupt(_) | StoreError::SchemaTooNew { .. } | StoreError::Internal(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(db.message().to_owned());
+        match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_owned())
             }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::RowNotFound => StoreError::Corrupt(e.to_string()),
+            other => StoreError::Database(other),
         }
-        StoreError::Database(e.to_string())
+    }
+}
+
+/// A certificate's revocation status as stored. Expiry is not stored: it follows from
+/// `not_after` (see [`CertificateRecord::status_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateStatus {
+    /// Not revoked (never, or its hold was lifted).
+    Valid,
+    /// Revoked (possibly on hold).
+    Revoked,
+}
+
+impl CertificateStatus {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateStatus::Valid => "valid",
+            CertificateStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Reads a stored name.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for anything else.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "valid" => Ok(CertificateStatus::Valid),
+            "revoked" => Ok(CertificateStatus::Revoked),
+            other => Err(StoreError::Corrupt(format!("certificate status '{other}'"))),
+        }
+    }
+}
+
+impl std::fmt::Display for CertificateStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a certificate is at a given time: its stored status, with expiry derived from
+/// its notAfter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    /// Not revoked and not expired.
+    Valid,
+    /// Revoked.
+    Revoked,
+    /// Not revoked, past its notAfter.
+    Expired,
+}
+
+impl Validity {
+    /// The name shown (`valid`, `revoked`, `expired`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Revoked => "revoked",
+            Validity::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -208,8 +326,8 @@ pub struct CertificateRecord {
     pub not_before: i64,
     /// notAfter.
     pub not_after: i64,
-    /// `valid` or `revoked` (expiry is derived from `not_after`).
-    pub status: String,
+    /// Stored status (expiry is derived from `not_after`: [`CertificateRecord::status_at`]).
+    pub status: CertificateStatus,
     /// Hex SHA-256 of the DER.
     pub fingerprint: String,
     /// The certificate.
@@ -229,6 +347,24 @@ pub struct CertificateRecord {
     pub invalidity_date: Option<i64>,
     /// Sequence number of the last change of its revocation state.
     pub revocation_seq: Option<i64>,
+}
+
+impl CertificateRecord {
+    /// What the certificate is at `now` (Unix seconds): revoked, expired or valid.
+    #[must_use]
+    pub fn status_at(&self, now: i64) -> Validity {
+        match self.status {
+            CertificateStatus::Revoked => Validity::Revoked,
+            CertificateStatus::Valid if self.not_after < now => Validity::Expired,
+            CertificateStatus::Valid => Validity::Valid,
+        }
+    }
+
+    /// Whether it is revoked (on hold included).
+    #[must_use]
+    pub fn is_revoked(&self) -> bool {
+        self.status == CertificateStatus::Revoked
+    }
 }
 
 /// A revocation to record.
@@ -408,7 +544,7 @@ pub struct CertificateFilter {
     /// Only this issuer.
     pub issuer: Option<IssuerId>,
     /// Only with this stored status.
-    pub status: Option<String>,
+    pub status: Option<CertificateStatus>,
     /// Only with notAfter strictly before this time.
     pub not_after_before: Option<i64>,
     /// Only with notAfter at or after this time.
@@ -1466,430 +1602,5 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A store chosen at run time from a URL.
-#[derive(Clone, Debug)]
-pub enum AnyStore {
-    /// Embedded SQLite.
-    Sqlite(SqliteStore),
-    /// PostgreSQL, shared by several servers.
-    Postgres(PgStore),
-}
-
-impl AnyStore {
-    /// Opens (creating and migrating if needed) the store at `url`.
-    ///
-    /// # Errors
-    /// [`StoreError::UnsupportedUrl`] or connection errors.
-    pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
-        if let Some(path) = url.strip_prefix("sqlite:") {
-            return Ok(AnyStore::Sqlite(
-                SqliteStore::open(path.trim_start_matches("//")).await?,
-            ));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(AnyStore::Postgres(PgStore::open(url).await?));
-        }
-        Err(StoreError::UnsupportedUrl(redact_url(url)))
-    }
-}
-
-impl AnyStore {
-    /// The migrations applied when this store was opened (empty: the schema was current).
-    #[must_use]
-    pub fn migrations_applied(&self) -> &[i64] {
-        match self {
-            AnyStore::Sqlite(s) => s.migrations_applied(),
-            AnyStore::Postgres(p) => p.migrations_applied(),
-        }
-    }
-
-    /// The schema version: the newest migration recorded in the database.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        let sql = "SELECT COALESCE(MAX(version), 0) FROM caforge_migrations";
-        Ok(match self {
-            AnyStore::Sqlite(s) => sqlx::query_scalar(sql).fetch_one(s.pool()).await?,
-            AnyStore::Postgres(p) => {
-                let v: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(version), 0)::BIGINT FROM caforge_migrations",
-                )
-                .fetch_one(p.pool())
-                .await?;
-                v
-            }
-        })
-    }
-
-    /// A short name of the backend ("SQLite", "PostgreSQL").
-    #[must_use]
-    pub fn backend(&self) -> &'static str {
-        match self {
-            AnyStore::Sqlite(_) => "SQLite",
-            AnyStore::Postgres(_) => "PostgreSQL",
-        }
-    }
-}
-
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-        }
-    };
-}
-
-impl SerialStore for AnyStore {
-    async fn reserve_serial(&self, k: &str, s: &SerialNumber, at: i64) -> Result<(), StoreError> {
-        dispatch!(self, st => st.reserve_serial(k, s, at).await)
-    }
-    async fn unused_serials(&self) -> Result<Vec<(String, String)>, StoreError> {
-        dispatch!(self, st => st.unused_serials().await)
-    }
-}
-
-impl CaStore for AnyStore {
-    async fn create_ca(
-        &self,
-        ca: &NewCa,
-        cert: &NewCertificate,
-        k: &str,
-        audit: &AuditEvent,
-    ) -> Result<CaRecord, StoreError> {
-        dispatch!(self, st => st.create_ca(ca, cert, k, audit).await)
-    }
-    async fn list_cas(&self) -> Result<Vec<CaRecord>, StoreError> {
-        dispatch!(self, st => st.list_cas().await)
-    }
-    async fn find_ca(&self, n: &str) -> Result<CaRecord, StoreError> {
-        dispatch!(self, st => st.find_ca(n).await)
-    }
-    async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord, StoreError> {
-        dispatch!(self, st => st.ca_by_id(id).await)
-    }
-}
-
-impl CertificateStore for AnyStore {
-    async fn begin_signing(
-        &self,
-        i: &SigningIntent,
-    ) -> Result<Result<(), SigningRefusal>, StoreError> {
-        dispatch!(self, st => st.begin_signing(i).await)
-    }
-    async fn commit_certificate(
-        &self,
-        c: &NewCertificate,
-        k: &str,
-        a: &AuditEvent,
-    ) -> Result<CertificateRecord, StoreError> {
-        dispatch!(self, st => st.commit_certificate(c, k, a).await)
-    }
-    async fn list_certificates(
-        &self,
-        f: &CertificateFilter,
-    ) -> Result<Vec<CertificateRecord>, StoreError> {
-        dispatch!(self, st => st.list_certificates(f).await)
-    }
-    async fn certificates_by_serial(&self, s: &str) -> Result<Vec<CertificateRecord>, StoreError> {
-        dispatch!(self, st => st.certificates_by_serial(s).await)
-    }
-    async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError> {
-        dispatch!(self, st => st.certificate_by_id(id).await)
-    }
-}
-
-impl PairStore for AnyStore {
-    async fn commit_pair(
-        &self,
-        mode: PairMode,
-        first: PairMember<'_>,
-        second: PairMember<'_>,
-        escrow: Option<&[u8]>,
-    ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
-        dispatch!(self, st => st.commit_pair(mode, first, second, escrow).await)
-    }
-    async fn partner(&self, id: i64) -> Result<Option<Partner>, StoreError> {
-        dispatch!(self, st => st.partner(id).await)
-    }
-    async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        dispatch!(self, st => st.escrowed_key(id).await)
-    }
-}
-
-impl RevocationStore for AnyStore {
-    async fn revoke(
-        &self,
-        id: i64,
-        r: &Revocation,
-        b: Option<&BlockedKey>,
-        a: &AuditEvent,
-    ) -> Result<CertificateRecord, StoreError> {
-        dispatch!(self, st => st.revoke(id, r, b, a).await)
-    }
-    async fn revoke_together(
-        &self,
-        items: &[RevocationItem<'_>],
-    ) -> Result<Vec<CertificateRecord>, StoreError> {
-        dispatch!(self, st => st.revoke_together(items).await)
-    }
-    async fn release_hold(
-        &self,
-        id: i64,
-        at: i64,
-        a: &AuditEvent,
-    ) -> Result<CertificateRecord, StoreError> {
-        dispatch!(self, st => st.release_hold(id, at, a).await)
-    }
-    async fn revoked_certificates(
-        &self,
-        ca: IssuerId,
-        p: Option<u32>,
-        after: Option<i64>,
-        now: i64,
-        each: &mut (dyn FnMut(RevokedRow) -> Result<(), StoreError> + Send),
-    ) -> Result<i64, StoreError> {
-        dispatch!(self, st => st.revoked_certificates(ca, p, after, now, each).await)
-    }
-    async fn revocation_seq(&self, ca: IssuerId) -> Result<i64, StoreError> {
-        dispatch!(self, st => st.revocation_seq(ca).await)
-    }
-    async fn partitions_in_use(&self, ca: IssuerId) -> Result<Vec<Option<u32>>, StoreError> {
-        dispatch!(self, st => st.partitions_in_use(ca).await)
-    }
-    async fn is_key_blocked(&self, k: &str) -> Result<bool, StoreError> {
-        dispatch!(self, st => st.is_key_blocked(k).await)
-    }
-    async fn lock_crl_generation(&self, ca: IssuerId) -> Result<CrlLock, StoreError> {
-        dispatch!(self, st => st.lock_crl_generation(ca).await)
-    }
-    async fn allocate_crl_number(&self, ca: IssuerId) -> Result<u64, StoreError> {
-        dispatch!(self, st => st.allocate_crl_number(ca).await)
-    }
-    async fn record_crl(&self, c: NewCrl, a: &AuditEvent) -> Result<CrlRecord, StoreError> {
-        dispatch!(self, st => st.record_crl(c, a).await)
-    }
-    async fn latest_crl(
-        &self,
-        ca: IssuerId,
-        p: Option<u32>,
-        delta: bool,
-    ) -> Result<Option<CrlRecord>, StoreError> {
-        dispatch!(self, st => st.latest_crl(ca, p, delta).await)
-    }
-    async fn update_ca_settings(
-        &self,
-        ca: IssuerId,
-        s: &CaSettings,
-        a: &AuditEvent,
-    ) -> Result<CaRecord, StoreError> {
-        dispatch!(self, st => st.update_ca_settings(ca, s, a).await)
-    }
-}
-
-impl OcspStore for AnyStore {
-    fn write_mark(&self) -> Option<WriteMark> {
-        dispatch!(self, st => st.write_mark())
-    }
-    async fn cached_ocsp(
-        &self,
-        ca: IssuerId,
-        s: &str,
-        h: &str,
-    ) -> Result<Option<CachedOcspResponse>, StoreError> {
-        dispatch!(self, st => st.cached_ocsp(ca, s, h).await)
-    }
-    async fn store_ocsp(&self, r: &CachedOcspResponse) -> Result<(), StoreError> {
-        dispatch!(self, st => st.store_ocsp(r).await)
-    }
-    async fn add_responder(
-        &self,
-        ca: IssuerId,
-        c: i64,
-        k: &KeyRef,
-        na: i64,
-        at: i64,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, st => st.add_responder(ca, c, k, na, at).await)
-    }
-    async fn current_responder(
-        &self,
-        ca: IssuerId,
-        now: i64,
-    ) -> Result<Option<ResponderRecord>, StoreError> {
-        dispatch!(self, st => st.current_responder(ca, now).await)
-    }
-}
-
-impl TokenStore for AnyStore {
-    async fn create_token(&self, t: &NewToken, a: &AuditEvent) -> Result<TokenRecord, StoreError> {
-        dispatch!(self, st => st.create_token(t, a).await)
-    }
-    async fn token_by_hash(&self, h: &str) -> Result<Option<TokenRecord>, StoreError> {
-        dispatch!(self, st => st.token_by_hash(h).await)
-    }
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        dispatch!(self, st => st.list_tokens().await)
-    }
-    async fn revoke_token(
-        &self,
-        id: i64,
-        at: i64,
-        a: &AuditEvent,
-    ) -> Result<TokenRecord, StoreError> {
-        dispatch!(self, st => st.revoke_token(id, at, a).await)
-    }
-}
-
-impl LifecycleStore for AnyStore {
-    async fn commit_successor(
-        &self,
-        c: &NewCertificate,
-        k: &str,
-        a: &AuditEvent,
-        s: &Succession,
-    ) -> Result<CertificateRecord, StoreError> {
-        dispatch!(self, st => st.commit_successor(c, k, a, s).await)
-    }
-    async fn lineage(&self, id: i64) -> Result<Lineage, StoreError> {
-        dispatch!(self, st => st.lineage(id).await)
-    }
-    async fn due_revocations(&self, now: i64) -> Result<Vec<ScheduledRevocation>, StoreError> {
-        dispatch!(self, st => st.due_revocations(now).await)
-    }
-    async fn drop_scheduled_revocation(&self, id: i64) -> Result<(), StoreError> {
-        dispatch!(self, st => st.drop_scheduled_revocation(id).await)
-    }
-    async fn ca_successor(&self, ca: IssuerId) -> Result<Option<CaRecord>, StoreError> {
-        dispatch!(self, st => st.ca_successor(ca).await)
-    }
-    async fn last_expiry(&self, ca: IssuerId) -> Result<Option<i64>, StoreError> {
-        dispatch!(self, st => st.last_expiry(ca).await)
-    }
-    async fn commit_cross_certificate(
-        &self,
-        ca: IssuerId,
-        c: &NewCertificate,
-        k: &str,
-        a: &AuditEvent,
-    ) -> Result<CertificateRecord, StoreError> {
-        dispatch!(self, st => st.commit_cross_certificate(ca, c, k, a).await)
-    }
-    async fn cross_certificates(&self, ca: IssuerId) -> Result<Vec<CertificateRecord>, StoreError> {
-        dispatch!(self, st => st.cross_certificates(ca).await)
-    }
-}
-
-impl InventoryStore for AnyStore {
-    async fn add_inventory(
-        &self,
-        c: &NewInventoryCert,
-        a: &AuditEvent,
-    ) -> Result<Option<InventoryRecord>, StoreError> {
-        dispatch!(self, st => st.add_inventory(c, a).await)
-    }
-    async fn list_inventory(
-        &self,
-        from: Option<i64>,
-        before: Option<i64>,
-    ) -> Result<Vec<InventoryRecord>, StoreError> {
-        dispatch!(self, st => st.list_inventory(from, before).await)
-    }
-    async fn inventory_by_serial(&self, s: &str) -> Result<Vec<InventoryRecord>, StoreError> {
-        dispatch!(self, st => st.inventory_by_serial(s).await)
-    }
-    async fn link_inventory_issuer(&self, id: i64, issuer: i64) -> Result<(), StoreError> {
-        dispatch!(self, st => st.link_inventory_issuer(id, issuer).await)
-    }
-    async fn remove_inventory(
-        &self,
-        id: i64,
-        a: &AuditEvent,
-    ) -> Result<InventoryRecord, StoreError> {
-        dispatch!(self, st => st.remove_inventory(id, a).await)
-    }
-    async fn certificate_by_fingerprint(
-        &self,
-        f: &str,
-    ) -> Result<Option<CertificateRecord>, StoreError> {
-        dispatch!(self, st => st.certificate_by_fingerprint(f).await)
-    }
-}
-
-impl NotificationStore for AnyStore {
-    async fn record_notifications(&self, due: &[NewNotification]) -> Result<usize, StoreError> {
-        dispatch!(self, st => st.record_notifications(due).await)
-    }
-    async fn pending_notifications(&self, now: i64) -> Result<Vec<NotificationRecord>, StoreError> {
-        dispatch!(self, st => st.pending_notifications(now).await)
-    }
-    async fn notification_delivered(&self, id: i64, at: i64) -> Result<(), StoreError> {
-        dispatch!(self, st => st.notification_delivered(id, at).await)
-    }
-    async fn notification_failed(
-        &self,
-        id: i64,
-        e: &str,
-        retry_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, st => st.notification_failed(id, e, retry_at).await)
-    }
-    async fn list_notifications(&self) -> Result<Vec<NotificationRecord>, StoreError> {
-        dispatch!(self, st => st.list_notifications().await)
-    }
-}
-
-impl QuotaStore for AnyStore {
-    async fn reserve_quota(
-        &self,
-        token_id: i64,
-        limit: u32,
-        window: i64,
-        now: i64,
-    ) -> Result<Result<i64, i64>, StoreError> {
-        dispatch!(self, st => st.reserve_quota(token_id, limit, window, now).await)
-    }
-    async fn settle_quota(&self, id: i64, certificate_id: Option<i64>) -> Result<(), StoreError> {
-        dispatch!(self, st => st.settle_quota(id, certificate_id).await)
-    }
-    async fn quota_used(&self, token_id: i64, since: i64) -> Result<u32, StoreError> {
-        dispatch!(self, st => st.quota_used(token_id, since).await)
-    }
-}
-
-impl ManagedStore for AnyStore {
-    async fn create_managed(&self, m: &NewManaged) -> Result<ManagedRecord, StoreError> {
-        dispatch!(self, st => st.create_managed(m).await)
-    }
-    async fn list_managed(&self) -> Result<Vec<ManagedRecord>, StoreError> {
-        dispatch!(self, st => st.list_managed().await)
-    }
-    async fn managed_renewed(
-        &self,
-        id: i64,
-        certificate_id: i64,
-        sealed_key: &[u8],
-        at: i64,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, st => st.managed_renewed(id, certificate_id, sealed_key, at).await)
-    }
-    async fn managed_attempted(
-        &self,
-        id: i64,
-        error: Option<&str>,
-        retry_at: i64,
-        at: i64,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, st => st.managed_attempted(id, error, retry_at, at).await)
-    }
-}
-
-impl AuditStore for AnyStore {
-    async fn append_audit(&self, e: &AuditEvent) -> Result<AuditRecord, StoreError> {
-        dispatch!(self, st => st.append_audit(e).await)
-    }
-    async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        dispatch!(self, st => st.audit_log().await)
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,51 +1,16 @@
-//! Row ↔ record mapping shared by the SQLite and PostgreSQL backends: the schemas are the
-//! same, so only the SQL dialect differs between them.
+//! Row ↔ record mapping: one mapping per record for both databases (the schemas hold the
+//! same columns; only their SQL types differ).
 
-use sqlx::{Decode, Postgres, Row as _, Sqlite, Type};
-
+use super::sql::Row;
 use super::{
-    CaRecord, CertificateRecord, CrlRecord, IssuerId, NewCrl, ScheduledRevocation, StoreError,
+    CaRecord, CertificateRecord, CertificateStatus, CrlRecord, IssuerId, NewCrl,
+    ScheduledRevocation, StoreError,
 };
 use crate::keys::KeyRef;
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::tokens::TokenRecord;
 
-/// A result row of either backend, read by column name.
-pub(super) trait SqlRow {
-    /// The column `col` as `T`.
-    fn get<T>(&self, col: &str) -> Result<T, sqlx::Error>
-    where
-        T: for<'r> Decode<'r, Sqlite>
-            + Type<Sqlite>
-            + for<'r> Decode<'r, Postgres>
-            + Type<Postgres>;
-}
-
-impl SqlRow for sqlx::sqlite::SqliteRow {
-    fn get<T>(&self, col: &str) -> Result<T, sqlx::Error>
-    where
-        T: for<'r> Decode<'r, Sqlite>
-            + Type<Sqlite>
-            + for<'r> Decode<'r, Postgres>
-            + Type<Postgres>,
-    {
-        self.try_get(col)
-    }
-}
-
-impl SqlRow for sqlx::postgres::PgRow {
-    fn get<T>(&self, col: &str) -> Result<T, sqlx::Error>
-    where
-        T: for<'r> Decode<'r, Sqlite>
-            + Type<Sqlite>
-            + for<'r> Decode<'r, Postgres>
-            + Type<Postgres>,
-    {
-        self.try_get(col)
-    }
-}
-
-pub(super) fn ca_from_row(row: &impl SqlRow) -> Result<CaRecord, StoreError> {
+pub(super) fn ca_from_row(row: &Row) -> Result<CaRecord, StoreError> {
     let nc: String = row.get("name_constraints")?;
     let path_len: Option<i64> = row.get("path_len")?;
     Ok(CaRecord {
@@ -74,7 +39,7 @@ pub(super) fn ca_from_row(row: &impl SqlRow) -> Result<CaRecord, StoreError> {
     })
 }
 
-pub(super) fn settings_from_row(row: &impl SqlRow) -> Result<CaSettings, StoreError> {
+pub(super) fn settings_from_row(row: &Row) -> Result<CaSettings, StoreError> {
     let partitions: i64 = row.get("crl_partitions")?;
     let signer: String = row.get("ocsp_signer")?;
     Ok(CaSettings {
@@ -93,7 +58,7 @@ pub(super) fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>, StoreEr
         .transpose()
 }
 
-pub(super) fn cert_from_row(row: &impl SqlRow) -> Result<CertificateRecord, StoreError> {
+pub(super) fn cert_from_row(row: &Row) -> Result<CertificateRecord, StoreError> {
     let sans: String = row.get("sans")?;
     Ok(CertificateRecord {
         id: row.get("id")?,
@@ -106,7 +71,7 @@ pub(super) fn cert_from_row(row: &impl SqlRow) -> Result<CertificateRecord, Stor
         key_type: row.get("key_type")?,
         not_before: row.get("not_before")?,
         not_after: row.get("not_after")?,
-        status: row.get("status")?,
+        status: CertificateStatus::parse(&row.get::<String>("status")?)?,
         fingerprint: row.get("fingerprint")?,
         der: row.get("der")?,
         created_at: row.get("created_at")?,
@@ -127,9 +92,7 @@ pub(super) fn cert_from_row(row: &impl SqlRow) -> Result<CertificateRecord, Stor
     })
 }
 
-pub(super) const CERT_COLUMNS: &str = "c.id, c.issuer_ca_id, a.name AS issuer_name, c.serial, c.subject, c.sans, c.profile, c.key_type, c.not_before, c.not_after, c.status, c.fingerprint, c.der, c.created_at, c.crl_partition, c.crl_url, c.revoked_at, c.revocation_reason, c.invalidity_date, c.revocation_seq";
-
-pub(super) fn crl_from_row(row: &impl SqlRow) -> Result<CrlRecord, StoreError> {
+pub(super) fn crl_from_row(row: &Row) -> Result<CrlRecord, StoreError> {
     let u = |name: &str| -> Result<u64, StoreError> {
         let v: i64 = row.get(name)?;
         u64::try_from(v).map_err(|_| StoreError::Corrupt(name.into()))
@@ -167,29 +130,31 @@ pub(super) type RevokedSqlRow = (
 /// hold as removeFromCRL.
 pub(super) fn revoked_row(row: RevokedSqlRow) -> Result<super::RevokedRow, StoreError> {
     let (serial, status, revoked_at, reason, invalidity, released) = row;
-    Ok(if status == "revoked" {
-        super::RevokedRow {
-            serial,
-            at: revoked_at.ok_or_else(|| StoreError::Corrupt("revoked_at".into()))?,
-            reason_code: u8::try_from(reason.unwrap_or(0))
-                .map_err(|_| StoreError::Corrupt("revocation_reason".into()))?,
-            invalidity_date: invalidity,
-        }
-    } else {
-        super::RevokedRow {
-            serial,
-            at: released.ok_or_else(|| StoreError::Corrupt("hold_released_at".into()))?,
-            reason_code: crate::revocation::REMOVE_FROM_CRL,
-            invalidity_date: None,
-        }
-    })
+    Ok(
+        if CertificateStatus::parse(&status)? == CertificateStatus::Revoked {
+            super::RevokedRow {
+                serial,
+                at: revoked_at.ok_or_else(|| StoreError::Corrupt("revoked_at".into()))?,
+                reason_code: u8::try_from(reason.unwrap_or(0))
+                    .map_err(|_| StoreError::Corrupt("revocation_reason".into()))?,
+                invalidity_date: invalidity,
+            }
+        } else {
+            super::RevokedRow {
+                serial,
+                at: released.ok_or_else(|| StoreError::Corrupt("hold_released_at".into()))?,
+                reason_code: crate::revocation::REMOVE_FROM_CRL,
+                invalidity_date: None,
+            }
+        },
+    )
 }
 
 pub(super) fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
 }
 
-pub(super) fn token_from_row(row: &impl SqlRow) -> Result<TokenRecord, StoreError> {
+pub(super) fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
     let list = |name: &str| -> Result<Vec<String>, StoreError> {
         let text: String = row.get(name)?;
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
@@ -235,7 +200,7 @@ pub(super) fn scheduled_from_tuple(
 /// The columns of an inventory row, in [`inventory_from_row`]'s terms.
 pub(super) const INVENTORY_COLUMNS: &str = "id, fingerprint, subject, issuer, serial, sans, key_type, not_before, not_after, issuer_ca_id, issuer_inventory_id, source, der, imported_at";
 
-pub(super) fn inventory_from_row(row: &impl SqlRow) -> Result<super::InventoryRecord, StoreError> {
+pub(super) fn inventory_from_row(row: &Row) -> Result<super::InventoryRecord, StoreError> {
     let sans: String = row.get("sans")?;
     Ok(super::InventoryRecord {
         id: row.get("id")?,
@@ -255,9 +220,7 @@ pub(super) fn inventory_from_row(row: &impl SqlRow) -> Result<super::InventoryRe
     })
 }
 
-pub(super) fn notification_from_row(
-    row: &impl SqlRow,
-) -> Result<super::NotificationRecord, StoreError> {
+pub(super) fn notification_from_row(row: &Row) -> Result<super::NotificationRecord, StoreError> {
     let state: String = row.get("state")?;
     Ok(super::NotificationRecord {
         id: row.get("id")?,
@@ -276,7 +239,7 @@ pub(super) fn notification_from_row(
     })
 }
 
-pub(super) fn managed_from_row(row: &impl SqlRow) -> Result<super::ManagedRecord, StoreError> {
+pub(super) fn managed_from_row(row: &Row) -> Result<super::ManagedRecord, StoreError> {
     let state: String = row.get("state")?;
     Ok(super::ManagedRecord {
         id: row.get("id")?,

@@ -1,0 +1,605 @@
+//! The dialect seam: one statement text, run on SQLite or PostgreSQL.
+//!
+//! Every statement of the store is written once with `$n` parameters (SQLite reads `$n` as
+//! the n-th argument too) in SQL both databases accept (`RETURNING`, `ON CONFLICT`,
+//! `IS NOT DISTINCT FROM`). A [`Sql`] collects its arguments as plain values and binds them
+//! to the driver of the connection it runs on; rows come back as a [`Row`] read by column
+//! name or position with the same types on both. What really differs between the two —
+//! how a write transaction takes the store-wide lock, how a read sees one snapshot — is
+//! in [`Pool::write_tx`] and [`Pool::snapshot`], and nowhere else in this file.
+
+use std::borrow::Cow;
+
+use futures_util::TryStreamExt as _;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Decode, FromRow, Postgres, Row as _, Sqlite, Type};
+
+use super::StoreError;
+
+/// The advisory lock key every PostgreSQL write transaction holds ("caforge" in ASCII).
+pub(super) const WRITE_LOCK: i64 = 0x0063_6166_6f72_6765;
+
+/// Which database a store is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A value both drivers decode the same way (`i64`, `String`, `Vec<u8>`, `bool`, options).
+pub(super) trait Value:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+impl<T> Value for T where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+/// A row both drivers turn into the same Rust value (tuples of [`Value`]s).
+pub(super) trait FromBoth:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> FromBoth for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// A connection pool on either database.
+#[derive(Clone, Debug)]
+pub(super) enum Pool {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+impl Pool {
+    /// The pool's database.
+    pub(super) fn dialect(&self) -> Dialect {
+        match self {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Where a statement runs: any connection of the pool.
+    pub(super) fn on(&self) -> On<'_> {
+        match self {
+            Pool::Sqlite(p) => On::SqlitePool(p),
+            Pool::Postgres(p) => On::PgPool(p),
+        }
+    }
+
+    /// A read transaction: every statement in it sees one snapshot.
+    ///
+    /// SQLite's deferred transaction reads one snapshot from its first statement (WAL);
+    /// PostgreSQL's default isolation gives each statement its own, so it asks for
+    /// REPEATABLE READ.
+    pub(super) async fn snapshot(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
+    }
+
+    /// A write transaction holding the store-wide write lock from its start, so that
+    /// writers are serialised across every process on the database: SQLite's
+    /// `BEGIN IMMEDIATE`, PostgreSQL's transaction-scoped advisory lock [`WRITE_LOCK`].
+    pub(super) async fn write_tx(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                lock_for_writing(&mut tx).await?;
+                Tx::Postgres(tx)
+            }
+        })
+    }
+}
+
+/// Takes the store-wide write lock inside a PostgreSQL transaction.
+pub(super) async fn lock_for_writing(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An open transaction on either database.
+pub(super) enum Tx<'c> {
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'c, Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'c, Postgres>),
+}
+
+impl Tx<'_> {
+    /// Where a statement runs: inside this transaction.
+    pub(super) fn on(&mut self) -> On<'_> {
+        match self {
+            Tx::Sqlite(tx) => On::Sqlite(tx),
+            Tx::Postgres(tx) => On::Postgres(tx),
+        }
+    }
+
+    /// Commits.
+    pub(super) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls back now (a dropped transaction is rolled back only at the connection's next
+    /// use, holding the write lock until then).
+    pub(super) async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Where one statement runs: a pool, or a connection (inside a transaction).
+pub(super) enum On<'c> {
+    /// Any connection of a SQLite pool.
+    SqlitePool(&'c SqlitePool),
+    /// Any connection of a PostgreSQL pool.
+    PgPool(&'c PgPool),
+    /// This SQLite connection.
+    Sqlite(&'c mut SqliteConnection),
+    /// This PostgreSQL connection.
+    Postgres(&'c mut PgConnection),
+}
+
+impl On<'_> {
+    /// The same place, borrowed again for one more statement.
+    pub(super) fn again(&mut self) -> On<'_> {
+        match self {
+            On::SqlitePool(p) => On::SqlitePool(p),
+            On::PgPool(p) => On::PgPool(p),
+            On::Sqlite(c) => On::Sqlite(c),
+            On::Postgres(c) => On::Postgres(c),
+        }
+    }
+}
+
+/// One argument of a statement.
+#[derive(Clone, Debug)]
+pub(super) enum Arg<'a> {
+    /// An integer (or NULL).
+    Int(Option<i64>),
+    /// Text (or NULL).
+    Text(Option<Cow<'a, str>>),
+    /// Bytes (or NULL).
+    Bytes(Option<Cow<'a, [u8]>>),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl From<String> for Arg<'_> {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(Cow::Owned(v)))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::Text(v.map(Cow::Borrowed))
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Arg::Text(v.as_deref().map(Cow::Borrowed))
+    }
+}
+
+impl From<Option<String>> for Arg<'_> {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v.map(Cow::Owned))
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Bytes(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Arg<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Arg::Bytes(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl From<Vec<u8>> for Arg<'_> {
+    fn from(v: Vec<u8>) -> Self {
+        Arg::Bytes(Some(Cow::Owned(v)))
+    }
+}
+
+impl<'a> From<Option<&'a [u8]>> for Arg<'a> {
+    fn from(v: Option<&'a [u8]>) -> Self {
+        Arg::Bytes(v.map(Cow::Borrowed))
+    }
+}
+
+/// One statement and its arguments.
+#[derive(Clone, Debug)]
+#[must_use = "a statement does nothing until it is run"]
+pub(super) struct Sql<'a> {
+    text: Cow<'static, str>,
+    args: Vec<Arg<'a>>,
+}
+
+/// A statement written in the source.
+pub(super) fn sql<'a>(text: &'static str) -> Sql<'a> {
+    Sql {
+        text: Cow::Borrowed(text),
+        args: Vec::new(),
+    }
+}
+
+/// A statement put together at run time (from constants and placeholders only: never
+/// from a value, which is always an argument).
+pub(super) fn sql_built<'a>(text: String) -> Sql<'a> {
+    Sql {
+        text: Cow::Owned(text),
+        args: Vec::new(),
+    }
+}
+
+/// The number of rows a statement changed.
+pub(super) struct Changed(pub(super) u64);
+
+/// Binds `$args` to the driver query `$q`.
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in &$args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.as_deref()),
+                Arg::Bytes(v) => q.bind(v.as_deref()),
+                Arg::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// Runs `$method` of the bound query on `$on`, mapping the rows with `$wrap`.
+macro_rules! run {
+    ($self:ident, $on:ident, $method:ident, $wrap:expr) => {{
+        let text = sqlx::AssertSqlSafe($self.text);
+        let args = $self.args;
+        match $on {
+            On::SqlitePool(p) => {
+                let q = bind_all!(sqlx::query::<Sqlite>(text), args);
+                $wrap(q.$method(p).await, Row::Sqlite)
+            }
+            On::Sqlite(c) => {
+                let q = bind_all!(sqlx::query::<Sqlite>(text), args);
+                $wrap(q.$method(c).await, Row::Sqlite)
+            }
+            On::PgPool(p) => {
+                let q = bind_all!(sqlx::query::<Postgres>(text), args);
+                $wrap(q.$method(p).await, Row::Postgres)
+            }
+            On::Postgres(c) => {
+                let q = bind_all!(sqlx::query::<Postgres>(text), args);
+                $wrap(q.$method(c).await, Row::Postgres)
+            }
+        }
+    }};
+}
+
+impl<'a> Sql<'a> {
+    /// Adds the next argument (`$1`, `$2`, … in order).
+    pub(super) fn bind(mut self, value: impl Into<Arg<'a>>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Runs it; returns how many rows it changed.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(super) async fn execute(self, on: On<'_>) -> Result<Changed, StoreError> {
+        let text = sqlx::AssertSqlSafe(self.text);
+        let args = self.args;
+        let n = match on {
+            On::SqlitePool(p) => bind_all!(sqlx::query::<Sqlite>(text), args)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            On::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(text), args)
+                .execute(c)
+                .await?
+                .rows_affected(),
+            On::PgPool(p) => bind_all!(sqlx::query::<Postgres>(text), args)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            On::Postgres(c) => bind_all!(sqlx::query::<Postgres>(text), args)
+                .execute(c)
+                .await?
+                .rows_affected(),
+        };
+        Ok(Changed(n))
+    }
+
+    /// Every row.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(super) async fn all(self, on: On<'_>) -> Result<Vec<Row>, StoreError> {
+        fn wrap<R>(
+            r: Result<Vec<R>, sqlx::Error>,
+            f: fn(R) -> Row,
+        ) -> Result<Vec<Row>, StoreError> {
+            Ok(r?.into_iter().map(f).collect())
+        }
+        run!(self, on, fetch_all, wrap)
+    }
+
+    /// The first row, if any.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(super) async fn optional(self, on: On<'_>) -> Result<Option<Row>, StoreError> {
+        fn wrap<R>(
+            r: Result<Option<R>, sqlx::Error>,
+            f: fn(R) -> Row,
+        ) -> Result<Option<Row>, StoreError> {
+            Ok(r?.map(f))
+        }
+        run!(self, on, fetch_optional, wrap)
+    }
+
+    /// The one row it returns.
+    ///
+    /// # Errors
+    /// Database errors; a statement that returns no row.
+    pub(super) async fn one(self, on: On<'_>) -> Result<Row, StoreError> {
+        fn wrap<R>(r: Result<R, sqlx::Error>, f: fn(R) -> Row) -> Result<Row, StoreError> {
+            Ok(f(r?))
+        }
+        run!(self, on, fetch_one, wrap)
+    }
+
+    /// The first column of the one row it returns.
+    ///
+    /// # Errors
+    /// Database errors; no row; a column of another type.
+    pub(super) async fn scalar<T: Value>(self, on: On<'_>) -> Result<T, StoreError> {
+        self.one(on).await?.at(0)
+    }
+
+    /// The first column of the first row, if there is a row.
+    ///
+    /// # Errors
+    /// Database errors; a column of another type.
+    pub(super) async fn scalar_opt<T: Value>(self, on: On<'_>) -> Result<Option<T>, StoreError> {
+        self.optional(on).await?.map(|r| r.at(0)).transpose()
+    }
+
+    /// Every row as a `T` (a tuple of the columns, in order).
+    ///
+    /// # Errors
+    /// Database errors; columns of other types.
+    pub(super) async fn all_as<T: FromBoth>(self, on: On<'_>) -> Result<Vec<T>, StoreError> {
+        self.all(on).await?.iter().map(Row::to).collect()
+    }
+
+    /// The first row as a `T`, if any.
+    ///
+    /// # Errors
+    /// Database errors; columns of other types.
+    pub(super) async fn optional_as<T: FromBoth>(
+        self,
+        on: On<'_>,
+    ) -> Result<Option<T>, StoreError> {
+        self.optional(on).await?.as_ref().map(Row::to).transpose()
+    }
+
+    /// The one row as a `T`.
+    ///
+    /// # Errors
+    /// Database errors; no row; columns of other types.
+    pub(super) async fn one_as<T: FromBoth>(self, on: On<'_>) -> Result<T, StoreError> {
+        self.one(on).await?.to()
+    }
+
+    /// Hands every row to `each` as it arrives (no row list is held), stopping at the first
+    /// error `each` returns.
+    ///
+    /// # Errors
+    /// Database errors, or `each`'s.
+    pub(super) async fn each(
+        self,
+        on: On<'_>,
+        each: &mut (dyn FnMut(Row) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = self.stream(on);
+        while let Some(row) = rows.next().await? {
+            each(row)?;
+        }
+        Ok(())
+    }
+
+    /// The rows as they arrive.
+    pub(super) fn stream<'c>(self, on: On<'c>) -> Rows<'c> {
+        let text = sqlx::AssertSqlSafe(self.text);
+        let args = self.args;
+        match on {
+            On::SqlitePool(p) => {
+                Rows::Sqlite(bind_all!(sqlx::query::<Sqlite>(text), args).fetch(p))
+            }
+            On::Sqlite(c) => Rows::Sqlite(bind_all!(sqlx::query::<Sqlite>(text), args).fetch(c)),
+            On::PgPool(p) => {
+                Rows::Postgres(bind_all!(sqlx::query::<Postgres>(text), args).fetch(p))
+            }
+            On::Postgres(c) => {
+                Rows::Postgres(bind_all!(sqlx::query::<Postgres>(text), args).fetch(c))
+            }
+        }
+    }
+}
+
+/// Rows arriving from either database ([`Sql::stream`]).
+pub(super) enum Rows<'c> {
+    /// SQLite.
+    Sqlite(futures_util::stream::BoxStream<'c, Result<SqliteRow, sqlx::Error>>),
+    /// PostgreSQL.
+    Postgres(futures_util::stream::BoxStream<'c, Result<PgRow, sqlx::Error>>),
+}
+
+impl Rows<'_> {
+    /// The next row, or None after the last.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(super) async fn next(&mut self) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Rows::Sqlite(s) => s.try_next().await?.map(Row::Sqlite),
+            Rows::Postgres(s) => s.try_next().await?.map(Row::Postgres),
+        })
+    }
+}
+
+/// A result row from either database.
+pub(super) enum Row {
+    /// SQLite.
+    Sqlite(SqliteRow),
+    /// PostgreSQL.
+    Postgres(PgRow),
+}
+
+impl Row {
+    /// The column named `col`.
+    ///
+    /// # Errors
+    /// No such column, or a value of another type.
+    pub(super) fn get<T: Value>(&self, col: &str) -> Result<T, StoreError> {
+        Ok(match self {
+            Row::Sqlite(r) => r.try_get(col)?,
+            Row::Postgres(r) => r.try_get(col)?,
+        })
+    }
+
+    /// The column at `index` (0-based).
+    ///
+    /// # Errors
+    /// No such column, or a value of another type.
+    pub(super) fn at<T: Value>(&self, index: usize) -> Result<T, StoreError> {
+        Ok(match self {
+            Row::Sqlite(r) => r.try_get(index)?,
+            Row::Postgres(r) => r.try_get(index)?,
+        })
+    }
+
+    /// The whole row as a `T`.
+    ///
+    /// # Errors
+    /// Columns of other types.
+    pub(super) fn to<T: FromBoth>(&self) -> Result<T, StoreError> {
+        Ok(match self {
+            Row::Sqlite(r) => T::from_row(r)?,
+            Row::Postgres(r) => T::from_row(r)?,
+        })
+    }
+}
+
+/// `{head} VALUES {row}, {row}, …` with `rows` copies of `row`, whose `?` marks become
+/// numbered parameters `$1`, `$2`, … in order, continuing from `first`.
+pub(super) fn values_list(head: &str, row: &str, rows: usize, first: usize) -> String {
+    let mut out = String::with_capacity(head.len() + 8 + rows * (row.len() * 2 + 2));
+    out.push_str(head);
+    out.push_str(" VALUES ");
+    let mut n = first;
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for ch in row.chars() {
+            if ch == '?' {
+                out.push('$');
+                out.push_str(&n.to_string());
+                n += 1;
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    out
+}
+
+/// `$first, $first+1, …` (`count` parameters) for an `IN (…)` list.
+pub(super) fn param_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_lists_number_their_parameters_in_order() {
+        assert_eq!(
+            values_list("INSERT INTO t (a, b, c)", "(?, 'x', ?)", 2, 1),
+            "INSERT INTO t (a, b, c) VALUES ($1, 'x', $2), ($3, 'x', $4)"
+        );
+        assert_eq!(param_list(3, 3), "$3, $4, $5");
+    }
+}
