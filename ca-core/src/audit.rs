@@ -9,13 +9,145 @@ use sha2::{Digest, Sha256};
 /// The hash that precedes the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What an audit entry records. The stored (and hashed) name of each is fixed forever: a
+/// renamed action would break every chain that holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// A CA certificate is about to be signed (its serial reserved).
+    CaSigning,
+    /// A CA was created with its certificate.
+    CaCreated,
+    /// A CA's publication settings changed.
+    CaConfigured,
+    /// A cross certificate is about to be signed.
+    CaCrossSigning,
+    /// A cross certificate was committed.
+    CaCrossSigned,
+    /// A certificate is about to be signed (its serial reserved).
+    CertSigning,
+    /// A certificate was committed.
+    CertSigned,
+    /// A certificate was revoked.
+    CertRevoked,
+    /// A certificateHold was lifted.
+    CertHoldReleased,
+    /// A CRL is about to be signed (its number allocated).
+    CrlSigning,
+    /// A full CRL was recorded.
+    CrlIssued,
+    /// A delta CRL was recorded.
+    CrlDeltaIssued,
+    /// A delegated OCSP responder certificate is about to be signed.
+    OcspResponderSigning,
+    /// A delegated OCSP responder was recorded.
+    OcspResponderIssued,
+    /// An API token was created.
+    TokenCreated,
+    /// An API token was revoked.
+    TokenRevoked,
+    /// A certificate caforge did not issue was imported into the inventory.
+    InventoryImported,
+    /// An inventory certificate was removed.
+    InventoryRemoved,
+    /// The KMC recovered an escrowed encryption key.
+    KmcRecover,
+    /// The store was filled by `caforge db copy`.
+    DbCopied,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 20] = [
+        AuditAction::CaSigning,
+        AuditAction::CaCreated,
+        AuditAction::CaConfigured,
+        AuditAction::CaCrossSigning,
+        AuditAction::CaCrossSigned,
+        AuditAction::CertSigning,
+        AuditAction::CertSigned,
+        AuditAction::CertRevoked,
+        AuditAction::CertHoldReleased,
+        AuditAction::CrlSigning,
+        AuditAction::CrlIssued,
+        AuditAction::CrlDeltaIssued,
+        AuditAction::OcspResponderSigning,
+        AuditAction::OcspResponderIssued,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
+        AuditAction::InventoryImported,
+        AuditAction::InventoryRemoved,
+        AuditAction::KmcRecover,
+        AuditAction::DbCopied,
+    ];
+
+    /// The stored name (`cert.signed`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::CaSigning => "ca.signing",
+            AuditAction::CaCreated => "ca.created",
+            AuditAction::CaConfigured => "ca.configured",
+            AuditAction::CaCrossSigning => "ca.cross-signing",
+            AuditAction::CaCrossSigned => "ca.cross-signed",
+            AuditAction::CertSigning => "cert.signing",
+            AuditAction::CertSigned => "cert.signed",
+            AuditAction::CertRevoked => "cert.revoked",
+            AuditAction::CertHoldReleased => "cert.hold_released",
+            AuditAction::CrlSigning => "crl.signing",
+            AuditAction::CrlIssued => "crl.issued",
+            AuditAction::CrlDeltaIssued => "crl.delta_issued",
+            AuditAction::OcspResponderSigning => "ocsp.responder_signing",
+            AuditAction::OcspResponderIssued => "ocsp.responder_issued",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::InventoryImported => "inventory.imported",
+            AuditAction::InventoryRemoved => "inventory.removed",
+            AuditAction::KmcRecover => "kmc.recover",
+            AuditAction::DbCopied => "db.copied",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown audit action '{s}'"))
+    }
+}
+
+impl TryFrom<String> for AuditAction {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<AuditAction> for &'static str {
+    fn from(a: AuditAction) -> &'static str {
+        a.as_str()
+    }
+}
+
 /// An event to be appended (the store assigns sequence number and hashes).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEvent {
     /// When it happened (Unix seconds).
     pub at: i64,
-    /// What happened: `ca.create`, `cert.signing`, `cert.signed`, …
-    pub action: String,
+    /// What happened.
+    pub action: AuditAction,
     /// The CA involved, by name.
     pub ca: Option<String>,
     /// The certificate serial involved.
@@ -109,10 +241,10 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<usize, AuditBroken> {
 mod tests {
     use super::*;
 
-    fn rec(seq: i64, prev: &str, action: &str) -> AuditRecord {
+    fn rec(seq: i64, prev: &str, action: AuditAction) -> AuditRecord {
         let event = AuditEvent {
             at: 1,
-            action: action.into(),
+            action,
             ca: None,
             serial: None,
             details: serde_json::json!({}),
@@ -128,12 +260,23 @@ mod tests {
 
     #[test]
     fn detects_edits_and_gaps() {
-        let a = rec(1, GENESIS_HASH, "a");
-        let b = rec(2, &a.hash, "b");
+        let a = rec(1, GENESIS_HASH, AuditAction::CertSigning);
+        let b = rec(2, &a.hash, AuditAction::CertSigned);
         assert_eq!(verify_chain(&[a.clone(), b.clone()]), Ok(2));
         let mut edited = b.clone();
-        edited.event.action = "x".into();
+        edited.event.action = AuditAction::CertRevoked;
         assert!(verify_chain(&[a.clone(), edited]).is_err());
         assert!(verify_chain(std::slice::from_ref(&b)).is_err());
+    }
+
+    #[test]
+    fn action_names_round_trip_and_unknown_ones_are_refused() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+            let json = serde_json::to_string(&a).expect("json");
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+            assert_eq!(serde_json::from_str::<AuditAction>(&json).expect("back"), a);
+        }
+        assert!("cert.frobnicated".parse::<AuditAction>().is_err());
     }
 }

@@ -39,7 +39,7 @@ use crate::keys::{
 };
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
-use crate::profile::{ProfileName, Profiles};
+use crate::profile::{CertificateProfile, ProfileName, Profiles};
 use crate::revocation::crl::crl_distribution_points;
 use crate::revocation::CaSettings;
 use crate::store::{
@@ -270,8 +270,8 @@ impl PreparedLeaf {
             serial: t.serial.clone(),
             subject: self.subject.to_string(),
             sans: self.sans.clone(),
-            profile: self.profile.as_str().into(),
-            key_type: self.key_desc.to_string(),
+            profile: CertificateProfile::Leaf(self.profile),
+            key_type: self.key_desc,
             not_before: t.not_before.unix_timestamp(),
             not_after: t.not_after.unix_timestamp(),
             fingerprint: fingerprint(der),
@@ -283,7 +283,7 @@ impl PreparedLeaf {
         };
         let audit = AuditEvent {
             at: self.now.unix_timestamp(),
-            action: "cert.signed".into(),
+            action: crate::audit::AuditAction::CertSigned,
             ca: Some(issuer.record.name.clone()),
             serial: Some(t.serial.to_hex()),
             details: serde_json::json!({
@@ -682,7 +682,7 @@ impl<S: Store> Authority<S> {
         self.store
             .append_audit(&AuditEvent {
                 at: now.unix_timestamp(),
-                action: "ca.signing".into(),
+                action: crate::audit::AuditAction::CaSigning,
                 ca: Some(req.name.clone()),
                 serial: Some(serial.to_hex()),
                 details: serde_json::json!({"parent": parent_name, "key_type": req.key_type.as_str()}),
@@ -697,8 +697,8 @@ impl<S: Store> Authority<S> {
             serial: serial.clone(),
             subject: subject_text.clone(),
             sans: vec![],
-            profile: "ca".into(),
-            key_type: req.key_type.as_str().into(),
+            profile: CertificateProfile::Ca,
+            key_type: req.key_type.into(),
             not_before: plan.not_before.unix_timestamp(),
             not_after: plan.not_after.unix_timestamp(),
             fingerprint: fingerprint(&der),
@@ -711,7 +711,7 @@ impl<S: Store> Authority<S> {
         let ca = NewCa {
             name: req.name.clone(),
             parent_id: parent.as_ref().map(|p| p.record.id),
-            key_type: req.key_type.as_str().into(),
+            key_type: req.key_type,
             key_ref,
             sm2_id,
             key_id: hex::encode_upper(&key_id),
@@ -729,7 +729,7 @@ impl<S: Store> Authority<S> {
         };
         let audit = AuditEvent {
             at: now.unix_timestamp(),
-            action: "ca.created".into(),
+            action: crate::audit::AuditAction::CaCreated,
             ca: Some(req.name.clone()),
             serial: Some(serial.to_hex()),
             details: serde_json::json!({
@@ -977,7 +977,7 @@ impl<S: Store> Authority<S> {
             at: leaf.now.unix_timestamp(),
             audit: AuditEvent {
                 at: leaf.now.unix_timestamp(),
-                action: "cert.signing".into(),
+                action: crate::audit::AuditAction::CertSigning,
                 ca: Some(ca.name.clone()),
                 serial: Some(leaf.template.serial.to_hex()),
                 details: serde_json::json!({"profile": leaf.profile.as_str(), "subject": leaf.subject.to_string()}),

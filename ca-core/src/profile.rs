@@ -64,6 +64,57 @@ impl FromStr for ProfileName {
     }
 }
 
+/// What a stored certificate was issued as: an end-entity profile, a CA certificate (root,
+/// intermediate or cross certificate) or a delegated OCSP responder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CertificateProfile {
+    /// An end-entity certificate under this profile.
+    Leaf(ProfileName),
+    /// A CA certificate.
+    Ca,
+    /// A delegated OCSP responder (id-kp-OCSPSigning).
+    OcspSigning,
+}
+
+impl CertificateProfile {
+    /// The stored name: the profile's, or `ca`, or `ocsp-signing`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateProfile::Leaf(p) => p.as_str(),
+            CertificateProfile::Ca => "ca",
+            CertificateProfile::OcspSigning => "ocsp-signing",
+        }
+    }
+}
+
+impl fmt::Display for CertificateProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CertificateProfile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ca" => Ok(CertificateProfile::Ca),
+            "ocsp-signing" => Ok(CertificateProfile::OcspSigning),
+            other => other
+                .parse::<ProfileName>()
+                .map(CertificateProfile::Leaf)
+                .map_err(|_| format!("unknown certificate profile '{other}'")),
+        }
+    }
+}
+
+impl Serialize for CertificateProfile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Extended key usages caforge places in end-entity certificates (RFC 5280 §4.2.1.12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExtendedKeyUsage {

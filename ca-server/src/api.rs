@@ -100,7 +100,7 @@ fn certificate_json(
     record: &CertificateRecord,
     chain: &[Vec<u8>],
 ) -> Result<serde_json::Value, Problem> {
-    let mut v = serde_json::to_value(record)
+    let mut v = serde_json::to_value(crate::wire::Certificate::from(record))
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     v["certificate"] = serde_json::Value::String(pem_chain(std::slice::from_ref(&record.der))?);
     v["chain"] = serde_json::Value::String(pem_chain(chain)?);
@@ -252,9 +252,10 @@ async fn list(
     }
     match state.authority.certificates(&filter).await {
         Ok(certs) => {
-            let visible: Vec<&CertificateRecord> = certs
+            let visible: Vec<crate::wire::Certificate<'_>> = certs
                 .iter()
                 .filter(|c| token.allows_ca(&c.issuer_name))
+                .map(crate::wire::Certificate::from)
                 .collect();
             Json(serde_json::json!(visible)).into_response()
         }
@@ -310,7 +311,7 @@ async fn revoke(
         Ok(r) => {
             crate::metrics::Metrics::inc(&state.metrics.revocations);
             tracing::info!(token = token.id, serial = %r.serial, reason = body.reason.as_str(), "revoked via API");
-            Json(serde_json::json!(r)).into_response()
+            Json(serde_json::json!(crate::wire::Certificate::from(&r))).into_response()
         }
         Err(e) => Problem::from(e).into_response(),
     }

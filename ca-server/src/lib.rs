@@ -17,6 +17,7 @@ mod ops;
 pub mod probe;
 mod publish;
 mod state;
+mod wire;
 
 use std::future::Future;
 use std::sync::Arc;

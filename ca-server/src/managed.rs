@@ -145,7 +145,7 @@ async fn run_hook(hook: &str, dir: &Path, m: &Managed) -> Result<(), String> {
         .arg(hook)
         .current_dir(dir)
         .env("CAFORGE_DEPLOY_DIR", dir)
-        .env("CAFORGE_SERIAL", &m.certificate.serial)
+        .env("CAFORGE_SERIAL", m.certificate.serial.to_hex())
         .env("CAFORGE_SUBJECT", &m.certificate.subject)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -395,7 +395,7 @@ async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value
                 days: None,
             })
             .await?;
-        serials.push(hex::decode(&issued.record.serial)?);
+        serials.push(issued.record.serial.as_bytes().to_vec());
     }
     let cert = x509_cert::Certificate::from_der(&int.cert_der)?;
     let name = cert.tbs_certificate().subject().to_der()?;

@@ -230,7 +230,7 @@ pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value 
         "not_before": timestamp(ca.not_before),
         "not_after": timestamp(ca.not_after),
         "path_len": ca.path_len,
-        "sm2_id": if ca.key_type == "sm2" { Some(&ca.sm2_id) } else { None },
+        "sm2_id": if ca.key_type == KeyType::Sm2 { Some(&ca.sm2_id) } else { None },
         "permitted_dns": ca.name_constraints.permitted_dns,
         "excluded_dns": ca.name_constraints.excluded_dns,
         "key_id": ca.key_id,

@@ -390,9 +390,9 @@ impl<S: Store> Authority<S> {
         self.store
             .append_audit(&AuditEvent {
                 at: self.clock.now().unix_timestamp(),
-                action: "kmc.recover".into(),
+                action: crate::audit::AuditAction::KmcRecover,
                 ca: Some(certificate.issuer_name.clone()),
-                serial: Some(certificate.serial.clone()),
+                serial: Some(certificate.serial.to_hex()),
                 details: serde_json::json!({"subject": certificate.subject}),
             })
             .await?;
@@ -460,7 +460,9 @@ mod tests {
         assert!(matches!(err, Error::BadSignature), "{err}");
         assert_eq!(certificates(&a).await, before);
         let log = a.store().audit_log().await.expect("log");
-        assert!(!log.iter().any(|r| r.event.action == "cert.signed"));
+        assert!(!log
+            .iter()
+            .any(|r| r.event.action == crate::audit::AuditAction::CertSigned));
         // Mended, the same request issues both.
         *keys.broken_type.lock().expect("lock") = None;
         let pair = a.issue_rsa_sm2_pair(&req).await.expect("pair");

@@ -124,7 +124,7 @@ impl<S: Store> Authority<S> {
             .await?
         {
             return Ok(Imported::IssuedHere {
-                serial: issued.serial,
+                serial: issued.serial.to_hex(),
             });
         }
         let parsed = Certificate::from_der(&cert.der)?;
@@ -153,7 +153,7 @@ impl<S: Store> Authority<S> {
         };
         let audit = AuditEvent {
             at: now,
-            action: "inventory.imported".into(),
+            action: crate::audit::AuditAction::InventoryImported,
             ca: issuer_ca.map(|c| c.name.clone()),
             serial: Some(cert.serial.clone()),
             details: serde_json::json!({
@@ -255,7 +255,7 @@ impl<S: Store> Authority<S> {
         };
         let audit = AuditEvent {
             at: self.clock.now().unix_timestamp(),
-            action: "inventory.removed".into(),
+            action: crate::audit::AuditAction::InventoryRemoved,
             ca: None,
             serial: None,
             details: serde_json::json!({ "id": id }),

@@ -2,7 +2,6 @@
 //! predecessor and successor, revocations scheduled after a grace period, intermediate
 //! rollover (CA generations), cross-signing and the certification paths it creates.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use der::Decode;
@@ -18,7 +17,7 @@ use crate::issuance::{self, CertificateTemplate};
 use crate::keys::{store_of, Signer as _, SoftwareKey};
 use crate::lint::{lint_certificate, CertificateKind, LintTarget};
 use crate::policy;
-use crate::profile::ProfileName;
+use crate::profile::CertificateProfile;
 use crate::revocation::RevocationReason;
 use crate::store::{
     CaRecord, CertificateRecord, IssuerId, Lineage, NewCertificate, Store, Succession,
@@ -178,13 +177,12 @@ impl<S: Store> Authority<S> {
     ) -> Result<Issued> {
         // 1.
         let old = self.certificate(&req.serial, req.ca.as_deref()).await?;
-        if old.profile == "ca" {
+        let CertificateProfile::Leaf(profile) = old.profile else {
             return Err(Error::Invalid(format!(
-                "{} is a CA certificate: use `caforge ca rollover` for CAs",
-                old.serial
+                "{} is a {} certificate: CAs roll over instead of renewing",
+                old.serial, old.profile
             )));
-        }
-        let profile = ProfileName::from_str(&old.profile)?;
+        };
         let old_cert = Certificate::from_der(&old.der)?;
         let old_spki = old_cert.tbs_certificate().subject_public_key_info().clone();
         let rekey = req.csr.is_some() || req.generate_key.is_some() || new_key.is_some();
@@ -259,7 +257,7 @@ impl<S: Store> Authority<S> {
 
         // 4.
         let (cert, mut audit) = leaf.to_record(issuer, &der);
-        audit.details["predecessor"] = old.serial.clone().into();
+        audit.details["predecessor"] = old.serial.to_hex().into();
         audit.details["succession"] = kind.as_str().into();
         let now = leaf.now.unix_timestamp();
         let succession = Succession {
@@ -300,13 +298,13 @@ impl<S: Store> Authority<S> {
                 done.moot += 1;
             } else {
                 self.revoke(&RevokeRequest {
-                    serial: cert.serial.clone(),
+                    serial: cert.serial.to_hex(),
                     ca: Some(cert.issuer_ca_id.to_string()),
                     reason: due.reason,
                     invalidity_date: None,
                 })
                 .await?;
-                done.revoked.push(cert.serial);
+                done.revoked.push(cert.serial.to_hex());
             }
             self.store
                 .drop_scheduled_revocation(due.certificate_id)
@@ -369,7 +367,7 @@ impl<S: Store> Authority<S> {
             .unwrap_or(&old.name);
         let key_type = match req.key_type {
             Some(kt) => kt,
-            None => KeyType::from_str(&old.key_type).map_err(|e| Error::Invalid(e.to_string()))?,
+            None => old.key_type,
         };
         let new = NewCaRequest {
             name: req
@@ -495,7 +493,7 @@ impl<S: Store> Authority<S> {
         self.store
             .append_audit(&AuditEvent {
                 at: now.unix_timestamp(),
-                action: "ca.cross-signing".into(),
+                action: crate::audit::AuditAction::CaCrossSigning,
                 ca: Some(by_ca.name.clone()),
                 serial: Some(serial.to_hex()),
                 details: serde_json::json!({"subject_ca": subject_ca.name}),
@@ -511,8 +509,8 @@ impl<S: Store> Authority<S> {
             serial: serial.clone(),
             subject: subject_ca.subject.clone(),
             sans: vec![],
-            profile: "ca".into(),
-            key_type: subject_ca.key_type.clone(),
+            profile: CertificateProfile::Ca,
+            key_type: subject_ca.key_type.into(),
             not_before: plan.not_before.unix_timestamp(),
             not_after: plan.not_after.unix_timestamp(),
             fingerprint: fingerprint(&der),
@@ -524,7 +522,7 @@ impl<S: Store> Authority<S> {
         };
         let audit = AuditEvent {
             at: now.unix_timestamp(),
-            action: "ca.cross-signed".into(),
+            action: crate::audit::AuditAction::CaCrossSigned,
             ca: Some(by_ca.name.clone()),
             serial: Some(serial.to_hex()),
             details: serde_json::json!({

@@ -185,7 +185,7 @@ impl<S: Store> Authority<S> {
         let issued = self
             .renew_with(
                 &RenewRequest {
-                    serial: m.certificate.serial.clone(),
+                    serial: m.certificate.serial.to_hex(),
                     ca: Some(m.certificate.issuer_ca_id.to_string()),
                     ..RenewRequest::default()
                 },

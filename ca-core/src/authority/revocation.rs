@@ -202,10 +202,6 @@ impl OcspIssuer {
     }
 }
 
-fn serial_bytes(hex_serial: &str) -> Result<Vec<u8>> {
-    hex::decode(hex_serial).map_err(|e| Error::Encoding(format!("stored serial: {e}")))
-}
-
 fn unix(secs: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(secs)
         .map_err(|e| Error::Encoding(format!("time out of range: {e}")))
@@ -340,7 +336,7 @@ impl<S: Store> Authority<S> {
         req: &RevokeRequest,
     ) -> Result<RevocationPlan> {
         let issuer = self.store.ca_by_id(cert.issuer_ca_id).await?;
-        if issuer.parent_id.is_none() && issuer.serial == cert.serial {
+        if issuer.parent_id.is_none() && issuer.serial == cert.serial.to_hex() {
             return Err(Error::Invalid(format!(
                 "'{}' is a self-signed root: no CRL can revoke it; remove it from relying parties' trust stores instead",
                 issuer.name
@@ -360,7 +356,7 @@ impl<S: Store> Authority<S> {
             let parsed = Certificate::from_der(&cert.der)?;
             Some(BlockedKey {
                 spki_sha256: spki_sha256(parsed.tbs_certificate().subject_public_key_info())?,
-                serial: cert.serial.clone(),
+                serial: cert.serial.to_hex(),
                 ca: cert.issuer_ca_id,
             })
         } else {
@@ -369,9 +365,9 @@ impl<S: Store> Authority<S> {
         // 4.
         let audit = AuditEvent {
             at: now,
-            action: "cert.revoked".into(),
+            action: crate::audit::AuditAction::CertRevoked,
             ca: Some(cert.issuer_name.clone()),
-            serial: Some(cert.serial.clone()),
+            serial: Some(cert.serial.to_hex()),
             details: serde_json::json!({
                 "reason": req.reason.as_str(),
                 "invalidity_date": req.invalidity_date,
@@ -400,9 +396,9 @@ impl<S: Store> Authority<S> {
         let now = self.clock.now().unix_timestamp();
         let audit = AuditEvent {
             at: now,
-            action: "cert.hold_released".into(),
+            action: crate::audit::AuditAction::CertHoldReleased,
             ca: Some(cert.issuer_name.clone()),
-            serial: Some(cert.serial.clone()),
+            serial: Some(cert.serial.to_hex()),
             details: serde_json::json!({}),
         };
         Ok(self.store.release_hold(cert.id, now, &audit).await?)
@@ -556,7 +552,7 @@ impl<S: Store> Authority<S> {
         self.store
             .append_audit(&AuditEvent {
                 at: now,
-                action: "crl.signing".into(),
+                action: crate::audit::AuditAction::CrlSigning,
                 ca: Some(ca.name.clone()),
                 serial: None,
                 details: serde_json::json!({"number": number, "partition": partition, "delta": delta}),
@@ -584,11 +580,10 @@ impl<S: Store> Authority<S> {
         let audit = AuditEvent {
             at: now,
             action: if delta {
-                "crl.delta_issued"
+                crate::audit::AuditAction::CrlDeltaIssued
             } else {
-                "crl.issued"
-            }
-            .into(),
+                crate::audit::AuditAction::CrlIssued
+            },
             ca: Some(ca.name.clone()),
             serial: None,
             details: serde_json::json!({
@@ -645,7 +640,7 @@ impl<S: Store> Authority<S> {
         }
         let audit = AuditEvent {
             at: self.clock.now().unix_timestamp(),
-            action: "ca.configured".into(),
+            action: crate::audit::AuditAction::CaConfigured,
             ca: Some(record.name.clone()),
             serial: None,
             details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
@@ -1154,7 +1149,7 @@ impl<S: Store> Authority<S> {
         self.store
             .append_audit(&AuditEvent {
                 at: now.unix_timestamp(),
-                action: "ocsp.responder_signing".into(),
+                action: crate::audit::AuditAction::OcspResponderSigning,
                 ca: Some(issuer.record.name.clone()),
                 serial: Some(serial.to_hex()),
                 details: serde_json::json!({"key_type": key_type.as_str()}),
@@ -1168,8 +1163,8 @@ impl<S: Store> Authority<S> {
             serial: serial.clone(),
             subject: subject.to_string(),
             sans: vec![],
-            profile: "ocsp-signing".into(),
-            key_type: key_type.as_str().into(),
+            profile: crate::profile::CertificateProfile::OcspSigning,
+            key_type: key_type.into(),
             not_before: not_before.unix_timestamp(),
             not_after: not_after.unix_timestamp(),
             fingerprint: fingerprint(&der),
@@ -1181,7 +1176,7 @@ impl<S: Store> Authority<S> {
         };
         let audit = AuditEvent {
             at: now.unix_timestamp(),
-            action: "ocsp.responder_issued".into(),
+            action: crate::audit::AuditAction::OcspResponderIssued,
             ca: Some(issuer.record.name.clone()),
             serial: Some(serial.to_hex()),
             details: serde_json::json!({"fingerprint": cert.fingerprint, "not_after": cert.not_after}),
@@ -1231,7 +1226,7 @@ impl<S: Store> Authority<S> {
                     hash,
                     &issuer.name_der,
                     &issuer.key_bits,
-                    &serial_bytes(&c.serial)?,
+                    c.serial.as_bytes(),
                 )?;
                 let request = ocsp::build_request(&[id], None)?;
                 let outcome = self
@@ -1293,7 +1288,7 @@ mod tests {
             .expect("issue");
         authority
             .revoke(&RevokeRequest {
-                serial: issued.record.serial.clone(),
+                serial: issued.record.serial.to_hex(),
                 ca: None,
                 reason: RevocationReason::Superseded,
                 invalidity_date: None,
@@ -1318,7 +1313,7 @@ mod tests {
                 .subject_public_key_info()
                 .subject_public_key
                 .raw_bytes(),
-            &hex::decode(&issued.record.serial).expect("hex"),
+            issued.record.serial.as_bytes(),
         )
         .expect("certid");
         let request_der = ocsp::build_request(&[id], Some(&[5; 16])).expect("request");
@@ -1335,8 +1330,14 @@ mod tests {
         assert!(matches!(parsed.answers[0].1, CertStatus::Revoked { .. }));
         assert_eq!(parsed.nonce.as_deref().map(|n| n.len()), Some(18));
         let log = authority.store().audit_log().await.expect("log");
-        let count = |action: &str| log.iter().filter(|r| r.event.action == action).count();
+        let count = |action| log.iter().filter(|r| r.event.action == action).count();
         // Three attempts were audited before signing; two CRLs were issued.
-        assert_eq!((count("crl.signing"), count("crl.issued")), (3, 2));
+        assert_eq!(
+            (
+                count(crate::audit::AuditAction::CrlSigning),
+                count(crate::audit::AuditAction::CrlIssued)
+            ),
+            (3, 2)
+        );
     }
 }

@@ -82,7 +82,7 @@ impl<S: Store> Authority<S> {
         };
         let audit = AuditEvent {
             at: now,
-            action: "token.created".into(),
+            action: crate::audit::AuditAction::TokenCreated,
             ca: None,
             serial: None,
             details: serde_json::json!({
@@ -192,7 +192,7 @@ impl<S: Store> Authority<S> {
         let now = self.clock.now().unix_timestamp();
         let audit = AuditEvent {
             at: now,
-            action: "token.revoked".into(),
+            action: crate::audit::AuditAction::TokenRevoked,
             ca: None,
             serial: None,
             details: serde_json::json!({ "id": id }),

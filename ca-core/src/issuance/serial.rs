@@ -72,6 +72,13 @@ impl fmt::Display for SerialNumber {
     }
 }
 
+impl serde::Serialize for SerialNumber {
+    /// As upper-case hex, the form everything else shows.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
 impl fmt::Debug for SerialNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SerialNumber({})", self.to_hex())

@@ -120,6 +120,45 @@ impl fmt::Display for PublicKeyDescription {
     }
 }
 
+impl From<KeyType> for PublicKeyDescription {
+    fn from(kt: KeyType) -> Self {
+        match kt {
+            KeyType::Rsa2048 => PublicKeyDescription::Rsa { bits: 2048 },
+            KeyType::Rsa3072 => PublicKeyDescription::Rsa { bits: 3072 },
+            KeyType::Rsa4096 => PublicKeyDescription::Rsa { bits: 4096 },
+            KeyType::P256 => PublicKeyDescription::P256,
+            KeyType::P384 => PublicKeyDescription::P384,
+            KeyType::Ed25519 => PublicKeyDescription::Ed25519,
+            KeyType::Sm2 => PublicKeyDescription::Sm2,
+        }
+    }
+}
+
+impl std::str::FromStr for PublicKeyDescription {
+    type Err = String;
+
+    /// Reads the names [`fmt::Display`] writes (`rsa2048`, `p256`, …).
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "p256" => PublicKeyDescription::P256,
+            "p384" => PublicKeyDescription::P384,
+            "p521" => PublicKeyDescription::P521,
+            "ed25519" => PublicKeyDescription::Ed25519,
+            "sm2" => PublicKeyDescription::Sm2,
+            other => match other.strip_prefix("rsa").and_then(|b| b.parse().ok()) {
+                Some(bits) => PublicKeyDescription::Rsa { bits },
+                None => return Err(format!("unknown public key type '{other}'")),
+            },
+        })
+    }
+}
+
+impl serde::Serialize for PublicKeyDescription {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The caforge key type of a SubjectPublicKeyInfo.
 ///
 /// # Errors

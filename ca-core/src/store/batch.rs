@@ -233,7 +233,7 @@ pub(super) async fn insert_certificates(
             .bind(cert.subject.as_str())
             .bind(sans)
             .bind(cert.profile.as_str())
-            .bind(cert.key_type.as_str())
+            .bind(cert.key_type.to_string())
             .bind(cert.not_before)
             .bind(cert.not_after)
             .bind(cert.fingerprint.as_str())
@@ -262,20 +262,19 @@ pub(super) async fn insert_certificates(
         .iter()
         .zip(&issuers)
         .map(|(cert, issuer)| {
-            let serial = cert.serial.to_hex();
             let id = ids
-                .get(&(issuer.0, serial.clone()))
+                .get(&(issuer.0, cert.serial.to_hex()))
                 .copied()
                 .ok_or_else(|| StoreError::Corrupt("inserted certificate not returned".into()))?;
             Ok(CertificateRecord {
                 id,
                 issuer_ca_id: *issuer,
                 issuer_name: names.get(issuer).cloned().unwrap_or_default(),
-                serial,
+                serial: cert.serial.clone(),
                 subject: cert.subject.clone(),
                 sans: cert.sans.clone(),
-                profile: cert.profile.clone(),
-                key_type: cert.key_type.clone(),
+                profile: cert.profile,
+                key_type: cert.key_type,
                 not_before: cert.not_before,
                 not_after: cert.not_after,
                 status: CertificateStatus::Valid,

@@ -58,6 +58,7 @@ mod tests {
     use super::super::contract::{event, new_ca, new_cert};
     use super::super::{revocation_snapshot, CaStore, SerialStore};
     use super::*;
+    use crate::audit::AuditAction;
     use crate::issuance::SerialNumber;
 
     /// More rows than one read chunk: every one comes back, once, in CRL order.
@@ -74,7 +75,7 @@ mod tests {
                 &new_ca("root", &serial),
                 &new_cert(None, &serial, 2_000_000_000),
                 "root-kid",
-                &event("ca.create"),
+                &event(AuditAction::CaCreated),
             )
             .await
             .expect("ca");

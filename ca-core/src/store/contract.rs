@@ -7,13 +7,13 @@
 //! Compiled only under #[cfg(test)] (see `store/mod.rs`), so its `expect`s are test code.
 
 use super::*;
-use crate::audit::verify_chain;
+use crate::audit::{verify_chain, AuditAction};
 use crate::revocation::{CaSettings, RevocationReason};
 
-pub(crate) fn event(action: &str) -> AuditEvent {
+pub(crate) fn event(action: AuditAction) -> AuditEvent {
     AuditEvent {
         at: 1_700_000_000,
-        action: action.into(),
+        action,
         ca: Some("root".into()),
         serial: None,
         details: serde_json::json!({"k": "v"}),
@@ -24,7 +24,7 @@ pub(crate) fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
     NewCa {
         name: name.into(),
         parent_id: None,
-        key_type: "p256".into(),
+        key_type: crate::algorithm::KeyType::P256,
         key_ref: KeyRef::new(format!("file:keys/{name}.key.pem")),
         sm2_id: String::new(),
         key_id: format!("{name}-kid"),
@@ -52,8 +52,8 @@ pub(crate) fn new_cert(
         serial: serial.clone(),
         subject: "CN=leaf".into(),
         sans: vec![SubjectAltName::Dns("leaf.example".into())],
-        profile: "tls-server".into(),
-        key_type: "p256".into(),
+        profile: crate::profile::CertificateProfile::Leaf(crate::profile::ProfileName::TlsServer),
+        key_type: crate::keys::PublicKeyDescription::P256,
         not_before: 1,
         not_after,
         fingerprint: "ff".into(),
@@ -133,7 +133,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
             &new_ca(&name, &root_serial),
             &new_cert(None, &root_serial, 2_000_000_000),
             "root-kid",
-            &event("ca.create"),
+            &event(AuditAction::CaCreated),
         )
         .await
         .expect("create root");
@@ -162,7 +162,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
             &new_ca(&name, &s2),
             &new_cert(None, &s2, 5),
             "root-kid",
-            &event("ca.create"),
+            &event(AuditAction::CaCreated),
         )
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))));
@@ -186,7 +186,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
         .commit_certificate(
             &new_cert(Some(root.id), &leaf_serial, 100),
             "root-kid",
-            &event("cert.signed"),
+            &event(AuditAction::CertSigned),
         )
         .await
         .expect("commit");
@@ -197,7 +197,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
             .commit_certificate(
                 &new_cert(Some(root.id), &leaf_serial, 100),
                 "root-kid",
-                &event("cert.signed")
+                &event(AuditAction::CertSigned)
             )
             .await,
         Err(StoreError::Conflict(_))
@@ -207,7 +207,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
         .commit_certificate(
             &new_cert(Some(root.id), &unreserved, 100),
             "root-kid",
-            &event("cert.signed")
+            &event(AuditAction::CertSigned)
         )
         .await
         .is_err());
@@ -245,7 +245,10 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
     );
 
     // The audit log chains, and every successful operation appended exactly one entry.
-    store.append_audit(&event("note")).await.expect("append");
+    store
+        .append_audit(&event(AuditAction::CaConfigured))
+        .await
+        .expect("append");
     let log = store.audit_log().await.expect("log");
     assert_eq!(log.len(), audit_before + 3);
     assert_eq!(verify_chain(&log), Ok(audit_before + 3));
@@ -258,7 +261,7 @@ fn intent(ca: IssuerId, ca_serial: &SerialNumber, serial: &SerialNumber) -> Sign
         serial: serial.clone(),
         spki_sha256: format!("spki-{}", serial.to_hex()),
         at: 1,
-        audit: event("cert.signing"),
+        audit: event(AuditAction::CertSigning),
     }
 }
 
@@ -288,7 +291,7 @@ async fn signing<S: Store>(store: &S) {
         .commit_certificate(
             &new_cert(Some(ca), &serial, 100),
             "root-kid",
-            &event("cert.signed"),
+            &event(AuditAction::CertSigned),
         )
         .await
         .expect("commit");
@@ -310,7 +313,7 @@ async fn signing<S: Store>(store: &S) {
                 .commit_certificate(
                     &new_cert(Some(ca), &s, 100),
                     "root-kid",
-                    &event("cert.signed"),
+                    &event(AuditAction::CertSigned),
                 )
                 .await
         }
@@ -339,11 +342,16 @@ async fn signing<S: Store>(store: &S) {
     };
     let block = BlockedKey {
         spki_sha256: format!("spki-{}", serial.to_hex()),
-        serial: leaf.serial.clone(),
+        serial: leaf.serial.to_hex(),
         ca,
     };
     store
-        .revoke(leaf.id, &revocation, Some(&block), &event("cert.revoked"))
+        .revoke(
+            leaf.id,
+            &revocation,
+            Some(&block),
+            &event(AuditAction::CertRevoked),
+        )
         .await
         .expect("revoke");
     let mut reuse = intent(ca, ca_serial, &SerialNumber::random().expect("rng"));
@@ -359,7 +367,12 @@ async fn signing<S: Store>(store: &S) {
         .expect("root row")
         .remove(0);
     store
-        .revoke(root_cert.id, &revocation, None, &event("cert.revoked"))
+        .revoke(
+            root_cert.id,
+            &revocation,
+            None,
+            &event(AuditAction::CertRevoked),
+        )
         .await
         .expect("revoke the CA");
     let fresh = intent(ca, ca_serial, &SerialNumber::random().expect("rng"));
@@ -392,7 +405,7 @@ async fn pairs<S: Store>(store: &S) {
         .iter()
         .map(|s| new_cert(Some(ca), s, 4_000_000_000))
         .collect();
-    let signed = event("cert.signed");
+    let signed = event(AuditAction::CertSigned);
     let member = |c| PairMember {
         cert: c,
         issuer_key_id: "root-kid",
@@ -460,7 +473,7 @@ async fn pairs<S: Store>(store: &S) {
 
     // Revoked together: all or none.
     let r = revocation_at(RevocationReason::Superseded, 10);
-    let revoked = event("cert.revoked");
+    let revoked = event(AuditAction::CertRevoked);
     let item = |id| RevocationItem {
         cert_id: id,
         revocation: &r,
@@ -505,7 +518,7 @@ async fn api_tokens<S: Store>(store: &S) {
         quota: None,
     };
     let t = store
-        .create_token(&new, &event("token.created"))
+        .create_token(&new, &event(AuditAction::TokenCreated))
         .await
         .expect("create");
     assert_eq!(t.cas, vec!["root".to_owned()]);
@@ -520,20 +533,26 @@ async fn api_tokens<S: Store>(store: &S) {
     assert!(store.token_by_hash("cd").await.expect("find").is_none());
     // Hashes are unique.
     assert!(matches!(
-        store.create_token(&new, &event("token.created")).await,
+        store
+            .create_token(&new, &event(AuditAction::TokenCreated))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let revoked = store
-        .revoke_token(t.id, 7, &event("token.revoked"))
+        .revoke_token(t.id, 7, &event(AuditAction::TokenRevoked))
         .await
         .expect("revoke");
     assert_eq!(revoked.revoked_at, Some(7));
     assert!(matches!(
-        store.revoke_token(t.id, 8, &event("token.revoked")).await,
+        store
+            .revoke_token(t.id, 8, &event(AuditAction::TokenRevoked))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.revoke_token(999, 8, &event("token.revoked")).await,
+        store
+            .revoke_token(999, 8, &event(AuditAction::TokenRevoked))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(
@@ -555,7 +574,7 @@ pub(crate) async fn root<S: Store>(store: &S, name: &str) -> CaRecord {
             &new_ca(name, &serial),
             &new_cert(None, &serial, 2_000_000_000),
             "root-kid",
-            &event("ca.create"),
+            &event(AuditAction::CaCreated),
         )
         .await
         .expect("create root")
@@ -575,7 +594,7 @@ pub(crate) async fn another<S: Store>(
     let mut cert = new_cert(Some(ca), &serial, 4_000_000_000);
     cert.crl_partition = partition;
     store
-        .commit_certificate(&cert, "root-kid", &event("cert.signed"))
+        .commit_certificate(&cert, "root-kid", &event(AuditAction::CertSigned))
         .await
         .expect("commit")
 }
@@ -603,7 +622,7 @@ async fn revocation<S: Store>(store: &S) {
             a.id,
             &revocation_at(RevocationReason::Superseded, 10),
             None,
-            &event("cert.revoked"),
+            &event(AuditAction::CertRevoked),
         )
         .await
         .expect("revoke");
@@ -618,13 +637,15 @@ async fn revocation<S: Store>(store: &S) {
                 a.id,
                 &revocation_at(RevocationReason::KeyCompromise, 11),
                 None,
-                &event("x")
+                &event(AuditAction::CertRevoked)
             )
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.release_hold(a.id, 12, &event("x")).await,
+        store
+            .release_hold(a.id, 12, &event(AuditAction::CertRevoked))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     store
@@ -632,7 +653,7 @@ async fn revocation<S: Store>(store: &S) {
             b.id,
             &revocation_at(RevocationReason::CertificateHold, 13),
             None,
-            &event("hold"),
+            &event(AuditAction::CertRevoked),
         )
         .await
         .expect("hold");
@@ -641,7 +662,7 @@ async fn revocation<S: Store>(store: &S) {
             p1.id,
             &revocation_at(RevocationReason::Unspecified, 13),
             None,
-            &event("p1"),
+            &event(AuditAction::CertRevoked),
         )
         .await
         .expect("revoke in partition 1");
@@ -652,7 +673,8 @@ async fn revocation<S: Store>(store: &S) {
         .expect("snapshot");
     let serials: Vec<&str> = full.rows.iter().map(|r| r.serial.as_str()).collect();
     assert_eq!(serials.len(), 2);
-    assert!(serials.contains(&a.serial.as_str()) && serials.contains(&b.serial.as_str()));
+    assert!(serials.contains(&a.serial.to_hex().as_str()));
+    assert!(serials.contains(&b.serial.to_hex().as_str()));
     let part = revocation_snapshot(store, ca, Some(1), None, 0)
         .await
         .expect("p1");
@@ -669,14 +691,14 @@ async fn revocation<S: Store>(store: &S) {
 
     // Lifting the hold shows up as removeFromCRL in the changes since the snapshot.
     store
-        .release_hold(b.id, 20, &event("released"))
+        .release_hold(b.id, 20, &event(AuditAction::CertHoldReleased))
         .await
         .expect("release");
     let delta = revocation_snapshot(store, ca, None, Some(full.seq), 0)
         .await
         .expect("delta");
     assert_eq!(delta.rows.len(), 1);
-    assert_eq!(delta.rows[0].serial, b.serial);
+    assert_eq!(delta.rows[0].serial, b.serial.to_hex());
     assert_eq!(
         delta.rows[0].reason_code,
         crate::revocation::REMOVE_FROM_CRL
@@ -702,7 +724,7 @@ async fn revocation<S: Store>(store: &S) {
         der: vec![0x30, 0x00],
     };
     store
-        .record_crl(crl.clone(), &event("crl.issued"))
+        .record_crl(crl.clone(), &event(AuditAction::CrlIssued))
         .await
         .expect("record");
     let latest = store
@@ -730,7 +752,7 @@ async fn revocation<S: Store>(store: &S) {
         ..crl.clone()
     };
     store
-        .record_crl(big, &event("crl.issued"))
+        .record_crl(big, &event(AuditAction::CrlIssued))
         .await
         .expect("record large");
     let latest = store
@@ -747,7 +769,7 @@ async fn revocation<S: Store>(store: &S) {
                 number,
                 ..crl.clone()
             },
-            &event("crl.issued"),
+            &event(AuditAction::CrlIssued),
         )
         .await
         .expect("record after large");
@@ -770,10 +792,10 @@ async fn revocation<S: Store>(store: &S) {
             &revocation_at(RevocationReason::KeyCompromise, 30),
             Some(&BlockedKey {
                 spki_sha256: blocked_key.clone(),
-                serial: c.serial.clone(),
+                serial: c.serial.to_hex(),
                 ca,
             }),
-            &event("kc"),
+            &event(AuditAction::CertRevoked),
         )
         .await
         .expect("kc");
@@ -784,7 +806,7 @@ async fn revocation<S: Store>(store: &S) {
     let d = another(store, ca, None).await;
     let cached = CachedOcspResponse {
         ca,
-        serial: d.serial.clone(),
+        serial: d.serial.to_hex(),
         hash_alg: "sha1".into(),
         produced_at: 1,
         next_update: 2,
@@ -793,7 +815,7 @@ async fn revocation<S: Store>(store: &S) {
     };
     store.store_ocsp(&cached).await.expect("store");
     assert!(store
-        .cached_ocsp(ca, &d.serial, "sha1")
+        .cached_ocsp(ca, &d.serial.to_hex(), "sha1")
         .await
         .expect("get")
         .is_some());
@@ -802,12 +824,12 @@ async fn revocation<S: Store>(store: &S) {
             d.id,
             &revocation_at(RevocationReason::Superseded, 40),
             None,
-            &event("d"),
+            &event(AuditAction::CertRevoked),
         )
         .await
         .expect("revoke d");
     assert!(store
-        .cached_ocsp(ca, &d.serial, "sha1")
+        .cached_ocsp(ca, &d.serial.to_hex(), "sha1")
         .await
         .expect("get")
         .is_none());
@@ -816,7 +838,7 @@ async fn revocation<S: Store>(store: &S) {
         .await
         .expect("stale store is a no-op");
     assert!(store
-        .cached_ocsp(ca, &d.serial, "sha1")
+        .cached_ocsp(ca, &d.serial.to_hex(), "sha1")
         .await
         .expect("get")
         .is_none());
@@ -828,7 +850,7 @@ async fn revocation<S: Store>(store: &S) {
         ..CaSettings::default()
     };
     let updated = store
-        .update_ca_settings(ca, &settings, &event("ca.configured"))
+        .update_ca_settings(ca, &settings, &event(AuditAction::CaConfigured))
         .await
         .expect("settings");
     assert_eq!(updated.settings, settings);
@@ -854,7 +876,7 @@ async fn committed<S: Store>(
         .commit_certificate(
             &new_cert(Some(ca), &serial, not_after),
             kid,
-            &event("cert.signed"),
+            &event(AuditAction::CertSigned),
         )
         .await
         .expect("commit")
@@ -880,7 +902,7 @@ async fn lifecycle<S: Store>(store: &S) {
         .commit_successor(
             &new_cert(Some(root), &serial, 1_950_000_000),
             "root-kid",
-            &event("cert.signed"),
+            &event(AuditAction::CertSigned),
             &link,
         )
         .await
@@ -891,7 +913,7 @@ async fn lifecycle<S: Store>(store: &S) {
             .commit_successor(
                 &new_cert(Some(root), &serial, 1_950_000_000),
                 "root-kid",
-                &event("cert.signed"),
+                &event(AuditAction::CertSigned),
                 &link,
             )
             .await,
@@ -925,7 +947,7 @@ async fn lifecycle<S: Store>(store: &S) {
         .commit_successor(
             &new_cert(Some(root), &serial, 1_950_000_000),
             "root-kid",
-            &event("cert.signed"),
+            &event(AuditAction::CertSigned),
             &Succession {
                 predecessor_id: old.id,
                 kind: SuccessionKind::Reissue,
@@ -967,7 +989,7 @@ async fn lifecycle<S: Store>(store: &S) {
             },
             &new_cert(Some(root), &s1, 2_000_000_000),
             "root-kid",
-            &event("ca.create"),
+            &event(AuditAction::CaCreated),
         )
         .await
         .expect("sub");
@@ -994,7 +1016,7 @@ async fn lifecycle<S: Store>(store: &S) {
             },
             &new_cert(Some(root), &s2, 2_000_000_000),
             "root-kid",
-            &event("ca.create"),
+            &event(AuditAction::CaCreated),
         )
         .await
         .expect("sub-g2");
@@ -1023,7 +1045,7 @@ async fn lifecycle<S: Store>(store: &S) {
             },
             &new_cert(Some(root), &s3, 2_000_000_000),
             "root-kid",
-            &event("ca.create"),
+            &event(AuditAction::CaCreated),
         )
         .await
         .is_err());
@@ -1045,7 +1067,7 @@ async fn lifecycle<S: Store>(store: &S) {
             gen2.id,
             &new_cert(Some(root), &xs, 1_999_000_000),
             "root-kid",
-            &event("ca.cross-signed"),
+            &event(AuditAction::CaCrossSigned),
         )
         .await
         .expect("cross");
@@ -1083,20 +1105,20 @@ async fn inventory_and_notifications<S: Store>(store: &S) {
         imported_at: 10,
     };
     let a = store
-        .add_inventory(&item(&fp_a, 500), &event("inventory.imported"))
+        .add_inventory(&item(&fp_a, 500), &event(AuditAction::InventoryImported))
         .await
         .expect("add")
         .expect("new");
     assert_eq!((a.issuer_ca_id, a.sans.len()), (Some(root), 1));
     let audit_len = store.audit_log().await.expect("audit").len();
     assert!(store
-        .add_inventory(&item(&fp_a, 500), &event("inventory.imported"))
+        .add_inventory(&item(&fp_a, 500), &event(AuditAction::InventoryImported))
         .await
         .expect("add")
         .is_none());
     assert_eq!(store.audit_log().await.expect("audit").len(), audit_len);
     let b = store
-        .add_inventory(&item(&fp_b, 900), &event("inventory.imported"))
+        .add_inventory(&item(&fp_b, 900), &event(AuditAction::InventoryImported))
         .await
         .expect("add")
         .expect("new");
@@ -1180,13 +1202,13 @@ async fn inventory_and_notifications<S: Store>(store: &S) {
 
     // Removing an inventory certificate drops its link from others.
     let removed = store
-        .remove_inventory(a.id, &event("inventory.removed"))
+        .remove_inventory(a.id, &event(AuditAction::InventoryRemoved))
         .await
         .expect("remove");
     assert_eq!(removed.fingerprint, fp_a);
     assert!(matches!(
         store
-            .remove_inventory(a.id, &event("inventory.removed"))
+            .remove_inventory(a.id, &event(AuditAction::InventoryRemoved))
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -1216,7 +1238,7 @@ async fn quotas<S: Store>(store: &S) {
                 token_hash: "cd".repeat(32),
                 quota: Some(quota),
             },
-            &event("token.created"),
+            &event(AuditAction::TokenCreated),
         )
         .await
         .expect("create");

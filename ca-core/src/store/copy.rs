@@ -167,7 +167,7 @@ pub async fn copy_store(
 ) -> Result<CopyReport, StoreError> {
     let audit = &AuditEvent {
         at,
-        action: "db.copied".into(),
+        action: crate::audit::AuditAction::DbCopied,
         ca: None,
         serial: None,
         details: serde_json::json!({"from": from_label, "from_backend": from.backend()}),

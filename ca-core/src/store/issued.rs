@@ -525,7 +525,10 @@ impl AuditStore for AnyStore {
                     seq: r.get("seq")?,
                     event: AuditEvent {
                         at: r.get("at")?,
-                        action: r.get("action")?,
+                        action: r
+                            .get::<String>("action")?
+                            .parse()
+                            .map_err(StoreError::Corrupt)?,
                         ca: r.get("ca")?,
                         serial: r.get("serial")?,
                         details: serde_json::from_str(&details)

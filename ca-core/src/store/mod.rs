@@ -24,10 +24,12 @@ mod tracked;
 
 use serde::{Deserialize, Serialize};
 
+use crate::algorithm::KeyType;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::issuance::SerialNumber;
-use crate::keys::KeyRef;
+use crate::keys::{KeyRef, PublicKeyDescription};
 use crate::policy::{NameConstraintSet, SubjectAltName};
+use crate::profile::CertificateProfile;
 use crate::revocation::{CaSettings, RevocationReason};
 use crate::tokens::{NewToken, TokenRecord};
 
@@ -199,8 +201,8 @@ pub struct CaRecord {
     pub name: String,
     /// The parent CA (None for roots).
     pub parent_id: Option<IssuerId>,
-    /// Key type name.
-    pub key_type: String,
+    /// The CA key's type.
+    pub key_type: KeyType,
     /// Where the key lives.
     pub key_ref: KeyRef,
     /// SM2 signer ID used when this CA signs (only meaningful for SM2 CAs).
@@ -238,8 +240,8 @@ pub struct NewCa {
     pub name: String,
     /// Parent CA.
     pub parent_id: Option<IssuerId>,
-    /// Key type name.
-    pub key_type: String,
+    /// The CA key's type.
+    pub key_type: KeyType,
     /// Key reference.
     pub key_ref: KeyRef,
     /// SM2 signer ID.
@@ -281,10 +283,10 @@ pub struct NewCertificate {
     pub subject: String,
     /// SANs.
     pub sans: Vec<SubjectAltName>,
-    /// Profile name or `ca`.
-    pub profile: String,
+    /// What it was issued as.
+    pub profile: CertificateProfile,
     /// Subject key type.
-    pub key_type: String,
+    pub key_type: PublicKeyDescription,
     /// notBefore.
     pub not_before: i64,
     /// notAfter.
@@ -304,7 +306,7 @@ pub struct NewCertificate {
 }
 
 /// A certificate as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateRecord {
     /// Row id.
     pub id: i64,
@@ -312,16 +314,16 @@ pub struct CertificateRecord {
     pub issuer_ca_id: IssuerId,
     /// Issuing CA's name.
     pub issuer_name: String,
-    /// Serial (hex).
-    pub serial: String,
+    /// Serial.
+    pub serial: SerialNumber,
     /// Subject DN.
     pub subject: String,
     /// SANs.
     pub sans: Vec<SubjectAltName>,
-    /// Profile name or `ca`.
-    pub profile: String,
+    /// What it was issued as.
+    pub profile: CertificateProfile,
     /// Subject key type.
-    pub key_type: String,
+    pub key_type: PublicKeyDescription,
     /// notBefore.
     pub not_before: i64,
     /// notAfter.
@@ -331,7 +333,6 @@ pub struct CertificateRecord {
     /// Hex SHA-256 of the DER.
     pub fingerprint: String,
     /// The certificate.
-    #[serde(skip)]
     pub der: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
@@ -725,7 +726,7 @@ pub struct PairMember<'a> {
 }
 
 /// A certificate's partner in a pair.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Partner {
     /// The pair's mode.
     pub mode: PairMode,
@@ -1178,7 +1179,7 @@ pub struct NewInventoryCert {
 }
 
 /// An inventory certificate as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InventoryRecord {
     /// Row id.
     pub id: i64,
@@ -1205,7 +1206,6 @@ pub struct InventoryRecord {
     /// Where it came from.
     pub source: String,
     /// DER.
-    #[serde(skip)]
     pub der: Vec<u8>,
     /// When it was imported.
     pub imported_at: i64,
@@ -1317,7 +1317,7 @@ pub struct NewNotification {
 }
 
 /// A notification as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotificationRecord {
     /// Row id.
     pub id: i64,

@@ -40,7 +40,7 @@ async fn status_changed(
 ) -> Result<CertificateRecord, StoreError> {
     sql("DELETE FROM ocsp_responses WHERE ca_id = $1 AND serial = $2")
         .bind(current.issuer_ca_id.0)
-        .bind(current.serial.as_str())
+        .bind(current.serial.to_hex())
         .execute(on.again())
         .await?;
     append_audit(on.again(), audit).await?;

@@ -6,6 +6,7 @@ use super::{
     CaRecord, CertificateRecord, CertificateStatus, CrlRecord, IssuerId, NewCrl,
     ScheduledRevocation, StoreError,
 };
+use crate::issuance::SerialNumber;
 use crate::keys::KeyRef;
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::tokens::TokenRecord;
@@ -17,7 +18,10 @@ pub(super) fn ca_from_row(row: &Row) -> Result<CaRecord, StoreError> {
         id: IssuerId(row.get("id")?),
         name: row.get("name")?,
         parent_id: row.get::<Option<i64>>("parent_id")?.map(IssuerId),
-        key_type: row.get("key_type")?,
+        key_type: row
+            .get::<String>("key_type")?
+            .parse()
+            .map_err(|e: crate::algorithm::UnknownKeyType| StoreError::Corrupt(e.to_string()))?,
         key_ref: KeyRef::new(row.get::<String>("key_ref")?),
         sm2_id: row.get("sm2_id")?,
         key_id: row.get("key_id")?,
@@ -53,6 +57,12 @@ pub(super) fn settings_from_row(row: &Row) -> Result<CaSettings, StoreError> {
     })
 }
 
+/// A stored serial (upper-case hex).
+pub(super) fn serial_from(hex: &str) -> Result<SerialNumber, StoreError> {
+    hex.parse()
+        .map_err(|e| StoreError::Corrupt(format!("serial '{hex}': {e}")))
+}
+
 pub(super) fn opt_u32(v: Option<i64>, what: &str) -> Result<Option<u32>, StoreError> {
     v.map(|p| u32::try_from(p).map_err(|_| StoreError::Corrupt(what.into())))
         .transpose()
@@ -64,11 +74,17 @@ pub(super) fn cert_from_row(row: &Row) -> Result<CertificateRecord, StoreError> 
         id: row.get("id")?,
         issuer_ca_id: IssuerId(row.get("issuer_ca_id")?),
         issuer_name: row.get("issuer_name")?,
-        serial: row.get("serial")?,
+        serial: serial_from(&row.get::<String>("serial")?)?,
         subject: row.get("subject")?,
         sans: serde_json::from_str(&sans).map_err(|e| StoreError::Corrupt(format!("sans: {e}")))?,
-        profile: row.get("profile")?,
-        key_type: row.get("key_type")?,
+        profile: row
+            .get::<String>("profile")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
+        key_type: row
+            .get::<String>("key_type")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
         not_before: row.get("not_before")?,
         not_after: row.get("not_after")?,
         status: CertificateStatus::parse(&row.get::<String>("status")?)?,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::revoked::{NEXT_REVOCATION_SEQ, SQLITE_REVOKED_DELTA_CHUNK};
 use super::*;
+use crate::audit::AuditAction;
 use crate::issuance::SerialNumber;
 
 /// Test support: a scratch database on the server named by `CAFORGE_TEST_POSTGRES_URL`.
@@ -182,7 +183,7 @@ async fn a_reused_mark_ends_with_this_processs_revocations_only() {
                 invalidity_date: None,
             },
             None,
-            &contract::event("cert.revoke"),
+            &contract::event(AuditAction::CertRevoked),
         )
         .await
         .expect("revoke");
@@ -224,7 +225,7 @@ async fn the_audit_log_is_append_only_in_the_database() {
     let db = pg::ScratchDb::create().await;
     let store = AnyStore::open(&db.url).await.expect("open");
     store
-        .append_audit(&contract::event("note"))
+        .append_audit(&contract::event(AuditAction::CaConfigured))
         .await
         .expect("append");
     for text in ["UPDATE audit SET action = 'x'", "DELETE FROM audit"] {
