@@ -104,8 +104,13 @@ pub(crate) fn timestamp(secs: i64) -> String {
 
 /// Prints JSON to stdout.
 pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(value)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        // A reader that stopped reading (`| head`) is not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Prints a JSON object as aligned `key value` lines (the text form of `show` commands).

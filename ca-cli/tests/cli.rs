@@ -141,3 +141,28 @@ fn exit_codes_follow_the_kind_of_error() {
     assert!(err.contains("(pass --passphrase-file FILE"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A reader that goes away (`caforge cert list --format json | head -1`) ends the listing
+/// quietly: no panic, success.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("h");
+    assert!(caforge(&home, &["init"]).0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caforge"))
+        .env_remove("CAFORGE_HOME")
+        .env_remove("CAFORGE_DB")
+        .arg("--home")
+        .arg(&home)
+        .args(["cert", "list", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before caforge has opened its store, let alone written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}
