@@ -1127,8 +1127,8 @@ pub(crate) async fn sign_verified(
 ) -> Result<(Vec<u8>, Vec<u8>)> {
     let sm2_id = signer_sm2_id(&*signer);
     let algorithm = signer.signature_algorithm();
-    // One trip to the blocking pool for both the signature and its check.
-    tokio::task::spawn_blocking(move || {
+    let brief = signer.signs_briefly_in_memory();
+    let work = move || {
         let signature = signer.sign(&tbs)?;
         verify_signature(
             signer.public_key_info(),
@@ -1139,9 +1139,15 @@ pub(crate) async fn sign_verified(
         )
         .map_err(|_| Error::BadSignature)?;
         Ok((tbs, signature))
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("signing task failed: {e}")))?
+    };
+    if brief {
+        // Tens of microseconds: cheaper here than two thread hops.
+        return work();
+    }
+    // One trip to the blocking pool for both the signature and its check.
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("signing task failed: {e}")))?
 }
 
 /// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.

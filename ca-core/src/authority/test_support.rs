@@ -39,6 +39,11 @@ impl Signer for Faulty {
     fn sm2_id(&self) -> Option<&str> {
         self.key.sm2_id()
     }
+    // As the key it wraps: the faulty-signer tests then cover both the in-place path
+    // (elliptic curves) and the blocking pool (RSA).
+    fn signs_briefly_in_memory(&self) -> bool {
+        self.key.signs_briefly_in_memory()
+    }
 }
 
 #[derive(Default)]

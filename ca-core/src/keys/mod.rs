@@ -118,6 +118,14 @@ pub trait Signer: Send + Sync {
         None
     }
 
+    /// Whether a signature is brief work in this process's memory: no device, no I/O and
+    /// tens of microseconds of CPU (elliptic curves; not RSA). Async callers may then sign
+    /// where they are instead of handing the work to the blocking pool and back, two
+    /// thread hops that cost more than the signature.
+    fn signs_briefly_in_memory(&self) -> bool {
+        false
+    }
+
     /// Checks that the custodian can use the key now (a device answers and still holds
     /// it). Keys in memory always can.
     ///

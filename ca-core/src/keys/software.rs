@@ -249,6 +249,10 @@ impl Signer for SoftwareKey {
         self.key_type
     }
 
+    fn signs_briefly_in_memory(&self) -> bool {
+        !matches!(self.inner, Inner::Rsa(_))
+    }
+
     fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned {
         &self.spki
     }
