@@ -1,6 +1,8 @@
 //! Tests of the store that are not part of the contract: write marks, query plans and
 //! URL redaction on SQLite; the database-enforced append-only audit log on PostgreSQL.
 //! The contract suite itself is in `contract.rs`, run on both databases.
+//!
+//! Compiled only under #[cfg(test)] (see `store/mod.rs`), so its `expect`s are test code.
 
 use std::path::PathBuf;
 use std::time::Duration;
