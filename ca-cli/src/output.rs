@@ -52,6 +52,9 @@ pub(crate) fn hint(e: &anyhow::Error) -> Option<&'static str> {
     use ca_core::keys::KeyError;
     e.chain().find_map(|c| {
         let key = match c.downcast_ref::<ca_core::Error>() {
+            Some(ca_core::Error::NotRenewable { profile: "ca", .. }) => {
+                return Some("use `caforge ca rollover` for CAs")
+            }
             Some(ca_core::Error::Key(k)) => Some(k),
             _ => c.downcast_ref::<KeyError>(),
         };

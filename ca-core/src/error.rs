@@ -108,6 +108,15 @@ pub enum Error {
     /// Configuration file problems.
     #[error("configuration: {0}")]
     Config(String),
+    /// A CA or OCSP responder certificate was asked to be renewed: CAs roll over and
+    /// responders are rotated instead.
+    #[error("{serial} is a {profile} certificate: it is not renewed (CAs roll over, responders are rotated)")]
+    NotRenewable {
+        /// Its serial (hex).
+        serial: String,
+        /// What it was issued as.
+        profile: &'static str,
+    },
     /// A request that is invalid for a reason not covered above.
     #[error("{0}")]
     Invalid(String),
@@ -158,6 +167,7 @@ impl Error {
             | Error::Profile(_)
             | Error::UnknownProfile(_)
             | Error::Config(_)
+            | Error::NotRenewable { .. }
             | Error::Invalid(_) => ErrorKind::Rejected,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Forbidden(_) => ErrorKind::Forbidden,

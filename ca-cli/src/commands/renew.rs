@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use ca_core::authority::RenewRequest;
-use ca_core::profile::CertificateProfile;
 
 use super::issue::{read_csr, report, write_outputs, OutputArgs};
 use crate::context::Globals;
@@ -76,16 +75,6 @@ fn request(p: &PredecessorArgs) -> Result<RenewRequest> {
 async fn run(g: &Globals, req: RenewRequest, output: &OutputArgs, verb: &str) -> Result<()> {
     output.check(None)?;
     let authority = g.authority().await?;
-    let old = authority
-        .certificate(&req.serial, req.ca.as_deref())
-        .await?;
-    if !matches!(old.profile, CertificateProfile::Leaf(_)) {
-        bail!(
-            "{} is a {} certificate: CAs are not renewed; use `caforge ca rollover` for CAs",
-            req.serial,
-            old.profile
-        );
-    }
     let issued = authority.renew(&req).await?;
     write_outputs(output, &issued)?;
     report(output, &issued, verb)?;

@@ -178,10 +178,10 @@ impl<S: Store> Authority<S> {
         // 1.
         let old = self.certificate(&req.serial, req.ca.as_deref()).await?;
         let CertificateProfile::Leaf(profile) = old.profile else {
-            return Err(Error::Invalid(format!(
-                "{} is a {} certificate: CAs roll over instead of renewing",
-                old.serial, old.profile
-            )));
+            return Err(Error::NotRenewable {
+                serial: old.serial.to_hex(),
+                profile: old.profile.as_str(),
+            });
         };
         let old_cert = Certificate::from_der(&old.der)?;
         let old_spki = old_cert.tbs_certificate().subject_public_key_info().clone();
