@@ -210,7 +210,7 @@ pub async fn copy_store(
     for (table, cols) in &plan {
         let mut batch: Vec<Vec<Value>> = Vec::new();
         let mut copied = 0u64;
-        let mut rows = sql_built(select_sql(table, cols)).stream(source.on());
+        let mut rows = sql_built(select_sql(table, cols)).stream(source.on())?;
         while let Some(row) = rows.next().await? {
             let values = cols
                 .iter()
