@@ -160,11 +160,20 @@ impl AnyStore {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-        // The writer's page cache outlives its batches: give it room for the indexes.
+        // The writer's page cache outlives its batches: give it room for the indexes. Its
+        // statement journals stay in memory: a batch's multi-row insert (at most
+        // `MAX_BATCH` certificates) would otherwise spill one to a temporary file every
+        // batch. Other connections keep SQLite's default, so a large CRL's statement
+        // journal goes to a file instead of the heap.
         let writer = if memory {
             WriterConnect::SqlitePool
         } else {
-            WriterConnect::Sqlite(Box::new(options.clone().pragma("cache_size", "-16384")))
+            WriterConnect::Sqlite(Box::new(
+                options
+                    .clone()
+                    .pragma("cache_size", "-16384")
+                    .pragma("temp_store", "memory"),
+            ))
         };
         let pool = SqlitePoolOptions::new()
             // One in-memory database exists per connection: keep exactly one.
