@@ -90,57 +90,79 @@ pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, St
 }
 
 /// Why each intent may not be signed (None: it may): the issuing CA's certificate is
-/// revoked, or the subject key is blocked. The one place these refusals are decided.
+/// revoked, or the subject key is blocked. The one place these refusals are decided; one
+/// statement reads both for the whole batch.
 async fn signing_refusals<'i>(
-    mut on: On<'_>,
+    on: On<'_>,
     intents: impl Iterator<Item = &'i SigningIntent> + Clone,
 ) -> Result<Vec<Option<SigningRefusal>>, StoreError> {
-    let mut ca_status: HashMap<(i64, &str), Option<Option<u8>>> = HashMap::new();
+    let mut cas: Vec<(i64, &str)> = Vec::new();
     for intent in intents.clone() {
         let key = (intent.ca_certificate.0 .0, intent.ca_certificate.1.as_str());
-        if ca_status.contains_key(&key) {
-            continue;
+        if !cas.contains(&key) {
+            cas.push(key);
         }
-        let row: Option<(String, Option<i64>)> = sql(
-            "SELECT status, revocation_reason FROM certificates WHERE issuer_ca_id = $1 AND serial = $2",
-        )
-        .bind(key.0)
-        .bind(key.1)
-        .optional_as(on.again())
-        .await?;
-        let (status, reason) = row.ok_or_else(|| {
-            StoreError::NotFound(format!("the certificate {} of the issuing CA", key.1))
-        })?;
-        let revoked = (CertificateStatus::parse(&status)? == CertificateStatus::Revoked)
-            .then(|| reason.and_then(|r| u8::try_from(r).ok()));
-        ca_status.insert(key, revoked);
     }
     let keys: Vec<&str> = intents.clone().map(|i| i.spki_sha256.as_str()).collect();
-    let mut blocked = HashSet::new();
-    if !keys.is_empty() {
-        let mut q = sql_built(format!(
-            "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 IN ({})",
-            param_list(1, keys.len())
-        ));
-        for k in &keys {
-            q = q.bind(*k);
+    if cas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut text = String::from(
+        "SELECT issuer_ca_id, serial, status, revocation_reason FROM certificates WHERE ",
+    );
+    for i in 0..cas.len() {
+        if i > 0 {
+            text.push_str(" OR ");
         }
-        for row in q.all(on).await? {
-            blocked.insert(row.at::<String>(0)?);
+        text.push_str(&format!(
+            "(issuer_ca_id = ${} AND serial = ${})",
+            2 * i + 1,
+            2 * i + 2
+        ));
+    }
+    text.push_str(&format!(
+        " UNION ALL SELECT NULL, spki_sha256, NULL, NULL FROM blocked_keys WHERE spki_sha256 IN ({})",
+        param_list(2 * cas.len() + 1, keys.len())
+    ));
+    let mut q = sql_built(text);
+    for (ca, serial) in &cas {
+        q = q.bind(*ca).bind(*serial);
+    }
+    for k in &keys {
+        q = q.bind(*k);
+    }
+    let mut ca_status: HashMap<(i64, String), Option<Option<u8>>> = HashMap::new();
+    let mut blocked = HashSet::new();
+    for (ca, serial, status, reason) in q
+        .all_as::<(Option<i64>, String, Option<String>, Option<i64>)>(on)
+        .await?
+    {
+        match (ca, status) {
+            (Some(ca), Some(status)) => {
+                let revoked = (CertificateStatus::parse(&status)? == CertificateStatus::Revoked)
+                    .then(|| reason.and_then(|r| u8::try_from(r).ok()));
+                ca_status.insert((ca, serial), revoked);
+            }
+            _ => {
+                blocked.insert(serial);
+            }
         }
     }
-    Ok(intents
+    intents
         .map(|intent| {
-            let key = (intent.ca_certificate.0 .0, intent.ca_certificate.1.as_str());
-            match ca_status.get(&key) {
-                Some(Some(reason)) => Some(SigningRefusal::CaRevoked(*reason)),
-                _ if blocked.contains(intent.spki_sha256.as_str()) => {
-                    Some(SigningRefusal::KeyBlocked)
+            let (ca, serial) = (intent.ca_certificate.0 .0, &intent.ca_certificate.1);
+            match ca_status.get(&(ca, serial.clone())) {
+                None => Err(StoreError::NotFound(format!(
+                    "the certificate {serial} of the issuing CA"
+                ))),
+                Some(Some(reason)) => Ok(Some(SigningRefusal::CaRevoked(*reason))),
+                Some(None) if blocked.contains(intent.spki_sha256.as_str()) => {
+                    Ok(Some(SigningRefusal::KeyBlocked))
                 }
-                _ => None,
+                Some(None) => Ok(None),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Reserves serials: (issuer key id, serial hex, time) each.
@@ -206,7 +228,7 @@ pub(super) async fn mark_serials_used<'k>(
 /// # Errors
 /// [`StoreError::Conflict`] for a serial its issuer already used; database errors.
 pub(super) async fn insert_certificates(
-    mut on: On<'_>,
+    on: On<'_>,
     certs: &[&NewCertificate],
     new_ca: Option<IssuerId>,
 ) -> Result<Vec<CertificateRecord>, StoreError> {
@@ -223,7 +245,7 @@ pub(super) async fn insert_certificates(
         "(?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)",
         certs.len(),
         1,
-    ) + " RETURNING id, issuer_ca_id, serial");
+    ) + " RETURNING id, issuer_ca_id, serial, (SELECT name FROM cas WHERE cas.id = certificates.issuer_ca_id)");
     for (cert, issuer) in certs.iter().zip(&issuers) {
         let sans = serde_json::to_string(&cert.sans)
             .map_err(|e| StoreError::Corrupt(format!("SAN encoding: {e}")))?;
@@ -244,32 +266,22 @@ pub(super) async fn insert_certificates(
             .bind(cert.spki_sha256.as_str());
     }
     // RETURNING gives no promise about order: match the rows by (issuer, serial).
-    let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(certs.len());
-    for (id, issuer, serial) in q.all_as::<(i64, i64, String)>(on.again()).await? {
-        ids.insert((issuer, serial), id);
-    }
-    let mut names: HashMap<IssuerId, String> = HashMap::new();
-    for issuer in &issuers {
-        if !names.contains_key(issuer) {
-            let name: String = sql("SELECT name FROM cas WHERE id = $1")
-                .bind(issuer.0)
-                .scalar(on.again())
-                .await?;
-            names.insert(*issuer, name);
-        }
+    let mut ids: HashMap<(i64, String), (i64, String)> = HashMap::with_capacity(certs.len());
+    for (id, issuer, serial, name) in q.all_as::<(i64, i64, String, Option<String>)>(on).await? {
+        let name = name.ok_or_else(|| StoreError::Corrupt(format!("no CA with id {issuer}")))?;
+        ids.insert((issuer, serial), (id, name));
     }
     certs
         .iter()
         .zip(&issuers)
         .map(|(cert, issuer)| {
-            let id = ids
-                .get(&(issuer.0, cert.serial.to_hex()))
-                .copied()
+            let (id, name) = ids
+                .remove(&(issuer.0, cert.serial.to_hex()))
                 .ok_or_else(|| StoreError::Corrupt("inserted certificate not returned".into()))?;
             Ok(CertificateRecord {
                 id,
                 issuer_ca_id: *issuer,
-                issuer_name: names.get(issuer).cloned().unwrap_or_default(),
+                issuer_name: name,
                 serial: cert.serial.clone(),
                 subject: cert.subject.clone(),
                 sans: cert.sans.clone(),
@@ -312,13 +324,13 @@ pub(super) async fn commit_one(
         .ok_or_else(|| StoreError::Corrupt("inserted certificate not returned".into()))
 }
 
-/// Appends `events` to the hash chain, in order, with one INSERT; returns their records.
-/// The one place the chain is extended: the caller holds the write lock, so the head read
-/// here is the head the entries follow.
+/// Appends `events` to the hash chain, in order, with one INSERT; returns each entry's
+/// sequence number, previous hash and hash. The one place the chain is extended: the
+/// caller holds the write lock, so the head read here is the head the entries follow.
 pub(super) async fn append_audits<'a>(
     mut on: On<'_>,
     events: impl ExactSizeIterator<Item = &'a AuditEvent>,
-) -> Result<Vec<AuditRecord>, StoreError> {
+) -> Result<Vec<(i64, String, String)>, StoreError> {
     let n = events.len();
     if n == 0 {
         return Ok(Vec::new());
@@ -333,7 +345,7 @@ pub(super) async fn append_audits<'a>(
         n,
         1,
     ));
-    let mut records = Vec::with_capacity(n);
+    let mut links = Vec::with_capacity(n);
     for event in events {
         seq += 1;
         let hash = chain_hash(&prev, seq, event);
@@ -347,15 +359,10 @@ pub(super) async fn append_audits<'a>(
             .bind(event.details.to_string())
             .bind(prev_hash.clone())
             .bind(hash.clone());
-        records.push(AuditRecord {
-            seq,
-            event: event.clone(),
-            prev_hash,
-            hash,
-        });
+        links.push((seq, prev_hash, hash));
     }
     q.execute(on).await?;
-    Ok(records)
+    Ok(links)
 }
 
 /// Appends one event (see [`append_audits`]).
@@ -363,8 +370,14 @@ pub(super) async fn append_audit(
     on: On<'_>,
     event: &AuditEvent,
 ) -> Result<AuditRecord, StoreError> {
-    append_audits(on, std::iter::once(event))
+    let (seq, prev_hash, hash) = append_audits(on, std::iter::once(event))
         .await?
         .pop()
-        .ok_or_else(|| StoreError::Corrupt("audit entry not appended".into()))
+        .ok_or_else(|| StoreError::Corrupt("audit entry not appended".into()))?;
+    Ok(AuditRecord {
+        seq,
+        event: event.clone(),
+        prev_hash,
+        hash,
+    })
 }
