@@ -248,6 +248,9 @@ enum LeafKeySource<'a> {
 struct PreparedLeaf {
     template: CertificateTemplate,
     subject: Name,
+    /// `subject` as RFC 4514 text, made once (formatting a name looks up every attribute
+    /// type's name in const-oid's table).
+    subject_text: String,
     sans: Vec<SubjectAltName>,
     profile: ProfileName,
     key_desc: PublicKeyDescription,
@@ -268,7 +271,7 @@ impl PreparedLeaf {
         let cert = NewCertificate {
             issuer_ca_id: Some(issuer.record.id),
             serial: t.serial.clone(),
-            subject: self.subject.to_string(),
+            subject: self.subject_text.clone(),
             sans: self.sans.clone(),
             profile: CertificateProfile::Leaf(self.profile),
             key_type: self.key_desc,
@@ -950,6 +953,7 @@ impl<S: Store> Authority<S> {
 
         Ok(PreparedLeaf {
             template,
+            subject_text: subject.to_string(),
             subject,
             sans,
             profile: profile.name,
@@ -980,7 +984,7 @@ impl<S: Store> Authority<S> {
                 action: crate::audit::AuditAction::CertSigning,
                 ca: Some(ca.name.clone()),
                 serial: Some(leaf.template.serial.to_hex()),
-                details: serde_json::json!({"profile": leaf.profile.as_str(), "subject": leaf.subject.to_string()}),
+                details: serde_json::json!({"profile": leaf.profile.as_str(), "subject": leaf.subject_text}),
             },
         };
         match self.store.begin_signing(&intent).await? {
