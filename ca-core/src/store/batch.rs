@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::group::{Done, Op};
-use super::sql::{param_list, sql, sql_built, values_list, On};
+use super::sql::{param_list, sql_built, values_list, On};
 use super::{
     CertificateRecord, CertificateStatus, IssuerId, NewCertificate, SigningIntent, SigningRefusal,
     StoreError,
@@ -19,12 +19,11 @@ use super::{
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
 
 /// Applies `ops` inside the caller's write transaction; answers in the same order. An
-/// error means the whole batch must be rolled back.
+/// error means the whole batch must be rolled back. A batch costs five statements
+/// whatever its size: what it must read, the serials, the certificates, the audit entries.
 pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
     let mut done: Vec<Option<Done>> = ops.iter().map(|_| None).collect();
     let mut audits: Vec<(usize, &AuditEvent)> = Vec::new();
-
-    // 1. Signing checks and serial reservations.
     let signs: Vec<(usize, &SigningIntent)> = ops
         .iter()
         .enumerate()
@@ -33,29 +32,6 @@ pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, St
             Op::Commit { .. } => None,
         })
         .collect();
-    if !signs.is_empty() {
-        let refusals = signing_refusals(on.again(), signs.iter().map(|(_, s)| *s)).await?;
-        let mut allowed = Vec::with_capacity(signs.len());
-        for ((i, intent), refusal) in signs.iter().zip(refusals) {
-            match refusal {
-                Some(r) => done[*i] = Some(Done::Signed(Err(r))),
-                None => {
-                    allowed.push(*intent);
-                    audits.push((*i, &intent.audit));
-                    done[*i] = Some(Done::Signed(Ok(())));
-                }
-            }
-        }
-        reserve_serials(
-            on.again(),
-            allowed
-                .iter()
-                .map(|s| (s.issuer_key_id.as_str(), s.serial.to_hex(), s.at)),
-        )
-        .await?;
-    }
-
-    // 2. Certificate commits.
     let mut commits: Vec<(usize, &NewCertificate, &str)> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         if let Op::Commit {
@@ -64,16 +40,38 @@ pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, St
             audit,
         } = op
         {
-            audits.push((i, audit));
             commits.push((i, cert, issuer_key_id.as_str()));
+            audits.push((i, audit));
         }
     }
+
+    // 1. Signing checks (and the audit chain's head).
+    let (refusals, head) = signing_refusals(on.again(), signs.iter().map(|(_, s)| *s)).await?;
+    let mut reserve = Vec::with_capacity(signs.len());
+    for ((i, intent), refusal) in signs.iter().zip(refusals) {
+        match refusal {
+            Some(r) => done[*i] = Some(Done::Signed(Err(r))),
+            None => {
+                reserve.push((
+                    intent.issuer_key_id.as_str(),
+                    intent.serial.to_hex(),
+                    intent.at,
+                ));
+                audits.push((*i, &intent.audit));
+                done[*i] = Some(Done::Signed(Ok(())));
+            }
+        }
+    }
+
+    // 2. Serials reserved for the intents and marked used by the commits, together.
+    let used: Vec<(&str, String)> = commits
+        .iter()
+        .map(|(_, c, k)| (*k, c.serial.to_hex()))
+        .collect();
+    settle_serials(on.again(), &reserve, &used).await?;
+
+    // 3. Certificate commits.
     if !commits.is_empty() {
-        mark_serials_used(
-            on.again(),
-            commits.iter().map(|(_, c, k)| (*k, c.serial.to_hex())),
-        )
-        .await?;
         let certs: Vec<&NewCertificate> = commits.iter().map(|(_, c, _)| *c).collect();
         let records = insert_certificates(on.again(), &certs, None).await?;
         for ((i, _, _), record) in commits.iter().zip(records) {
@@ -81,21 +79,22 @@ pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, St
         }
     }
 
-    // 3. The audit entries, chained in operation order.
+    // 4. The audit entries, chained in operation order after the head read in step 1.
     audits.sort_by_key(|(i, _)| *i);
-    append_audits(on, audits.iter().map(|(_, a)| *a)).await?;
+    append_audits_after(on, head, audits.iter().map(|(_, a)| *a)).await?;
     done.into_iter()
         .map(|d| d.ok_or_else(|| StoreError::Corrupt("an operation was not applied".into())))
         .collect()
 }
 
 /// Why each intent may not be signed (None: it may): the issuing CA's certificate is
-/// revoked, or the subject key is blocked. The one place these refusals are decided; one
-/// statement reads both for the whole batch.
+/// revoked, or the subject key is blocked. The one place these refusals are decided. One
+/// statement reads both for the whole batch, and with them the audit chain's head (the
+/// batch holds the write lock, so the head cannot move before its entries are appended).
 async fn signing_refusals<'i>(
     on: On<'_>,
     intents: impl Iterator<Item = &'i SigningIntent> + Clone,
-) -> Result<Vec<Option<SigningRefusal>>, StoreError> {
+) -> Result<(Vec<Option<SigningRefusal>>, AuditHead), StoreError> {
     let mut cas: Vec<(i64, &str)> = Vec::new();
     for intent in intents.clone() {
         let key = (intent.ca_certificate.0 .0, intent.ca_certificate.1.as_str());
@@ -104,26 +103,26 @@ async fn signing_refusals<'i>(
         }
     }
     let keys: Vec<&str> = intents.clone().map(|i| i.spki_sha256.as_str()).collect();
-    if cas.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut text = String::from(
-        "SELECT issuer_ca_id, serial, status, revocation_reason FROM certificates WHERE ",
-    );
-    for i in 0..cas.len() {
-        if i > 0 {
-            text.push_str(" OR ");
+    let mut text = String::from(AUDIT_HEAD_ROW);
+    if !cas.is_empty() {
+        text.push_str(
+            " UNION ALL SELECT 'ca', issuer_ca_id, serial, status, revocation_reason FROM certificates WHERE ",
+        );
+        for i in 0..cas.len() {
+            if i > 0 {
+                text.push_str(" OR ");
+            }
+            text.push_str(&format!(
+                "(issuer_ca_id = ${} AND serial = ${})",
+                2 * i + 1,
+                2 * i + 2
+            ));
         }
         text.push_str(&format!(
-            "(issuer_ca_id = ${} AND serial = ${})",
-            2 * i + 1,
-            2 * i + 2
+            " UNION ALL SELECT 'key', NULL, spki_sha256, NULL, NULL FROM blocked_keys WHERE spki_sha256 IN ({})",
+            param_list(2 * cas.len() + 1, keys.len())
         ));
     }
-    text.push_str(&format!(
-        " UNION ALL SELECT NULL, spki_sha256, NULL, NULL FROM blocked_keys WHERE spki_sha256 IN ({})",
-        param_list(2 * cas.len() + 1, keys.len())
-    ));
     let mut q = sql_built(text);
     for (ca, serial) in &cas {
         q = q.bind(*ca).bind(*serial);
@@ -133,22 +132,29 @@ async fn signing_refusals<'i>(
     }
     let mut ca_status: HashMap<(i64, String), Option<Option<u8>>> = HashMap::new();
     let mut blocked = HashSet::new();
-    for (ca, serial, status, reason) in q
-        .all_as::<(Option<i64>, String, Option<String>, Option<i64>)>(on)
+    let mut head = (0, GENESIS_HASH.to_owned());
+    for (kind, number, text, status, reason) in q
+        .all_as::<(String, Option<i64>, String, Option<String>, Option<i64>)>(on)
         .await?
     {
-        match (ca, status) {
-            (Some(ca), Some(status)) => {
+        match (kind.as_str(), number, status) {
+            ("head", Some(seq), _) => head = (seq, text),
+            ("ca", Some(ca), Some(status)) => {
                 let revoked = (CertificateStatus::parse(&status)? == CertificateStatus::Revoked)
                     .then(|| reason.and_then(|r| u8::try_from(r).ok()));
-                ca_status.insert((ca, serial), revoked);
+                ca_status.insert((ca, text), revoked);
+            }
+            ("key", _, _) => {
+                blocked.insert(text);
             }
             _ => {
-                blocked.insert(serial);
+                return Err(StoreError::Corrupt(format!(
+                    "a '{kind}' row of the batch read"
+                )))
             }
         }
     }
-    intents
+    let refusals = intents
         .map(|intent| {
             let (ca, serial) = (intent.ca_certificate.0 .0, &intent.ca_certificate.1);
             match ca_status.get(&(ca, serial.clone())) {
@@ -162,62 +168,115 @@ async fn signing_refusals<'i>(
                 Some(None) => Ok(None),
             }
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((refusals, head))
 }
+
+/// The audit chain's last entry: its sequence number and hash (0 and the genesis hash
+/// before the first).
+type AuditHead = (i64, String);
+
+/// The row of the audit chain's head, as the batch read and [`append_audits`] select it.
+const AUDIT_HEAD_ROW: &str = "SELECT 'head', seq, hash, NULL, NULL FROM (SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1) AS h";
 
 /// Reserves serials: (issuer key id, serial hex, time) each.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] when one was ever reserved before.
-pub(super) async fn reserve_serials<'k>(
+pub(super) async fn reserve_serials(
     on: On<'_>,
-    serials: impl ExactSizeIterator<Item = (&'k str, String, i64)>,
+    serials: &[(&str, String, i64)],
 ) -> Result<(), StoreError> {
-    let n = serials.len();
-    if n == 0 {
-        return Ok(());
-    }
-    let mut q = sql_built(values_list(
-        "INSERT INTO serials (issuer_key_id, serial, state, reserved_at)",
-        "(?, ?, 'reserved', ?)",
-        n,
-        1,
-    ));
-    for (kid, serial, at) in serials {
-        q = q.bind(kid).bind(serial).bind(at);
-    }
-    q.execute(on).await?;
-    Ok(())
+    settle_serials(on, serials, &[]).await
 }
 
-/// Marks reserved serials used: (issuer key id, serial hex) each.
+/// Marks reserved serials used: (issuer key id, serial hex) each. Inside a transaction,
+/// which an error leaves to be rolled back.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] when one was not reserved or is already used.
-pub(super) async fn mark_serials_used<'k>(
+pub(super) async fn mark_serials_used(
     on: On<'_>,
-    serials: impl ExactSizeIterator<Item = (&'k str, String)>,
+    serials: &[(&str, String)],
 ) -> Result<(), StoreError> {
-    let n = serials.len();
-    let sql_text = values_list(
-        "UPDATE serials SET state = 'used' WHERE state = 'reserved' AND (issuer_key_id, serial) IN (SELECT column1, column2 FROM (",
-        "(?, ?)",
-        n,
-        1,
-    ) + ") AS v)";
-    let mut q = sql_built(sql_text);
-    let mut last = String::new();
-    for (kid, serial) in serials {
-        last.clone_from(&serial);
-        q = q.bind(kid).bind(serial);
+    settle_serials(on, &[], serials).await
+}
+
+/// `reserved_at` of a row a use would insert for a serial never reserved: such a row is
+/// an error, and the transaction holding it is rolled back.
+const NOT_RESERVED: i64 = -1;
+
+/// The serial rules, in one statement: each serial in `reserve` (issuer key id, serial
+/// hex, time) is reserved unless it ever was before; each in `used` (issuer key id,
+/// serial hex) goes from reserved to used. An upsert does both: a new row is a
+/// reservation, a row already reserved becomes used, and `RETURNING` shows what happened
+/// to each.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when a serial to reserve was reserved before, or one to use
+/// was not reserved or is already used (a use inside a transaction, which must then be
+/// rolled back).
+async fn settle_serials(
+    on: On<'_>,
+    reserve: &[(&str, String, i64)],
+    used: &[(&str, String)],
+) -> Result<(), StoreError> {
+    let n = reserve.len() + used.len();
+    if n == 0 {
+        return Ok(());
     }
-    let changed = q.execute(on).await?.0;
-    if changed != n as u64 {
-        return Err(StoreError::Conflict(if n == 1 {
-            format!("serial {last} was not reserved or is already used")
-        } else {
-            "a serial was not reserved or is already used".into()
-        }));
+    let mut q = sql_built(
+        values_list(
+            "INSERT INTO serials (issuer_key_id, serial, state, reserved_at)",
+            "(?, ?, ?, ?)",
+            n,
+            1,
+        ) + " ON CONFLICT (issuer_key_id, serial) DO UPDATE SET state = 'used' \
+              WHERE serials.state = 'reserved' AND excluded.state = 'used' \
+              RETURNING issuer_key_id, serial, state, reserved_at",
+    );
+    for (kid, serial, at) in reserve {
+        q = q
+            .bind(*kid)
+            .bind(serial.as_str())
+            .bind("reserved")
+            .bind(*at);
+    }
+    for (kid, serial) in used {
+        q = q
+            .bind(*kid)
+            .bind(serial.as_str())
+            .bind("used")
+            .bind(NOT_RESERVED);
+    }
+    let mut done: HashMap<(String, String), (String, i64)> = HashMap::with_capacity(n);
+    for (kid, serial, state, at) in q.all_as::<(String, String, String, i64)>(on).await? {
+        done.insert((kid, serial), (state, at));
+    }
+    for (kid, serial, _) in reserve {
+        match done.get(&((*kid).to_owned(), serial.clone())) {
+            Some((state, _)) if state == "reserved" => {}
+            _ => {
+                return Err(StoreError::Conflict(format!(
+                    "serial {serial} was reserved before"
+                )))
+            }
+        }
+    }
+    for (kid, serial) in used {
+        match done.get(&((*kid).to_owned(), serial.clone())) {
+            Some((_, NOT_RESERVED)) => {
+                return Err(StoreError::Conflict(format!(
+                    "serial {serial} was not reserved"
+                )))
+            }
+            Some((state, _)) if state == "used" => {}
+            _ => {
+                return Err(StoreError::Conflict(format!(
+                    "serial {serial} is already used"
+                )))
+            }
+        }
     }
     Ok(())
 }
@@ -312,11 +371,7 @@ pub(super) async fn commit_one(
     issuer_key_id: &str,
     audit: &AuditEvent,
 ) -> Result<CertificateRecord, StoreError> {
-    mark_serials_used(
-        on.again(),
-        std::iter::once((issuer_key_id, cert.serial.to_hex())),
-    )
-    .await?;
+    mark_serials_used(on.again(), &[(issuer_key_id, cert.serial.to_hex())]).await?;
     let mut records = insert_certificates(on.again(), &[cert], None).await?;
     append_audits(on, std::iter::once(audit)).await?;
     records
@@ -331,14 +386,30 @@ pub(super) async fn append_audits<'a>(
     mut on: On<'_>,
     events: impl ExactSizeIterator<Item = &'a AuditEvent>,
 ) -> Result<Vec<(i64, String, String)>, StoreError> {
+    if events.len() == 0 {
+        return Ok(Vec::new());
+    }
+    let head = match sql_built(AUDIT_HEAD_ROW.to_owned())
+        .optional_as::<(String, i64, String, Option<String>, Option<i64>)>(on.again())
+        .await?
+    {
+        Some((_, seq, hash, _, _)) => (seq, hash),
+        None => (0, GENESIS_HASH.to_owned()),
+    };
+    append_audits_after(on, head, events).await
+}
+
+/// [`append_audits`] after `head`, read in the caller's write transaction.
+async fn append_audits_after<'a>(
+    on: On<'_>,
+    head: AuditHead,
+    events: impl ExactSizeIterator<Item = &'a AuditEvent>,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
     let n = events.len();
     if n == 0 {
         return Ok(Vec::new());
     }
-    let head: Option<(i64, String)> = sql("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .optional_as(on.again())
-        .await?;
-    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let (mut seq, mut prev) = head;
     let mut q = sql_built(values_list(
         "INSERT INTO audit (seq, at, action, ca, serial, details, prev_hash, hash)",
         "(?, ?, ?, ?, ?, ?, ?, ?)",

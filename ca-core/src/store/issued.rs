@@ -57,11 +57,7 @@ impl SerialStore for AnyStore {
         serial: &SerialNumber,
         at: i64,
     ) -> Result<(), StoreError> {
-        super::batch::reserve_serials(
-            self.pool.on(),
-            std::iter::once((issuer_key_id, serial.to_hex(), at)),
-        )
-        .await
+        super::batch::reserve_serials(self.pool.on(), &[(issuer_key_id, serial.to_hex(), at)]).await
     }
 
     async fn unused_serials(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -117,11 +113,7 @@ impl CaStore for AnyStore {
             }
             other => other,
         })?;
-        mark_serials_used(
-            tx.on(),
-            std::iter::once((issuer_key_id, cert.serial.to_hex())),
-        )
-        .await?;
+        mark_serials_used(tx.on(), &[(issuer_key_id, cert.serial.to_hex())]).await?;
         insert_certificates(tx.on(), &[cert], Some(IssuerId(id))).await?;
         append_audit(tx.on(), audit).await?;
         let record = ca_by_id_on(tx.on(), IssuerId(id)).await?;
