@@ -89,8 +89,8 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// Pages in SQLite's write-ahead log before a commit copies them into the database file
-/// (a checkpoint). Issuance dirties index pages at random places (serials are random), and
-/// a page changed by many commits between two checkpoints is copied once: at 16 384 pages
+/// (a checkpoint). A page changed by many commits between two checkpoints is copied once
+/// (the right edges of the indexes, the table pages being filled): at 16 384 pages
 /// (64 MiB of log) rather than SQLite's default 1 000, P-256 issuance over 40 000
 /// certificates ran at 6 150/s rather than 4 200–4 500/s (`caforge bench issue`, same
 /// day). `journal_size_limit` trims the log file back to that size after a checkpoint.

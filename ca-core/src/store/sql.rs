@@ -193,82 +193,31 @@ pub(super) enum Arg<'a> {
     Bool(bool),
 }
 
-impl From<i64> for Arg<'_> {
-    fn from(v: i64) -> Self {
-        Arg::Int(Some(v))
-    }
+/// `From<$t> for Arg` for each `$t => |v| expression` given.
+macro_rules! arg_from {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {
+        $(impl<'a> From<$t> for Arg<'a> {
+            fn from($v: $t) -> Self {
+                $e
+            }
+        })*
+    };
 }
 
-impl From<Option<i64>> for Arg<'_> {
-    fn from(v: Option<i64>) -> Self {
-        Arg::Int(v)
-    }
-}
-
-impl From<bool> for Arg<'_> {
-    fn from(v: bool) -> Self {
-        Arg::Bool(v)
-    }
-}
-
-impl<'a> From<&'a str> for Arg<'a> {
-    fn from(v: &'a str) -> Self {
-        Arg::Text(Some(Cow::Borrowed(v)))
-    }
-}
-
-impl<'a> From<&'a String> for Arg<'a> {
-    fn from(v: &'a String) -> Self {
-        Arg::Text(Some(Cow::Borrowed(v)))
-    }
-}
-
-impl From<String> for Arg<'_> {
-    fn from(v: String) -> Self {
-        Arg::Text(Some(Cow::Owned(v)))
-    }
-}
-
-impl<'a> From<Option<&'a str>> for Arg<'a> {
-    fn from(v: Option<&'a str>) -> Self {
-        Arg::Text(v.map(Cow::Borrowed))
-    }
-}
-
-impl<'a> From<&'a Option<String>> for Arg<'a> {
-    fn from(v: &'a Option<String>) -> Self {
-        Arg::Text(v.as_deref().map(Cow::Borrowed))
-    }
-}
-
-impl From<Option<String>> for Arg<'_> {
-    fn from(v: Option<String>) -> Self {
-        Arg::Text(v.map(Cow::Owned))
-    }
-}
-
-impl<'a> From<&'a [u8]> for Arg<'a> {
-    fn from(v: &'a [u8]) -> Self {
-        Arg::Bytes(Some(Cow::Borrowed(v)))
-    }
-}
-
-impl<'a> From<&'a Vec<u8>> for Arg<'a> {
-    fn from(v: &'a Vec<u8>) -> Self {
-        Arg::Bytes(Some(Cow::Borrowed(v)))
-    }
-}
-
-impl From<Vec<u8>> for Arg<'_> {
-    fn from(v: Vec<u8>) -> Self {
-        Arg::Bytes(Some(Cow::Owned(v)))
-    }
-}
-
-impl<'a> From<Option<&'a [u8]>> for Arg<'a> {
-    fn from(v: Option<&'a [u8]>) -> Self {
-        Arg::Bytes(v.map(Cow::Borrowed))
-    }
+arg_from! {
+    i64 => |v| Arg::Int(Some(v)),
+    Option<i64> => |v| Arg::Int(v),
+    bool => |v| Arg::Bool(v),
+    &'a str => |v| Arg::Text(Some(Cow::Borrowed(v))),
+    &'a String => |v| Arg::Text(Some(Cow::Borrowed(v))),
+    String => |v| Arg::Text(Some(Cow::Owned(v))),
+    Option<&'a str> => |v| Arg::Text(v.map(Cow::Borrowed)),
+    &'a Option<String> => |v| Arg::Text(v.as_deref().map(Cow::Borrowed)),
+    Option<String> => |v| Arg::Text(v.map(Cow::Owned)),
+    &'a [u8] => |v| Arg::Bytes(Some(Cow::Borrowed(v))),
+    &'a Vec<u8> => |v| Arg::Bytes(Some(Cow::Borrowed(v))),
+    Vec<u8> => |v| Arg::Bytes(Some(Cow::Owned(v))),
+    Option<&'a [u8]> => |v| Arg::Bytes(v.map(Cow::Borrowed)),
 }
 
 /// One statement and its arguments.
