@@ -719,7 +719,7 @@ impl<S: Store> Authority<S> {
             sm2_id,
             key_id: hex::encode_upper(&key_id),
             subject: subject_text,
-            serial: serial.to_hex(),
+            serial: serial.clone(),
             not_before: cert.not_before,
             not_after: cert.not_after,
             path_len,
@@ -974,7 +974,7 @@ impl<S: Store> Authority<S> {
     async fn sign_leaf(&self, issuer: &Issuer, leaf: &PreparedLeaf) -> Result<Vec<u8>> {
         let ca = &issuer.record;
         let intent = SigningIntent {
-            ca_certificate: (ca.parent_id.unwrap_or(ca.id), ca.serial.clone()),
+            ca_certificate: (ca.parent_id.unwrap_or(ca.id), ca.serial.to_hex()),
             issuer_key_id: leaf.issuer_kid_hex.clone(),
             serial: leaf.template.serial.clone(),
             spki_sha256: leaf.spki_hash.clone(),
@@ -1008,7 +1008,7 @@ impl<S: Store> Authority<S> {
     pub async fn ca_certificate(&self, ca: &CaRecord) -> Result<CertificateRecord> {
         let issuer = ca.parent_id.unwrap_or(ca.id);
         self.store
-            .certificates_by_serial(&ca.serial)
+            .certificates_by_serial(&ca.serial.to_hex())
             .await?
             .into_iter()
             .find(|c| c.issuer_ca_id == issuer)

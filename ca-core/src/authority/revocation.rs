@@ -336,7 +336,7 @@ impl<S: Store> Authority<S> {
         req: &RevokeRequest,
     ) -> Result<RevocationPlan> {
         let issuer = self.store.ca_by_id(cert.issuer_ca_id).await?;
-        if issuer.parent_id.is_none() && issuer.serial == cert.serial.to_hex() {
+        if issuer.parent_id.is_none() && issuer.serial == cert.serial {
             return Err(Error::Invalid(format!(
                 "'{}' is a self-signed root: no CRL can revoke it; remove it from relying parties' trust stores instead",
                 issuer.name

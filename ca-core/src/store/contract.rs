@@ -29,7 +29,7 @@ pub(crate) fn new_ca(name: &str, serial: &SerialNumber) -> NewCa {
         sm2_id: String::new(),
         key_id: format!("{name}-kid"),
         subject: format!("CN={name}"),
-        serial: serial.to_hex(),
+        serial: serial.clone(),
         not_before: 1,
         not_after: 2_000_000_000,
         path_len: Some(1),
@@ -270,8 +270,7 @@ fn intent(ca: IssuerId, ca_serial: &SerialNumber, serial: &SerialNumber) -> Sign
 async fn signing<S: Store>(store: &S) {
     let root = root(store, &unique("signing")).await;
     let ca = root.id;
-    let ca_serial =
-        &SerialNumber::from_bytes(&hex::decode(&root.serial).expect("hex")).expect("serial");
+    let ca_serial = &root.serial;
     let audit_len = || async { store.audit_log().await.expect("log").len() };
     let before = audit_len().await;
     let serial = SerialNumber::random().expect("rng");

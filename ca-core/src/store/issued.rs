@@ -90,7 +90,7 @@ impl CaStore for AnyStore {
         .bind(ca.sm2_id.as_str())
         .bind(ca.key_id.as_str())
         .bind(ca.subject.as_str())
-        .bind(ca.serial.as_str())
+        .bind(ca.serial.to_hex())
         .bind(ca.not_before)
         .bind(ca.not_after)
         .bind(ca.path_len.map(i64::from))

@@ -212,7 +212,7 @@ pub struct CaRecord {
     /// Subject DN (RFC 4514).
     pub subject: String,
     /// Serial of the CA's own certificate.
-    pub serial: String,
+    pub serial: SerialNumber,
     /// notBefore (Unix seconds).
     pub not_before: i64,
     /// notAfter (Unix seconds).
@@ -251,7 +251,7 @@ pub struct NewCa {
     /// Subject DN.
     pub subject: String,
     /// Certificate serial.
-    pub serial: String,
+    pub serial: SerialNumber,
     /// notBefore.
     pub not_before: i64,
     /// notAfter.

@@ -26,7 +26,7 @@ pub(super) fn ca_from_row(row: &Row) -> Result<CaRecord, StoreError> {
         sm2_id: row.get("sm2_id")?,
         key_id: row.get("key_id")?,
         subject: row.get("subject")?,
-        serial: row.get("serial")?,
+        serial: serial_from(&row.get::<String>("serial")?)?,
         not_before: row.get("not_before")?,
         not_after: row.get("not_after")?,
         path_len: path_len
