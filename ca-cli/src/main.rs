@@ -103,7 +103,28 @@ enum Command {
     Quickstart(commands::quickstart::Args),
 }
 
+/// Ends the process quietly, with success, when the reader of stdout went away
+/// (`caforge cert list | head -1`): `println!` reports that by panicking, and it is no fault
+/// of ours (JSON output handles it in `output::print_json`). Every other panic goes to the
+/// default hook.
+fn quiet_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

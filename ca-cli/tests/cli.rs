@@ -142,27 +142,36 @@ fn exit_codes_follow_the_kind_of_error() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// A reader that goes away (`caforge cert list --format json | head -1`) ends the listing
-/// quietly: no panic, success.
+/// A reader that goes away (`caforge cert list --format json | head -1`, `caforge ca list
+/// | head -1`) ends the listing quietly: no panic, success — as JSON and as text.
 #[test]
 fn a_closed_stdout_is_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("h");
     assert!(caforge(&home, &["init"]).0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caforge"))
-        .env_remove("CAFORGE_HOME")
-        .env_remove("CAFORGE_DB")
-        .arg("--home")
-        .arg(&home)
-        .args(["cert", "list", "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close the reading end before caforge has opened its store, let alone written.
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(out.status.success(), "{err}");
+    let root = ["ca", "create-root", "--name", "root", "--key-type", "p256"];
+    assert!(caforge(&home, &root).0);
+    for args in [
+        &["cert", "list", "--format", "json"][..],
+        &["ca", "list", "--format", "json"][..],
+        &["ca", "list"][..],
+        &["cert", "list"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_caforge"))
+            .env_remove("CAFORGE_HOME")
+            .env_remove("CAFORGE_DB")
+            .arg("--home")
+            .arg(&home)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before caforge has opened its store, let alone written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.status.success(), "{args:?}: {err}");
+    }
 }
