@@ -286,6 +286,21 @@ async fn signing<S: Store>(store: &S) {
         store.begin_signing(&intent(ca, ca_serial, &serial)).await,
         Err(StoreError::Conflict(_))
     ));
+    // An issuing CA whose certificate is not in the store: not found, nothing reserved or
+    // audited.
+    let stray = SerialNumber::random().expect("rng");
+    let unknown_ca = SerialNumber::random().expect("rng");
+    assert!(matches!(
+        store.begin_signing(&intent(ca, &unknown_ca, &stray)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(audit_len().await, before + 1, "no entry for the refusal");
+    assert!(!store
+        .unused_serials()
+        .await
+        .expect("unused")
+        .iter()
+        .any(|(_, s)| *s == stray.to_hex()));
     let leaf = store
         .commit_certificate(
             &new_cert(Some(ca), &serial, 100),
