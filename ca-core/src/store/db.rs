@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection as _, PgConnection, SqliteConnection};
+use sqlx::{Connection as _, PgConnection};
 
 use super::batch::apply_in;
 use super::group::{Batcher, Done, GroupCommit, Op};
 use super::marks::Marks;
-use super::sql::{lock_for_writing, sql, Changed, Dialect, Pool, Sql, Tx};
+use super::sql::{lock_for_writing, sql, Changed, Dialect, On, Pool, Sql, Tx};
 use super::{redact_url, StoreError};
 
 /// SQLite's migrations, applied in order and recorded in `caforge_migrations`.
@@ -117,8 +117,9 @@ enum WriterConnect {
     /// From the pool, per batch (an in-memory SQLite database is the pool's one
     /// connection).
     SqlitePool,
-    /// A SQLite connection of its own, whose page cache stays valid between batches.
-    Sqlite(Box<SqliteConnectOptions>),
+    /// A SQLite connection of its own on this database file, whose page cache stays valid
+    /// between batches, driven directly on the writer's thread ([`open_lite`]).
+    Sqlite(std::path::PathBuf),
     /// A PostgreSQL connection of its own.
     Postgres(Box<PgConnectOptions>),
 }
@@ -160,20 +161,10 @@ impl AnyStore {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-        // The writer's page cache outlives its batches: give it room for the indexes. Its
-        // statement journals stay in memory: a batch's multi-row insert (at most
-        // `MAX_BATCH` certificates) would otherwise spill one to a temporary file every
-        // batch. Other connections keep SQLite's default, so a large CRL's statement
-        // journal goes to a file instead of the heap.
         let writer = if memory {
             WriterConnect::SqlitePool
         } else {
-            WriterConnect::Sqlite(Box::new(
-                options
-                    .clone()
-                    .pragma("cache_size", "-16384")
-                    .pragma("temp_store", "memory"),
-            ))
+            WriterConnect::Sqlite(path.into())
         };
         let pool = SqlitePoolOptions::new()
             // One in-memory database exists per connection: keep exactly one.
@@ -359,8 +350,29 @@ pub(super) struct BatchWriter {
 }
 
 enum WriterConn {
-    Sqlite(SqliteConnection),
+    Sqlite(rusqlite::Connection),
     Postgres(PgConnection),
+}
+
+/// The group commit's SQLite connection: the pool's settings (WAL, `synchronous=FULL`,
+/// foreign keys, busy timeout, checkpoint size), and a page cache that outlives its
+/// batches, with room for the indexes. Its statement journals stay in memory: a batch's
+/// multi-row insert (at most `MAX_BATCH` certificates) would otherwise spill one to a
+/// temporary file every batch. Other connections keep SQLite's default, so a large CRL's
+/// statement journal goes to a file instead of the heap.
+fn open_lite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // A batch's statements differ in text with its size: keep them prepared.
+    conn.set_prepared_statement_cache_capacity(4 * super::group::MAX_BATCH);
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};
+         PRAGMA journal_size_limit = {};
+         PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+        WAL_CHECKPOINT_PAGES * 4096
+    ))?;
+    Ok(conn)
 }
 
 impl Batcher for BatchWriter {
@@ -370,17 +382,24 @@ impl Batcher for BatchWriter {
                 let mut tx = self.pool.write_tx().await?;
                 finish(apply_in(tx.on(), ops).await, tx).await
             }
-            (WriterConnect::Sqlite(options), slot) => {
+            (WriterConnect::Sqlite(path), slot) => {
                 if slot.is_none() {
-                    *slot = Some(WriterConn::Sqlite(
-                        SqliteConnection::connect_with(options).await?,
-                    ));
+                    *slot = Some(WriterConn::Sqlite(open_lite(path)?));
                 }
                 let Some(WriterConn::Sqlite(conn)) = slot else {
                     return Err(StoreError::Internal("writer connection".into()));
                 };
-                let mut tx = Tx::Sqlite(conn.begin_with("BEGIN IMMEDIATE").await?);
-                finish(apply_in(tx.on(), ops).await, tx).await
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                match apply_in(On::Lite(conn), ops).await {
+                    Ok(done) => conn
+                        .execute_batch("COMMIT")
+                        .map(|()| done)
+                        .map_err(Into::into),
+                    Err(e) => {
+                        conn.execute_batch("ROLLBACK")?;
+                        Err(e)
+                    }
+                }
             }
             (WriterConnect::Postgres(options), slot) => {
                 if slot.is_none() {

@@ -49,7 +49,7 @@ pub enum StoreError {
     NotFound(String),
     /// The database answered with an error.
     #[error("database: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database cannot be reached (connection refused or lost, pool exhausted).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -105,7 +105,43 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::ColumnIndexOutOfBounds { .. }
             | sqlx::Error::Decode(_)
             | sqlx::Error::RowNotFound => StoreError::Corrupt(e.to_string()),
-            other => StoreError::Database(other),
+            other => StoreError::Database(Box::new(other)),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::ConstraintViolation)
+                if matches!(
+                    e.sqlite_error().map(|f| f.extended_code),
+                    Some(
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    )
+                ) =>
+            {
+                StoreError::Conflict(e.to_string())
+            }
+            Some(
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull,
+            ) => StoreError::Unavailable(e.to_string()),
+            _ => match e {
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::InvalidColumnIndex(_)
+                | rusqlite::Error::InvalidColumnName(_)
+                | rusqlite::Error::IntegralValueOutOfRange(..) => {
+                    StoreError::Corrupt(e.to_string())
+                }
+                other => StoreError::Database(Box::new(other)),
+            },
         }
     }
 }

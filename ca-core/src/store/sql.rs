@@ -4,7 +4,9 @@
 //! the n-th argument too) in SQL both databases accept (`RETURNING`, `ON CONFLICT`,
 //! `IS NOT DISTINCT FROM`). A [`Sql`] collects its arguments as plain values and binds them
 //! to the driver of the connection it runs on; rows come back as a [`Row`] read by column
-//! name or position with the same types on both. What really differs between the two —
+//! name or position with the same types on both. The SQLite group commit's writer runs
+//! the same statements on a connection of its own, driven directly on its thread
+//! ([`On::Lite`]). What really differs between the two databases —
 //! how a write transaction takes the store-wide lock, how a read sees one snapshot — is
 //! in [`Pool::write_tx`] and [`Pool::snapshot`], and nowhere else in this file.
 
@@ -29,26 +31,64 @@ pub(super) enum Dialect {
     Postgres,
 }
 
-/// A value both drivers decode the same way (`i64`, `String`, `Vec<u8>`, `bool`, options).
+/// A value every driver decodes the same way (`i64`, `String`, `Vec<u8>`, `bool`,
+/// options).
 pub(super) trait Value:
-    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + rusqlite::types::FromSql
 {
 }
 
 impl<T> Value for T where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    T: for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + rusqlite::types::FromSql
 {
 }
 
-/// A row both drivers turn into the same Rust value (tuples of [`Value`]s).
+/// A row every driver turns into the same Rust value (tuples of [`Value`]s).
 pub(super) trait FromBoth:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromLite + Send + Unpin
 {
 }
 
 impl<T> FromBoth for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromLite + Send + Unpin
 {
+}
+
+/// A tuple read from a [`LiteRow`], column by column.
+pub(super) trait FromLite: Sized {
+    /// The row's columns, in order.
+    ///
+    /// # Errors
+    /// Too few columns, or a value of another type.
+    fn from_lite(row: &LiteRow) -> Result<Self, StoreError>;
+}
+
+/// `FromLite` for tuples of the listed arities.
+macro_rules! from_lite {
+    ($(($($t:ident $i:tt),+))*) => {$(
+        impl<$($t: Value),+> FromLite for ($($t,)+) {
+            fn from_lite(row: &LiteRow) -> Result<Self, StoreError> {
+                Ok(($(row.at::<$t>($i)?,)+))
+            }
+        }
+    )*};
+}
+
+from_lite! {
+    (A 0)
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, E 4)
+    (A 0, B 1, C 2, D 3, E 4, F 5)
 }
 
 /// A connection pool on either database.
@@ -158,6 +198,9 @@ impl Tx<'_> {
 
 /// Where one statement runs: a pool, or a connection (inside a transaction).
 pub(super) enum On<'c> {
+    /// The group commit's own SQLite connection, driven directly on the writer's thread
+    /// (no hop to a driver thread per statement and per row).
+    Lite(&'c mut rusqlite::Connection),
     /// Any connection of a SQLite pool.
     SqlitePool(&'c SqlitePool),
     /// Any connection of a PostgreSQL pool.
@@ -172,6 +215,7 @@ impl On<'_> {
     /// The same place, borrowed again for one more statement.
     pub(super) fn again(&mut self) -> On<'_> {
         match self {
+            On::Lite(c) => On::Lite(c),
             On::SqlitePool(p) => On::SqlitePool(p),
             On::PgPool(p) => On::PgPool(p),
             On::Sqlite(c) => On::Sqlite(c),
@@ -240,12 +284,14 @@ pub(super) fn sql<'a>(text: &'static str) -> Sql<'a> {
 /// from a value, which is always an argument).
 pub(super) fn sql_built<'a>(text: String) -> Sql<'a> {
     Sql {
+        // A batch's statement binds thousands: room for one argument per mark at once.
+        args: Vec::with_capacity(text.bytes().filter(|&b| b == b'$').count()),
         text: Cow::Owned(text),
-        args: Vec::new(),
     }
 }
 
 /// The number of rows a statement changed.
+#[derive(Debug)]
 pub(super) struct Changed(pub(super) u64);
 
 /// Binds `$args` to the driver query `$q`.
@@ -268,22 +314,25 @@ macro_rules! bind_all {
 macro_rules! run {
     ($self:ident, $on:ident, $method:ident, $wrap:expr) => {{
         let (text, args) = $self.text_for(&$on)?;
-        let text = sqlx::AssertSqlSafe(text);
         match $on {
+            // Read through `all`, which takes it before this.
+            On::Lite(_) => Err(StoreError::Internal(
+                "a writer statement off its path".into(),
+            )),
             On::SqlitePool(p) => {
-                let q = bind_all!(sqlx::query::<Sqlite>(text), args);
+                let q = bind_all!(sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(text)), args);
                 $wrap(q.$method(p).await, Row::Sqlite)
             }
             On::Sqlite(c) => {
-                let q = bind_all!(sqlx::query::<Sqlite>(text), args);
+                let q = bind_all!(sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(text)), args);
                 $wrap(q.$method(c).await, Row::Sqlite)
             }
             On::PgPool(p) => {
-                let q = bind_all!(sqlx::query::<Postgres>(text), args);
+                let q = bind_all!(sqlx::query::<Postgres>(sqlx::AssertSqlSafe(text)), args);
                 $wrap(q.$method(p).await, Row::Postgres)
             }
             On::Postgres(c) => {
-                let q = bind_all!(sqlx::query::<Postgres>(text), args);
+                let q = bind_all!(sqlx::query::<Postgres>(sqlx::AssertSqlSafe(text)), args);
                 $wrap(q.$method(c).await, Row::Postgres)
             }
         }
@@ -303,8 +352,14 @@ impl<'a> Sql<'a> {
     /// Database errors.
     pub(super) async fn execute(self, on: On<'_>) -> Result<Changed, StoreError> {
         let (text, args) = self.text_for(&on)?;
+        if let On::Lite(c) = on {
+            let mut statement = c.prepare_cached(&text)?;
+            lite_bind(&mut statement, &args)?;
+            return Ok(Changed(statement.raw_execute()? as u64));
+        }
         let text = sqlx::AssertSqlSafe(text);
         let n = match on {
+            On::Lite(_) => 0,
             On::SqlitePool(p) => bind_all!(sqlx::query::<Sqlite>(text), args)
                 .execute(p)
                 .await?
@@ -336,6 +391,10 @@ impl<'a> Sql<'a> {
         ) -> Result<Vec<Row>, StoreError> {
             Ok(r?.into_iter().map(f).collect())
         }
+        if let On::Lite(c) = on {
+            let (text, args) = plain_marks(self.text, self.args)?;
+            return lite_rows(c, &text, &args);
+        }
         run!(self, on, fetch_all, wrap)
     }
 
@@ -350,6 +409,9 @@ impl<'a> Sql<'a> {
         ) -> Result<Option<Row>, StoreError> {
             Ok(r?.map(f))
         }
+        if let On::Lite(_) = on {
+            return Ok(self.all(on).await?.into_iter().next());
+        }
         run!(self, on, fetch_optional, wrap)
     }
 
@@ -360,6 +422,14 @@ impl<'a> Sql<'a> {
     pub(super) async fn one(self, on: On<'_>) -> Result<Row, StoreError> {
         fn wrap<R>(r: Result<R, sqlx::Error>, f: fn(R) -> Row) -> Result<Row, StoreError> {
             Ok(f(r?))
+        }
+        if let On::Lite(_) = on {
+            return self
+                .all(on)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::Corrupt("a statement returned no row".into()));
         }
         run!(self, on, fetch_one, wrap)
     }
@@ -427,8 +497,12 @@ impl<'a> Sql<'a> {
     /// The rows as they arrive.
     pub(super) fn stream<'c>(self, on: On<'c>) -> Result<Rows<'c>, StoreError> {
         let (text, args) = self.text_for(&on)?;
+        if let On::Lite(c) = on {
+            return Ok(Rows::Lite(lite_rows(c, &text, &args)?.into_iter()));
+        }
         let text = sqlx::AssertSqlSafe(text);
         Ok(match on {
+            On::Lite(_) => Rows::Lite(Vec::new().into_iter()),
             On::SqlitePool(p) => {
                 Rows::Sqlite(bind_all!(sqlx::query::<Sqlite>(text), args).fetch(p))
             }
@@ -446,7 +520,7 @@ impl<'a> Sql<'a> {
     /// with [`plain_marks`] for SQLite.
     fn text_for(self, on: &On<'_>) -> Result<(Cow<'static, str>, Vec<Arg<'a>>), StoreError> {
         match on {
-            On::SqlitePool(_) | On::Sqlite(_) => plain_marks(self.text, self.args),
+            On::Lite(_) | On::SqlitePool(_) | On::Sqlite(_) => plain_marks(self.text, self.args),
             On::PgPool(_) | On::Postgres(_) => Ok((self.text, self.args)),
         }
     }
@@ -515,8 +589,83 @@ fn plain_marks<'a>(
     Ok((Cow::Owned(out), args))
 }
 
+/// Binds `args` to the `?` marks of `statement`, in order.
+fn lite_bind(statement: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
+    statement.clear_bindings();
+    for (i, a) in args.iter().enumerate() {
+        let i = i + 1;
+        match a {
+            Arg::Int(v) => statement.raw_bind_parameter(i, v)?,
+            Arg::Text(v) => statement.raw_bind_parameter(i, v.as_deref())?,
+            Arg::Bytes(v) => statement.raw_bind_parameter(i, v.as_deref())?,
+            Arg::Bool(v) => statement.raw_bind_parameter(i, v)?,
+        }
+    }
+    Ok(())
+}
+
+/// Runs a statement on the writer's own SQLite connection; every row it returns.
+fn lite_rows(
+    conn: &mut rusqlite::Connection,
+    text: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<Row>, StoreError> {
+    let mut statement = conn.prepare_cached(text)?;
+    lite_bind(&mut statement, args)?;
+    let columns: std::sync::Arc<[String]> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let width = columns.len();
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..width)
+            .map(|i| row.get::<_, rusqlite::types::Value>(i))
+            .collect::<Result<_, _>>()?;
+        out.push(Row::Lite(LiteRow {
+            columns: columns.clone(),
+            values,
+        }));
+    }
+    Ok(out)
+}
+
+/// A row read on the writer's own SQLite connection.
+pub(super) struct LiteRow {
+    columns: std::sync::Arc<[String]>,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl LiteRow {
+    /// The column at `index` (0-based).
+    fn at<T: Value>(&self, index: usize) -> Result<T, StoreError> {
+        let value = self.values.get(index).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "a row of {} columns has no column {index}",
+                self.values.len()
+            ))
+        })?;
+        T::column_result(value.into())
+            .map_err(|e| StoreError::Corrupt(format!("column {index}: {e}")))
+    }
+
+    /// The column named `col`.
+    fn get<T: Value>(&self, col: &str) -> Result<T, StoreError> {
+        let index = self
+            .columns
+            .iter()
+            .position(|c| c == col)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column '{col}'")))?;
+        self.at(index)
+    }
+}
+
 /// Rows arriving from either database ([`Sql::stream`]).
 pub(super) enum Rows<'c> {
+    /// The writer's own SQLite connection (read in full).
+    Lite(std::vec::IntoIter<Row>),
     /// SQLite.
     Sqlite(futures_util::stream::BoxStream<'c, Result<SqliteRow, sqlx::Error>>),
     /// PostgreSQL.
@@ -530,6 +679,7 @@ impl Rows<'_> {
     /// Database errors.
     pub(super) async fn next(&mut self) -> Result<Option<Row>, StoreError> {
         Ok(match self {
+            Rows::Lite(rows) => rows.next(),
             Rows::Sqlite(s) => s.try_next().await?.map(Row::Sqlite),
             Rows::Postgres(s) => s.try_next().await?.map(Row::Postgres),
         })
@@ -538,6 +688,8 @@ impl Rows<'_> {
 
 /// A result row from either database.
 pub(super) enum Row {
+    /// The writer's own SQLite connection.
+    Lite(LiteRow),
     /// SQLite.
     Sqlite(SqliteRow),
     /// PostgreSQL.
@@ -551,6 +703,7 @@ impl Row {
     /// No such column, or a value of another type.
     pub(super) fn get<T: Value>(&self, col: &str) -> Result<T, StoreError> {
         Ok(match self {
+            Row::Lite(r) => r.get(col)?,
             Row::Sqlite(r) => r.try_get(col)?,
             Row::Postgres(r) => r.try_get(col)?,
         })
@@ -562,6 +715,7 @@ impl Row {
     /// No such column, or a value of another type.
     pub(super) fn at<T: Value>(&self, index: usize) -> Result<T, StoreError> {
         Ok(match self {
+            Row::Lite(r) => r.at(index)?,
             Row::Sqlite(r) => r.try_get(index)?,
             Row::Postgres(r) => r.try_get(index)?,
         })
@@ -573,6 +727,7 @@ impl Row {
     /// Columns of other types.
     pub(super) fn to<T: FromBoth>(&self) -> Result<T, StoreError> {
         Ok(match self {
+            Row::Lite(r) => T::from_lite(r)?,
             Row::Sqlite(r) => T::from_row(r)?,
             Row::Postgres(r) => T::from_row(r)?,
         })
@@ -631,6 +786,57 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The writer's own connection reads rows and reports errors as the drivers do.
+    #[tokio::test]
+    async fn the_writer_connection_reads_rows_and_reports_errors_by_kind() {
+        let mut conn = rusqlite::Connection::open_in_memory().expect("open");
+        let mut on = On::Lite(&mut conn);
+        sql("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, b BLOB)")
+            .execute(on.again())
+            .await
+            .expect("create");
+        let put = |k: &'static str, n: i64| {
+            sql("INSERT INTO t VALUES ($1, $2, $3)")
+                .bind(k)
+                .bind(n)
+                .bind(None::<&[u8]>)
+        };
+        assert_eq!(put("a", 1).execute(on.again()).await.expect("insert").0, 1);
+        put("b", 2).execute(on.again()).await.expect("insert");
+        // A uniqueness rule is a conflict, not a database fault.
+        let dup = put("a", 3).execute(on.again()).await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+        let rows: Vec<(String, i64, Option<Vec<u8>>)> =
+            sql("SELECT k, n, b FROM t WHERE n >= $1 ORDER BY $2, k")
+                .bind(1)
+                .bind(1)
+                .all_as(on.again())
+                .await
+                .expect("read");
+        assert_eq!(rows, [("a".into(), 1, None), ("b".into(), 2, None)]);
+        let row = sql("SELECT k, n FROM t WHERE k = $1")
+            .bind("b")
+            .one(on.again())
+            .await
+            .expect("one");
+        assert_eq!(row.get::<String>("k").expect("k"), "b");
+        assert_eq!(row.at::<i64>(1).expect("n"), 2);
+        // A value of another type, or a column that is not there, is a corrupt row.
+        assert!(matches!(row.at::<i64>(0), Err(StoreError::Corrupt(_))));
+        assert!(matches!(row.get::<i64>("z"), Err(StoreError::Corrupt(_))));
+        let none = sql("SELECT k FROM t WHERE k = $1")
+            .bind("z")
+            .optional(on.again())
+            .await
+            .expect("optional");
+        assert!(none.is_none());
+        let bad = sql("SELECT nope FROM t")
+            .all(on.again())
+            .await
+            .map(|r| r.len());
+        assert!(matches!(bad, Err(StoreError::Database(_))), "{bad:?}");
     }
 
     #[test]

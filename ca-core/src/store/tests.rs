@@ -234,8 +234,7 @@ async fn the_audit_log_is_append_only_in_the_database() {
         let err = sql::sql(text)
             .execute(store.pool.on())
             .await
-            .err()
-            .expect("the audit log must refuse changes");
+            .expect_err("the audit log must refuse changes");
         assert!(err.to_string().contains("append-only"), "{err}");
     }
     store.close().await;
