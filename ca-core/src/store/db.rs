@@ -54,6 +54,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../migrations/sqlite/0012_revocation_seq_partial.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_fewer_issuance_btrees.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations: the same tables in PostgreSQL types, plus the `NOTIFY`
