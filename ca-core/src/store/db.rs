@@ -345,7 +345,8 @@ impl AnyStore {
 }
 
 /// The group commit's writer: each batch is one write transaction on a connection of its
-/// own (opened on first use, and again after a failure), committed once.
+/// own (opened on first use, and again after a database fault or a transaction it could
+/// not end), committed once.
 pub(super) struct BatchWriter {
     pool: Pool,
     connect: WriterConnect,
@@ -367,8 +368,10 @@ enum WriterConn {
 fn open_lite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    // A batch's statements differ in text with its size: keep them prepared.
-    conn.set_prepared_statement_cache_capacity(4 * super::group::MAX_BATCH);
+    // A batch's statements differ in text with its size: keep the recent ones prepared
+    // (as many as sqlx keeps per connection, plus room: a statement for `MAX_BATCH` rows
+    // holds a few hundred KiB of program, so not one per size).
+    conn.set_prepared_statement_cache_capacity(128);
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};
@@ -393,17 +396,13 @@ impl Batcher for BatchWriter {
                 let Some(WriterConn::Sqlite(conn)) = slot else {
                     return Err(StoreError::Internal("writer connection".into()));
                 };
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-                match apply_in(On::Lite(conn), ops).await {
-                    Ok(done) => conn
-                        .execute_batch("COMMIT")
-                        .map(|()| done)
-                        .map_err(Into::into),
-                    Err(e) => {
-                        conn.execute_batch("ROLLBACK")?;
-                        Err(e)
-                    }
+                let out = apply_lite(conn, ops).await;
+                // A transaction still open here could not be rolled back: closing the
+                // connection ends it, rather than holding the write lock.
+                if !conn.is_autocommit() {
+                    *slot = None;
                 }
+                out
             }
             (WriterConnect::Postgres(options), slot) => {
                 if slot.is_none() {
@@ -428,6 +427,25 @@ impl Batcher for BatchWriter {
         }
         out
     }
+}
+
+/// Applies a batch in one write transaction on the writer's own SQLite connection. After a
+/// failure the transaction is rolled back if it is still open (SQLite ends some itself,
+/// e.g. on a full disk), and the failure itself is reported.
+async fn apply_lite(conn: &mut rusqlite::Connection, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let out = match apply_in(On::Lite(conn), ops).await {
+        Ok(done) => conn
+            .execute_batch("COMMIT")
+            .map(|()| done)
+            .map_err(Into::into),
+        Err(e) => Err(e),
+    };
+    if out.is_err() && !conn.is_autocommit() {
+        // If this fails too, the caller closes the connection.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    out
 }
 
 /// Commits `tx` after a batch applied, or rolls it back at once after a failure.

@@ -137,9 +137,8 @@ impl From<rusqlite::Error> for StoreError {
                 | rusqlite::Error::InvalidColumnType(..)
                 | rusqlite::Error::InvalidColumnIndex(_)
                 | rusqlite::Error::InvalidColumnName(_)
-                | rusqlite::Error::IntegralValueOutOfRange(..) => {
-                    StoreError::Corrupt(e.to_string())
-                }
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+                | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
                 other => StoreError::Database(Box::new(other)),
             },
         }

@@ -31,8 +31,8 @@ pub(super) enum Dialect {
     Postgres,
 }
 
-/// A value every driver decodes the same way (`i64`, `String`, `Vec<u8>`, `bool`,
-/// options).
+/// A value every driver decodes (`i64`, `String`, `Vec<u8>`, `bool`, options). One
+/// difference: sqlx reads a `Vec<u8>` from TEXT too, rusqlite only from a BLOB.
 pub(super) trait Value:
     for<'r> Decode<'r, Sqlite>
     + Type<Sqlite>
@@ -316,9 +316,7 @@ macro_rules! run {
         let (text, args) = $self.text_for(&$on)?;
         match $on {
             // Read through `all`, which takes it before this.
-            On::Lite(_) => Err(StoreError::Internal(
-                "a writer statement off its path".into(),
-            )),
+            On::Lite(_) => Err(off_path()),
             On::SqlitePool(p) => {
                 let q = bind_all!(sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(text)), args);
                 $wrap(q.$method(p).await, Row::Sqlite)
@@ -359,7 +357,7 @@ impl<'a> Sql<'a> {
         }
         let text = sqlx::AssertSqlSafe(text);
         let n = match on {
-            On::Lite(_) => 0,
+            On::Lite(_) => return Err(off_path()),
             On::SqlitePool(p) => bind_all!(sqlx::query::<Sqlite>(text), args)
                 .execute(p)
                 .await?
@@ -477,7 +475,8 @@ impl<'a> Sql<'a> {
         self.one(on).await?.to()
     }
 
-    /// Hands every row to `each` as it arrives (no row list is held), stopping at the first
+    /// Hands every row to `each` as it arrives (no row list is held, except on the group
+    /// commit's own SQLite connection, which reads them all first), stopping at the first
     /// error `each` returns.
     ///
     /// # Errors
@@ -502,7 +501,7 @@ impl<'a> Sql<'a> {
         }
         let text = sqlx::AssertSqlSafe(text);
         Ok(match on {
-            On::Lite(_) => Rows::Lite(Vec::new().into_iter()),
+            On::Lite(_) => return Err(off_path()),
             On::SqlitePool(p) => {
                 Rows::Sqlite(bind_all!(sqlx::query::<Sqlite>(text), args).fetch(p))
             }
@@ -587,6 +586,12 @@ fn plain_marks<'a>(
             .collect::<Result<_, _>>()?
     };
     Ok((Cow::Owned(out), args))
+}
+
+/// A statement on the writer's own connection that reached a driver's path (each method
+/// takes that connection first).
+fn off_path() -> StoreError {
+    StoreError::Internal("a statement on the writer's connection went down a driver's path".into())
 }
 
 /// Binds `args` to the `?` marks of `statement`, in order.
