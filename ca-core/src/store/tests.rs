@@ -263,6 +263,13 @@ async fn check_6d26787_fixture(store: &AnyStore) {
         .await
         .expect("certificates");
     assert_eq!(certs.len(), 8);
+    // Every certificate's serial is still recorded as used (SQLite rebuilt the table in
+    // migration 13).
+    let used: i64 = sql::sql("SELECT COUNT(*) FROM serials WHERE state = 'used'")
+        .scalar(store.pool.on())
+        .await
+        .expect("serials");
+    assert_eq!(used, 8);
     let revoked: Vec<&CertificateRecord> = certs.iter().filter(|c| c.is_revoked()).collect();
     assert_eq!(revoked.len(), 1);
     assert_eq!(
