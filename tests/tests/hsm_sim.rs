@@ -107,8 +107,12 @@ fn secret_of(dir: &Path, pkcs8: &[u8], n: usize) -> Vec<u8> {
     let bytes: Vec<u8> = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    // A leading zero byte only pads the sign bit.
-    bytes.into_iter().skip_while(|b| *b == 0).collect()
+    // A leading zero byte that only pads the sign bit is not part of the secret; any other
+    // zero byte is (an EC scalar's first octet is zero once in 256 keys).
+    match bytes.as_slice() {
+        [0, next, ..] if *next >= 0x80 => bytes[1..].to_vec(),
+        _ => bytes,
+    }
 }
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -232,7 +236,9 @@ fn device_keys_sign_certificates_crls_and_ocsp_and_never_leave_the_device() {
     let mut needles: Vec<Vec<u8>> = Vec::new();
     for (n, o) in token.objects.iter().enumerate() {
         let secret = secret_of(h.path(), o.private_pkcs8(), n);
-        assert!(secret.len() >= 32, "{}", o.key_type);
+        // At least 24 octets: openssl prints a scalar without its leading zero octets, and
+        // one shorter than 2^192 comes once in 2^64 keys.
+        assert!(secret.len() >= 24, "{}", o.key_type);
         needles.push(hex::encode(&secret).into_bytes());
         needles.push(hex::encode_upper(&secret).into_bytes());
         needles.push(
