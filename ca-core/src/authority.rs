@@ -8,7 +8,7 @@ mod lifecycle;
 mod managed;
 mod revocation;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod tokens;
 
 pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
@@ -27,25 +27,20 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use der::Decode;
-use sha2::{Digest, Sha256};
 use x509_cert::name::Name;
 
 use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
-use crate::audit::AuditEvent;
+use crate::audit::AuditAction;
 use crate::hierarchy::Issuer;
-use crate::issuance::{self, assemble_certificate, CertificateTemplate, ParsedCsr, SerialNumber};
-use crate::keys::{
-    verify_signature, KeyProvider, PublicKeyDescription, Signer, SoftwareKey, DEFAULT_KEY_STORE,
-};
-use crate::lint::{lint_certificate, CertificateKind, LintTarget};
+use crate::issuance::pipeline::{self, Draft, Issuing};
+use crate::issuance::{self, CertificateTemplate, ParsedCsr, SerialNumber};
+use crate::keys::{KeyProvider, PublicKeyDescription, Signer, SoftwareKey, DEFAULT_KEY_STORE};
+use crate::lint::CertificateKind;
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
 use crate::profile::{CertificateProfile, ProfileName, Profiles};
 use crate::revocation::crl::crl_distribution_points;
 use crate::revocation::CaSettings;
-use crate::store::{
-    CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, NewCertificate, SigningIntent,
-    SigningRefusal, Store,
-};
+use crate::store::{CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, Store};
 use crate::time::Clock;
 use crate::{Error, Result};
 
@@ -149,17 +144,6 @@ pub struct CreatedCa {
     pub warnings: Vec<String>,
 }
 
-/// The refusal to sign under a revoked CA.
-fn revoked_ca(ca: &CaRecord, reason: Option<u8>) -> Error {
-    Error::Invalid(format!(
-        "CA '{}' is revoked ({}) and cannot sign",
-        ca.name,
-        reason
-            .and_then(crate::revocation::RevocationReason::from_code)
-            .map_or("unspecified", |r| r.as_str())
-    ))
-}
-
 /// The certificate authority service.
 pub struct Authority<S: Store> {
     store: S,
@@ -206,16 +190,6 @@ fn parse_name(dn: &str) -> Result<Name> {
     Ok(name)
 }
 
-fn fingerprint(der: &[u8]) -> String {
-    hex::encode(Sha256::digest(der))
-}
-
-/// Hex SHA-256 of a SubjectPublicKeyInfo's DER: how blocked keys are recognised.
-pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<String> {
-    use der::Encode;
-    Ok(hex::encode(Sha256::digest(spki.to_der()?)))
-}
-
 /// What replaces parts of an [`IssueRequest`] inside the authority: dual certificates set
 /// their own key usage; renewals keep the exact subject name and key of the predecessor.
 #[derive(Default)]
@@ -243,62 +217,14 @@ enum LeafKeySource<'a> {
 /// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
 /// partition's CRL) and AIA, plus the partition and CDP URL to record with it. The CRL for
 /// that partition carries the same URL in its IDP, so the two can never disagree.
-/// A leaf certificate checked and ready to sign: its serial is reserved and its template
-/// linted ([`Authority::issue`] steps 2–5).
+/// A leaf certificate checked against policy and drafted ([`Authority::issue`] steps 2–5),
+/// not yet signed.
 struct PreparedLeaf {
-    template: CertificateTemplate,
+    draft: Draft,
     subject: Name,
-    /// `subject` as RFC 4514 text, made once (formatting a name looks up every attribute
-    /// type's name in const-oid's table).
-    subject_text: String,
     sans: Vec<SubjectAltName>,
-    profile: ProfileName,
-    key_desc: PublicKeyDescription,
-    clipped: bool,
-    issuer_kid_hex: String,
-    spki_hash: String,
-    partition: Option<u32>,
-    crl_url: Option<String>,
     generated_key: Option<SoftwareKey>,
     warnings: Vec<String>,
-    now: time::OffsetDateTime,
-}
-
-impl PreparedLeaf {
-    /// The row to store for the signed `der` and its "signed" audit entry (step 7).
-    fn to_record(&self, issuer: &Issuer, der: &[u8]) -> (NewCertificate, AuditEvent) {
-        let t = &self.template;
-        let cert = NewCertificate {
-            issuer_ca_id: Some(issuer.record.id),
-            serial: t.serial.clone(),
-            subject: self.subject_text.clone(),
-            sans: self.sans.clone(),
-            profile: CertificateProfile::Leaf(self.profile),
-            key_type: self.key_desc,
-            not_before: t.not_before.unix_timestamp(),
-            not_after: t.not_after.unix_timestamp(),
-            fingerprint: fingerprint(der),
-            der: der.to_vec(),
-            created_at: self.now.unix_timestamp(),
-            crl_partition: self.partition,
-            crl_url: self.crl_url.clone(),
-            spki_sha256: self.spki_hash.clone(),
-        };
-        let audit = AuditEvent {
-            at: self.now.unix_timestamp(),
-            action: crate::audit::AuditAction::CertSigned,
-            ca: Some(issuer.record.name.clone()),
-            serial: Some(t.serial.to_hex()),
-            details: serde_json::json!({
-                "profile": self.profile.as_str(),
-                "subject": cert.subject,
-                "sans": self.sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "fingerprint": cert.fingerprint,
-                "clipped": self.clipped,
-            }),
-        };
-        (cert, audit)
-    }
 }
 
 struct Publication {
@@ -440,23 +366,6 @@ impl<S: Store> Authority<S> {
         Ok(ca)
     }
 
-    /// A fresh random serial, reserved durably under `issuer`'s key, with that key's
-    /// identifier (bytes and upper-case hex).
-    async fn reserve_serial_under(
-        &self,
-        issuer: &Issuer,
-        now: time::OffsetDateTime,
-    ) -> Result<(SerialNumber, Vec<u8>, String)> {
-        let serial = SerialNumber::random()
-            .map_err(|_| Error::Internal("random generator failed".into()))?;
-        let issuer_key_id = issuer.key_id()?;
-        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
-        self.store
-            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
-            .await?;
-        Ok((serial, issuer_key_id, issuer_kid_hex))
-    }
-
     /// Drops the issuing CAs kept by [`Authority::issuing_ca`] (after a rollover).
     fn forget_issuing_cas(&self) -> Result<()> {
         self.issuing
@@ -473,8 +382,9 @@ impl<S: Store> Authority<S> {
 
     /// Creates a self-signed root CA.
     ///
-    /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. reserve the
-    /// serial; 4. build and lint the certificate; 5. audit "signing", sign, self-verify;
+    /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. draft the
+    /// certificate; 4.–5. the issuance pipeline ([`pipeline`]): lint its DER, reserve the
+    /// serial, check the parent and audit "signing" in one durable write, sign and verify;
     /// 6. commit CA, certificate and audit entry in one transaction.
     ///
     /// # Errors
@@ -530,9 +440,6 @@ impl<S: Store> Authority<S> {
             return Err(Error::Invalid("SM2 signer ID is too long".into()));
         }
         req.settings.validate().map_err(Error::Invalid)?;
-        if let Some(p) = &parent {
-            self.ensure_not_revoked(&p.record).await?;
-        }
         let constraints = NameConstraintSet::new(&req.permitted_dns, &req.excluded_dns)?;
         if parent.is_none() && !constraints.is_empty() {
             return Err(Error::Invalid(
@@ -618,39 +525,29 @@ impl<S: Store> Authority<S> {
     ) -> Result<CaRecord> {
         let now = self.clock.now();
         let key_id = issuance::key_identifier(signer.public_key_info());
-        let (issuer_name, issuer_key_id, issuer_signer, issuer_key_type, kind) = match &parent {
+        let (issuer_name, issuing, kind) = match &parent {
             None => (
                 subject.clone(),
-                key_id.clone(),
-                signer.clone(),
-                req.key_type,
+                Issuing::itself(Arc::clone(&signer), &key_id),
                 CertificateKind::Root,
             ),
             Some(p) => (
                 p.subject.clone(),
-                p.key_id()?,
-                p.signer.clone(),
-                p.key_type,
+                Issuing::by(p)?,
                 CertificateKind::Intermediate,
             ),
         };
-
-        // 3. Reserve the serial durably.
         let serial = SerialNumber::random()
             .map_err(|_| Error::Internal("random generator failed".into()))?;
-        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
-        self.store
-            .reserve_serial(&issuer_kid_hex, &serial, now.unix_timestamp())
-            .await?;
 
-        // 4. Build and lint.
+        // 3. Draft: extensions, publication points, both audit entries.
         let mut extensions = vec![
             issuance::basic_constraints(true, path_len)?,
             issuance::ca_key_usage()?,
             issuance::subject_key_identifier(&key_id)?,
         ];
-        if parent.is_some() {
-            extensions.push(issuance::authority_key_identifier(&issuer_key_id)?);
+        if let Some(p) = &parent {
+            extensions.push(issuance::authority_key_identifier(&p.key_id()?)?);
         }
         if !constraints.is_empty() {
             extensions.push(issuance::name_constraints(&constraints)?);
@@ -664,53 +561,40 @@ impl<S: Store> Authority<S> {
             },
         };
         extensions.extend(published.extensions);
-        let template = CertificateTemplate {
-            serial: serial.clone(),
-            issuer: issuer_name,
-            subject: subject.clone(),
-            not_before: plan.not_before,
-            not_after: plan.not_after,
-            spki: signer.public_key_info().clone(),
-            extensions,
-            signature_algorithm: issuer_key_type.signature_algorithm(),
-        };
-        lint_certificate(&LintTarget {
-            template: &template,
-            kind,
-            issuer_key_type,
-        })?;
-
-        // 5. Sign, then check the signature before anything is stored.
+        let issuer_key_type = parent.as_ref().map_or(req.key_type, |p| p.key_type);
         let parent_name = parent.as_ref().map(|p| p.record.name.clone());
-        self.store
-            .append_audit(&AuditEvent {
-                at: now.unix_timestamp(),
-                action: crate::audit::AuditAction::CaSigning,
-                ca: Some(req.name.clone()),
-                serial: Some(serial.to_hex()),
-                details: serde_json::json!({"parent": parent_name, "key_type": req.key_type.as_str()}),
-            })
-            .await?;
-        let der = self.sign_template(&template, issuer_signer).await?;
-
-        // 6. Commit.
         let subject_text = subject.to_string();
-        let cert = NewCertificate {
+        let at = now.unix_timestamp();
+        let details = serde_json::json!({"parent": parent_name, "key_type": req.key_type.as_str()});
+        let draft = Draft {
+            kind,
+            template: CertificateTemplate {
+                serial: serial.clone(),
+                issuer: issuer_name,
+                subject,
+                not_before: plan.not_before,
+                not_after: plan.not_after,
+                spki: signer.public_key_info().clone(),
+                extensions,
+                signature_algorithm: issuer_key_type.signature_algorithm(),
+            },
+            subject_text: subject_text.clone(),
             issuer_ca_id: parent.as_ref().map(|p| p.record.id),
-            serial: serial.clone(),
-            subject: subject_text.clone(),
             sans: vec![],
             profile: CertificateProfile::Ca,
             key_type: req.key_type.into(),
-            not_before: plan.not_before.unix_timestamp(),
-            not_after: plan.not_after.unix_timestamp(),
-            fingerprint: fingerprint(&der),
-            der: der.clone(),
-            created_at: now.unix_timestamp(),
             crl_partition: published.partition,
             crl_url: published.crl_url,
-            spki_sha256: spki_sha256(signer.public_key_info())?,
+            at,
+            audit_ca: req.name.clone(),
+            signing: (AuditAction::CaSigning, details.clone()),
+            signed: (AuditAction::CaCreated, details),
         };
+
+        // 4.–5. Lint, reserve, sign, verify.
+        let signed = pipeline::prepare_and_sign(&self.store, issuing, draft).await?;
+
+        // 6. Commit the CA with its certificate.
         let ca = NewCa {
             name: req.name.clone(),
             parent_id: parent.as_ref().map(|p| p.record.id),
@@ -719,46 +603,21 @@ impl<S: Store> Authority<S> {
             sm2_id,
             key_id: hex::encode_upper(&key_id),
             subject: subject_text,
-            serial: serial.clone(),
-            not_before: cert.not_before,
-            not_after: cert.not_after,
+            serial,
+            not_before: signed.cert.not_before,
+            not_after: signed.cert.not_after,
             path_len,
             name_constraints: constraints,
-            cert_der: der,
-            created_at: now.unix_timestamp(),
+            cert_der: signed.cert.der.clone(),
+            created_at: at,
             settings: req.settings.clone(),
             generation: lineage.map_or(1, |(g, _)| g),
             predecessor: lineage.map(|(_, p)| p),
         };
-        let audit = AuditEvent {
-            at: now.unix_timestamp(),
-            action: crate::audit::AuditAction::CaCreated,
-            ca: Some(req.name.clone()),
-            serial: Some(serial.to_hex()),
-            details: serde_json::json!({
-                "parent": parent_name,
-                "key_type": req.key_type.as_str(),
-                "fingerprint": cert.fingerprint,
-            }),
-        };
         Ok(self
             .store
-            .create_ca(&ca, &cert, &issuer_kid_hex, &audit)
+            .create_ca(&ca, &signed.cert, &signed.issuer_key_id, &signed.audit)
             .await?)
-    }
-
-    async fn sign_template(
-        &self,
-        template: &CertificateTemplate,
-        signer: Arc<dyn Signer>,
-    ) -> Result<Vec<u8>> {
-        let tbs = template.to_tbs_der()?;
-        let (tbs, signature) = sign_verified(signer, tbs).await?;
-        Ok(assemble_certificate(
-            &tbs,
-            template.signature_algorithm,
-            &signature,
-        )?)
     }
 
     /// Issues an end-entity certificate.
@@ -792,19 +651,17 @@ impl<S: Store> Authority<S> {
             ));
         }
         // 6.
-        let der = self.sign_leaf(issuer, &leaf).await?;
+        let signed =
+            pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, leaf.draft).await?;
+        let der = signed.cert.der.clone();
         // 7.
-        let (cert, audit) = leaf.to_record(issuer, &der);
-        let record = self
-            .store
-            .commit_certificate(&cert, &leaf.issuer_kid_hex, &audit)
-            .await?;
+        let record = signed.commit(&self.store).await?;
         // 8.
         Ok(Issued {
             record,
             der,
             chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),
-            generated_key: leaf.generated_key.take(),
+            generated_key: leaf.generated_key,
             warnings: leaf.warnings,
         })
     }
@@ -863,7 +720,6 @@ impl<S: Store> Authority<S> {
 
         // 3.
         policy::check_subject_key(key_desc)?;
-        let spki_hash = spki_sha256(&spki)?;
         let subject = match (subject_override, &req.subject, csr_subject) {
             (Some(name), _, _) => name,
             (None, Some(dn), _) => parse_name(dn)?,
@@ -915,11 +771,10 @@ impl<S: Store> Authority<S> {
             ));
         }
 
-        // 4. (reserved with the signing check, in step 6)
+        // 4. (reserved by the pipeline with the signing check, in step 6)
         let serial = SerialNumber::random()
             .map_err(|_| Error::Internal("random generator failed".into()))?;
         let issuer_key_id = issuer.key_id()?;
-        let issuer_kid_hex = hex::encode_upper(&issuer_key_id);
 
         // 5.
         let is_rsa = matches!(key_desc, PublicKeyDescription::Rsa { .. });
@@ -935,69 +790,50 @@ impl<S: Store> Authority<S> {
         }
         let published = publication(&issuer.record, &serial)?;
         extensions.extend(published.extensions);
-        let template = CertificateTemplate {
-            serial: serial.clone(),
-            issuer: issuer.subject.clone(),
-            subject: subject.clone(),
-            not_before: plan.not_before,
-            not_after: plan.not_after,
-            spki,
-            extensions,
-            signature_algorithm: issuer.key_type.signature_algorithm(),
-        };
-        lint_certificate(&LintTarget {
-            template: &template,
+        let subject_text = subject.to_string();
+        let at = now.unix_timestamp();
+        let draft = Draft {
             kind: CertificateKind::Leaf(profile.name),
-            issuer_key_type: issuer.key_type,
-        })?;
-
+            audit_ca: issuer.record.name.clone(),
+            signing: (
+                AuditAction::CertSigning,
+                serde_json::json!({"profile": profile.name.as_str(), "subject": subject_text}),
+            ),
+            signed: (
+                AuditAction::CertSigned,
+                serde_json::json!({
+                    "profile": profile.name.as_str(),
+                    "subject": subject_text,
+                    "sans": sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "clipped": plan.clipped_to_issuer,
+                }),
+            ),
+            template: CertificateTemplate {
+                serial,
+                issuer: issuer.subject.clone(),
+                subject: subject.clone(),
+                not_before: plan.not_before,
+                not_after: plan.not_after,
+                spki,
+                extensions,
+                signature_algorithm: issuer.key_type.signature_algorithm(),
+            },
+            subject_text,
+            issuer_ca_id: Some(issuer.record.id),
+            sans: sans.clone(),
+            profile: CertificateProfile::Leaf(profile.name),
+            key_type: key_desc,
+            crl_partition: published.partition,
+            crl_url: published.crl_url,
+            at,
+        };
         Ok(PreparedLeaf {
-            template,
-            subject_text: subject.to_string(),
+            draft,
             subject,
             sans,
-            profile: profile.name,
-            key_desc,
-            clipped: plan.clipped_to_issuer,
-            issuer_kid_hex,
-            spki_hash,
-            partition: published.partition,
-            crl_url: published.crl_url,
             generated_key,
             warnings,
-            now,
         })
-    }
-
-    /// Step 6 of [`Authority::issue`]: the "signing" audit entry, then the signature
-    /// (verified before it is returned).
-    async fn sign_leaf(&self, issuer: &Issuer, leaf: &PreparedLeaf) -> Result<Vec<u8>> {
-        let ca = &issuer.record;
-        let intent = SigningIntent {
-            ca_certificate: (ca.parent_id.unwrap_or(ca.id), ca.serial.to_hex()),
-            issuer_key_id: leaf.issuer_kid_hex.clone(),
-            serial: leaf.template.serial.clone(),
-            spki_sha256: leaf.spki_hash.clone(),
-            at: leaf.now.unix_timestamp(),
-            audit: AuditEvent {
-                at: leaf.now.unix_timestamp(),
-                action: crate::audit::AuditAction::CertSigning,
-                ca: Some(ca.name.clone()),
-                serial: Some(leaf.template.serial.to_hex()),
-                details: serde_json::json!({"profile": leaf.profile.as_str(), "subject": leaf.subject_text}),
-            },
-        };
-        match self.store.begin_signing(&intent).await? {
-            Ok(()) => {}
-            Err(SigningRefusal::CaRevoked(reason)) => return Err(revoked_ca(ca, reason)),
-            Err(SigningRefusal::KeyBlocked) => {
-                return Err(Error::Invalid(
-                    "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
-                ))
-            }
-        }
-        self.sign_template(&leaf.template, issuer.signer.clone())
-            .await
     }
 
     /// The certificate record of CA `ca` itself (its row under its parent, or its own row
@@ -1019,15 +855,6 @@ impl<S: Store> Authority<S> {
                 ))
                 .into()
             })
-    }
-
-    /// Refuses to sign with a CA whose own certificate was revoked.
-    async fn ensure_not_revoked(&self, ca: &CaRecord) -> Result<()> {
-        let cert = self.ca_certificate(ca).await?;
-        if cert.is_revoked() {
-            return Err(revoked_ca(ca, cert.revocation_reason.map(|r| r.code())));
-        }
-        Ok(())
     }
 
     /// Loads (and keeps) the key of `ca`, checking it matches the CA certificate: servers
@@ -1121,40 +948,4 @@ impl<S: Store> Authority<S> {
     pub fn parse_certificate(der: &[u8]) -> Result<x509_cert::Certificate> {
         Ok(x509_cert::Certificate::from_der(der)?)
     }
-}
-
-/// Signs `tbs` off the async threads and checks the signature before returning it: a faulty
-/// custodian must never produce a certificate, CRL or OCSP response.
-pub(crate) async fn sign_verified(
-    signer: Arc<dyn Signer>,
-    tbs: Vec<u8>,
-) -> Result<(Vec<u8>, Vec<u8>)> {
-    let sm2_id = signer_sm2_id(&*signer);
-    let algorithm = signer.signature_algorithm();
-    let brief = signer.signs_briefly_in_memory();
-    let work = move || {
-        let signature = signer.sign(&tbs)?;
-        verify_signature(
-            signer.public_key_info(),
-            algorithm.oid(),
-            &tbs,
-            &signature,
-            &sm2_id,
-        )
-        .map_err(|_| Error::BadSignature)?;
-        Ok((tbs, signature))
-    };
-    if brief {
-        // Tens of microseconds: cheaper here than two thread hops.
-        return work();
-    }
-    // One trip to the blocking pool for both the signature and its check.
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Internal(format!("signing task failed: {e}")))?
-}
-
-/// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.
-fn signer_sm2_id(signer: &dyn Signer) -> String {
-    signer.sm2_id().unwrap_or(DEFAULT_SM2_ID).to_owned()
 }

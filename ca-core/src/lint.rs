@@ -1,4 +1,6 @@
-//! Lints run on every certificate before it is signed; a failing lint stops issuance.
+//! Lints run on every certificate before it is signed; a failing lint stops issuance. They
+//! read the TBSCertificate decoded from the very DER that is then signed
+//! ([`lint_tbs_der`]), not the template it was built from.
 //!
 //! Sources: RFC 5280 (§4.1.2.2 serials, §4.1.2.5 validity, §4.2 extensions), the CA/B
 //! Forum BRs §7.1 (TLS server certificates) and GM/T 0015-2012 (SM2 certificates sign
@@ -10,11 +12,11 @@ use const_oid::db::rfc5280::{
     ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE,
     ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_SERVER_AUTH,
 };
-use der::Decode;
+use der::{Decode, Encode};
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::TbsCertificate;
 
 use crate::algorithm::{KeyType, SignatureAlgorithm};
-use crate::issuance::CertificateTemplate;
 use crate::keys::PublicKeyDescription;
 use crate::profile::ProfileName;
 
@@ -40,8 +42,8 @@ impl CertificateKind {
 /// A certificate about to be signed, with the facts lints need.
 #[derive(Debug)]
 pub struct LintTarget<'a> {
-    /// The certificate.
-    pub template: &'a CertificateTemplate,
+    /// The TBSCertificate, decoded from the DER to be signed.
+    pub tbs: &'a TbsCertificate,
     /// Its kind.
     pub kind: CertificateKind,
     /// The issuer key's type.
@@ -86,11 +88,17 @@ fn extension<'a>(
     t: &'a LintTarget<'_>,
     oid: const_oid::ObjectIdentifier,
 ) -> Option<&'a x509_cert::ext::Extension> {
-    t.template.extensions.iter().find(|e| e.extn_id == oid)
+    extensions(t).iter().find(|e| e.extn_id == oid)
+}
+
+fn extensions<'a>(t: &'a LintTarget<'_>) -> &'a [x509_cert::ext::Extension] {
+    t.tbs.extensions().map_or(&[], Vec::as_slice)
 }
 
 fn serial_rules(t: &LintTarget<'_>) -> Result<(), String> {
-    let b = t.template.serial.as_bytes();
+    // The INTEGER's content octets exactly as encoded.
+    let encoded = t.tbs.serial_number().to_der().map_err(|e| e.to_string())?;
+    let b = encoded.get(2..).unwrap_or_default();
     if b.is_empty() || b.len() > 20 || b[0] & 0x80 != 0 || b.iter().all(|x| *x == 0) {
         return Err("serial must be positive and at most 20 octets (RFC 5280 §4.1.2.2)".into());
     }
@@ -101,7 +109,8 @@ fn serial_rules(t: &LintTarget<'_>) -> Result<(), String> {
 }
 
 fn validity_order(t: &LintTarget<'_>) -> Result<(), String> {
-    if t.template.not_before >= t.template.not_after {
+    let v = t.tbs.validity();
+    if v.not_before.to_unix_duration() >= v.not_after.to_unix_duration() {
         return Err("notBefore is not before notAfter".into());
     }
     Ok(())
@@ -109,7 +118,7 @@ fn validity_order(t: &LintTarget<'_>) -> Result<(), String> {
 
 fn unique_extensions(t: &LintTarget<'_>) -> Result<(), String> {
     let mut seen = HashSet::new();
-    for e in &t.template.extensions {
+    for e in extensions(t) {
         if !seen.insert(e.extn_id) {
             return Err(format!(
                 "extension {} appears twice (RFC 5280 §4.2)",
@@ -144,7 +153,7 @@ fn ca_basics(t: &LintTarget<'_>) -> Result<(), String> {
     {
         return Err("end-entity certificate asserts keyCertSign or cRLSign".into());
     }
-    if is_ca && t.template.subject.is_empty() {
+    if is_ca && t.tbs.subject().is_empty() {
         return Err("CA certificate with an empty subject (RFC 5280 §4.1.2.6)".into());
     }
     Ok(())
@@ -162,7 +171,7 @@ fn key_identifiers(t: &LintTarget<'_>) -> Result<(), String> {
 }
 
 fn subject_or_san(t: &LintTarget<'_>) -> Result<(), String> {
-    if t.template.subject.is_empty() {
+    if t.tbs.subject().is_empty() {
         match extension(t, ID_CE_SUBJECT_ALT_NAME) {
             Some(san) if san.critical => Ok(()),
             Some(_) => Err(
@@ -195,27 +204,32 @@ fn tls_server(t: &LintTarget<'_>) -> Result<(), String> {
 
 fn signature_algorithm_matches_issuer(t: &LintTarget<'_>) -> Result<(), String> {
     let expected = t.issuer_key_type.signature_algorithm();
-    if t.template.signature_algorithm != expected {
+    if *t.tbs.signature() != expected.algorithm_identifier() {
         return Err(format!(
-            "signature algorithm {} does not match the issuer's {} key",
-            t.template.signature_algorithm.name(),
-            t.issuer_key_type
+            "signature algorithm {} does not match the issuer's {} key (which signs with {})",
+            t.tbs.signature().oid,
+            t.issuer_key_type,
+            expected.name()
         ));
     }
     Ok(())
 }
 
 fn gmt_0015_sm2(t: &LintTarget<'_>) -> Result<(), String> {
-    let subject = PublicKeyDescription::of(&t.template.spki).map_err(|e| e.to_string())?;
+    let spki = t.tbs.subject_public_key_info();
+    let subject = PublicKeyDescription::of(spki).map_err(|e| e.to_string())?;
     if t.issuer_key_type == KeyType::Sm2
-        && t.template.signature_algorithm != SignatureAlgorithm::Sm2Sm3
+        && t.tbs.signature().oid != SignatureAlgorithm::Sm2Sm3.oid()
     {
         return Err("an SM2 issuer must sign with SM3withSM2 (GM/T 0015 §7.1)".into());
     }
-    if subject == PublicKeyDescription::Sm2
-        && t.template.spki.algorithm.oid != crate::algorithm::oid::EC_PUBLIC_KEY
-    {
-        return Err("SM2 keys are id-ecPublicKey with the SM2 curve (GM/T 0015 §7.2)".into());
+    if subject == PublicKeyDescription::Sm2 {
+        let point = spki.subject_public_key.raw_bytes();
+        if point.len() != 65 || point[0] != 0x04 {
+            return Err(
+                "an SM2 public key is an uncompressed point, 04 || X || Y (GM/T 0009)".into(),
+            );
+        }
     }
     Ok(())
 }
@@ -241,6 +255,27 @@ pub fn certificate_lints() -> Vec<Box<dyn Lint>> {
         .collect()
 }
 
+/// Decodes `tbs_der` (the bytes about to be signed) and runs every lint on it.
+///
+/// # Errors
+/// [`LintFailure`] naming the first lint that failed (`e_tbs_decodes` when the DER is not
+/// an RFC 5280 TBSCertificate).
+pub fn lint_tbs_der(
+    tbs_der: &[u8],
+    kind: CertificateKind,
+    issuer_key_type: KeyType,
+) -> Result<(), LintFailure> {
+    let tbs = TbsCertificate::from_der(tbs_der).map_err(|e| LintFailure {
+        lint: "e_tbs_decodes",
+        message: e.to_string(),
+    })?;
+    lint_certificate(&LintTarget {
+        tbs: &tbs,
+        kind,
+        issuer_key_type,
+    })
+}
+
 /// Runs every lint and returns the first failure.
 ///
 /// # Errors
@@ -253,4 +288,207 @@ pub fn lint_certificate(target: &LintTarget<'_>) -> Result<(), LintFailure> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each lint fires on DER that breaks its rule, and the certificate that breaks nothing
+    //! passes every lint.
+
+    use std::str::FromStr;
+
+    use time::{Duration, OffsetDateTime};
+    use x509_cert::name::Name;
+
+    use super::*;
+    use crate::algorithm::DEFAULT_SM2_ID;
+    use crate::issuance::{self, CertificateTemplate, SerialNumber};
+    use crate::keys::{Signer, SoftwareKey};
+    use crate::profile::{ExtendedKeyUsage as Eku, KeyUsageBits};
+
+    const TLS: CertificateKind = CertificateKind::Leaf(ProfileName::TlsServer);
+
+    fn key(key_type: KeyType) -> spki::SubjectPublicKeyInfoOwned {
+        SoftwareKey::generate(key_type, DEFAULT_SM2_ID)
+            .expect("key")
+            .public_key_info()
+            .clone()
+    }
+
+    /// A TLS server certificate under a P-256 issuer that every lint accepts.
+    fn tls_leaf() -> CertificateTemplate {
+        let spki = key(KeyType::P256);
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        CertificateTemplate {
+            serial: SerialNumber::random().expect("serial"),
+            issuer: Name::from_str("CN=Lint Issuer").expect("name"),
+            subject: Name::from_str("CN=www.example.com").expect("name"),
+            not_before: now,
+            not_after: now + Duration::days(90),
+            extensions: vec![
+                issuance::basic_constraints(false, None).expect("bc"),
+                issuance::leaf_key_usage(KeyUsageBits {
+                    digital_signature: true,
+                    ..Default::default()
+                })
+                .expect("ku"),
+                issuance::extended_key_usage(&[Eku::ServerAuth]).expect("eku"),
+                issuance::subject_key_identifier(&issuance::key_identifier(&spki)).expect("ski"),
+                issuance::authority_key_identifier(&[7; 20]).expect("aki"),
+                issuance::subject_alt_name(&["dns:www.example.com".parse().expect("san")], false)
+                    .expect("san"),
+            ],
+            spki,
+            signature_algorithm: SignatureAlgorithm::EcdsaP256Sha256,
+        }
+    }
+
+    /// A root CA certificate that every lint accepts.
+    fn root() -> CertificateTemplate {
+        let mut t = tls_leaf();
+        t.subject = t.issuer.clone();
+        t.extensions = vec![
+            issuance::basic_constraints(true, None).expect("bc"),
+            issuance::ca_key_usage().expect("ku"),
+            issuance::subject_key_identifier(&[7; 20]).expect("ski"),
+        ];
+        t
+    }
+
+    fn lint(t: &CertificateTemplate, kind: CertificateKind, issuer: KeyType) -> Result<(), &str> {
+        lint_tbs_der(&t.to_tbs_der().expect("tbs"), kind, issuer).map_err(|f| f.lint)
+    }
+
+    /// Every lint that fails on `t`'s DER, not only the first.
+    fn fired(t: &CertificateTemplate, kind: CertificateKind, issuer: KeyType) -> Vec<&'static str> {
+        let tbs = TbsCertificate::from_der(&t.to_tbs_der().expect("tbs")).expect("decodes");
+        let target = LintTarget {
+            tbs: &tbs,
+            kind,
+            issuer_key_type: issuer,
+        };
+        certificate_lints()
+            .iter()
+            .filter(|l| l.check(&target).is_err())
+            .map(|l| l.name())
+            .collect()
+    }
+
+    fn without(t: &mut CertificateTemplate, oid: const_oid::ObjectIdentifier) {
+        t.extensions.retain(|e| e.extn_id != oid);
+    }
+
+    #[test]
+    fn well_formed_certificates_pass_every_lint() {
+        assert_eq!(lint(&tls_leaf(), TLS, KeyType::P256), Ok(()));
+        assert_eq!(lint(&root(), CertificateKind::Root, KeyType::P256), Ok(()));
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_tbs_certificate_are_refused() {
+        let der = tls_leaf().to_tbs_der().expect("tbs");
+        let cut = lint_tbs_der(&der[..der.len() - 1], TLS, KeyType::P256);
+        assert_eq!(cut.map_err(|f| f.lint), Err("e_tbs_decodes"));
+    }
+
+    #[test]
+    fn e_serial_rules_fires_on_a_short_serial() {
+        let mut t = tls_leaf();
+        t.serial = SerialNumber::from_bytes(&[1, 2, 3, 4, 5, 6, 7, 8]).expect("serial");
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_serial_rules"]);
+    }
+
+    #[test]
+    fn e_validity_order_fires_when_not_after_is_not_later() {
+        let mut t = tls_leaf();
+        t.not_after = t.not_before;
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_validity_order"]);
+    }
+
+    #[test]
+    fn e_unique_extensions_fires_on_a_repeated_extension() {
+        let mut t = tls_leaf();
+        t.extensions.push(t.extensions[0].clone());
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_unique_extensions"]);
+    }
+
+    #[test]
+    fn e_ca_basics_fires_on_a_leaf_that_claims_to_be_a_ca() {
+        let mut t = tls_leaf();
+        t.extensions[0] = issuance::basic_constraints(true, None).expect("bc");
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_ca_basics"]);
+        let mut r = root();
+        r.extensions[1] = issuance::leaf_key_usage(KeyUsageBits {
+            digital_signature: true,
+            ..Default::default()
+        })
+        .expect("ku");
+        assert_eq!(
+            fired(&r, CertificateKind::Root, KeyType::P256),
+            ["e_ca_basics"]
+        );
+    }
+
+    #[test]
+    fn e_key_identifiers_fires_without_an_authority_key_identifier() {
+        let mut t = tls_leaf();
+        without(&mut t, ID_CE_AUTHORITY_KEY_IDENTIFIER);
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_key_identifiers"]);
+        let mut r = root();
+        without(&mut r, ID_CE_SUBJECT_KEY_IDENTIFIER);
+        assert_eq!(
+            fired(&r, CertificateKind::Root, KeyType::P256),
+            ["e_key_identifiers"]
+        );
+    }
+
+    #[test]
+    fn e_subject_or_critical_san_fires_on_an_empty_subject_with_a_non_critical_san() {
+        let mut t = tls_leaf();
+        t.subject = Name::default();
+        assert_eq!(
+            fired(
+                &t,
+                CertificateKind::Leaf(ProfileName::TlsClient),
+                KeyType::P256
+            ),
+            ["e_subject_or_critical_san"]
+        );
+    }
+
+    #[test]
+    fn e_tls_server_san_and_eku_fires_without_server_auth() {
+        let mut t = tls_leaf();
+        without(&mut t, ID_CE_EXT_KEY_USAGE);
+        t.extensions
+            .push(issuance::extended_key_usage(&[Eku::ClientAuth]).expect("eku"));
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_tls_server_san_and_eku"]);
+        let mut t = tls_leaf();
+        without(&mut t, ID_CE_SUBJECT_ALT_NAME);
+        assert_eq!(fired(&t, TLS, KeyType::P256), ["e_tls_server_san_and_eku"]);
+    }
+
+    #[test]
+    fn e_signature_algorithm_matches_issuer_fires_on_another_algorithm() {
+        assert_eq!(
+            fired(&tls_leaf(), TLS, KeyType::Rsa2048),
+            ["e_signature_algorithm_matches_issuer"]
+        );
+    }
+
+    #[test]
+    fn e_gmt0015_sm2_fires_on_a_compressed_sm2_key_and_an_sm2_issuer_without_sm3() {
+        let mut t = tls_leaf();
+        t.spki = key(KeyType::Sm2);
+        t.signature_algorithm = SignatureAlgorithm::Sm2Sm3;
+        assert_eq!(lint(&t, TLS, KeyType::Sm2), Ok(()));
+        let point = t.spki.subject_public_key.raw_bytes().to_vec();
+        let mut compressed = vec![0x02 | (point[64] & 1)];
+        compressed.extend_from_slice(&point[1..33]);
+        t.spki.subject_public_key = der::asn1::BitString::from_bytes(&compressed).expect("bits");
+        assert_eq!(fired(&t, TLS, KeyType::Sm2), ["e_gmt0015_sm2"]);
+        let mut t = tls_leaf();
+        t.signature_algorithm = SignatureAlgorithm::EcdsaP256Sha256;
+        assert!(fired(&t, TLS, KeyType::Sm2).contains(&"e_gmt0015_sm2"));
+    }
 }

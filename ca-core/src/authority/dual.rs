@@ -6,6 +6,7 @@ use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::dual::{self, CsrResponse, ENC_USAGE, SIGN_USAGE};
 use crate::hierarchy::Issuer;
+use crate::issuance::pipeline::{self, Issuing, Signed};
 use crate::issuance::ParsedCsr;
 use crate::keys::{PublicKeyDescription, SoftwareKey};
 use crate::profile::ProfileName;
@@ -76,22 +77,22 @@ pub struct IssuedSm2Pair {
 }
 
 /// One certificate of a pair, signed but not yet stored.
-struct SignedLeaf<'a> {
-    issuer: &'a Issuer,
+struct SignedLeaf {
     /// Its issuer chain, issuer first.
     chain: Vec<Vec<u8>>,
-    leaf: PreparedLeaf,
-    der: Vec<u8>,
+    signed: Signed,
+    generated_key: Option<SoftwareKey>,
+    warnings: Vec<String>,
 }
 
-impl SignedLeaf<'_> {
+impl SignedLeaf {
     fn into_issued(self, record: CertificateRecord) -> Issued {
         Issued {
             record,
-            der: self.der,
+            der: self.signed.cert.der,
             chain: self.chain,
-            generated_key: self.leaf.generated_key,
-            warnings: self.leaf.warnings,
+            generated_key: self.generated_key,
+            warnings: self.warnings,
         }
     }
 }
@@ -172,8 +173,9 @@ impl<S: Store> Authority<S> {
             .sm2_secret()
             .ok_or_else(|| Error::Invalid("the KMC generated a non-SM2 key".into()))?;
         // 4.
-        let sign_der = self.sign_leaf(issuer, &sign).await?;
-        let enc_der = self.sign_leaf(issuer, &enc).await?;
+        let chain: Vec<Vec<u8>> = chain_records.iter().map(|c| c.cert_der.clone()).collect();
+        let sign = self.sign_leaf(issuer, chain.clone(), sign).await?;
+        let enc = self.sign_leaf(issuer, chain, enc).await?;
         // 5.
         let envelope =
             dual::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -181,24 +183,8 @@ impl<S: Store> Authority<S> {
         drop(enc_secret);
         drop(enc_key);
         // 6.
-        let chain: Vec<Vec<u8>> = chain_records.iter().map(|c| c.cert_der.clone()).collect();
         let pair = self
-            .commit_signed_pair(
-                PairMode::Sm2SignEnc,
-                SignedLeaf {
-                    issuer,
-                    chain: chain.clone(),
-                    leaf: sign,
-                    der: sign_der,
-                },
-                SignedLeaf {
-                    issuer,
-                    chain,
-                    leaf: enc,
-                    der: enc_der,
-                },
-                Some(&sealed),
-            )
+            .commit_signed_pair(PairMode::Sm2SignEnc, sign, enc, Some(&sealed))
             .await?;
         let with_chain = |issued: &Issued| -> Vec<Vec<u8>> {
             std::iter::once(issued.der.clone())
@@ -296,33 +282,31 @@ impl<S: Store> Authority<S> {
                 LeafOverrides::default(),
             )
             .await?;
-        let first_der = self.sign_leaf(&sides[0].issuer, &first).await?;
-        let second_der = self.sign_leaf(&sides[1].issuer, &second).await?;
-        let mut chains = sides.iter().map(|side| {
-            side.chain
-                .iter()
-                .map(|c| c.cert_der.clone())
-                .collect::<Vec<_>>()
-        });
-        let first_chain = chains.next().unwrap_or_default();
-        let second_chain = chains.next().unwrap_or_default();
-        self.commit_signed_pair(
-            PairMode::RsaSm2,
-            SignedLeaf {
-                issuer: &sides[0].issuer,
-                chain: first_chain,
-                leaf: first,
-                der: first_der,
-            },
-            SignedLeaf {
-                issuer: &sides[1].issuer,
-                chain: second_chain,
-                leaf: second,
-                der: second_der,
-            },
-            None,
-        )
-        .await
+        let chain = |i: usize| -> Vec<Vec<u8>> {
+            sides[i].chain.iter().map(|c| c.cert_der.clone()).collect()
+        };
+        let first = self.sign_leaf(&sides[0].issuer, chain(0), first).await?;
+        let second = self.sign_leaf(&sides[1].issuer, chain(1), second).await?;
+        self.commit_signed_pair(PairMode::RsaSm2, first, second, None)
+            .await
+    }
+
+    /// One certificate of a pair through the issuance pipeline (prepared and signed, not
+    /// committed).
+    async fn sign_leaf(
+        &self,
+        issuer: &Issuer,
+        chain: Vec<Vec<u8>>,
+        leaf: PreparedLeaf,
+    ) -> Result<SignedLeaf> {
+        let signed =
+            pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, leaf.draft).await?;
+        Ok(SignedLeaf {
+            chain,
+            signed,
+            generated_key: leaf.generated_key,
+            warnings: leaf.warnings,
+        })
     }
 
     /// Commits two signed certificates as a pair (with the second's sealed key, if any)
@@ -330,28 +314,20 @@ impl<S: Store> Authority<S> {
     async fn commit_signed_pair(
         &self,
         mode: PairMode,
-        first: SignedLeaf<'_>,
-        second: SignedLeaf<'_>,
+        first: SignedLeaf,
+        second: SignedLeaf,
         escrow: Option<&[u8]>,
     ) -> Result<IssuedPair> {
-        let (first_cert, first_audit) = first.leaf.to_record(first.issuer, &first.der);
-        let (second_cert, second_audit) = second.leaf.to_record(second.issuer, &second.der);
+        fn member(s: &SignedLeaf) -> PairMember<'_> {
+            PairMember {
+                cert: &s.signed.cert,
+                issuer_key_id: &s.signed.issuer_key_id,
+                audit: &s.signed.audit,
+            }
+        }
         let (first_record, second_record) = self
             .store
-            .commit_pair(
-                mode,
-                PairMember {
-                    cert: &first_cert,
-                    issuer_key_id: &first.leaf.issuer_kid_hex,
-                    audit: &first_audit,
-                },
-                PairMember {
-                    cert: &second_cert,
-                    issuer_key_id: &second.leaf.issuer_kid_hex,
-                    audit: &second_audit,
-                },
-                escrow,
-            )
+            .commit_pair(mode, member(&first), member(&second), escrow)
             .await?;
         Ok(IssuedPair {
             first: first.into_issued(first_record),
@@ -405,19 +381,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::authority::test_support::{ca, MemoryKeys};
-    use crate::profile::Profiles;
+    use crate::authority::test_support::{ca, memory_authority, rsa_sm2_pair, MemoryKeys};
     use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore};
-    use crate::time::SystemClock;
 
     async fn authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
-        let store = AnyStore::open("sqlite::memory:").await.expect("store");
-        let authority = Authority::new(
-            store,
-            keys,
-            Arc::new(SystemClock),
-            Profiles::from_config(&Default::default()).expect("profiles"),
-        );
+        let authority = memory_authority(keys).await;
         authority.create_root(&ca("ec")).await.expect("ec root");
         let mut gm = ca("gm");
         gm.key_type = KeyType::Sm2;
@@ -446,16 +414,7 @@ mod tests {
         let a = authority(keys.clone()).await;
         let before = certificates(&a).await;
         *keys.broken_type.lock().expect("lock") = Some(KeyType::Sm2);
-        let req = RsaSm2PairRequest {
-            rsa_ca: "ec".into(),
-            sm2_ca: "gm".into(),
-            rsa_key: SubjectKey::Generate(KeyType::P256),
-            sm2_key: SubjectKey::Generate(KeyType::Sm2),
-            subject: Some("CN=pair.example".into()),
-            sans: vec!["dns:pair.example".into()],
-            profile: ProfileName::TlsServer,
-            days: None,
-        };
+        let req = rsa_sm2_pair("ec", "gm");
         let err = a.issue_rsa_sm2_pair(&req).await.err().expect("must fail");
         assert!(matches!(err, Error::BadSignature), "{err}");
         assert_eq!(certificates(&a).await, before);

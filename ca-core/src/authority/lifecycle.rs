@@ -2,26 +2,23 @@
 //! predecessor and successor, revocations scheduled after a grace period, intermediate
 //! rollover (CA generations), cross-signing and the certification paths it creates.
 
-use std::sync::Arc;
-
 use der::Decode;
 use x509_cert::Certificate;
 
 use super::{
-    fingerprint, publication, spki_sha256, Authority, CreatedCa, IssueRequest, Issued,
-    LeafOverrides, NewCaRequest, RevokeRequest, SubjectKey,
+    publication, Authority, CreatedCa, IssueRequest, Issued, LeafOverrides, NewCaRequest,
+    RevokeRequest, SubjectKey,
 };
 use crate::algorithm::KeyType;
-use crate::audit::AuditEvent;
-use crate::issuance::{self, CertificateTemplate};
+use crate::issuance::pipeline::{self, spki_sha256, Draft, Issuing};
+use crate::issuance::{self, CertificateTemplate, SerialNumber};
 use crate::keys::{store_of, Signer as _, SoftwareKey};
-use crate::lint::{lint_certificate, CertificateKind, LintTarget};
+use crate::lint::CertificateKind;
 use crate::policy;
 use crate::profile::CertificateProfile;
 use crate::revocation::RevocationReason;
 use crate::store::{
-    CaRecord, CertificateRecord, IssuerId, Lineage, NewCertificate, Store, Succession,
-    SuccessionKind,
+    CaRecord, CertificateRecord, IssuerId, Lineage, Store, Succession, SuccessionKind,
 };
 use crate::{Error, Result};
 
@@ -253,13 +250,14 @@ impl<S: Store> Authority<S> {
                 issuer.record.name
             ));
         }
-        let der = self.sign_leaf(issuer, &leaf).await?;
+        let now = leaf.draft.at;
+        leaf.draft.signed.1["predecessor"] = old.serial.to_hex().into();
+        leaf.draft.signed.1["succession"] = kind.as_str().into();
+        let signed =
+            pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, leaf.draft).await?;
+        let der = signed.cert.der.clone();
 
         // 4.
-        let (cert, mut audit) = leaf.to_record(issuer, &der);
-        audit.details["predecessor"] = old.serial.to_hex().into();
-        audit.details["succession"] = kind.as_str().into();
-        let now = leaf.now.unix_timestamp();
         let succession = Succession {
             predecessor_id: old.id,
             kind,
@@ -267,7 +265,12 @@ impl<S: Store> Authority<S> {
         };
         let record = self
             .store
-            .commit_successor(&cert, &leaf.issuer_kid_hex, &audit, &succession)
+            .commit_successor(
+                &signed.cert,
+                &signed.issuer_key_id,
+                &signed.audit,
+                &succession,
+            )
             .await?;
 
         // 5.
@@ -278,7 +281,7 @@ impl<S: Store> Authority<S> {
             record,
             der,
             chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),
-            generated_key: new_key.or_else(|| leaf.generated_key.take()),
+            generated_key: new_key.or(leaf.generated_key),
             warnings: leaf.warnings,
         })
     }
@@ -424,7 +427,6 @@ impl<S: Store> Authority<S> {
                 subject_ca.name, by_ca.name
             )));
         }
-        self.ensure_not_revoked(&by_ca).await?;
         let issuer = self.load_issuer(by_ca.clone()).await?;
         let path_len = match (by_ca.path_len, subject_ca.path_len) {
             (Some(0), _) => {
@@ -456,8 +458,8 @@ impl<S: Store> Authority<S> {
         let tbs = subject_cert.tbs_certificate();
 
         // 2.
-        let (serial, issuer_key_id, issuer_kid_hex) =
-            self.reserve_serial_under(&issuer, now).await?;
+        let serial = SerialNumber::random()
+            .map_err(|_| Error::Internal("random generator failed".into()))?;
 
         // 3.
         let key_id = hex::decode(&subject_ca.key_id)
@@ -466,73 +468,53 @@ impl<S: Store> Authority<S> {
             issuance::basic_constraints(true, path_len)?,
             issuance::ca_key_usage()?,
             issuance::subject_key_identifier(&key_id)?,
-            issuance::authority_key_identifier(&issuer_key_id)?,
+            issuance::authority_key_identifier(&issuer.key_id()?)?,
         ];
         if !subject_ca.name_constraints.is_empty() {
             extensions.push(issuance::name_constraints(&subject_ca.name_constraints)?);
         }
         let published = publication(&by_ca, &serial)?;
         extensions.extend(published.extensions);
-        let template = CertificateTemplate {
-            serial: serial.clone(),
-            issuer: issuer.subject.clone(),
-            subject: tbs.subject().clone(),
-            not_before: plan.not_before,
-            not_after: plan.not_after,
-            spki: tbs.subject_public_key_info().clone(),
-            extensions,
-            signature_algorithm: issuer.key_type.signature_algorithm(),
-        };
-        lint_certificate(&LintTarget {
-            template: &template,
+        let at = now.unix_timestamp();
+        let details = serde_json::json!({"subject_ca": subject_ca.name});
+        let draft = Draft {
             kind: CertificateKind::Intermediate,
-            issuer_key_type: issuer.key_type,
-        })?;
-
-        // 4.
-        self.store
-            .append_audit(&AuditEvent {
-                at: now.unix_timestamp(),
-                action: crate::audit::AuditAction::CaCrossSigning,
-                ca: Some(by_ca.name.clone()),
-                serial: Some(serial.to_hex()),
-                details: serde_json::json!({"subject_ca": subject_ca.name}),
-            })
-            .await?;
-        let der = self
-            .sign_template(&template, Arc::clone(&issuer.signer))
-            .await?;
-
-        // 5.
-        let cert = NewCertificate {
+            audit_ca: by_ca.name.clone(),
+            signing: (crate::audit::AuditAction::CaCrossSigning, details.clone()),
+            signed: (crate::audit::AuditAction::CaCrossSigned, details),
+            template: CertificateTemplate {
+                serial,
+                issuer: issuer.subject.clone(),
+                subject: tbs.subject().clone(),
+                not_before: plan.not_before,
+                not_after: plan.not_after,
+                spki: tbs.subject_public_key_info().clone(),
+                extensions,
+                signature_algorithm: issuer.key_type.signature_algorithm(),
+            },
+            subject_text: subject_ca.subject.clone(),
             issuer_ca_id: Some(by_ca.id),
-            serial: serial.clone(),
-            subject: subject_ca.subject.clone(),
             sans: vec![],
             profile: CertificateProfile::Ca,
             key_type: subject_ca.key_type.into(),
-            not_before: plan.not_before.unix_timestamp(),
-            not_after: plan.not_after.unix_timestamp(),
-            fingerprint: fingerprint(&der),
-            der: der.clone(),
-            created_at: now.unix_timestamp(),
             crl_partition: published.partition,
             crl_url: published.crl_url,
-            spki_sha256: spki_sha256(tbs.subject_public_key_info())?,
+            at,
         };
-        let audit = AuditEvent {
-            at: now.unix_timestamp(),
-            action: crate::audit::AuditAction::CaCrossSigned,
-            ca: Some(by_ca.name.clone()),
-            serial: Some(serial.to_hex()),
-            details: serde_json::json!({
-                "subject_ca": subject_ca.name,
-                "fingerprint": cert.fingerprint,
-            }),
-        };
+
+        // 4.
+        let signed = pipeline::prepare_and_sign(&self.store, Issuing::by(&issuer)?, draft).await?;
+        let der = signed.cert.der.clone();
+
+        // 5.
         let record = self
             .store
-            .commit_cross_certificate(subject_ca.id, &cert, &issuer_kid_hex, &audit)
+            .commit_cross_certificate(
+                subject_ca.id,
+                &signed.cert,
+                &signed.issuer_key_id,
+                &signed.audit,
+            )
             .await?;
         Ok(CrossSigned {
             record,

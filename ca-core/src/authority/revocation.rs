@@ -9,13 +9,14 @@ use der::{Decode, Encode};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 
-use super::{fingerprint, sign_verified, spki_sha256, Authority};
+use super::Authority;
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::hierarchy::Issuer;
-use crate::issuance::{self, assemble_certificate, CertificateTemplate, SerialNumber};
-use crate::keys::{random_bytes, store_of, Signer};
-use crate::lint::{lint_certificate, CertificateKind, LintTarget};
+use crate::issuance::pipeline::{self, fingerprint, spki_sha256, Draft, Issuing};
+use crate::issuance::{self, CertificateTemplate, SerialNumber};
+use crate::keys::{random_bytes, sign_verified, store_of, Signer};
+use crate::lint::CertificateKind;
 use crate::revocation::crl::{assemble_crl_owned, CrlTemplate, EntryList};
 use crate::revocation::ocsp::{
     self, assemble_response, error_response, parse_request, CertId, CertIdHash, CertStatus,
@@ -23,8 +24,8 @@ use crate::revocation::ocsp::{
 };
 use crate::revocation::{CaSettings, OcspSigner, RevocationReason};
 use crate::store::{
-    BlockedKey, CaRecord, CachedOcspResponse, CertificateRecord, NewCertificate, NewCrl,
-    Revocation, RevocationItem, Store, StoreError, WriteMark,
+    BlockedKey, CaRecord, CachedOcspResponse, CertificateRecord, NewCrl, Revocation,
+    RevocationItem, Store, StoreError, WriteMark,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -1069,7 +1070,6 @@ impl<S: Store> Authority<S> {
     /// Unknown or revoked CA, key or store failures.
     pub async fn rotate_responder(&self, ca: &str) -> Result<CertificateRecord> {
         let record = self.store.find_ca(ca).await?;
-        self.ensure_not_revoked(&record).await?;
         let issuer = self.load_issuer(record).await?;
         let key_type = issuer.key_type;
         let mut tag = [0u8; 4];
@@ -1111,8 +1111,8 @@ impl<S: Store> Authority<S> {
                 issuer.record.name
             )));
         }
-        let (serial, issuer_key_id, issuer_kid_hex) =
-            self.reserve_serial_under(issuer, now).await?;
+        let serial = SerialNumber::random()
+            .map_err(|_| Error::Internal("random generator failed".into()))?;
         let subject = super::parse_name(&format!(
             "CN={} OCSP Responder",
             issuer
@@ -1127,74 +1127,51 @@ impl<S: Store> Authority<S> {
                 ..Default::default()
             })?,
             issuance::subject_key_identifier(&issuance::key_identifier(&spki))?,
-            issuance::authority_key_identifier(&issuer_key_id)?,
+            issuance::authority_key_identifier(&issuer.key_id()?)?,
         ];
         extensions.extend(issuance::ocsp_responder_extensions()?);
-        let spki_hash = spki_sha256(&spki)?;
-        let template = CertificateTemplate {
-            serial: serial.clone(),
-            issuer: issuer.subject.clone(),
-            subject: subject.clone(),
-            not_before,
-            not_after,
-            spki,
-            extensions,
-            signature_algorithm: issuer.key_type.signature_algorithm(),
-        };
-        lint_certificate(&LintTarget {
-            template: &template,
+        let at = now.unix_timestamp();
+        let draft = Draft {
             kind: CertificateKind::OcspResponder,
-            issuer_key_type: issuer.key_type,
-        })?;
-        self.store
-            .append_audit(&AuditEvent {
-                at: now.unix_timestamp(),
-                action: crate::audit::AuditAction::OcspResponderSigning,
-                ca: Some(issuer.record.name.clone()),
-                serial: Some(serial.to_hex()),
-                details: serde_json::json!({"key_type": key_type.as_str()}),
-            })
-            .await?;
-        let tbs = template.to_tbs_der()?;
-        let (tbs, sig) = sign_verified(issuer.signer.clone(), tbs).await?;
-        let der = assemble_certificate(&tbs, template.signature_algorithm, &sig)?;
-        let cert = NewCertificate {
+            audit_ca: issuer.record.name.clone(),
+            signing: (
+                crate::audit::AuditAction::OcspResponderSigning,
+                serde_json::json!({"key_type": key_type.as_str()}),
+            ),
+            signed: (
+                crate::audit::AuditAction::OcspResponderIssued,
+                serde_json::json!({"not_after": not_after.unix_timestamp()}),
+            ),
+            subject_text: subject.to_string(),
+            template: CertificateTemplate {
+                serial,
+                issuer: issuer.subject.clone(),
+                subject,
+                not_before,
+                not_after,
+                spki,
+                extensions,
+                signature_algorithm: issuer.key_type.signature_algorithm(),
+            },
             issuer_ca_id: Some(issuer.record.id),
-            serial: serial.clone(),
-            subject: subject.to_string(),
             sans: vec![],
             profile: crate::profile::CertificateProfile::OcspSigning,
             key_type: key_type.into(),
-            not_before: not_before.unix_timestamp(),
-            not_after: not_after.unix_timestamp(),
-            fingerprint: fingerprint(&der),
-            der,
-            created_at: now.unix_timestamp(),
             crl_partition: None,
             crl_url: None,
-            spki_sha256: spki_hash,
+            at,
         };
-        let audit = AuditEvent {
-            at: now.unix_timestamp(),
-            action: crate::audit::AuditAction::OcspResponderIssued,
-            ca: Some(issuer.record.name.clone()),
-            serial: Some(serial.to_hex()),
-            details: serde_json::json!({"fingerprint": cert.fingerprint, "not_after": cert.not_after}),
-        };
-        let record = self
+        let signed = pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, draft).await?;
+        Ok(self
             .store
-            .commit_certificate(&cert, &issuer_kid_hex, &audit)
-            .await?;
-        self.store
-            .add_responder(
+            .commit_responder(
                 issuer.record.id,
-                record.id,
+                &signed.cert,
+                &signed.issuer_key_id,
+                &signed.audit,
                 key_ref,
-                cert.not_after,
-                now.unix_timestamp(),
             )
-            .await?;
-        Ok(record)
+            .await?)
     }
 
     /// Pre-signs OCSP responses (RFC 5019) for every unexpired certificate of `ca`, with
@@ -1252,23 +1229,16 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::authority::test_support::{ca, MemoryKeys};
+    use crate::authority::test_support::{ca, memory_authority, MemoryKeys};
     use crate::authority::{IssueRequest, SubjectKey};
-    use crate::profile::{ProfileName, Profiles};
-    use crate::store::{AnyStore, AuditStore};
-    use crate::time::SystemClock;
+    use crate::profile::ProfileName;
+    use crate::store::AuditStore;
 
     #[tokio::test]
     async fn a_faulty_signer_burns_a_crl_number_and_gets_internal_error() {
         let keys = Arc::new(MemoryKeys::default());
         let broken = keys.broken.clone();
-        let store = AnyStore::open("sqlite::memory:").await.expect("store");
-        let authority = Authority::new(
-            store,
-            keys,
-            Arc::new(SystemClock),
-            Profiles::from_config(&Default::default()).expect("profiles"),
-        );
+        let authority = memory_authority(keys).await;
         authority.create_root(&ca("root")).await.expect("root");
         let int = authority
             .create_intermediate("root", &ca("int"))

@@ -6,9 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::algorithm::KeyType;
-use crate::authority::NewCaRequest;
+use crate::authority::{Authority, NewCaRequest, RsaSm2PairRequest, SubjectKey};
 use crate::keys::{KeyError, KeyProvider, KeyRef, Signer, SoftwareKey};
+use crate::profile::ProfileName;
+use crate::profile::Profiles;
 use crate::revocation::CaSettings;
+use crate::store::AnyStore;
+use crate::time::SystemClock;
 
 /// A key that signs correctly until `broken` is set, then returns garbage: a faulty
 /// custodian (test-only; keys live in memory).
@@ -56,6 +60,14 @@ pub(crate) struct MemoryKeys {
 }
 
 impl MemoryKeys {
+    /// How many keys are held.
+    pub(crate) fn held(&self) -> usize {
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     fn signer(&self, key: Arc<SoftwareKey>) -> Box<dyn Signer> {
         Box::new(Faulty {
             key,
@@ -98,6 +110,31 @@ impl KeyProvider for MemoryKeys {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(label);
         Ok(())
+    }
+}
+
+/// An authority over an in-memory SQLite store with keys in `keys`, holding no CA yet.
+pub(crate) async fn memory_authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
+    let store = AnyStore::open("sqlite::memory:").await.expect("store");
+    Authority::new(
+        store,
+        keys,
+        Arc::new(SystemClock),
+        Profiles::from_config(&Default::default()).expect("profiles"),
+    )
+}
+
+/// A TLS server pair for `pair.example` with generated keys, under `rsa_ca` and `sm2_ca`.
+pub(crate) fn rsa_sm2_pair(rsa_ca: &str, sm2_ca: &str) -> RsaSm2PairRequest {
+    RsaSm2PairRequest {
+        rsa_ca: rsa_ca.into(),
+        sm2_ca: sm2_ca.into(),
+        rsa_key: SubjectKey::Generate(KeyType::P256),
+        sm2_key: SubjectKey::Generate(KeyType::Sm2),
+        subject: Some("CN=pair.example".into()),
+        sans: vec!["dns:pair.example".into()],
+        profile: ProfileName::TlsServer,
+        days: None,
     }
 }
 

@@ -1,9 +1,11 @@
-//! Issuance building blocks: CSR parsing and proof of possession, serial numbers, and the
-//! one certificate-building path shared by every algorithm.
+//! Issuance building blocks: CSR parsing and proof of possession, serial numbers, the
+//! one certificate-building path shared by every algorithm, and the one issuance pipeline
+//! every certificate is signed through ([`pipeline`]).
 
 mod build;
 mod csr;
 mod extensions;
+pub(crate) mod pipeline;
 mod serial;
 
 pub use build::{assemble_certificate, CertificateTemplate, Time5280};

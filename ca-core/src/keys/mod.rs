@@ -276,3 +276,45 @@ impl<K: Eq + std::hash::Hash, V> DeviceMap<K, V> {
 pub fn random_bytes(bytes: &mut [u8]) -> Result<(), KeyError> {
     aws_lc_rs::rand::fill(bytes).map_err(|_| KeyError::Material("random generator failed".into()))
 }
+
+/// Signs `tbs` off the async threads and checks the signature before returning it: a faulty
+/// custodian must never produce a certificate, CRL or OCSP response.
+///
+/// # Errors
+/// [`crate::Error::BadSignature`] when the signature does not verify; key errors.
+pub async fn sign_verified(
+    signer: std::sync::Arc<dyn Signer>,
+    tbs: Vec<u8>,
+) -> crate::Result<(Vec<u8>, Vec<u8>)> {
+    let sm2_id = signer_sm2_id(&*signer);
+    let algorithm = signer.signature_algorithm();
+    let brief = signer.signs_briefly_in_memory();
+    let work = move || {
+        let signature = signer.sign(&tbs)?;
+        verify_signature(
+            signer.public_key_info(),
+            algorithm.oid(),
+            &tbs,
+            &signature,
+            &sm2_id,
+        )
+        .map_err(|_| crate::Error::BadSignature)?;
+        Ok((tbs, signature))
+    };
+    if brief {
+        // Tens of microseconds: cheaper here than two thread hops.
+        return work();
+    }
+    // One trip to the blocking pool for both the signature and its check.
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::Error::Internal(format!("signing task failed: {e}")))?
+}
+
+/// The signer ID an SM2 signer uses. Software keys carry it; this default covers others.
+fn signer_sm2_id(signer: &dyn Signer) -> String {
+    signer
+        .sm2_id()
+        .unwrap_or(crate::algorithm::DEFAULT_SM2_ID)
+        .to_owned()
+}

@@ -96,8 +96,8 @@ async fn signing_refusals<'i>(
     intents: impl Iterator<Item = &'i SigningIntent> + Clone,
 ) -> Result<(Vec<Option<SigningRefusal>>, AuditHead), StoreError> {
     let mut cas: Vec<(i64, &str)> = Vec::new();
-    for intent in intents.clone() {
-        let key = (intent.ca_certificate.0 .0, intent.ca_certificate.1.as_str());
+    for (id, serial) in intents.clone().filter_map(|i| i.ca_certificate.as_ref()) {
+        let key = (id.0, serial.as_str());
         if !cas.contains(&key) {
             cas.push(key);
         }
@@ -118,6 +118,8 @@ async fn signing_refusals<'i>(
                 2 * i + 2
             ));
         }
+    }
+    if !keys.is_empty() {
         text.push_str(&format!(
             " UNION ALL SELECT 'key', NULL, spki_sha256, NULL, NULL FROM blocked_keys WHERE spki_sha256 IN ({})",
             param_list(2 * cas.len() + 1, keys.len())
@@ -156,10 +158,18 @@ async fn signing_refusals<'i>(
     }
     let refusals = intents
         .map(|intent| {
-            let (ca, serial) = (intent.ca_certificate.0 .0, &intent.ca_certificate.1);
-            match ca_status.get(&(ca, serial.clone())) {
+            let status = match &intent.ca_certificate {
+                // A certificate that signs itself has no issuing CA to check.
+                None => Some(&None),
+                Some((ca, serial)) => ca_status.get(&(ca.0, serial.clone())),
+            };
+            match status {
                 None => Err(StoreError::NotFound(format!(
-                    "the certificate {serial} of the issuing CA"
+                    "the certificate {} of the issuing CA",
+                    intent
+                        .ca_certificate
+                        .as_ref()
+                        .map_or("", |(_, s)| s.as_str())
                 ))),
                 Some(Some(reason)) => Ok(Some(SigningRefusal::CaRevoked(*reason))),
                 Some(None) if blocked.contains(intent.spki_sha256.as_str()) => {

@@ -256,7 +256,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
 
 fn intent(ca: IssuerId, ca_serial: &SerialNumber, serial: &SerialNumber) -> SigningIntent {
     SigningIntent {
-        ca_certificate: (ca, ca_serial.to_hex()),
+        ca_certificate: Some((ca, ca_serial.to_hex())),
         issuer_key_id: "root-kid".into(),
         serial: serial.clone(),
         spki_sha256: format!("spki-{}", serial.to_hex()),

@@ -646,8 +646,9 @@ pub trait CaStore {
 /// [`CertificateStore::begin_signing`]).
 #[derive(Clone, Debug)]
 pub struct SigningIntent {
-    /// The issuing CA's own certificate row: (its issuer's id, its serial hex).
-    pub ca_certificate: (IssuerId, String),
+    /// The issuing CA's own certificate row: (its issuer's id, its serial hex), checked not
+    /// revoked; `None` for a certificate that signs itself (a new root).
+    pub ca_certificate: Option<(IssuerId, String)>,
     /// The issuing key's identifier (hex), under which the serial is reserved.
     pub issuer_key_id: String,
     /// The serial to reserve.
@@ -968,18 +969,20 @@ pub trait OcspStore {
     /// Database errors.
     async fn store_ocsp(&self, response: &CachedOcspResponse) -> Result<(), StoreError>;
 
-    /// Records a delegated responder issued under `ca` (its certificate already committed).
+    /// Commits a delegated responder's certificate issued under `ca` together with the
+    /// responder record naming its key, in one transaction (as
+    /// [`CertificateStore::commit_certificate`], plus the record).
     ///
     /// # Errors
-    /// Database errors.
-    async fn add_responder(
+    /// [`StoreError::Conflict`] when the serial is already used; database errors.
+    async fn commit_responder(
         &self,
         ca: IssuerId,
-        certificate_id: i64,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        audit: &AuditEvent,
         key_ref: &KeyRef,
-        not_after: i64,
-        created_at: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<CertificateRecord, StoreError>;
 
     /// The newest responder of `ca` whose certificate is valid at `now` and not revoked.
     ///

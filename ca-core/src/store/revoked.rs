@@ -2,15 +2,15 @@
 //! keys, pre-signed OCSP responses and delegated responders. One SQL text each, except the
 //! CRL entry reader, whose SQLite form reads in chunks (see [`sqlite_revoked_rows`]).
 
-use super::batch::append_audit;
+use super::batch::{append_audit, commit_one};
 use super::db::AnyStore;
 use super::issued::cert_by_id;
 use super::rows::{ca_from_row, crl_from_row, opt_u32, revoked_row, to_i64, RevokedSqlRow};
 use super::sql::{sql, Dialect, On, Pool, Tx};
 use super::{
     BlockedKey, CaRecord, CachedOcspResponse, CertificateRecord, CertificateStatus, CrlLock,
-    CrlRecord, IssuerId, NewCrl, OcspStore, ResponderRecord, Revocation, RevocationItem,
-    RevocationStore, RevokedRow, StoreError, WriteMark,
+    CrlRecord, IssuerId, NewCertificate, NewCrl, OcspStore, ResponderRecord, Revocation,
+    RevocationItem, RevocationStore, RevokedRow, StoreError, WriteMark,
 };
 use crate::audit::AuditEvent;
 use crate::keys::KeyRef;
@@ -597,24 +597,26 @@ impl OcspStore for AnyStore {
         self.commit(tx).await
     }
 
-    async fn add_responder(
+    async fn commit_responder(
         &self,
         ca: IssuerId,
-        certificate_id: i64,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        audit: &AuditEvent,
         key_ref: &KeyRef,
-        not_after: i64,
-        created_at: i64,
-    ) -> Result<(), StoreError> {
-        self.write_one(
+    ) -> Result<CertificateRecord, StoreError> {
+        let mut tx = self.pool.write_tx().await?;
+        let record = commit_one(tx.on(), cert, issuer_key_id, audit).await?;
         sql("INSERT INTO ocsp_responders (ca_id, certificate_id, key_ref, not_after, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(ca.0)
-            .bind(certificate_id)
+            .bind(record.id)
             .bind(key_ref.as_str())
-            .bind(not_after)
-            .bind(created_at)
-        )
-        .await?;
-        Ok(())
+            .bind(cert.not_after)
+            .bind(cert.created_at)
+            .execute(tx.on())
+            .await?;
+        self.commit(tx).await?;
+        Ok(record)
     }
 
     async fn current_responder(

@@ -1,0 +1,483 @@
+//! The one issuance pipeline. Every certificate caforge signs (root, intermediate, leaf,
+//! both halves of a dual pair, OCSP responder, cross certificate, renewal) takes the same
+//! steps; the services only draft it and choose how it is recorded:
+//!
+//! 1. [`prepare`]: the service's [`Draft`] is encoded as TBSCertificate DER and that DER is
+//!    linted ([`lint_tbs_der`]); then one durable write records the intent: the serial is
+//!    reserved under the issuing key, the issuing CA (unless the certificate signs itself)
+//!    is checked not revoked and the subject key not blocked, and the "signing" audit entry
+//!    is appended ([`CertificateStore::begin_signing`]). A lint failure writes nothing.
+//! 2. [`Prepared::sign`] signs exactly the bytes that were linted and verifies the
+//!    signature before anything else sees it ([`sign_verified`]). The prepared value is
+//!    consumed: its serial can be signed once.
+//! 3. The [`Signed`] certificate is committed by the service's store call, which marks the
+//!    serial used, stores the certificate and appends the "signed" audit entry in one
+//!    transaction, with whatever its kind adds (the CA row, the pair link, the successor
+//!    link, the responder key): [`Signed::commit`] for a plain certificate.
+//!
+//! A failure before step 3 leaves at most the reserved, unused serial, and the "signing"
+//! audit entry saying it was reserved.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::{assemble_certificate, CertificateTemplate};
+use crate::audit::{AuditAction, AuditEvent};
+use crate::hierarchy::Issuer;
+use crate::keys::{sign_verified, PublicKeyDescription, Signer};
+use crate::lint::{lint_tbs_der, CertificateKind};
+use crate::policy::SubjectAltName;
+use crate::profile::CertificateProfile;
+use crate::revocation::RevocationReason;
+use crate::store::{
+    CertificateRecord, CertificateStore, IssuerId, NewCertificate, SigningIntent, SigningRefusal,
+};
+use crate::{Error, Result};
+
+/// Who signs a certificate.
+pub(crate) struct Issuing {
+    /// The issuing key.
+    signer: Arc<dyn Signer>,
+    /// Its key identifier in upper-case hex: the namespace of its serials.
+    key_id_hex: String,
+    /// The issuing CA's name and its own certificate row (its issuer's id and its serial),
+    /// checked for revocation; `None` for a certificate that signs itself (a new root).
+    ca: Option<(String, IssuerId, String)>,
+}
+
+impl Issuing {
+    /// Signing by the existing CA `issuer`.
+    ///
+    /// # Errors
+    /// A stored key identifier that is not hex.
+    pub(crate) fn by(issuer: &Issuer) -> Result<Issuing> {
+        let ca = &issuer.record;
+        Ok(Issuing {
+            signer: Arc::clone(&issuer.signer),
+            key_id_hex: hex::encode_upper(issuer.key_id()?),
+            ca: Some((
+                ca.name.clone(),
+                ca.parent_id.unwrap_or(ca.id),
+                ca.serial.to_hex(),
+            )),
+        })
+    }
+
+    /// A certificate signed by its own new key, whose identifier is `key_id` (a root).
+    pub(crate) fn itself(signer: Arc<dyn Signer>, key_id: &[u8]) -> Issuing {
+        Issuing {
+            signer,
+            key_id_hex: hex::encode_upper(key_id),
+            ca: None,
+        }
+    }
+}
+
+/// A certificate as a service drafts it: the template to sign, what to record with it and
+/// its two audit entries.
+pub(crate) struct Draft {
+    /// What kind of certificate it is (chooses the lints).
+    pub(crate) kind: CertificateKind,
+    /// Everything that is signed.
+    pub(crate) template: CertificateTemplate,
+    /// The template's subject as RFC 4514 text.
+    pub(crate) subject_text: String,
+    /// The issuing CA's row id (`None` for a root: the store links it to itself).
+    pub(crate) issuer_ca_id: Option<IssuerId>,
+    /// The subject alternative names, as recorded.
+    pub(crate) sans: Vec<SubjectAltName>,
+    /// The profile recorded.
+    pub(crate) profile: CertificateProfile,
+    /// The subject key, as recorded.
+    pub(crate) key_type: PublicKeyDescription,
+    /// The CRL partition that covers it, and that CRL's URL.
+    pub(crate) crl_partition: Option<u32>,
+    /// The URL in its CRL distribution point.
+    pub(crate) crl_url: Option<String>,
+    /// When it is issued (Unix seconds).
+    pub(crate) at: i64,
+    /// The CA its audit entries name.
+    pub(crate) audit_ca: String,
+    /// The "signing" entry's action and details, appended with the serial's reservation.
+    pub(crate) signing: (AuditAction, serde_json::Value),
+    /// The "signed" entry's action and details, appended with the certificate; the
+    /// pipeline adds the certificate's fingerprint.
+    pub(crate) signed: (AuditAction, serde_json::Value),
+}
+
+impl Draft {
+    /// One of its audit entries.
+    fn entry(&self, (action, details): (AuditAction, serde_json::Value)) -> AuditEvent {
+        AuditEvent {
+            at: self.at,
+            action,
+            ca: Some(self.audit_ca.clone()),
+            serial: Some(self.template.serial.to_hex()),
+            details,
+        }
+    }
+}
+
+/// A certificate whose TBS is encoded and linted and whose serial is reserved: ready to be
+/// signed, once.
+pub(crate) struct Prepared {
+    tbs: Vec<u8>,
+    draft: Draft,
+    issuing: Issuing,
+    spki_sha256: String,
+}
+
+/// A signed and verified certificate, not yet stored.
+pub(crate) struct Signed {
+    /// The row to store.
+    pub(crate) cert: NewCertificate,
+    /// The issuing key's identifier, under which the serial was reserved.
+    pub(crate) issuer_key_id: String,
+    /// The "signed" audit entry (with the fingerprint).
+    pub(crate) audit: AuditEvent,
+}
+
+/// Hex SHA-256 of DER: certificate fingerprints.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}
+
+/// Hex SHA-256 of a SubjectPublicKeyInfo's DER: how blocked keys are recognised.
+///
+/// # Errors
+/// When the key does not encode.
+pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<String> {
+    use der::Encode;
+    Ok(hex::encode(Sha256::digest(spki.to_der()?)))
+}
+
+/// The refusal to sign under a revoked CA.
+pub(crate) fn revoked_ca(name: &str, reason: Option<u8>) -> Error {
+    Error::Invalid(format!(
+        "CA '{name}' is revoked ({}) and cannot sign",
+        reason
+            .and_then(RevocationReason::from_code)
+            .map_or("unspecified", |r| r.as_str())
+    ))
+}
+
+/// Step 1: encodes and lints `draft`, then records the intent to sign it in one durable
+/// write (serial reserved, CA and key checked, "signing" audited).
+///
+/// # Errors
+/// A lint failure (nothing written); a revoked issuing CA or a blocked subject key (nothing
+/// written); store failures.
+pub(crate) async fn prepare(
+    store: &impl CertificateStore,
+    issuing: Issuing,
+    draft: Draft,
+) -> Result<Prepared> {
+    let tbs = draft.template.to_tbs_der()?;
+    lint_tbs_der(&tbs, draft.kind, issuing.signer.key_type())?;
+    let spki_sha256 = spki_sha256(&draft.template.spki)?;
+    let intent = SigningIntent {
+        ca_certificate: issuing
+            .ca
+            .as_ref()
+            .map(|(_, id, serial)| (*id, serial.clone())),
+        issuer_key_id: issuing.key_id_hex.clone(),
+        serial: draft.template.serial.clone(),
+        spki_sha256: spki_sha256.clone(),
+        at: draft.at,
+        audit: draft.entry(draft.signing.clone()),
+    };
+    match store.begin_signing(&intent).await? {
+        Ok(()) => {}
+        Err(SigningRefusal::CaRevoked(reason)) => {
+            let name = issuing.ca.as_ref().map_or("", |(name, _, _)| name.as_str());
+            return Err(revoked_ca(name, reason));
+        }
+        Err(SigningRefusal::KeyBlocked) => {
+            return Err(Error::Invalid(
+                "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
+            ))
+        }
+    }
+    Ok(Prepared {
+        tbs,
+        draft,
+        issuing,
+        spki_sha256,
+    })
+}
+
+impl Prepared {
+    /// Step 2: signs the linted TBS and verifies the signature.
+    ///
+    /// # Errors
+    /// [`Error::BadSignature`] from a faulty custodian; key errors.
+    pub(crate) async fn sign(self) -> Result<Signed> {
+        let Prepared {
+            tbs,
+            draft,
+            issuing,
+            spki_sha256,
+        } = self;
+        let algorithm = draft.template.signature_algorithm;
+        let (tbs, signature) = sign_verified(issuing.signer, tbs).await?;
+        let der = assemble_certificate(&tbs, algorithm, &signature)?;
+        let fingerprint = fingerprint(&der);
+        let mut audit = draft.entry(draft.signed.clone());
+        if let Some(details) = audit.details.as_object_mut() {
+            details.insert("fingerprint".into(), fingerprint.clone().into());
+        }
+        let t = draft.template;
+        Ok(Signed {
+            cert: NewCertificate {
+                issuer_ca_id: draft.issuer_ca_id,
+                serial: t.serial,
+                subject: draft.subject_text,
+                sans: draft.sans,
+                profile: draft.profile,
+                key_type: draft.key_type,
+                not_before: t.not_before.unix_timestamp(),
+                not_after: t.not_after.unix_timestamp(),
+                fingerprint,
+                der,
+                created_at: draft.at,
+                crl_partition: draft.crl_partition,
+                crl_url: draft.crl_url,
+                spki_sha256,
+            },
+            issuer_key_id: issuing.key_id_hex,
+            audit,
+        })
+    }
+}
+
+impl Signed {
+    /// Step 3 for a plain certificate: stores it, marks its serial used and appends the
+    /// "signed" entry, in one transaction.
+    ///
+    /// # Errors
+    /// Store failures (the certificate is then not issued).
+    pub(crate) async fn commit(self, store: &impl CertificateStore) -> Result<CertificateRecord> {
+        Ok(store
+            .commit_certificate(&self.cert, &self.issuer_key_id, &self.audit)
+            .await?)
+    }
+}
+
+/// Steps 1 and 2: [`prepare`], then [`Prepared::sign`].
+///
+/// # Errors
+/// As both.
+pub(crate) async fn prepare_and_sign(
+    store: &impl CertificateStore,
+    issuing: Issuing,
+    draft: Draft,
+) -> Result<Signed> {
+    prepare(store, issuing, draft).await?.sign().await
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every kind of certificate goes through the pipeline: a faulty signer commits none of
+    //! them, and a lint failure stops one before anything is written.
+
+    use std::str::FromStr;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::algorithm::KeyType;
+    use crate::audit::AuditAction;
+    use crate::authority::test_support::{ca, memory_authority, rsa_sm2_pair, MemoryKeys};
+    use crate::authority::{Authority, IssueRequest, RenewRequest, RolloverRequest, SubjectKey};
+    use crate::profile::ProfileName;
+    use crate::store::{AnyStore, AuditStore, CaStore, CertificateFilter, SerialStore};
+
+    /// What a failed attempt may change, and what it may not.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Footprint {
+        certificates: usize,
+        cas: usize,
+        keys: usize,
+        signed_entries: usize,
+    }
+
+    async fn footprint(a: &Authority<AnyStore>, keys: &MemoryKeys) -> (Footprint, usize) {
+        let store = a.store();
+        let signed = [
+            AuditAction::CertSigned,
+            AuditAction::CaCreated,
+            AuditAction::CaCrossSigned,
+            AuditAction::OcspResponderIssued,
+        ];
+        let log = store.audit_log().await.expect("log");
+        (
+            Footprint {
+                certificates: store
+                    .list_certificates(&CertificateFilter::default())
+                    .await
+                    .expect("list")
+                    .len(),
+                cas: store.list_cas().await.expect("cas").len(),
+                keys: keys.held(),
+                signed_entries: log
+                    .iter()
+                    .filter(|r| signed.contains(&r.event.action))
+                    .count(),
+            },
+            store.unused_serials().await.expect("serials").len(),
+        )
+    }
+
+    fn tls(ca: &str, key: SubjectKey) -> IssueRequest {
+        IssueRequest {
+            ca: ca.into(),
+            key,
+            subject: Some("CN=pipeline.example".into()),
+            sans: vec!["dns:pipeline.example".into()],
+            profile: ProfileName::TlsServer,
+            days: Some(30),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_faulty_signer_commits_no_certificate_of_any_kind() {
+        let keys = Arc::new(MemoryKeys::default());
+        let a = memory_authority(keys.clone()).await;
+        a.create_root(&ca("root")).await.expect("root");
+        a.create_intermediate("root", &ca("sub"))
+            .await
+            .expect("sub");
+        a.create_root(&ca("other")).await.expect("other root");
+        let mut gm = ca("gm");
+        gm.key_type = KeyType::Sm2;
+        a.create_root(&gm).await.expect("sm2 root");
+        let leaf = a
+            .issue(&tls("sub", SubjectKey::Generate(KeyType::P256)))
+            .await
+            .expect("leaf");
+
+        let mut attempts = 0;
+        let mut expect_refused = |what: &str, err: Error| {
+            assert!(matches!(err, Error::BadSignature), "{what}: {err}");
+            attempts += 1;
+        };
+        let (before, unused_before) = footprint(&a, &keys).await;
+        keys.broken.store(true, Ordering::SeqCst);
+
+        let err = a.create_root(&ca("root2")).await.expect_err("root");
+        expect_refused("root", err);
+        let err = a
+            .create_intermediate("root", &ca("sub2"))
+            .await
+            .expect_err("intermediate");
+        expect_refused("intermediate", err);
+        let err = a
+            .issue(&tls("sub", SubjectKey::Generate(KeyType::P256)))
+            .await
+            .expect_err("leaf");
+        expect_refused("leaf", err);
+        let err = a
+            .renew(&RenewRequest {
+                serial: leaf.record.serial.to_hex(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("renewal");
+        expect_refused("renewal", err);
+        let err = a.rotate_responder("sub").await.expect_err("responder");
+        expect_refused("responder", err);
+        let err = a.cross_sign("sub", "other", None).await.expect_err("cross");
+        expect_refused("cross certificate", err);
+        let err = a
+            .rollover(&RolloverRequest {
+                ca: "sub".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("rollover");
+        expect_refused("rollover", err);
+        let err = a
+            .issue_rsa_sm2_pair(&rsa_sm2_pair("sub", "gm"))
+            .await
+            .err()
+            .expect("pair");
+        expect_refused("dual pair", err);
+
+        // Nothing was stored, no key was left behind, no "signed" entry was written: each
+        // attempt left only its reserved, unused serial.
+        let (after, unused_after) = footprint(&a, &keys).await;
+        assert_eq!(after, before);
+        assert_eq!(unused_after, unused_before + attempts);
+        let log = a.store().audit_log().await.expect("log");
+        assert!(crate::audit::verify_chain(&log).is_ok());
+
+        // Mended, the same operations sign and commit.
+        keys.broken.store(false, Ordering::SeqCst);
+        a.create_root(&ca("root2")).await.expect("root");
+        a.rotate_responder("sub").await.expect("responder");
+        a.cross_sign("sub", "other", None).await.expect("cross");
+    }
+
+    #[tokio::test]
+    async fn a_lint_failure_writes_nothing() {
+        let keys = Arc::new(MemoryKeys::default());
+        let a = memory_authority(keys.clone()).await;
+        a.create_root(&ca("root")).await.expect("root");
+        let issuer = a.issuing_ca("root").await.expect("issuer");
+        let issuer = &issuer.issuer;
+        let (before, unused_before) = footprint(&a, &keys).await;
+        let log_before = a.store().audit_log().await.expect("log").len();
+
+        let now = time::OffsetDateTime::now_utc();
+        let spki =
+            crate::keys::SoftwareKey::generate(KeyType::P256, crate::algorithm::DEFAULT_SM2_ID)
+                .expect("key")
+                .public_key_info()
+                .clone();
+        // notAfter before notBefore: e_validity_order.
+        let draft = Draft {
+            kind: CertificateKind::Leaf(ProfileName::TlsClient),
+            template: CertificateTemplate {
+                serial: crate::issuance::SerialNumber::random().expect("serial"),
+                issuer: issuer.subject.clone(),
+                subject: x509_cert::name::Name::from_str("CN=backwards").expect("name"),
+                not_before: now,
+                not_after: now - time::Duration::days(1),
+                extensions: vec![
+                    crate::issuance::basic_constraints(false, None).expect("bc"),
+                    crate::issuance::leaf_key_usage(crate::profile::KeyUsageBits {
+                        digital_signature: true,
+                        ..Default::default()
+                    })
+                    .expect("ku"),
+                    crate::issuance::authority_key_identifier(&issuer.key_id().expect("kid"))
+                        .expect("aki"),
+                ],
+                spki,
+                signature_algorithm: issuer.key_type.signature_algorithm(),
+            },
+            subject_text: "CN=backwards".into(),
+            issuer_ca_id: Some(issuer.record.id),
+            sans: vec![],
+            profile: CertificateProfile::Leaf(ProfileName::TlsClient),
+            key_type: PublicKeyDescription::P256,
+            crl_partition: None,
+            crl_url: None,
+            at: now.unix_timestamp(),
+            audit_ca: "root".into(),
+            signing: (AuditAction::CertSigning, serde_json::json!({})),
+            signed: (AuditAction::CertSigned, serde_json::json!({})),
+        };
+        let err = prepare(a.store(), Issuing::by(issuer).expect("issuing"), draft)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, Error::Lint(f) if f.lint == "e_validity_order"),
+            "{err}"
+        );
+        assert_eq!(footprint(&a, &keys).await, (before, unused_before));
+        assert_eq!(a.store().audit_log().await.expect("log").len(), log_before);
+    }
+}
