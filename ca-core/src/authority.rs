@@ -18,8 +18,8 @@ pub use self::lifecycle::{
 };
 pub use self::managed::{renewal_starts, Deployment, Managed, MAX_RENEWAL_WINDOW_SECS};
 pub use self::revocation::{
-    CrlRequest, OcspOutcome, PublishedCrl, RevokeRequest, SignedCrl, RESPONDER_DAYS,
-    RESPONDER_ROTATE_BEFORE_SECS,
+    CrlRequest, OcspOutcome, PublishedCrl, ResponderRefresh, RevokeRequest, SignedCrl,
+    RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
 };
 pub use self::tokens::TokenRequest;
 
@@ -506,7 +506,14 @@ impl<S: Store> Authority<S> {
             // Nothing was recorded: do not leave an orphaned key behind.
             let _ = self.keys.remove(&key_ref);
         }
-        result.map(|record| CreatedCa { record, warnings })
+        let record = result?;
+        if let Err(e) = self.ensure_responder(&record).await {
+            warnings.push(format!(
+                "CA '{}' has no delegated OCSP responder yet ({e}); maintenance issues one",
+                record.name
+            ));
+        }
+        Ok(CreatedCa { record, warnings })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -120,6 +120,10 @@ pub enum Error {
     /// A request that is invalid for a reason not covered above.
     #[error("{0}")]
     Invalid(String),
+    /// Something the request needs is not ready yet (a delegated OCSP responder that
+    /// maintenance has not issued): not the caller's doing; asking again later may work.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Encoding failed (a bug or an out-of-range value).
     #[error("encoding: {0}")]
     Encoding(String),
@@ -170,6 +174,7 @@ impl Error {
             | Error::NotRenewable { .. }
             | Error::Invalid(_) => ErrorKind::Rejected,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
+            Error::Unavailable(_) => ErrorKind::Unavailable,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::Lint(_) | Error::Encoding(_) | Error::BadSignature | Error::Internal(_) => {
                 ErrorKind::Internal

@@ -117,7 +117,8 @@ async fn observe(
     response
 }
 
-/// One background refresh: every CA's CRLs are re-signed when due (before nextUpdate, after
+/// One background refresh: scheduled revocations, managed certificates and delegated OCSP
+/// responders that are due; every CA's CRLs are re-signed when due (before nextUpdate, after
 /// revocations), and with `presign` its OCSP responses are pre-signed. Failures are logged
 /// and counted; the next round tries again.
 pub async fn refresh_once(state: &AppState) {
@@ -141,6 +142,22 @@ pub async fn refresh_once(state: &AppState) {
         Err(e) => {
             Metrics::inc(&state.metrics.refresh_failures);
             tracing::warn!(error = %e, "refresh: managed certificates failed");
+        }
+    }
+    // Delegated OCSP responders are issued here, never on a request.
+    match state.authority.refresh_responders().await {
+        Ok(done) => {
+            if !done.issued.is_empty() {
+                tracing::info!(issued = ?done.issued, "refresh: OCSP responders issued");
+            }
+            for (ca, error) in &done.failed {
+                Metrics::inc(&state.metrics.refresh_failures);
+                tracing::warn!(%ca, %error, "refresh: OCSP responder");
+            }
+        }
+        Err(e) => {
+            Metrics::inc(&state.metrics.refresh_failures);
+            tracing::warn!(error = %e, "refresh: OCSP responders failed");
         }
     }
     let cas = match state.authority.cas().await {

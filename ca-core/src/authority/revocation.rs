@@ -32,8 +32,19 @@ use crate::{Error, ErrorKind, Result};
 /// Validity of a delegated OCSP responder certificate: short, because clients do not check
 /// its revocation (id-pkix-ocsp-nocheck).
 pub const RESPONDER_DAYS: i64 = 7;
-/// A responder is replaced when less than this remains of its validity.
+/// Maintenance replaces a responder when less than this remains of its validity (the old
+/// one keeps answering until then).
 pub const RESPONDER_ROTATE_BEFORE_SECS: i64 = 2 * 86_400;
+
+/// What one maintenance pass did to delegated OCSP responders
+/// ([`Authority::refresh_responders`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponderRefresh {
+    /// Responders issued: (CA name, serial hex).
+    pub issued: Vec<(String, String)>,
+    /// CAs whose responder could not be issued: (CA name, why).
+    pub failed: Vec<(String, String)>,
+}
 
 /// A revocation request.
 #[derive(Clone, Debug)]
@@ -646,10 +657,14 @@ impl<S: Store> Authority<S> {
             serial: None,
             details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
         };
-        Ok(self
+        let updated = self
             .store
             .update_ca_settings(record.id, &settings, &audit)
-            .await?)
+            .await?;
+        // An operator switching to delegated signing gets the responder now, not on the
+        // first request.
+        self.ensure_responder(&updated).await?;
+        Ok(updated)
     }
 
     /// The CRL to publish for one scope of CA `ca` (partition, full or delta), signing a
@@ -845,8 +860,9 @@ impl<S: Store> Authority<S> {
     /// issuer name and key hashes (unauthorized when none matches; CertIDs of other issuers
     /// are answered "unknown"); 3. for one CertID without a nonce, serve the pre-signed
     /// response while it is fresh (RFC 5019); 4. read each status from the revocation
-    /// records; 5. sign with the CA key or its delegated responder (rotated when due);
-    /// 6. keep single, nonce-less responses for reuse.
+    /// records; 5. sign with the CA key or its current delegated responder (which
+    /// maintenance issues: a request never makes a key or a certificate; without one the
+    /// answer is tryLater); 6. keep single, nonce-less responses for reuse.
     pub async fn ocsp_respond(&self, request_der: &[u8]) -> OcspOutcome {
         self.ocsp_respond_gated(request_der, || std::future::ready(()))
             .await
@@ -1034,9 +1050,9 @@ impl<S: Store> Authority<S> {
         })
     }
 
-    /// Who signs OCSP for `ca`: its key, or its delegated responder (issued or rotated
-    /// here when missing or due). Returns the signer, the certificates to include and the
-    /// signer certificate's notAfter (answers never outlive it).
+    /// Who signs OCSP for `ca`: its key, or its current delegated responder. Returns the
+    /// signer, the certificates to include and the signer certificate's notAfter (answers
+    /// never outlive it).
     async fn ocsp_signer(&self, ca: &CaRecord) -> Result<(Arc<dyn Signer>, Vec<Vec<u8>>, i64)> {
         match ca.settings.ocsp_signer {
             OcspSigner::Ca => {
@@ -1045,20 +1061,61 @@ impl<S: Store> Authority<S> {
             }
             OcspSigner::Delegated => {
                 let now = self.clock.now().unix_timestamp();
-                let current = self.store.current_responder(ca.id, now).await?;
-                let responder = match current {
-                    Some(r) if r.not_after - now > RESPONDER_ROTATE_BEFORE_SECS => r,
-                    _ => {
-                        self.rotate_responder(&ca.name).await?;
-                        self.store
-                            .current_responder(ca.id, now)
-                            .await?
-                            .ok_or_else(|| Error::Invalid("responder rotation failed".into()))?
-                    }
-                };
+                let responder = self
+                    .store
+                    .current_responder(ca.id, now)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Unavailable(format!(
+                            "CA '{}' signs OCSP through a delegated responder and has none valid now; maintenance issues one",
+                            ca.name
+                        ))
+                    })?;
                 let signer = self.signer(&responder.key_ref, &ca.sm2_id)?;
                 Ok((signer, vec![responder.certificate.der], responder.not_after))
             }
+        }
+    }
+
+    /// Issues a delegated OCSP responder for every CA that signs OCSP through one and has
+    /// none valid for more than [`RESPONDER_ROTATE_BEFORE_SECS`]: maintenance's work
+    /// (`caforge maintain`, the server's refresh), never a request's. CAs that are revoked
+    /// or expired are left alone; one CA's failure does not stop the others.
+    ///
+    /// # Errors
+    /// Store failures listing the CAs.
+    pub async fn refresh_responders(&self) -> Result<ResponderRefresh> {
+        let mut done = ResponderRefresh::default();
+        let now = self.clock.now().unix_timestamp();
+        for ca in self.store.list_cas().await? {
+            if ca.settings.ocsp_signer != OcspSigner::Delegated || ca.not_after <= now {
+                continue;
+            }
+            if self.ca_certificate(&ca).await?.is_revoked() {
+                continue;
+            }
+            match self.ensure_responder(&ca).await {
+                Ok(Some(cert)) => done.issued.push((ca.name, cert.serial.to_hex())),
+                Ok(None) => {}
+                Err(e) => done.failed.push((ca.name, e.to_string())),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Issues a delegated responder for `ca` when it signs OCSP through one and has none
+    /// valid for more than [`RESPONDER_ROTATE_BEFORE_SECS`]; the new one, if issued.
+    pub(crate) async fn ensure_responder(
+        &self,
+        ca: &CaRecord,
+    ) -> Result<Option<CertificateRecord>> {
+        if ca.settings.ocsp_signer != OcspSigner::Delegated {
+            return Ok(None);
+        }
+        let now = self.clock.now().unix_timestamp();
+        match self.store.current_responder(ca.id, now).await? {
+            Some(r) if r.not_after - now > RESPONDER_ROTATE_BEFORE_SECS => Ok(None),
+            _ => self.rotate_responder(&ca.name).await.map(Some),
         }
     }
 
@@ -1229,10 +1286,84 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::authority::test_support::{ca, memory_authority, MemoryKeys};
+    use crate::authority::test_support::{
+        ca, memory_authority, memory_authority_at, MemoryKeys, StepClock,
+    };
     use crate::authority::{IssueRequest, SubjectKey};
     use crate::profile::ProfileName;
-    use crate::store::AuditStore;
+    use crate::store::{AnyStore, AuditStore};
+
+    /// How many delegated responder certificates exist.
+    async fn responders<S: Store>(a: &Authority<S>) -> usize {
+        a.store()
+            .list_certificates(&crate::store::CertificateFilter::default())
+            .await
+            .expect("list")
+            .iter()
+            .filter(|c| c.profile == crate::profile::CertificateProfile::OcspSigning)
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_request_never_issues_a_responder_maintenance_does() {
+        let clock = StepClock::now();
+        let a = memory_authority_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
+        let mut req = ca("root");
+        req.settings.ocsp_signer = OcspSigner::Delegated;
+        let created = a.create_root(&req).await.expect("root");
+        assert!(created.warnings.is_empty(), "{:?}", created.warnings);
+        // Creating the CA issued its responder.
+        assert_eq!(responders(&a).await, 1);
+        let leaf = a
+            .issue(&IssueRequest {
+                ca: "root".into(),
+                key: SubjectKey::Generate(KeyType::P256),
+                subject: Some("CN=leaf".into()),
+                sans: vec![],
+                profile: ProfileName::TlsClient,
+                days: Some(60),
+            })
+            .await
+            .expect("leaf");
+        let issuers = a.ocsp_issuers(None).await.expect("issuers");
+        let issuer = issuers
+            .iter()
+            .find(|i| i.record.id == created.record.id)
+            .expect("issuer");
+        let id = CertId::new(
+            CertIdHash::Sha256,
+            &issuer.name_der,
+            &issuer.key_bits,
+            leaf.record.serial.as_bytes(),
+        )
+        .expect("cert id");
+        // With a nonce, so every request is signed afresh rather than served from memory.
+        let request = ocsp::build_request(&[id], Some(b"fresh-nonce-0001")).expect("request");
+        async fn status(a: &Authority<AnyStore>, request: &[u8]) -> ResponseStatus {
+            a.ocsp_respond(request).await.status
+        }
+        assert_eq!(status(&a, &request).await, ResponseStatus::Successful);
+
+        // Inside the rotation window the old responder keeps answering; nothing is issued.
+        clock.advance(RESPONDER_DAYS * 86_400 - RESPONDER_ROTATE_BEFORE_SECS + 60);
+        assert_eq!(status(&a, &request).await, ResponseStatus::Successful);
+        assert_eq!(responders(&a).await, 1);
+        // Past its expiry a request is told to try later, and still issues nothing.
+        clock.advance(RESPONDER_ROTATE_BEFORE_SECS);
+        assert_eq!(status(&a, &request).await, ResponseStatus::TryLater);
+        assert_eq!(responders(&a).await, 1);
+        // Maintenance issues the next one; then requests are answered again.
+        let done = a.refresh_responders().await.expect("refresh");
+        assert_eq!(done.issued.len(), 1, "{done:?}");
+        assert!(done.failed.is_empty(), "{done:?}");
+        assert_eq!(status(&a, &request).await, ResponseStatus::Successful);
+        assert_eq!(responders(&a).await, 2);
+        // A second pass has nothing to do.
+        assert_eq!(
+            a.refresh_responders().await.expect("refresh"),
+            ResponderRefresh::default()
+        );
+    }
 
     #[tokio::test]
     async fn a_faulty_signer_burns_a_crl_number_and_gets_internal_error() {

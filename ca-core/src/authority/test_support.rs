@@ -113,13 +113,45 @@ impl KeyProvider for MemoryKeys {
     }
 }
 
+/// A clock that tests move forward (Unix seconds).
+pub(crate) struct StepClock(pub(crate) std::sync::atomic::AtomicI64);
+
+impl StepClock {
+    /// A clock at the system's now.
+    pub(crate) fn now() -> Arc<StepClock> {
+        Arc::new(StepClock(std::sync::atomic::AtomicI64::new(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )))
+    }
+
+    /// Moves the clock `secs` forward.
+    pub(crate) fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl crate::time::Clock for StepClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(self.0.load(Ordering::SeqCst))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
 /// An authority over an in-memory SQLite store with keys in `keys`, holding no CA yet.
 pub(crate) async fn memory_authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
+    memory_authority_at(keys, Arc::new(SystemClock)).await
+}
+
+/// [`memory_authority`] on `clock`.
+pub(crate) async fn memory_authority_at(
+    keys: Arc<MemoryKeys>,
+    clock: Arc<dyn crate::time::Clock>,
+) -> Authority<AnyStore> {
     let store = AnyStore::open("sqlite::memory:").await.expect("store");
     Authority::new(
         store,
         keys,
-        Arc::new(SystemClock),
+        clock,
         Profiles::from_config(&Default::default()).expect("profiles"),
     )
 }
