@@ -52,6 +52,17 @@ pub mod oid {
         ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
     /// `id-Ed25519` (RFC 8410 §3).
     pub const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+    /// id-pkix-ocsp-nonce (RFC 6960 §4.4.1).
+    pub const ID_PKIX_OCSP_NONCE: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+    /// id-pkix-ocsp-basic (RFC 6960 §4.2.1).
+    pub const ID_PKIX_OCSP_BASIC: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+    /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
+    pub const ID_PKIX_OCSP_NOCHECK: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.5");
+    /// SM3 (GM/T 0004), accepted as a CertID hash.
+    pub const ID_SM3: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.401");
 }
 
 /// The key types caforge can generate and certify.

@@ -38,7 +38,6 @@ use crate::keys::{KeyProvider, PublicKeyDescription, Signer, SoftwareKey, DEFAUL
 use crate::lint::CertificateKind;
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
 use crate::profile::{CertificateProfile, ProfileName, Profiles};
-use crate::revocation::crl::crl_distribution_points;
 use crate::revocation::CaSettings;
 use crate::store::{CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, Store};
 use crate::time::Clock;
@@ -239,7 +238,7 @@ fn publication(issuer: &CaRecord, serial: &SerialNumber) -> Result<Publication> 
     let crl_url = s.crl_url(&issuer.name, partition, false);
     let mut extensions = Vec::new();
     if let Some(url) = &crl_url {
-        extensions.push(crl_distribution_points(url)?);
+        extensions.push(issuance::crl_distribution_points(url)?);
     }
     if let (Some(ocsp), Some(ca_issuers)) = (s.ocsp_url(), s.ca_issuers_url(&issuer.name)) {
         extensions.push(issuance::authority_info_access(&ocsp, &ca_issuers)?);

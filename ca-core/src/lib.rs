@@ -23,5 +23,6 @@ pub mod revocation;
 pub mod store;
 pub mod time;
 pub mod tokens;
+pub mod x509;
 
 pub use error::{Error, ErrorKind, Result};

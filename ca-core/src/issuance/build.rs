@@ -2,46 +2,17 @@
 //! (the bytes to sign); any [`Signer`] signs them; [`assemble_certificate`] attaches the
 //! signature. Remote signers (HSMs) need nothing but `sign`.
 
-use der::asn1::{BitString, GeneralizedTime, UtcTime};
+use der::asn1::BitString;
 use der::{AnyRef, Decode, Encode, Sequence};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use time::OffsetDateTime;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
-use x509_cert::time::{Time, Validity};
+use x509_cert::time::Validity;
 
 use super::SerialNumber;
 use crate::algorithm::SignatureAlgorithm;
-
-/// `Time` as RFC 5280 §4.1.2.5 wants it: UTCTime through 2049, GeneralizedTime from 2050.
-#[derive(Debug, Clone, Copy)]
-pub struct Time5280;
-
-impl Time5280 {
-    /// Encodes `t` (whole seconds) as an RFC 5280 `Time`.
-    ///
-    /// # Errors
-    /// When the instant is before 1970 or past 9999.
-    pub fn encode(t: OffsetDateTime) -> der::Result<Time> {
-        let secs = u64::try_from(t.unix_timestamp())
-            .map_err(|_| der::Error::from(der::ErrorKind::DateTime))?;
-        let dt = der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))?;
-        Ok(if dt.year() < 2050 {
-            Time::UtcTime(UtcTime::from_date_time(dt)?)
-        } else {
-            Time::GeneralTime(GeneralizedTime::from_date_time(dt))
-        })
-    }
-
-    /// Decodes an RFC 5280 `Time`.
-    ///
-    /// # Errors
-    /// When the value does not fit an `OffsetDateTime`.
-    pub fn decode(t: &Time) -> Result<OffsetDateTime, time::error::ComponentRange> {
-        let secs = t.to_unix_duration().as_secs();
-        OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
-    }
-}
+use crate::x509::Time5280;
 
 /// `TBSCertificate` for a v3 certificate (RFC 5280 §4.1), as caforge writes it.
 ///

@@ -18,11 +18,7 @@ use crate::policy::{NameConstraintSet, SubjectAltName as San};
 use crate::profile::{ExtendedKeyUsage as Eku, KeyUsageBits};
 
 fn ext<T: AssociatedOid + Encode>(value: &T, critical: bool) -> der::Result<Extension> {
-    Ok(Extension {
-        extn_id: T::OID,
-        critical,
-        extn_value: OctetString::new(value.to_der()?)?,
-    })
+    crate::x509::extension(T::OID, critical, value)
 }
 
 /// The key identifier of a public key: SHA-1 of the subjectPublicKey BIT STRING contents
@@ -159,6 +155,19 @@ pub fn authority_info_access(ocsp: &str, ca_issuers: &str) -> der::Result<Extens
     )
 }
 
+/// CRLDistributionPoints for a certificate (RFC 5280 §4.2.1.13): one point, one URI (the
+/// URL its CRL's issuing distribution point carries too).
+///
+/// # Errors
+/// A URL that is not IA5.
+pub fn crl_distribution_points(url: &str) -> der::Result<Extension> {
+    crate::x509::extension(
+        const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS,
+        false,
+        &crate::x509::uri_distribution_points(url)?,
+    )
+}
+
 /// The extensions of a delegated OCSP responder (RFC 6960 §4.2.2.2): extKeyUsage
 /// id-kp-OCSPSigning and id-pkix-ocsp-nocheck (§4.2.2.2.1; clients do not check the
 /// responder's own revocation, which is why its validity is short).
@@ -166,14 +175,11 @@ pub fn authority_info_access(ocsp: &str, ca_issuers: &str) -> der::Result<Extens
 /// # Errors
 /// DER encoding errors.
 pub fn ocsp_responder_extensions() -> der::Result<Vec<Extension>> {
+    use crate::algorithm::oid::ID_PKIX_OCSP_NOCHECK;
     use const_oid::db::rfc5280::ID_KP_OCSP_SIGNING;
     Ok(vec![
         ext(&ExtendedKeyUsage(vec![ID_KP_OCSP_SIGNING]), false)?,
-        Extension {
-            extn_id: crate::revocation::ocsp::ID_PKIX_OCSP_NOCHECK,
-            critical: false,
-            extn_value: OctetString::new(der::asn1::Null.to_der()?)?,
-        },
+        crate::x509::extension(ID_PKIX_OCSP_NOCHECK, false, &der::asn1::Null)?,
     ])
 }
 

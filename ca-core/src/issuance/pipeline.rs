@@ -29,7 +29,6 @@ use crate::keys::{sign_verified, PublicKeyDescription, Signer};
 use crate::lint::{lint_tbs_der, CertificateKind};
 use crate::policy::SubjectAltName;
 use crate::profile::CertificateProfile;
-use crate::revocation::RevocationReason;
 use crate::store::{
     CertificateRecord, CertificateStore, IssuerId, NewCertificate, SigningIntent, SigningRefusal,
 };
@@ -152,16 +151,6 @@ pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<Stri
     Ok(hex::encode(Sha256::digest(spki.to_der()?)))
 }
 
-/// The refusal to sign under a revoked CA.
-pub(crate) fn revoked_ca(name: &str, reason: Option<u8>) -> Error {
-    Error::Invalid(format!(
-        "CA '{name}' is revoked ({}) and cannot sign",
-        reason
-            .and_then(RevocationReason::from_code)
-            .map_or("unspecified", |r| r.as_str())
-    ))
-}
-
 /// Step 1: encodes and lints `draft`, then records the intent to sign it in one durable
 /// write (serial reserved, CA and key checked, "signing" audited).
 ///
@@ -191,7 +180,10 @@ pub(crate) async fn prepare(
         Ok(()) => {}
         Err(SigningRefusal::CaRevoked(reason)) => {
             let name = issuing.ca.as_ref().map_or("", |(name, _, _)| name.as_str());
-            return Err(revoked_ca(name, reason));
+            return Err(Error::Invalid(format!(
+                "CA '{name}' is revoked ({}) and cannot sign",
+                reason.map_or("unspecified", |r| r.as_str())
+            )));
         }
         Err(SigningRefusal::KeyBlocked) => {
             return Err(Error::Invalid(

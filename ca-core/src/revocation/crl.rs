@@ -9,19 +9,16 @@ use const_oid::db::rfc5280::{
     ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_DELTA_CRL_INDICATOR,
     ID_CE_FRESHEST_CRL, ID_CE_ISSUING_DISTRIBUTION_POINT,
 };
-use const_oid::ObjectIdentifier;
-use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString};
+use der::asn1::{BitString, OctetString};
 use der::{Encode, Header, Length, Tag, TagNumber};
 use time::OffsetDateTime;
-use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::crl::IssuingDistributionPoint;
-use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::AuthorityKeyIdentifier;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 
 use crate::algorithm::SignatureAlgorithm;
-use crate::issuance::Time5280;
+use crate::x509::{extension, uri_distribution_points, uri_point, Time5280};
 
 /// Most entries caforge puts in one CRL; partition the CA beyond this.
 pub const MAX_CRL_ENTRIES: usize = 5_000_000;
@@ -72,46 +69,6 @@ pub struct CrlTemplate<'a> {
     pub freshest_url: Option<String>,
     /// The revoked certificates, encoded in the order they are listed.
     pub entries: &'a EntryList,
-}
-
-fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> der::Result<Extension> {
-    Ok(Extension {
-        extn_id: oid,
-        critical,
-        extn_value: OctetString::new(value.to_der()?)?,
-    })
-}
-
-fn uri_point(url: &str) -> der::Result<DistributionPointName> {
-    Ok(DistributionPointName::FullName(vec![
-        GeneralName::UniformResourceIdentifier(Ia5String::new(url)?),
-    ]))
-}
-
-/// CRLDistributionPoints for a certificate (RFC 5280 §4.2.1.13): one point, one URI.
-///
-/// # Errors
-/// A URL that is not IA5.
-pub fn crl_distribution_points(url: &str) -> der::Result<Extension> {
-    let points = vec![DistributionPoint {
-        distribution_point: Some(uri_point(url)?),
-        reasons: None,
-        crl_issuer: None,
-    }];
-    extension(
-        const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS,
-        false,
-        &points,
-    )
-}
-
-/// A GeneralizedTime from Unix seconds (CRL entry extensions and OCSP use it always).
-///
-/// # Errors
-/// Times before 1970.
-pub fn generalized_time(secs: i64) -> der::Result<GeneralizedTime> {
-    let secs = u64::try_from(secs).map_err(|_| der::Error::from(der::ErrorKind::DateTime))?;
-    GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
 }
 
 /// Revoked entries DER-encoded as they are pushed, in CRL order: a CRL of a million entries
@@ -390,12 +347,11 @@ impl CrlTemplate<'_> {
             exts.push(extension(ID_CE_ISSUING_DISTRIBUTION_POINT, true, &idp)?);
         }
         if let (Some(url), None) = (&self.freshest_url, self.delta_base) {
-            let points = vec![DistributionPoint {
-                distribution_point: Some(uri_point(url)?),
-                reasons: None,
-                crl_issuer: None,
-            }];
-            exts.push(extension(ID_CE_FRESHEST_CRL, false, &points)?);
+            exts.push(extension(
+                ID_CE_FRESHEST_CRL,
+                false,
+                &uri_distribution_points(url)?,
+            )?);
         }
         Ok(exts)
     }
@@ -648,7 +604,7 @@ mod tests {
                 extension(
                     ID_CE_INVALIDITY_DATE,
                     false,
-                    &generalized_time(t).expect("time"),
+                    &crate::x509::generalized_time(t).expect("time"),
                 )
                 .expect("ext"),
             );

@@ -16,9 +16,10 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 
-use super::crl::generalized_time;
 use super::RevocationReason;
+use crate::algorithm::oid::{ID_PKIX_OCSP_BASIC, ID_PKIX_OCSP_NONCE, ID_SM3};
 use crate::algorithm::SignatureAlgorithm;
+use crate::x509::generalized_time;
 
 /// Largest OCSP request accepted (RFC 6960 requests are a few hundred bytes).
 pub const MAX_OCSP_REQUEST_BYTES: usize = 16 * 1024;
@@ -26,18 +27,6 @@ pub const MAX_OCSP_REQUEST_BYTES: usize = 16 * 1024;
 pub const MAX_CERT_IDS: usize = 64;
 /// Longest nonce accepted (RFC 8954 §2.1: 1 to 32 octets).
 pub const MAX_NONCE_BYTES: usize = 32;
-
-/// id-pkix-ocsp-nonce (RFC 6960 §4.4.1).
-pub const ID_PKIX_OCSP_NONCE: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
-/// id-pkix-ocsp-basic (RFC 6960 §4.2.1).
-pub const ID_PKIX_OCSP_BASIC: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
-/// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
-pub const ID_PKIX_OCSP_NOCHECK: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.5");
-/// SM3 (GM/T 0004), accepted as a CertID hash.
-pub const ID_SM3: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.401");
 
 /// OCSPResponseStatus (RFC 6960 §4.2.1).
 ///

@@ -17,6 +17,7 @@ use super::{
     StoreError,
 };
 use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::revocation::RevocationReason;
 
 /// Applies `ops` inside the caller's write transaction; answers in the same order. An
 /// error means the whole batch must be rolled back. A batch costs five statements
@@ -132,7 +133,7 @@ async fn signing_refusals<'i>(
     for k in &keys {
         q = q.bind(*k);
     }
-    let mut ca_status: HashMap<(i64, String), Option<Option<u8>>> = HashMap::new();
+    let mut ca_status: HashMap<(i64, String), Option<Option<RevocationReason>>> = HashMap::new();
     let mut blocked = HashSet::new();
     let mut head = (0, GENESIS_HASH.to_owned());
     for (kind, number, text, status, reason) in q
@@ -143,7 +144,11 @@ async fn signing_refusals<'i>(
             ("head", Some(seq), _) => head = (seq, text),
             ("ca", Some(ca), Some(status)) => {
                 let revoked = (CertificateStatus::parse(&status)? == CertificateStatus::Revoked)
-                    .then(|| reason.and_then(|r| u8::try_from(r).ok()));
+                    .then(|| {
+                        reason
+                            .and_then(|r| u8::try_from(r).ok())
+                            .and_then(RevocationReason::from_code)
+                    });
                 ca_status.insert((ca, text), revoked);
             }
             ("key", _, _) => {

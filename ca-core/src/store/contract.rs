@@ -393,7 +393,7 @@ async fn signing<S: Store>(store: &S) {
     assert_eq!(
         store.begin_signing(&fresh).await.expect("check"),
         Err(SigningRefusal::CaRevoked(Some(
-            RevocationReason::KeyCompromise.code()
+            RevocationReason::KeyCompromise
         )))
     );
     assert_eq!(audit_len().await, before + 1, "only the CA's revocation");

@@ -665,7 +665,7 @@ pub struct SigningIntent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SigningRefusal {
     /// The issuing CA's certificate is revoked (with this reason code, if any).
-    CaRevoked(Option<u8>),
+    CaRevoked(Option<RevocationReason>),
     /// The subject key was reported compromised.
     KeyBlocked,
 }
