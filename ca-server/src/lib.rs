@@ -8,13 +8,9 @@
 
 mod api;
 pub mod error;
-pub mod http_client;
-pub mod managed;
 mod metrics;
-pub mod notify;
 mod ocsp;
 mod ops;
-pub mod probe;
 mod publish;
 mod state;
 mod wire;
@@ -134,7 +130,7 @@ pub async fn refresh_once(state: &AppState) {
             tracing::warn!(error = %e, "refresh: scheduled revocations failed");
         }
     }
-    match managed::run_pass(&state.authority).await {
+    match ca_ops::managed::run_pass(&state.authority).await {
         Ok(report) if report.renewed + report.deployed + report.failed.len() > 0 => {
             tracing::info!(?report, "refresh: managed certificates");
         }
@@ -240,7 +236,7 @@ pub async fn serve(
                 tokio::time::interval(Duration::from_secs(state.notify.interval_secs.max(1)));
             loop {
                 tick.tick().await;
-                match notify::run_pass(&state.authority, &state.notify).await {
+                match ca_ops::notify::run_pass(&state.authority, &state.notify).await {
                     Ok(report) => tracing::debug!(?report, "notification pass"),
                     Err(e) => tracing::warn!(error = %e, "notification pass failed"),
                 }

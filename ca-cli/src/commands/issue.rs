@@ -165,7 +165,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 .issue_managed(&request, dir, args.deploy_hook.as_deref())
                 .await?;
             // First deployment now; a failure is recorded and retried like any other.
-            match ca_server::managed::deploy(&authority, &managed).await {
+            match ca_ops::managed::deploy(&authority, &managed).await {
                 Ok(()) => {
                     authority.managed_attempted(&managed, None).await?;
                     eprintln!(

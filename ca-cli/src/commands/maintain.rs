@@ -19,7 +19,7 @@ pub(crate) struct Args {
 pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let authority = g.authority().await?;
     let due = authority.run_due_revocations().await?;
-    let managed = ca_server::managed::run_pass(&authority).await?;
+    let managed = ca_ops::managed::run_pass(&authority).await?;
     for (id, error) in &managed.failed {
         eprintln!("managed certificate {id}: {error}");
     }

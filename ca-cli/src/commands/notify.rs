@@ -30,7 +30,7 @@ pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
             if config.notify.webhooks.is_empty() {
                 bail!("no webhooks configured: add [notify] webhooks = [\"http://…\"] to caforge.toml");
             }
-            let report = ca_server::notify::run_pass(&authority, &config.notify).await?;
+            let report = ca_ops::notify::run_pass(&authority, &config.notify).await?;
             match format {
                 Format::Json => print_json(&serde_json::json!({
                     "recorded": report.recorded,

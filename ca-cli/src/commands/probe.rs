@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use ca_core::inventory::certificates_in;
 use ca_core::revocation::check::RevocationStatus;
-use ca_server::probe::{probe, ProbeOptions};
+use ca_ops::probe::{probe, ProbeOptions};
 
 use crate::context::Globals;
 use crate::output::{print_json, timestamp, Format};

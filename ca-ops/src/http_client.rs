@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use http_body_util::BodyExt as _;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
 use hyper::{Method, Request};
 
 /// How long one request may take, connection included.
@@ -83,7 +83,7 @@ async fn send_inner(
         request = request.header(hyper::header::CONTENT_TYPE, ct);
     }
     let request = request
-        .body(Body::from(body))
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| format!("building the request: {e}"))?;
     let result = async {
         let response = sender
