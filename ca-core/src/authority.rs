@@ -4,6 +4,7 @@
 
 mod dual;
 mod inventory;
+mod leftovers;
 mod lifecycle;
 mod managed;
 mod revocation;
@@ -13,6 +14,7 @@ mod tokens;
 
 pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
 pub use self::inventory::{Imported, ImportedCertificate};
+pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};
 pub use self::lifecycle::{
     CaState, CrossSigned, DueRevocations, PathElement, RenewRequest, RolloverRequest,
 };
@@ -321,6 +323,18 @@ impl<S: Store> Authority<S> {
         Ok(out)
     }
 
+    /// Checks the hash-chained audit log: the number of entries when it is complete and
+    /// unmodified, or where it breaks.
+    ///
+    /// # Errors
+    /// Store failures (a broken chain is the inner error).
+    pub async fn verify_audit(
+        &self,
+    ) -> Result<std::result::Result<usize, crate::audit::AuditBroken>> {
+        let log = self.store.audit_log().await?;
+        Ok(crate::audit::verify_chain(&log))
+    }
+
     /// "Now" by the authority's clock (Unix seconds).
     #[must_use]
     pub fn now(&self) -> i64 {
@@ -623,7 +637,8 @@ impl<S: Store> Authority<S> {
         Ok(self
             .store
             .create_ca(&ca, &signed.cert, &signed.issuer_key_id, &signed.audit)
-            .await?)
+            .await
+            .map(pipeline::committed)?)
     }
 
     /// Issues an end-entity certificate.

@@ -1,8 +1,6 @@
 //! `caforge audit`: check the hash-chained audit log.
 
 use anyhow::Result;
-use ca_core::audit::verify_chain;
-use ca_core::store::AuditStore;
 
 use crate::context::Globals;
 use crate::output::{print_json, Format};
@@ -21,8 +19,7 @@ pub(crate) enum AuditCommand {
 pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
     let AuditCommand::Verify { format } = cmd;
     let authority = g.authority().await?;
-    let log = authority.store().audit_log().await?;
-    let n = verify_chain(&log)?;
+    let n = authority.verify_audit().await??;
     match format {
         Format::Text => println!("audit log intact: {n} entries"),
         Format::Json => print_json(&serde_json::json!({"intact": true, "entries": n}))?,
