@@ -55,11 +55,14 @@ pub enum AuditAction {
     KmcRecover,
     /// The store was filled by `caforge db copy`.
     DbCopied,
+    /// A key no CA or responder refers to (left by an issuance that was never recorded)
+    /// was destroyed.
+    KeyRemoved,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::CaSigning,
         AuditAction::CaCreated,
         AuditAction::CaConfigured,
@@ -80,6 +83,7 @@ impl AuditAction {
         AuditAction::InventoryRemoved,
         AuditAction::KmcRecover,
         AuditAction::DbCopied,
+        AuditAction::KeyRemoved,
     ];
 
     /// The stored name (`cert.signed`, …).
@@ -106,6 +110,7 @@ impl AuditAction {
             AuditAction::InventoryRemoved => "inventory.removed",
             AuditAction::KmcRecover => "kmc.recover",
             AuditAction::DbCopied => "db.copied",
+            AuditAction::KeyRemoved => "key.removed",
         }
     }
 }

@@ -147,14 +147,18 @@ impl Home {
         r
     }
 
+    /// The certificates in the store, as `cert list --format json` gives them.
+    pub fn cert_list(&self) -> Vec<serde_json::Value> {
+        let r = self.ok(&["cert", "list", "--format", "json"]);
+        match serde_json::from_str::<serde_json::Value>(&r.stdout).expect("json") {
+            serde_json::Value::Array(certs) => certs,
+            other => panic!("cert list gave {other}"),
+        }
+    }
+
     /// Number of certificates in the store.
     pub fn cert_count(&self) -> usize {
-        let r = self.ok(&["cert", "list", "--format", "json"]);
-        serde_json::from_str::<serde_json::Value>(&r.stdout)
-            .expect("json")
-            .as_array()
-            .expect("array")
-            .len()
+        self.cert_list().len()
     }
 
     /// Creates CA `root` (`root_args` added to create-root) and under it CA `int`
@@ -180,9 +184,17 @@ impl Home {
     /// Issues a tls-server certificate for `NAME.example` under `ca` from a generated,
     /// unencrypted P-256 key (test-only) and returns (PEM path, serial in hex).
     pub fn issue_leaf(&self, ca: &str, name: &str) -> (String, String) {
+        let (args, pem) = self.issue_leaf_args(ca, name);
+        self.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let serial = serial_of(self.path(), s(&pem));
+        (s(&pem).to_owned(), serial)
+    }
+
+    /// The arguments [`Home::issue_leaf`] runs, and the PEM file they write.
+    pub fn issue_leaf_args(&self, ca: &str, name: &str) -> (Vec<String>, PathBuf) {
         let pem = self.file(&format!("{name}.pem"));
         let key = self.file(&format!("{name}.key"));
-        self.ok(&[
+        let args = [
             "issue",
             "--ca",
             ca,
@@ -197,9 +209,10 @@ impl Home {
             &format!("dns:{name}.example"),
             "--out",
             s(&pem),
-        ]);
-        let serial = serial_of(self.path(), s(&pem));
-        (s(&pem).to_owned(), serial)
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        (args, pem)
     }
 
     /// `caforge issue-dual --mode rsa-sm2` for `CN=dual.example` with generated keys into

@@ -39,6 +39,24 @@ pub(crate) enum DbCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// List what interrupted or refused issuances left behind: reserved serials no
+    /// certificate uses (they stay reserved, never reused) and keys no CA or OCSP responder
+    /// refers to.
+    ///
+    /// With `--remove`, destroys the unreferenced keys made at least `--older-than` ago
+    /// (default 1h: a younger key may belong to an issuance still in progress); each removal
+    /// is audited.
+    Leftovers {
+        /// Destroy the unreferenced keys old enough.
+        #[arg(long)]
+        remove: bool,
+        /// Minimum age of a key to destroy (`1h`, `2d`, …).
+        #[arg(long, default_value = "1h", value_parser = crate::duration::parse_seconds)]
+        older_than: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 /// The home's database URL, or the default one when there is no home (with `--db`).
@@ -55,6 +73,48 @@ fn home_database(g: &Globals) -> Result<String> {
 
 pub(crate) async fn run(g: &Globals, cmd: DbCommand) -> Result<()> {
     match cmd {
+        DbCommand::Leftovers {
+            remove,
+            older_than,
+            format,
+        } => {
+            let authority = g.authority().await?;
+            let removed = if remove {
+                authority.remove_leftover_keys(older_than).await?
+            } else {
+                Vec::new()
+            };
+            let left = authority.leftovers().await?;
+            match format {
+                Format::Json => print_json(&serde_json::json!({
+                    "unused_serials": left.unused_serials.iter().map(|(kid, serial)| serde_json::json!({"issuer_key_id": kid, "serial": serial})).collect::<Vec<_>>(),
+                    "unreferenced_keys": left.unreferenced_keys.iter().map(|(k, made)| serde_json::json!({"key": k.as_str(), "made": made})).collect::<Vec<_>>(),
+                    "removed_keys": removed.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                    "unlisted_stores": left.unlisted_stores.iter().map(|(s, e)| serde_json::json!({"store": s, "error": e})).collect::<Vec<_>>(),
+                }))?,
+                Format::Text => {
+                    for (kid, serial) in &left.unused_serials {
+                        println!("unused serial {serial} (reserved under key id {kid})");
+                    }
+                    for (key, _) in &left.unreferenced_keys {
+                        println!("unreferenced key {key}");
+                    }
+                    for key in &removed {
+                        println!("removed key {key}");
+                    }
+                    for (store, error) in &left.unlisted_stores {
+                        println!("cannot list {store}: {error}");
+                    }
+                    println!(
+                        "{} unused serial(s), {} unreferenced key(s), {} removed",
+                        left.unused_serials.len(),
+                        left.unreferenced_keys.len(),
+                        removed.len()
+                    );
+                }
+            }
+            Ok(())
+        }
         DbCommand::Migrate { format } => {
             let url = home_database(g)?;
             let store = AnyStore::open(&url).await?;

@@ -328,7 +328,8 @@ impl<S: Store> Authority<S> {
         let (first_record, second_record) = self
             .store
             .commit_pair(mode, member(&first), member(&second), escrow)
-            .await?;
+            .await
+            .map(pipeline::committed)?;
         Ok(IssuedPair {
             first: first.into_issued(first_record),
             second: second.into_issued(second_record),

@@ -271,7 +271,8 @@ impl<S: Store> Authority<S> {
                 &signed.audit,
                 &succession,
             )
-            .await?;
+            .await
+            .map(pipeline::committed)?;
 
         // 5.
         if req.revoke_old_after == Some(0) {
@@ -515,7 +516,8 @@ impl<S: Store> Authority<S> {
                 &signed.issuer_key_id,
                 &signed.audit,
             )
-            .await?;
+            .await
+            .map(pipeline::committed)?;
         Ok(CrossSigned {
             record,
             der,

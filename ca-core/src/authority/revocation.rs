@@ -1228,7 +1228,8 @@ impl<S: Store> Authority<S> {
                 &signed.audit,
                 key_ref,
             )
-            .await?)
+            .await
+            .map(pipeline::committed)?)
     }
 
     /// Pre-signs OCSP responses (RFC 5019) for every unexpired certificate of `ca`, with

@@ -137,6 +137,25 @@ pub(crate) struct Signed {
     pub(crate) audit: AuditEvent,
 }
 
+/// Test-only crash points (feature `failpoints`): a process whose `CAFORGE_TEST_FAILPOINT`
+/// names `step` (`prepared`, `signed`, `committed`) aborts there, with no cleanup, as a
+/// kill -9 would stop it. Without the feature it does nothing.
+#[cfg(feature = "failpoints")]
+fn failpoint(step: &str) {
+    if std::env::var("CAFORGE_TEST_FAILPOINT").is_ok_and(|s| s == step) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn failpoint(_step: &str) {}
+
+/// Marks the end of step 3: every service passes its commit's result through here.
+pub(crate) fn committed<T>(value: T) -> T {
+    failpoint("committed");
+    value
+}
+
 /// Hex SHA-256 of DER: certificate fingerprints.
 pub(crate) fn fingerprint(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
@@ -191,6 +210,7 @@ pub(crate) async fn prepare(
             ))
         }
     }
+    failpoint("prepared");
     Ok(Prepared {
         tbs,
         draft,
@@ -220,6 +240,7 @@ impl Prepared {
             details.insert("fingerprint".into(), fingerprint.clone().into());
         }
         let t = draft.template;
+        failpoint("signed");
         Ok(Signed {
             cert: NewCertificate {
                 issuer_ca_id: draft.issuer_ca_id,
@@ -250,9 +271,11 @@ impl Signed {
     /// # Errors
     /// Store failures (the certificate is then not issued).
     pub(crate) async fn commit(self, store: &impl CertificateStore) -> Result<CertificateRecord> {
-        Ok(store
-            .commit_certificate(&self.cert, &self.issuer_key_id, &self.audit)
-            .await?)
+        Ok(committed(
+            store
+                .commit_certificate(&self.cert, &self.issuer_key_id, &self.audit)
+                .await?,
+        ))
     }
 }
 

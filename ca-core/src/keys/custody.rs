@@ -86,6 +86,10 @@ impl KeyProvider for KeyCustody {
         self.files.unseal(sealed, sm2_id)
     }
 
+    fn list(&self, store: &str) -> Result<Vec<(KeyRef, Option<i64>)>, KeyError> {
+        self.route(store)?.list(store)
+    }
+
     fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError> {
         self.route(key_ref.as_str())?.remove(key_ref)
     }

@@ -193,6 +193,15 @@ pub fn write_private_file(path: &Path, contents: &[u8], force: bool) -> Result<(
     file.sync_all().map_err(io)
 }
 
+/// The directory of a `file:DIR` key store, relative to the home.
+fn store_dir(store: &str) -> Result<&str, KeyError> {
+    store
+        .strip_prefix("file:")
+        .map(|d| d.trim_end_matches('/'))
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| KeyError::UnsupportedKeyRef(store.to_owned()))
+}
+
 impl KeyProvider for FileKeyProvider {
     /// Encrypted PKCS#8 (PEM) under the home's passphrase, as key files are.
     fn seal(&self, key: &SoftwareKey) -> Result<Vec<u8>, KeyError> {
@@ -214,11 +223,7 @@ impl KeyProvider for FileKeyProvider {
         label: &str,
         sm2_id: &str,
     ) -> Result<(KeyRef, Box<dyn Signer>), KeyError> {
-        let rel = store
-            .strip_prefix("file:")
-            .map(|d| d.trim_end_matches('/'))
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| KeyError::UnsupportedKeyRef(store.to_owned()))?;
+        let rel = store_dir(store)?;
         let passphrase = self.passphrase()?;
         let safe: String = label
             .chars()
@@ -256,6 +261,37 @@ impl KeyProvider for FileKeyProvider {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    fn list(&self, store: &str) -> Result<Vec<(KeyRef, Option<i64>)>, KeyError> {
+        let rel = store_dir(store)?;
+        let dir = self.home.join(rel);
+        let io = |source| KeyError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".key.pem") {
+                continue;
+            }
+            let made = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_secs()).ok());
+            keys.push((KeyRef::new(format!("file:{rel}/{name}")), made));
+        }
+        keys.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        Ok(keys)
     }
 
     fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError> {

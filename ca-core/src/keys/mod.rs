@@ -210,6 +210,17 @@ pub trait KeyProvider: Send + Sync {
         ))
     }
 
+    /// The keys held in the key store `store` (a URI as [`KeyProvider::generate`] takes),
+    /// each with the Unix time it was made when the custodian knows it.
+    ///
+    /// # Errors
+    /// When the custodian cannot list its keys, or listing fails.
+    fn list(&self, store: &str) -> Result<Vec<(KeyRef, Option<i64>)>, KeyError> {
+        Err(KeyError::Material(format!(
+            "the custodian of {store} cannot list its keys"
+        )))
+    }
+
     /// Destroys a key that was generated but never used (its CA was not recorded).
     ///
     /// # Errors

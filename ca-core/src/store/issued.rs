@@ -13,6 +13,7 @@ use super::{
 };
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::issuance::SerialNumber;
+use crate::keys::KeyRef;
 use crate::revocation::RevocationReason;
 use crate::tokens::{NewToken, TokenRecord};
 
@@ -155,6 +156,14 @@ impl CaStore for AnyStore {
 
     async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord, StoreError> {
         ca_by_id_on(self.pool.on(), id).await
+    }
+
+    async fn key_refs(&self) -> Result<Vec<KeyRef>, StoreError> {
+        let refs: Vec<(String,)> =
+            sql("SELECT key_ref FROM cas UNION SELECT key_ref FROM ocsp_responders")
+                .all_as(self.pool.on())
+                .await?;
+        Ok(refs.into_iter().map(|(r,)| KeyRef::new(r)).collect())
     }
 }
 

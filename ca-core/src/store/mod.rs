@@ -640,6 +640,13 @@ pub trait CaStore {
     /// # Errors
     /// [`StoreError::NotFound`].
     async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord, StoreError>;
+
+    /// Every key the store refers to (CA keys and delegated responders' keys): a key in a
+    /// custodian that is not among them was generated for a certificate never recorded.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn key_refs(&self) -> Result<Vec<KeyRef>, StoreError>;
 }
 
 /// What is checked and recorded, durably and in one write, before a leaf is signed (see

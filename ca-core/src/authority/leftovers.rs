@@ -1,0 +1,89 @@
+//! What the issuance pipeline can leave behind, listed and cleaned up: a crash or refusal
+//! after the durable intent leaves a reserved serial that no certificate uses, and, when a
+//! key was generated for the certificate (a CA, a delegated responder), that key in its
+//! custodian with nothing referring to it.
+
+use super::Authority;
+use crate::audit::{AuditAction, AuditEvent};
+use crate::keys::{store_of, KeyRef, DEFAULT_KEY_STORE};
+use crate::store::Store;
+use crate::Result;
+
+/// Unreferenced keys younger than this are never removed: they may belong to an issuance
+/// still in progress (generated, not yet committed).
+pub const LEFTOVER_KEY_MIN_AGE_SECS: i64 = 3_600;
+
+/// What interrupted or refused issuances left ([`Authority::leftovers`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Serials reserved for a signature that was never committed: (issuing key identifier,
+    /// serial hex). They stay reserved, so they are never used; nothing needs removing.
+    pub unused_serials: Vec<(String, String)>,
+    /// Keys that no CA or responder refers to, with the Unix time each was made (when the
+    /// custodian knows it).
+    pub unreferenced_keys: Vec<(KeyRef, Option<i64>)>,
+    /// Key stores that could not be listed, and why.
+    pub unlisted_stores: Vec<(String, String)>,
+}
+
+impl<S: Store> Authority<S> {
+    /// Lists the pipeline's leftovers: unused reserved serials, and keys in the default key
+    /// store and every CA's key store that nothing refers to.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn leftovers(&self) -> Result<Leftovers> {
+        let referenced = self.store.key_refs().await?;
+        let mut stores = vec![DEFAULT_KEY_STORE.to_owned()];
+        for r in &referenced {
+            let s = store_of(r);
+            if !stores.contains(&s) {
+                stores.push(s);
+            }
+        }
+        let mut out = Leftovers {
+            unused_serials: self.store.unused_serials().await?,
+            ..Leftovers::default()
+        };
+        for store in stores {
+            match self.keys.list(&store) {
+                Ok(keys) => out.unreferenced_keys.extend(
+                    keys.into_iter()
+                        .filter(|(k, _)| !referenced.iter().any(|r| r.as_str() == k.as_str())),
+                ),
+                Err(e) => out.unlisted_stores.push((store, e.to_string())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Destroys the unreferenced keys made at least `min_age_secs` ago (never younger than
+    /// an issuance could take: see [`LEFTOVER_KEY_MIN_AGE_SECS`]), each audited as
+    /// `key.removed`, and returns them.
+    ///
+    /// # Errors
+    /// Store or key custody failures (keys removed before the failure stay removed and
+    /// audited).
+    pub async fn remove_leftover_keys(&self, min_age_secs: i64) -> Result<Vec<KeyRef>> {
+        let now = self.clock.now().unix_timestamp();
+        let mut removed = Vec::new();
+        for (key, made) in self.leftovers().await?.unreferenced_keys {
+            // A key of unknown age is kept: it might be in use by an issuance right now.
+            if made.is_none_or(|t| now - t < min_age_secs) {
+                continue;
+            }
+            self.keys.remove(&key)?;
+            self.store
+                .append_audit(&AuditEvent {
+                    at: now,
+                    action: AuditAction::KeyRemoved,
+                    ca: None,
+                    serial: None,
+                    details: serde_json::json!({"key": key.as_str(), "made": made}),
+                })
+                .await?;
+            removed.push(key);
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,193 @@
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! Crash tests of the issuance pipeline. The test-only failpoint (`CAFORGE_TEST_FAILPOINT`,
+//! compiled into the binaries of this workspace's test build) aborts the process after a
+//! step, with no cleanup, as kill -9 would: after the durable intent (`prepared`), after the
+//! verified signature (`signed`) and after the commit (`committed`), for a leaf, an
+//! intermediate CA and a delegated OCSP responder. After each crash the next process finds
+//! no certificate outside the store (nothing was written out; a committed one is listed),
+//! every certificate returned before still there, the audit chain intact, and what the
+//! crash left listed by `caforge db leftovers`: the reserved serial and, for a CA or a
+//! responder, its key, which `--remove` destroys.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use caforge_tests::{s, Home};
+
+const STEPS: [&str; 3] = ["prepared", "signed", "committed"];
+
+/// The serials in the store.
+fn serials(h: &Home) -> BTreeSet<String> {
+    h.cert_list()
+        .iter()
+        .map(|c| c["serial"].as_str().expect("serial").to_owned())
+        .collect()
+}
+
+/// `caforge ca create-intermediate` of P-256 CA `name` under `root`.
+fn create_intermediate(name: &str) -> Vec<String> {
+    [
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "root",
+        "--name",
+        name,
+        "--key-type",
+        "p256",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// (unused serials, unreferenced keys) as `caforge db leftovers` lists them.
+fn leftovers(h: &Home, extra: &[&str]) -> (usize, Vec<String>) {
+    let mut args = vec!["db", "leftovers", "--format", "json"];
+    args.extend_from_slice(extra);
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&args).stdout).expect("json");
+    let keys = v["unreferenced_keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["key"].as_str().expect("key").to_owned())
+        .collect();
+    (v["unused_serials"].as_array().expect("serials").len(), keys)
+}
+
+/// Runs `args` with the failpoint at `step` and checks what the next process finds.
+/// `makes_key`: the operation generates a key in the home's key store.
+fn crash_at(h: &Home, step: &str, args: &[&str], out: &Path, makes_key: bool) {
+    let before = serials(h);
+    let (unused_before, keys_before) = leftovers(h, &[]);
+    let r = h.run_with(&[("CAFORGE_TEST_FAILPOINT", step)], args);
+    assert!(
+        !r.ok,
+        "{args:?} survived the failpoint '{step}' (is the failpoints feature on?):\n{}",
+        r.stdout
+    );
+    // Nothing left the process: no file written, nothing printed.
+    assert!(
+        !out.exists(),
+        "{} was written before the crash",
+        out.display()
+    );
+    assert!(!r.stdout.contains("BEGIN CERTIFICATE"), "{}", r.stdout);
+
+    let after = serials(h);
+    assert!(
+        after.is_superset(&before),
+        "a certificate returned before the crash at '{step}' is missing"
+    );
+    let committed = step == "committed";
+    assert_eq!(
+        after.len(),
+        before.len() + usize::from(committed),
+        "after a crash at '{step}'"
+    );
+    h.ok(&["audit", "verify"]);
+
+    let (unused, keys) = leftovers(h, &[]);
+    if committed {
+        // The serial is used and the key referenced: nothing is left over.
+        assert_eq!(unused, unused_before, "after '{step}'");
+        assert_eq!(keys, keys_before, "after '{step}'");
+    } else {
+        assert_eq!(unused, unused_before + 1, "after '{step}'");
+        assert_eq!(
+            keys.len(),
+            keys_before.len() + usize::from(makes_key),
+            "after '{step}': {keys:?}"
+        );
+    }
+}
+
+#[test]
+fn a_leaf_crashed_after_any_step_leaves_only_a_listed_serial() {
+    let h = Home::new();
+    h.root_and_intermediate("p256", &[], &[]);
+    // Returned before the crashes; must survive them.
+    h.issue_leaf("int", "before");
+    for step in STEPS {
+        let (args, out) = h.issue_leaf_args("int", step);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crash_at(&h, step, &args, &out, false);
+    }
+    // The CA still issues.
+    h.issue_leaf("int", "after");
+}
+
+#[test]
+fn an_intermediate_crashed_after_any_step_leaves_a_listed_serial_and_key() {
+    let h = Home::new();
+    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
+    for step in STEPS {
+        let args = create_intermediate(&format!("sub-{step}"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crash_at(&h, step, &args, &h.file("no-output-file"), true);
+    }
+    // The crash after the commit left a CA that works; the others left two keys, which
+    // --remove destroys (and audits).
+    h.issue_leaf("sub-committed", "after");
+    let (_, keys) = leftovers(&h, &[]);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let (_, kept) = leftovers(&h, &["--remove"]);
+    assert_eq!(
+        kept.len(),
+        2,
+        "keys younger than an hour are kept: {kept:?}"
+    );
+    let (_, left) = leftovers(&h, &["--remove", "--older-than", "0h"]);
+    assert!(left.is_empty(), "{left:?}");
+    for key in &keys {
+        let path = h.home().join(key.trim_start_matches("file:"));
+        assert!(!path.exists(), "{} was not removed", path.display());
+    }
+    h.ok(&["audit", "verify"]);
+    // A name whose creation crashed before the commit is free again.
+    let args = create_intermediate("sub-signed");
+    h.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_responder_crashed_after_any_step_leaves_a_listed_serial_and_key() {
+    let h = Home::new();
+    h.root_and_intermediate("p256", &[], &["--ocsp-signer", "delegated"]);
+    for step in STEPS {
+        crash_at(
+            &h,
+            step,
+            &["ocsp", "rotate-responder", "--ca", "int"],
+            &h.file("no-output-file"),
+            true,
+        );
+    }
+    // The responder committed before the last crash answers OCSP.
+    let (leaf, _) = h.issue_leaf("int", "after");
+    let int = h.export_ca("int");
+    let req = h.file("req.der");
+    caforge_tests::openssl_ok(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            s(&int),
+            "-sha256",
+            "-cert",
+            &leaf,
+            "-reqout",
+            s(&req),
+        ],
+    );
+    let resp = h.file("resp.der");
+    h.ok(&["ocsp", "respond", "--request", s(&req), "--out", s(&resp)]);
+    let text = caforge_tests::openssl_ok(
+        h.path(),
+        &["ocsp", "-respin", s(&resp), "-resp_text", "-noverify"],
+    )
+    .stdout;
+    assert!(text.contains("Response Status: successful"), "{text}");
+    assert!(
+        text.contains("OCSP Signing"),
+        "not a delegated responder: {text}"
+    );
+}
