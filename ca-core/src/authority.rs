@@ -23,7 +23,7 @@ pub use self::revocation::{
     CrlRequest, OcspOutcome, PublishedCrl, ResponderRefresh, RevokeRequest, SignedCrl,
     RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
 };
-pub use self::tokens::TokenRequest;
+pub use self::tokens::{TokenRequest, Tokens};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -344,6 +344,11 @@ impl<S: Store> Authority<S> {
     /// The underlying store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The clock it runs on (for services composed beside it, e.g. [`Tokens`]).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
     }
 
     /// The CA named `name` ready to issue, with its chain: loaded from the store (and the

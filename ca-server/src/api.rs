@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header must be 'Bearer TOKEN'",
             ));
         };
-        match state.authority.authenticate(token.trim()).await {
+        match state.tokens.authenticate(token.trim()).await {
             Ok(record) => Ok(Caller(record)),
             Err(e) if e.kind() == ca_core::ErrorKind::Unauthorized => {
                 Err(unauthorized("invalid, expired or revoked token"))
@@ -138,19 +138,17 @@ async fn issue(
         ));
     }
     let slot = state.signing_slot().await;
+    let request = IssueRequest {
+        ca: ca.name.clone(),
+        key: SubjectKey::Csr(body.csr.into_bytes()),
+        subject: body.subject,
+        sans: body.sans,
+        profile,
+        days: body.days,
+    };
     let issued = state
-        .authority
-        .issue_for_token(
-            &token,
-            &IssueRequest {
-                ca: ca.name.clone(),
-                key: SubjectKey::Csr(body.csr.into_bytes()),
-                subject: body.subject,
-                sans: body.sans,
-                profile,
-                days: body.days,
-            },
-        )
+        .tokens
+        .within_quota(&token, state.authority.issue(&request), |i| i.record.id)
         .await;
     drop(slot);
     match issued {

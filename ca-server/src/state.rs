@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ca_core::authority::Authority;
+use ca_core::authority::{Authority, Tokens};
 use ca_core::store::AnyStore;
 
 use crate::metrics::Metrics;
@@ -21,6 +21,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     /// The authority (every CA in the store).
     pub authority: Arc<Authority<AnyStore>>,
+    /// API tokens and their quotas (over the same store).
+    pub tokens: Arc<Tokens<AnyStore>>,
     /// Settings.
     pub config: Arc<ServerConfig>,
     /// Counters for `/metrics`.
@@ -51,6 +53,7 @@ impl AppState {
     /// State over `authority` with `config`.
     pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
+            tokens: Arc::new(Tokens::new(authority.store().clone(), authority.clock())),
             authority: Arc::new(authority),
             signing: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_signings.max(1),

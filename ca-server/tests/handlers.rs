@@ -57,8 +57,8 @@ async fn fixture() -> Fixture {
             .await
             .unwrap();
     }
-    let (_, secret) = authority
-        .create_token(&TokenRequest {
+    let (_, secret) = ca_core::authority::Tokens::new(authority.store().clone(), authority.clock())
+        .create(&TokenRequest {
             name: "ci".into(),
             cas: vec!["a".into()],
             profiles: vec!["*".into()],

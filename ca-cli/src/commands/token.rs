@@ -78,7 +78,7 @@ fn token_json(t: &TokenRecord) -> serde_json::Value {
 }
 
 pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
-    let authority = g.authority().await?;
+    let tokens = g.tokens().await?;
     match cmd {
         TokenCommand::Create {
             cas,
@@ -88,8 +88,8 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             quota,
             format,
         } => {
-            let (record, secret) = authority
-                .create_token(&TokenRequest {
+            let (record, secret) = tokens
+                .create(&TokenRequest {
                     name,
                     cas,
                     profiles,
@@ -114,11 +114,12 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::List { format } => {
-            let tokens = authority.tokens().await?;
+            let service = tokens;
+            let tokens = service.list().await?;
             let mut rows = Vec::with_capacity(tokens.len());
             for t in &tokens {
                 let mut v = token_json(t);
-                v["quota_used"] = authority.quota_used(t).await?.into();
+                v["quota_used"] = service.quota_used(t).await?.into();
                 rows.push(v);
             }
             match format {
@@ -155,7 +156,7 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            let t = authority.revoke_token(id).await?;
+            let t = tokens.revoke(id).await?;
             println!("revoked API token {} ('{}')", t.id, t.name);
             Ok(())
         }

@@ -1,11 +1,16 @@
-//! API tokens: the authority's side (create, authenticate, list, revoke).
+//! API tokens as a service of their own ([`Tokens`]): create, authenticate, list, revoke,
+//! and issuance quotas. It takes only the store roles it uses (tokens, quotas, and CAs to
+//! check a token's scope), not the whole store, and no keys.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::{Authority, IssueRequest, Issued};
 use crate::audit::AuditEvent;
 use crate::profile::ProfileName;
-use crate::store::Store;
+use crate::store::{CaStore, QuotaStore, TokenStore};
+use crate::time::Clock;
 use crate::tokens::{self, NewToken, Quota, TokenRecord};
 use crate::{Error, Result};
 
@@ -24,15 +29,29 @@ pub struct TokenRequest {
     pub quota: Option<Quota>,
 }
 
-impl<S: Store> Authority<S> {
+/// The API token service.
+pub struct Tokens<S> {
+    store: S,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S> std::fmt::Debug for Tokens<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens").finish_non_exhaustive()
+    }
+}
+
+impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
+    /// The service over `store`, with time from `clock`.
+    pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
+        Tokens { store, clock }
+    }
+
     /// Creates a token; the returned secret is shown once and only its hash is stored.
     ///
     /// # Errors
     /// Unknown CAs or profiles, an empty scope, store failures.
-    pub async fn create_token(
-        &self,
-        req: &TokenRequest,
-    ) -> Result<(TokenRecord, Zeroizing<String>)> {
+    pub async fn create(&self, req: &TokenRequest) -> Result<(TokenRecord, Zeroizing<String>)> {
         if req.name.trim().is_empty() || req.name.len() > 64 {
             return Err(Error::Invalid(
                 "token name must be 1 to 64 characters".into(),
@@ -119,16 +138,22 @@ impl<S: Store> Authority<S> {
         Ok(record)
     }
 
-    /// Issues for API token `token`, within its quota: a slot is reserved before issuance
-    /// (atomically, so concurrent requests cannot overdraw it), bound to the certificate
-    /// after, and given back when issuance fails.
+    /// Runs `issue` (an issuance for API token `token`) within the token's quota: a slot is
+    /// reserved before it runs (atomically, so concurrent requests cannot overdraw it),
+    /// bound to the certificate `certificate_id` names after, and given back when issuance
+    /// fails. Without a quota, `issue` just runs.
     ///
     /// # Errors
-    /// [`Error::QuotaExceeded`] (saying when a slot frees up), and everything
-    /// [`Authority::issue`] refuses.
-    pub async fn issue_for_token(&self, token: &TokenRecord, req: &IssueRequest) -> Result<Issued> {
+    /// [`Error::QuotaExceeded`] (saying when a slot frees up; `issue` does not run), and
+    /// whatever `issue` returns.
+    pub async fn within_quota<T>(
+        &self,
+        token: &TokenRecord,
+        issue: impl Future<Output = Result<T>>,
+        certificate_id: impl FnOnce(&T) -> i64,
+    ) -> Result<T> {
         let Some(quota) = token.quota else {
-            return self.issue(req).await;
+            return issue.await;
         };
         let now = self.clock.now().unix_timestamp();
         let reservation = match self
@@ -146,10 +171,10 @@ impl<S: Store> Authority<S> {
                 })
             }
         };
-        match self.issue(req).await {
+        match issue.await {
             Ok(issued) => {
                 self.store
-                    .settle_quota(reservation, Some(issued.record.id))
+                    .settle_quota(reservation, Some(certificate_id(&issued)))
                     .await?;
                 Ok(issued)
             }
@@ -180,7 +205,7 @@ impl<S: Store> Authority<S> {
     ///
     /// # Errors
     /// Store errors.
-    pub async fn tokens(&self) -> Result<Vec<TokenRecord>> {
+    pub async fn list(&self) -> Result<Vec<TokenRecord>> {
         Ok(self.store.list_tokens().await?)
     }
 
@@ -188,7 +213,7 @@ impl<S: Store> Authority<S> {
     ///
     /// # Errors
     /// Unknown or already revoked token.
-    pub async fn revoke_token(&self, id: i64) -> Result<TokenRecord> {
+    pub async fn revoke(&self, id: i64) -> Result<TokenRecord> {
         let now = self.clock.now().unix_timestamp();
         let audit = AuditEvent {
             at: now,
