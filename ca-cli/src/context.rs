@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::{Authority, Tokens};
+use ca_core::authority::{Authority, Inventory, Tokens};
 use ca_core::config::Config;
 use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvider};
 use ca_core::store::AnyStore;
@@ -96,6 +96,13 @@ impl Globals {
         let config = self.config()?;
         let store = AnyStore::open(&self.database_url(&config)).await?;
         Ok(Tokens::new(store, clock()?))
+    }
+
+    /// The inventory and notification service over this home's database (no keys needed).
+    pub(crate) async fn inventory(&self) -> Result<Inventory<AnyStore>> {
+        let config = self.config()?;
+        let store = AnyStore::open(&self.database_url(&config)).await?;
+        Ok(Inventory::new(store, clock()?))
     }
 
     /// "Now" as every command sees it (see [`clock`]), in Unix seconds.

@@ -13,7 +13,7 @@ pub(crate) mod test_support;
 mod tokens;
 
 pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
-pub use self::inventory::{Imported, ImportedCertificate};
+pub use self::inventory::{Imported, ImportedCertificate, Inventory};
 pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};
 pub use self::lifecycle::{
     CaState, CrossSigned, DueRevocations, PathElement, RenewRequest, RolloverRequest,

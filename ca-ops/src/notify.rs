@@ -3,7 +3,7 @@
 //! webhook, retrying failures with backoff. Delivery is at least once: a receiver that
 //! answered 2xx just before a crash may see the same notification (same `id`) again.
 
-use ca_core::authority::Authority;
+use ca_core::authority::Inventory;
 use ca_core::notify::NotifySettings;
 use ca_core::store::AnyStore;
 use hyper::Method;
@@ -26,17 +26,17 @@ pub struct NotifyReport {
 /// # Errors
 /// Store failures (delivery failures are recorded, not returned).
 pub async fn run_pass(
-    authority: &Authority<AnyStore>,
+    inventory: &Inventory<AnyStore>,
     settings: &NotifySettings,
 ) -> ca_core::Result<NotifyReport> {
     let mut report = NotifyReport {
-        recorded: authority.plan_notifications(settings).await?,
+        recorded: inventory.plan_notifications(settings).await?,
         ..NotifyReport::default()
     };
-    for n in authority.due_notifications().await? {
+    for n in inventory.due_notifications().await? {
         let outcome = post_json(&n.webhook, n.payload.clone()).await;
         let error = outcome.err();
-        let given_up = authority
+        let given_up = inventory
             .notification_attempted(settings, &n, error.as_deref())
             .await?;
         match (error, given_up) {

@@ -236,7 +236,7 @@ pub async fn serve(
                 tokio::time::interval(Duration::from_secs(state.notify.interval_secs.max(1)));
             loop {
                 tick.tick().await;
-                match ca_ops::notify::run_pass(&state.authority, &state.notify).await {
+                match ca_ops::notify::run_pass(&state.inventory, &state.notify).await {
                     Ok(report) => tracing::debug!(?report, "notification pass"),
                     Err(e) => tracing::warn!(error = %e, "notification pass failed"),
                 }

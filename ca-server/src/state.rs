@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ca_core::authority::{Authority, Tokens};
+use ca_core::authority::{Authority, Inventory, Tokens};
 use ca_core::store::AnyStore;
 
 use crate::metrics::Metrics;
@@ -23,6 +23,8 @@ pub struct Shared {
     pub authority: Arc<Authority<AnyStore>>,
     /// API tokens and their quotas (over the same store).
     pub tokens: Arc<Tokens<AnyStore>>,
+    /// The inventory and expiry notifications (over the same store).
+    pub inventory: Arc<Inventory<AnyStore>>,
     /// Settings.
     pub config: Arc<ServerConfig>,
     /// Counters for `/metrics`.
@@ -54,6 +56,7 @@ impl AppState {
     pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
             tokens: Arc::new(Tokens::new(authority.store().clone(), authority.clock())),
+            inventory: Arc::new(Inventory::new(authority.store().clone(), authority.clock())),
             authority: Arc::new(authority),
             signing: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_signings.max(1),

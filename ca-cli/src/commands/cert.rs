@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::Authority;
+use ca_core::authority::{Authority, Inventory};
 use ca_core::store::{
     AnyStore, CertificateFilter, CertificateRecord, CertificateStatus, Lineage, PairMode, Partner,
     SuccessionKind,
@@ -271,11 +271,12 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             }
             let mut external = Vec::new();
             if with_external {
-                for r in authority
+                let inventory = Inventory::new(authority.store().clone(), authority.clock());
+                for r in inventory
                     .inventory(filter.not_after_from, filter.not_after_before)
                     .await?
                 {
-                    let ca = super::inventory::issuer_ca_name(&authority, &r).await?;
+                    let ca = super::inventory::issuer_ca_name(&inventory, &r).await?;
                     external.push(super::inventory::record_json(&r, ca.as_deref(), now));
                 }
             }

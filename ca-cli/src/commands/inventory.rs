@@ -4,7 +4,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use ca_core::authority::{Authority, Imported};
+use ca_core::authority::{Imported, Inventory};
 use ca_core::inventory::MAX_IMPORT_BYTES;
 use ca_core::store::{AnyStore, InventoryRecord};
 
@@ -100,17 +100,17 @@ pub(crate) fn record_json(
 
 /// The name of the caforge CA that signed `r`, if any.
 pub(crate) async fn issuer_ca_name(
-    authority: &Authority<AnyStore>,
+    inventory: &Inventory<AnyStore>,
     r: &InventoryRecord,
 ) -> Result<Option<String>> {
     Ok(match r.issuer_ca_id {
-        Some(id) => authority.ca_name(id).await?,
+        Some(id) => inventory.ca_name(id).await?,
         None => None,
     })
 }
 
 pub(crate) async fn run(g: &Globals, cmd: InventoryCommand) -> Result<()> {
-    let authority = g.authority().await?;
+    let inventory = g.inventory().await?;
     let now = g.now()?;
     match cmd {
         InventoryCommand::Import { paths, format } => {
@@ -123,7 +123,7 @@ pub(crate) async fn run(g: &Globals, cmd: InventoryCommand) -> Result<()> {
             for file in &files {
                 let source = file.display().to_string();
                 let outcome = match read_bounded(file) {
-                    Ok(bytes) => authority
+                    Ok(bytes) => inventory
                         .import_inventory(&source, &bytes)
                         .await
                         .map_err(|e| e.to_string()),
@@ -214,12 +214,12 @@ pub(crate) async fn run(g: &Globals, cmd: InventoryCommand) -> Result<()> {
                 Some(w) => Some(now.saturating_add(parse_seconds(&w).map_err(anyhow::Error::msg)?)),
                 None => None,
             };
-            let rows = authority.inventory(before.map(|_| now), before).await?;
+            let rows = inventory.inventory(before.map(|_| now), before).await?;
             let mut json = Vec::with_capacity(rows.len());
             for r in &rows {
                 json.push(record_json(
                     r,
-                    issuer_ca_name(&authority, r).await?.as_deref(),
+                    issuer_ca_name(&inventory, r).await?.as_deref(),
                     now,
                 ));
             }
@@ -246,7 +246,7 @@ pub(crate) async fn run(g: &Globals, cmd: InventoryCommand) -> Result<()> {
             }
         }
         InventoryCommand::Remove { certificate } => {
-            let removed = authority.remove_inventory(&certificate).await?;
+            let removed = inventory.remove_inventory(&certificate).await?;
             println!(
                 "removed {} ({}) from the inventory",
                 removed.subject, removed.fingerprint

@@ -24,13 +24,13 @@ pub(crate) enum NotifyCommand {
 
 pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
     let config = g.config()?;
-    let authority = g.authority().await?;
+    let inventory = g.inventory().await?;
     match cmd {
         NotifyCommand::Run { format } => {
             if config.notify.webhooks.is_empty() {
                 bail!("no webhooks configured: add [notify] webhooks = [\"http://…\"] to caforge.toml");
             }
-            let report = ca_ops::notify::run_pass(&authority, &config.notify).await?;
+            let report = ca_ops::notify::run_pass(&inventory, &config.notify).await?;
             match format {
                 Format::Json => print_json(&serde_json::json!({
                     "recorded": report.recorded,
@@ -48,7 +48,7 @@ pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
             }
         }
         NotifyCommand::Status { format } => {
-            let all = authority.notifications().await?;
+            let all = inventory.notifications().await?;
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
                     all.iter()

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
+use ca_core::authority::Inventory;
 use ca_core::inventory::certificates_in;
 use ca_core::revocation::check::RevocationStatus;
 use ca_ops::probe::{probe, ProbeOptions};
@@ -65,7 +66,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let mut watched = None;
     if a.watch {
         let pem = ca_core::pem::certificate(&report.chain[0].der)?;
-        let imported = authority
+        let imported = Inventory::new(authority.store().clone(), authority.clock())
             .import_inventory(&format!("probe:{}", a.address), pem.as_bytes())
             .await?;
         watched = imported.first().map(|i| format!("{:?}", i.outcome));

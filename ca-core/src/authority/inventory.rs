@@ -4,16 +4,18 @@
 use der::{Decode, Encode};
 use x509_cert::Certificate;
 
-use super::Authority;
+use std::sync::Arc;
+
 use crate::algorithm::DEFAULT_SM2_ID;
 use crate::audit::AuditEvent;
 use crate::inventory::{certificates_in, ExternalCertificate, ImportError};
 use crate::keys::verify_signature;
 use crate::notify::{reached_thresholds, NotifySettings};
 use crate::store::{
-    CaRecord, CertificateFilter, InventoryRecord, IssuerId, NewInventoryCert, NewNotification,
-    NotificationRecord, Store,
+    CaRecord, CaStore, CertificateFilter, CertificateStore, InventoryRecord, InventoryStore,
+    IssuerId, NewInventoryCert, NewNotification, NotificationRecord, NotificationStore,
 };
+use crate::time::Clock;
 use crate::{Error, Result};
 
 /// What became of one certificate of an imported file.
@@ -79,7 +81,26 @@ fn spki_of(der: &[u8]) -> Option<spki::SubjectPublicKeyInfoOwned> {
         .map(|c| c.tbs_certificate().subject_public_key_info().clone())
 }
 
-impl<S: Store> Authority<S> {
+/// The inventory (certificates caforge did not issue, imported to be watched) and expiry
+/// notifications for them and for issued certificates: a service of its own over the
+/// inventory, notification, CA and certificate roles of the store, with no keys.
+pub struct Inventory<S> {
+    store: S,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S> std::fmt::Debug for Inventory<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inventory").finish_non_exhaustive()
+    }
+}
+
+impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Inventory<S> {
+    /// The service over `store`, with time from `clock`.
+    pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
+        Inventory { store, clock }
+    }
+
     /// Adds the certificates in `bytes` (PEM bundle or DER), read from `source`, to the
     /// inventory: duplicates (by SHA-256 fingerprint) and certificates caforge issued are
     /// reported and skipped; a caforge CA that signed one is linked (its signature checked),
