@@ -657,14 +657,17 @@ impl<S: Store> Authority<S> {
             serial: None,
             details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
         };
-        let updated = self
+        // An operator switching to delegated signing gets the responder now, not on the
+        // first request; if it cannot be issued, the settings stay as they were.
+        let pending = CaRecord {
+            settings: settings.clone(),
+            ..record.clone()
+        };
+        self.ensure_responder(&pending).await?;
+        Ok(self
             .store
             .update_ca_settings(record.id, &settings, &audit)
-            .await?;
-        // An operator switching to delegated signing gets the responder now, not on the
-        // first request.
-        self.ensure_responder(&updated).await?;
-        Ok(updated)
+            .await?)
     }
 
     /// The CRL to publish for one scope of CA `ca` (partition, full or delta), signing a
@@ -1091,8 +1094,13 @@ impl<S: Store> Authority<S> {
             if ca.settings.ocsp_signer != OcspSigner::Delegated || ca.not_after <= now {
                 continue;
             }
-            if self.ca_certificate(&ca).await?.is_revoked() {
-                continue;
+            match self.ca_certificate(&ca).await {
+                Ok(cert) if cert.is_revoked() => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    done.failed.push((ca.name, e.to_string()));
+                    continue;
+                }
             }
             match self.ensure_responder(&ca).await {
                 Ok(Some(cert)) => done.issued.push((ca.name, cert.serial.to_hex())),
@@ -1303,6 +1311,53 @@ mod tests {
             .iter()
             .filter(|c| c.profile == crate::profile::CertificateProfile::OcspSigning)
             .count()
+    }
+
+    #[tokio::test]
+    async fn a_revoked_ca_gets_no_responder_and_delegation_to_one_changes_nothing() {
+        let clock = StepClock::now();
+        let a = memory_authority_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
+        a.create_root(&ca("root")).await.expect("root");
+        let mut delegated = ca("int");
+        delegated.settings.ocsp_signer = OcspSigner::Delegated;
+        let int = a
+            .create_intermediate("root", &delegated)
+            .await
+            .expect("int");
+        let plain = a
+            .create_intermediate("root", &ca("plain"))
+            .await
+            .expect("plain");
+        assert_eq!(responders(&a).await, 1);
+        for revoked in [&int, &plain] {
+            a.revoke(&RevokeRequest {
+                serial: revoked.record.serial.to_hex(),
+                ca: Some("root".into()),
+                reason: RevocationReason::KeyCompromise,
+                invalidity_date: None,
+            })
+            .await
+            .expect("revoke");
+        }
+        // Switching a revoked CA to delegated signing fails and leaves its settings as
+        // they were.
+        let mut settings = plain.record.settings.clone();
+        settings.ocsp_signer = OcspSigner::Delegated;
+        let err = a
+            .configure_ca("plain", settings)
+            .await
+            .expect_err("revoked CA");
+        assert!(err.to_string().contains("revoked"), "{err}");
+        let after = a.ca("plain").await.expect("plain");
+        assert_eq!(after.settings.ocsp_signer, OcspSigner::Ca);
+        // Once the revoked CA's responder expires, maintenance leaves it alone rather than
+        // failing on it every pass.
+        clock.advance(RESPONDER_DAYS * 86_400 + 60);
+        assert_eq!(
+            a.refresh_responders().await.expect("refresh"),
+            ResponderRefresh::default()
+        );
+        assert_eq!(responders(&a).await, 1);
     }
 
     #[tokio::test]
