@@ -85,11 +85,12 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
-    /// The database: schema migrations, copying a CA to another database.
+    /// The database: schema migrations, copying a CA to another database, leftovers of
+    /// interrupted issuances.
     #[command(subcommand)]
     Db(commands::db::DbCommand),
     /// One pass of scheduled work: revocations whose grace period ended, managed
-    /// certificates to renew and deploy.
+    /// certificates to renew and deploy, delegated OCSP responders to issue.
     Maintain(commands::maintain::Args),
     /// Certificates caforge renews and deploys itself (`issue --managed`).
     #[command(subcommand)]

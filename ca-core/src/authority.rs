@@ -651,12 +651,14 @@ impl<S: Store> Authority<S> {
     /// Steps: 1. resolve the issuer and load its key (a wrong passphrase stops here);
     /// 2. parse the CSR and verify proof of possession, or generate the key; 3. apply policy
     /// (key, SANs, name constraints of every CA in the chain, validity with clipping);
-    /// 4. reserve the serial durably; 5. build the certificate and lint it; 6. audit
-    /// "signing", sign, verify the signature; 7. commit certificate and "signed" audit entry
-    /// in one transaction; 8. return certificate, chain and warnings.
+    /// 4. pick the serial; 5. draft the certificate; 6. the issuance pipeline
+    /// ([`pipeline`]): lint its DER, reserve the serial and audit "signing" in one durable
+    /// write (CA not revoked, key not blocked), sign, verify; 7. commit certificate and
+    /// "signed" audit entry in one transaction; 8. return certificate, chain and warnings.
     ///
     /// # Errors
-    /// Any refusal leaves the store unchanged except, after step 4, an unused reserved serial.
+    /// Any refusal leaves the store unchanged except, once step 6 has reserved it, an unused
+    /// reserved serial.
     pub async fn issue(&self, req: &IssueRequest) -> Result<Issued> {
         self.issue_with(req, LeafOverrides::default()).await
     }
@@ -693,8 +695,8 @@ impl<S: Store> Authority<S> {
     }
 
     /// Steps 2–5 of [`Authority::issue`] under a loaded `issuer` whose chain (issuer first)
-    /// is `chain_records`: the key, policy, the reserved serial and the linted template,
-    /// with `overrides` taking precedence over the request.
+    /// is `chain_records`: the key, policy, the serial and the drafted certificate (nothing
+    /// written), with `overrides` taking precedence over the request.
     async fn prepare_leaf(
         &self,
         issuer: &Issuer,

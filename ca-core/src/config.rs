@@ -43,8 +43,11 @@ pub struct ServerSettings {
     pub crl_revocation_delay_secs: i64,
     /// Most signatures (OCSP, CRL, issuance) made at once; further requests wait.
     pub max_concurrent_signings: usize,
-    /// Seconds between background refreshes of CRLs (and pre-signed OCSP responses when
-    /// `presign` is on); 0 disables the background task.
+    /// Seconds between background refreshes: due revocations, managed certificates,
+    /// delegated OCSP responders (issued here, never on a request), CRLs, and pre-signed
+    /// OCSP responses when `presign` is on. 0 disables the background task; then run
+    /// `caforge maintain` on a schedule, or delegated OCSP answers tryLater once its
+    /// responder expires.
     pub refresh_interval_secs: u64,
     /// Pre-sign OCSP responses for every certificate in the background (RFC 5019).
     pub presign: bool,
@@ -97,7 +100,7 @@ database = "sqlite:caforge.db"
 # max_connections = 1024
 # crl_revocation_delay_secs = 0    # re-sign CRLs this long after a revocation
 # max_concurrent_signings = 16
-# refresh_interval_secs = 60       # background CRL refresh (and OCSP pre-signing)
+# refresh_interval_secs = 60       # background work: CRLs, OCSP responders, renewals
 # presign = false                  # pre-sign OCSP responses for every certificate
 "#;
 

@@ -51,12 +51,16 @@ pub struct Run {
     pub stdout: String,
     /// Standard error.
     pub stderr: String,
+    /// The signal that ended the process, if one did (SIGABRT is 6).
+    pub signal: Option<i32>,
 }
 
 impl From<Output> for Run {
     fn from(o: Output) -> Self {
+        use std::os::unix::process::ExitStatusExt as _;
         Run {
             ok: o.status.success(),
+            signal: o.status.signal(),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }

@@ -78,6 +78,9 @@ pub(crate) async fn run(g: &Globals, cmd: DbCommand) -> Result<()> {
             older_than,
             format,
         } => {
+            if remove && g.db.is_some() {
+                bail!("--remove works on the home's own database only: keys in the home are referred to by it, not by the database --db names");
+            }
             let authority = g.authority().await?;
             let removed = if remove {
                 authority.remove_leftover_keys(older_than).await?

@@ -101,13 +101,14 @@ impl<S: Store> Authority<S> {
     /// Issues an SM2 signing + encryption pair, caforge acting as CA and KMC.
     ///
     /// Steps: 1. the CA (SM2, not revoked) and its key; 2. the CSR must be an SM2 key with a
-    /// valid signature; the signing certificate is checked and prepared exactly as single
-    /// issuance would (policy, serial, lint) with key usage digitalSignature|nonRepudiation;
-    /// 3. the KMC generates the encryption key and prepares its certificate for the same
+    /// valid signature; the signing certificate is checked and drafted exactly as single
+    /// issuance would (policy, serial) with key usage digitalSignature|nonRepudiation;
+    /// 3. the KMC generates the encryption key and drafts its certificate for the same
     /// subject and SANs with keyEncipherment|dataEncipherment|keyAgreement; 4. both are
-    /// signed; 5. the encryption key is enveloped to the signing key (GM/T 0009) and sealed
-    /// for escrow by the key custodian; 6. both certificates, their link and the escrow are
-    /// committed in one transaction — if anything before fails, neither is issued.
+    /// linted, then each reserved, signed and verified; 5. the encryption key is enveloped
+    /// to the signing key (GM/T 0009) and sealed for escrow by the key custodian; 6. both
+    /// certificates, their link and the escrow are committed in one transaction — if
+    /// anything before fails, neither is issued.
     ///
     /// # Errors
     /// Everything [`Authority::issue`] refuses, plus a non-SM2 CSR or CA.
@@ -174,8 +175,9 @@ impl<S: Store> Authority<S> {
             .ok_or_else(|| Error::Invalid("the KMC generated a non-SM2 key".into()))?;
         // 4.
         let chain: Vec<Vec<u8>> = chain_records.iter().map(|c| c.cert_der.clone()).collect();
-        let sign = self.sign_leaf(issuer, chain.clone(), sign).await?;
-        let enc = self.sign_leaf(issuer, chain, enc).await?;
+        let (sign, enc) = self
+            .sign_pair((issuer, chain.clone(), sign), (issuer, chain, enc))
+            .await?;
         // 5.
         let envelope =
             dual::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -285,28 +287,43 @@ impl<S: Store> Authority<S> {
         let chain = |i: usize| -> Vec<Vec<u8>> {
             sides[i].chain.iter().map(|c| c.cert_der.clone()).collect()
         };
-        let first = self.sign_leaf(&sides[0].issuer, chain(0), first).await?;
-        let second = self.sign_leaf(&sides[1].issuer, chain(1), second).await?;
+        let (first, second) = self
+            .sign_pair(
+                (&sides[0].issuer, chain(0), first),
+                (&sides[1].issuer, chain(1), second),
+            )
+            .await?;
         self.commit_signed_pair(PairMode::RsaSm2, first, second, None)
             .await
     }
 
-    /// One certificate of a pair through the issuance pipeline (prepared and signed, not
-    /// committed).
-    async fn sign_leaf(
+    /// Both certificates of a pair through the issuance pipeline, not committed: both are
+    /// linted before either is reserved (a lint failure on either writes nothing), then
+    /// each is reserved, signed and verified.
+    async fn sign_pair(
         &self,
-        issuer: &Issuer,
-        chain: Vec<Vec<u8>>,
-        leaf: PreparedLeaf,
-    ) -> Result<SignedLeaf> {
-        let signed =
-            pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, leaf.draft).await?;
-        Ok(SignedLeaf {
-            chain,
-            signed,
-            generated_key: leaf.generated_key,
-            warnings: leaf.warnings,
-        })
+        first: (&Issuer, Vec<Vec<u8>>, PreparedLeaf),
+        second: (&Issuer, Vec<Vec<u8>>, PreparedLeaf),
+    ) -> Result<(SignedLeaf, SignedLeaf)> {
+        let mut linted = Vec::with_capacity(2);
+        for (issuer, chain, leaf) in [first, second] {
+            let draft = pipeline::lint(Issuing::by(issuer)?, leaf.draft)?;
+            linted.push((draft, chain, leaf.generated_key, leaf.warnings));
+        }
+        let mut signed = Vec::with_capacity(2);
+        for (draft, chain, generated_key, warnings) in linted {
+            signed.push(SignedLeaf {
+                chain,
+                signed: draft.reserve(&self.store).await?.sign().await?,
+                generated_key,
+                warnings,
+            });
+        }
+        let second = signed.pop();
+        match (signed.pop(), second) {
+            (Some(first), Some(second)) => Ok((first, second)),
+            _ => Err(Error::Internal("a pair lost a certificate".into())),
+        }
     }
 
     /// Commits two signed certificates as a pair (with the second's sealed key, if any)
@@ -432,6 +449,44 @@ mod tests {
             partner.map(|p| p.certificate.id),
             Some(pair.second.record.id)
         );
+    }
+
+    #[tokio::test]
+    async fn a_lint_failure_on_either_side_writes_nothing_for_the_pair() {
+        let a = authority(Arc::new(MemoryKeys::default())).await;
+        let serials = || async {
+            use crate::store::SerialStore as _;
+            a.store().unused_serials().await.expect("serials").len()
+        };
+        let (serials_before, log_before) = (
+            serials().await,
+            a.store().audit_log().await.expect("log").len(),
+        );
+        let ca = a.issuing_ca("ec").await.expect("issuer");
+        let req = IssueRequest {
+            ca: "ec".into(),
+            key: SubjectKey::Generate(KeyType::P256),
+            subject: Some("CN=pair.example".into()),
+            sans: vec!["dns:pair.example".into()],
+            profile: ProfileName::TlsServer,
+            days: None,
+        };
+        let leaf = || a.prepare_leaf(&ca.issuer, &ca.chain, &req, LeafOverrides::default());
+        let first = leaf().await.expect("first");
+        let mut second = leaf().await.expect("second");
+        // The second breaks e_validity_order; the first is fine.
+        second.draft.template.not_after = second.draft.template.not_before;
+        let err = a
+            .sign_pair((&ca.issuer, vec![], first), (&ca.issuer, vec![], second))
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, Error::Lint(f) if f.lint == "e_validity_order"),
+            "{err}"
+        );
+        assert_eq!(serials().await, serials_before, "a serial was reserved");
+        assert_eq!(a.store().audit_log().await.expect("log").len(), log_before);
     }
 
     #[tokio::test]

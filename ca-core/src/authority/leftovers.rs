@@ -35,22 +35,36 @@ impl<S: Store> Authority<S> {
     pub async fn leftovers(&self) -> Result<Leftovers> {
         let referenced = self.store.key_refs().await?;
         let mut stores = vec![DEFAULT_KEY_STORE.to_owned()];
+        // Keys are compared by identity (a file's canonical path), not by how the
+        // reference is spelled: `file:keys/a` and `file:./keys/a` are one key.
+        let mut in_use = std::collections::HashSet::new();
         for r in &referenced {
             let s = store_of(r);
             if !stores.contains(&s) {
                 stores.push(s);
+            }
+            if let Ok(id) = self.keys.identity(r) {
+                in_use.insert(id);
             }
         }
         let mut out = Leftovers {
             unused_serials: self.store.unused_serials().await?,
             ..Leftovers::default()
         };
+        let mut seen = std::collections::HashSet::new();
         for store in stores {
             match self.keys.list(&store) {
-                Ok(keys) => out.unreferenced_keys.extend(
-                    keys.into_iter()
-                        .filter(|(k, _)| !referenced.iter().any(|r| r.as_str() == k.as_str())),
-                ),
+                Ok(keys) => {
+                    for (key, made) in keys {
+                        // A key that cannot be identified is never taken for a leftover.
+                        let Ok(id) = self.keys.identity(&key) else {
+                            continue;
+                        };
+                        if !in_use.contains(&id) && seen.insert(id) {
+                            out.unreferenced_keys.push((key, made));
+                        }
+                    }
+                }
                 Err(e) => out.unlisted_stores.push((store, e.to_string())),
             }
         }
@@ -58,12 +72,11 @@ impl<S: Store> Authority<S> {
     }
 
     /// Destroys the unreferenced keys made at least `min_age_secs` ago (never younger than
-    /// an issuance could take: see [`LEFTOVER_KEY_MIN_AGE_SECS`]), each audited as
-    /// `key.removed`, and returns them.
+    /// an issuance could take: see [`LEFTOVER_KEY_MIN_AGE_SECS`]) and returns them. Each is
+    /// audited as `key.removed` before it is destroyed, so no key disappears unrecorded.
     ///
     /// # Errors
-    /// Store or key custody failures (keys removed before the failure stay removed and
-    /// audited).
+    /// Store or key custody failures (keys removed before the failure stay removed).
     pub async fn remove_leftover_keys(&self, min_age_secs: i64) -> Result<Vec<KeyRef>> {
         let now = self.clock.now().unix_timestamp();
         let mut removed = Vec::new();
@@ -72,7 +85,6 @@ impl<S: Store> Authority<S> {
             if made.is_none_or(|t| now - t < min_age_secs) {
                 continue;
             }
-            self.keys.remove(&key)?;
             self.store
                 .append_audit(&AuditEvent {
                     at: now,
@@ -82,6 +94,7 @@ impl<S: Store> Authority<S> {
                     details: serde_json::json!({"key": key.as_str(), "made": made}),
                 })
                 .await?;
+            self.keys.remove(&key)?;
             removed.push(key);
         }
         Ok(removed)

@@ -411,9 +411,10 @@ impl<S: Store> Authority<S> {
     /// Relying parties that trust `by` (an old root) then reach `ca` (a new root, or an
     /// intermediate) through it. Validity ends with the earlier of the two CAs.
     ///
-    /// Steps: 1. refuse loops, revoked or expired issuers and path-length violations;
-    /// 2. reserve the serial under `by`; 3. build and lint; 4. audit, sign, verify;
-    /// 5. commit the certificate under `by`, recorded as a cross certificate of `ca`.
+    /// Steps: 1. refuse loops, expired issuers and path-length violations; 2. pick the
+    /// serial; 3. draft the certificate; 4. the issuance pipeline: lint, reserve under `by`
+    /// (refused if `by` is revoked), audit, sign, verify; 5. commit the certificate under
+    /// `by`, recorded as a cross certificate of `ca`.
     ///
     /// # Errors
     /// Rejected for the cases above; key and store failures.

@@ -658,12 +658,17 @@ impl<S: Store> Authority<S> {
             details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
         };
         // An operator switching to delegated signing gets the responder now, not on the
-        // first request; if it cannot be issued, the settings stay as they were.
-        let pending = CaRecord {
-            settings: settings.clone(),
-            ..record.clone()
-        };
-        self.ensure_responder(&pending).await?;
+        // first request; if it cannot be issued, the settings stay as they were. (A CA
+        // already delegating keeps its responder, which maintenance replaces.)
+        if record.settings.ocsp_signer != OcspSigner::Delegated
+            && settings.ocsp_signer == OcspSigner::Delegated
+        {
+            let pending = CaRecord {
+                settings: settings.clone(),
+                ..record.clone()
+            };
+            self.ensure_responder(&pending).await?;
+        }
         Ok(self
             .store
             .update_ca_settings(record.id, &settings, &audit)
@@ -1094,6 +1099,8 @@ impl<S: Store> Authority<S> {
             if ca.settings.ocsp_signer != OcspSigner::Delegated || ca.not_after <= now {
                 continue;
             }
+            // Not a signing decision (the pipeline makes that): a revoked CA needs no new
+            // responder, and trying would fail on every pass.
             match self.ca_certificate(&ca).await {
                 Ok(cert) if cert.is_revoked() => continue,
                 Ok(_) => {}
@@ -1122,7 +1129,10 @@ impl<S: Store> Authority<S> {
         }
         let now = self.clock.now().unix_timestamp();
         match self.store.current_responder(ca.id, now).await? {
+            // Not due yet; or it already lasts as long as the CA itself, and a new one
+            // could last no longer.
             Some(r) if r.not_after - now > RESPONDER_ROTATE_BEFORE_SECS => Ok(None),
+            Some(r) if r.not_after >= ca.not_after => Ok(None),
             _ => self.rotate_responder(&ca.name).await.map(Some),
         }
     }

@@ -170,6 +170,27 @@ pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<Stri
     Ok(hex::encode(Sha256::digest(spki.to_der()?)))
 }
 
+/// A certificate whose TBS is encoded and linted, nothing written yet: what a service that
+/// signs several certificates together (a dual pair) holds for each before any is
+/// reserved, so a lint failure on one writes nothing for either.
+pub(crate) struct Linted(Prepared);
+
+/// Step 1a: encodes `draft` and lints the DER; writes nothing.
+///
+/// # Errors
+/// A lint failure; encoding errors.
+pub(crate) fn lint(issuing: Issuing, draft: Draft) -> Result<Linted> {
+    let tbs = draft.template.to_tbs_der()?;
+    lint_tbs_der(&tbs, draft.kind, issuing.signer.key_type())?;
+    let spki_sha256 = spki_sha256(&draft.template.spki)?;
+    Ok(Linted(Prepared {
+        tbs,
+        draft,
+        issuing,
+        spki_sha256,
+    }))
+}
+
 /// Step 1: encodes and lints `draft`, then records the intent to sign it in one durable
 /// write (serial reserved, CA and key checked, "signing" audited).
 ///
@@ -181,42 +202,47 @@ pub(crate) async fn prepare(
     issuing: Issuing,
     draft: Draft,
 ) -> Result<Prepared> {
-    let tbs = draft.template.to_tbs_der()?;
-    lint_tbs_der(&tbs, draft.kind, issuing.signer.key_type())?;
-    let spki_sha256 = spki_sha256(&draft.template.spki)?;
-    let intent = SigningIntent {
-        ca_certificate: issuing
-            .ca
-            .as_ref()
-            .map(|(_, id, serial)| (*id, serial.clone())),
-        issuer_key_id: issuing.key_id_hex.clone(),
-        serial: draft.template.serial.clone(),
-        spki_sha256: spki_sha256.clone(),
-        at: draft.at,
-        audit: draft.entry(draft.signing.clone()),
-    };
-    match store.begin_signing(&intent).await? {
-        Ok(()) => {}
-        Err(SigningRefusal::CaRevoked(reason)) => {
-            let name = issuing.ca.as_ref().map_or("", |(name, _, _)| name.as_str());
-            return Err(Error::Invalid(format!(
-                "CA '{name}' is revoked ({}) and cannot sign",
-                reason.map_or("unspecified", |r| r.as_str())
-            )));
+    lint(issuing, draft)?.reserve(store).await
+}
+
+impl Linted {
+    /// Step 1b: records the intent to sign in one durable write (serial reserved, CA and
+    /// key checked, "signing" audited).
+    ///
+    /// # Errors
+    /// A revoked issuing CA or a blocked subject key (nothing written); store failures.
+    pub(crate) async fn reserve(self, store: &impl CertificateStore) -> Result<Prepared> {
+        let Linted(prepared) = self;
+        let Prepared { draft, issuing, .. } = &prepared;
+        let intent = SigningIntent {
+            ca_certificate: issuing
+                .ca
+                .as_ref()
+                .map(|(_, id, serial)| (*id, serial.clone())),
+            issuer_key_id: issuing.key_id_hex.clone(),
+            serial: draft.template.serial.clone(),
+            spki_sha256: prepared.spki_sha256.clone(),
+            at: draft.at,
+            audit: draft.entry(draft.signing.clone()),
+        };
+        match store.begin_signing(&intent).await? {
+            Ok(()) => {}
+            Err(SigningRefusal::CaRevoked(reason)) => {
+                let name = issuing.ca.as_ref().map_or("", |(name, _, _)| name.as_str());
+                return Err(Error::Invalid(format!(
+                    "CA '{name}' is revoked ({}) and cannot sign",
+                    reason.map_or("unspecified", |r| r.as_str())
+                )));
+            }
+            Err(SigningRefusal::KeyBlocked) => {
+                return Err(Error::Invalid(
+                    "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
+                ))
+            }
         }
-        Err(SigningRefusal::KeyBlocked) => {
-            return Err(Error::Invalid(
-                "this public key was reported compromised (a certificate for it was revoked for keyCompromise); generate a new key".into(),
-            ))
-        }
+        failpoint("prepared");
+        Ok(prepared)
     }
-    failpoint("prepared");
-    Ok(Prepared {
-        tbs,
-        draft,
-        issuing,
-        spki_sha256,
-    })
 }
 
 impl Prepared {

@@ -90,6 +90,10 @@ impl KeyProvider for KeyCustody {
         self.route(store)?.list(store)
     }
 
+    fn identity(&self, key_ref: &KeyRef) -> Result<String, KeyError> {
+        self.route(key_ref.as_str())?.identity(key_ref)
+    }
+
     fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError> {
         self.route(key_ref.as_str())?.remove(key_ref)
     }

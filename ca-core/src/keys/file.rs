@@ -266,6 +266,17 @@ impl KeyProvider for FileKeyProvider {
     fn list(&self, store: &str) -> Result<Vec<(KeyRef, Option<i64>)>, KeyError> {
         let rel = store_dir(store)?;
         let dir = self.home.join(rel);
+        // Only directories inside the home are caforge's own: elsewhere (a system key
+        // directory, say) other programs' keys may sit beside a CA's.
+        let inside = match (dir.canonicalize(), self.home.canonicalize()) {
+            (Ok(d), Ok(h)) => d.starts_with(h),
+            _ => !Path::new(rel).is_absolute() && !rel.split('/').any(|c| c == ".."),
+        };
+        if !inside {
+            return Err(KeyError::UnsupportedKeyRef(format!(
+                "{store} (outside the home: not scanned)"
+            )));
+        }
         let io = |source| KeyError::Io {
             path: dir.display().to_string(),
             source,
@@ -292,6 +303,11 @@ impl KeyProvider for FileKeyProvider {
         }
         keys.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         Ok(keys)
+    }
+
+    fn identity(&self, key_ref: &KeyRef) -> Result<String, KeyError> {
+        let path = self.resolve(key_ref)?;
+        Ok(path.canonicalize().unwrap_or(path).display().to_string())
     }
 
     fn remove(&self, key_ref: &KeyRef) -> Result<(), KeyError> {

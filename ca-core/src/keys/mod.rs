@@ -216,9 +216,19 @@ pub trait KeyProvider: Send + Sync {
     /// # Errors
     /// When the custodian cannot list its keys, or listing fails.
     fn list(&self, store: &str) -> Result<Vec<(KeyRef, Option<i64>)>, KeyError> {
-        Err(KeyError::Material(format!(
-            "the custodian of {store} cannot list its keys"
+        Err(KeyError::UnsupportedKeyRef(format!(
+            "{store} (its custodian cannot list its keys)"
         )))
+    }
+
+    /// What identifies the key `key_ref` names, whatever the spelling of the reference
+    /// (a file's canonical path, say): two references name the same key exactly when their
+    /// identities are equal.
+    ///
+    /// # Errors
+    /// A reference this custodian does not take.
+    fn identity(&self, key_ref: &KeyRef) -> Result<String, KeyError> {
+        Ok(key_ref.as_str().to_owned())
     }
 
     /// Destroys a key that was generated but never used (its CA was not recorded).

@@ -649,8 +649,8 @@ pub trait CaStore {
     async fn key_refs(&self) -> Result<Vec<KeyRef>, StoreError>;
 }
 
-/// What is checked and recorded, durably and in one write, before a leaf is signed (see
-/// [`CertificateStore::begin_signing`]).
+/// What is checked and recorded, durably and in one write, before any certificate is
+/// signed (see [`CertificateStore::begin_signing`]).
 #[derive(Clone, Debug)]
 pub struct SigningIntent {
     /// The issuing CA's own certificate row: (its issuer's id, its serial hex), checked not
@@ -680,10 +680,10 @@ pub enum SigningRefusal {
 /// Issued certificates.
 #[allow(async_fn_in_trait)]
 pub trait CertificateStore {
-    /// Before a leaf is signed, in one transaction: refuses if the issuing CA's certificate
-    /// is revoked or the subject key is blocked; otherwise reserves the serial and appends
-    /// the "signing" audit entry. Durable when it returns `Ok(Ok(()))`. Both backends commit
-    /// concurrent calls together (group commit).
+    /// Before any certificate is signed, in one transaction: refuses if the issuing CA's
+    /// certificate (when there is one) is revoked or the subject key is blocked; otherwise
+    /// reserves the serial and appends the "signing" audit entry. Durable when it returns
+    /// `Ok(Ok(()))`. Both backends commit concurrent calls together (group commit).
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the serial is already reserved; database errors.
