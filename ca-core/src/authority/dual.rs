@@ -399,7 +399,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::authority::test_support::{ca, memory_authority, rsa_sm2_pair, MemoryKeys};
+    use crate::authority::test_support::{
+        assert_lint_refused, ca, memory_authority, rsa_sm2_pair, MemoryKeys,
+    };
     use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore};
 
     async fn authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
@@ -481,10 +483,7 @@ mod tests {
             .await
             .err()
             .expect("refused");
-        assert!(
-            matches!(&err, Error::Lint(f) if f.lint == "e_validity_order"),
-            "{err}"
-        );
+        assert_lint_refused(&err, "e_validity_order");
         assert_eq!(serials().await, serials_before, "a serial was reserved");
         assert_eq!(a.store().audit_log().await.expect("log").len(), log_before);
     }

@@ -170,6 +170,14 @@ pub(crate) fn rsa_sm2_pair(rsa_ca: &str, sm2_ca: &str) -> RsaSm2PairRequest {
     }
 }
 
+/// Asserts that `err` is the refusal of lint `lint`.
+pub(crate) fn assert_lint_refused(err: &crate::Error, lint: &str) {
+    assert!(
+        matches!(err, crate::Error::Lint(f) if f.lint == lint),
+        "expected lint {lint} to refuse, got: {err}"
+    );
+}
+
 pub(crate) fn ca(name: &str) -> NewCaRequest {
     NewCaRequest {
         name: name.into(),

@@ -329,7 +329,9 @@ mod tests {
     use super::*;
     use crate::algorithm::KeyType;
     use crate::audit::AuditAction;
-    use crate::authority::test_support::{ca, memory_authority, rsa_sm2_pair, MemoryKeys};
+    use crate::authority::test_support::{
+        assert_lint_refused, ca, memory_authority, rsa_sm2_pair, MemoryKeys,
+    };
     use crate::authority::{Authority, IssueRequest, RenewRequest, RolloverRequest, SubjectKey};
     use crate::profile::ProfileName;
     use crate::store::{AnyStore, AuditStore, CaStore, CertificateFilter, SerialStore};
@@ -514,10 +516,7 @@ mod tests {
             .await
             .err()
             .expect("refused");
-        assert!(
-            matches!(&err, Error::Lint(f) if f.lint == "e_validity_order"),
-            "{err}"
-        );
+        assert_lint_refused(&err, "e_validity_order");
         assert_eq!(footprint(&a, &keys).await, (before, unused_before));
         assert_eq!(a.store().audit_log().await.expect("log").len(), log_before);
     }
