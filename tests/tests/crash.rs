@@ -154,6 +154,18 @@ fn an_intermediate_crashed_after_any_step_leaves_a_listed_serial_and_key() {
     }
     h.ok(&["audit", "verify"]);
     h.issue_leaf("spelled", "spelled-after");
+    // Keys in the home belong to the home's database: removal against another is refused.
+    let other = h.file("other.db");
+    h.fails(
+        &[
+            "--db",
+            &format!("sqlite:{}", s(&other)),
+            "db",
+            "leftovers",
+            "--remove",
+        ],
+        "home's own database",
+    );
     // A name whose creation crashed before the commit is free again.
     let args = create_intermediate("sub-signed");
     h.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());

@@ -1,5 +1,6 @@
 //! Test-only key custody: keys in memory whose signatures can be made to fail, to test what
-//! the authority does when a custodian misbehaves.
+//! the authority does when a custodian misbehaves, and fixtures built on it. Compiled only
+//! under `#[cfg(test)]` (see `authority.rs`): its `expect`s are test code, on fixed inputs.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,11 +148,13 @@ pub(crate) async fn memory_authority_at(
     keys: Arc<MemoryKeys>,
     clock: Arc<dyn crate::time::Clock>,
 ) -> Authority<AnyStore> {
+    // Invariant: an in-memory SQLite database always opens (no file, no input).
     let store = AnyStore::open("sqlite::memory:").await.expect("store");
     Authority::new(
         store,
         keys,
         clock,
+        // Invariant: the built-in profiles of an empty configuration are valid.
         Profiles::from_config(&Default::default()).expect("profiles"),
     )
 }
