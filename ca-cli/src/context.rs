@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::{Authority, Inventory, Tokens};
+use ca_core::authority::{Inventory, Services, Tokens};
 use ca_core::config::Config;
 use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvider};
 use ca_core::store::AnyStore;
@@ -78,12 +78,12 @@ impl Globals {
         }
     }
 
-    /// Opens the authority over this home.
-    pub(crate) async fn authority(&self) -> Result<Authority<AnyStore>> {
+    /// Opens the services over this home.
+    pub(crate) async fn services(&self) -> Result<Services<AnyStore>> {
         let config = self.config()?;
         let profiles = config.profiles()?;
         let store = AnyStore::open(&self.database_url(&config)).await?;
-        Ok(Authority::new(
+        Ok(Services::new(
             store,
             Arc::new(self.key_custody()?),
             clock()?,

@@ -1,34 +1,42 @@
-//! The authority: the one place that orchestrates CA operations over the store, the key
-//! custodians, policy, lints and the clock. Issuance lives here; revocation, CRLs and OCSP
-//! in [`revocation`](self::revocation).
+//! The services that carry out CA operations over the store, the key custodians, policy,
+//! lints and the clock, and [`Services`], which composes them over one store.
+//!
+//! Each service takes only the store roles (traits of [`crate::store`]) it uses:
+//! [`Directory`] (CAs, chains, certificates, CA keys through [`Signers`]), [`Issuance`]
+//! (leaf and CA certificates through the issuance pipeline), [`Dual`] (dual pairs and the
+//! KMC), [`Revocations`] (revocation and CRLs), [`Responder`] (OCSP), [`Lifecycle`] (CA
+//! creation and settings, rollover, cross-signing, renewal, managed certificates,
+//! maintenance), [`Tokens`] and [`Inventory`].
 
+mod directory;
 mod dual;
 mod inventory;
 mod leftovers;
 mod lifecycle;
 mod managed;
+mod responder;
 mod revocation;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod tokens;
 
-pub use self::dual::{IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
+pub use self::directory::{Directory, Signers};
+pub use self::dual::{Dual, IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
 pub use self::inventory::{Imported, ImportedCertificate, Inventory};
 pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};
 pub use self::lifecycle::{
-    CaState, CrossSigned, DueRevocations, PathElement, RenewRequest, RolloverRequest,
+    CaState, CrossSigned, DueRevocations, Lifecycle, PathElement, RenewRequest, RolloverRequest,
 };
 pub use self::managed::{renewal_starts, Deployment, Managed, MAX_RENEWAL_WINDOW_SECS};
-pub use self::revocation::{
-    CrlRequest, OcspOutcome, PublishedCrl, ResponderRefresh, RevokeRequest, SignedCrl,
-    RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
+pub use self::responder::{
+    OcspOutcome, Responder, ResponderRefresh, RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
 };
+pub use self::revocation::{CrlRequest, PublishedCrl, Revocations, RevokeRequest, SignedCrl};
 pub use self::tokens::{TokenRequest, Tokens};
 
 use std::str::FromStr;
 use std::sync::Arc;
 
-use der::Decode;
 use x509_cert::name::Name;
 
 use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
@@ -41,7 +49,9 @@ use crate::lint::CertificateKind;
 use crate::policy::{self, NameConstraintSet, SubjectAltName};
 use crate::profile::{CertificateProfile, ProfileName, Profiles};
 use crate::revocation::CaSettings;
-use crate::store::{CaRecord, CertificateFilter, CertificateRecord, IssuerId, NewCa, Store};
+use crate::store::{
+    CaRecord, CaStore, CertificateRecord, CertificateStore, IssuerId, LifecycleStore, NewCa, Store,
+};
 use crate::time::Clock;
 use crate::{Error, Result};
 
@@ -76,7 +86,7 @@ pub struct NewCaRequest {
     pub key_store: Option<String>,
 }
 
-/// Whether a CA's key can be used now ([`Authority::key_health`]).
+/// Whether a CA's key can be used now ([`Directory::key_health`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyHealth {
     /// The CA's name.
@@ -145,22 +155,121 @@ pub struct CreatedCa {
     pub warnings: Vec<String>,
 }
 
-/// The certificate authority service.
-pub struct Authority<S: Store> {
+/// Every service over one store, composed: what the CLI and the server build once and
+/// hand each front-end handler the parts it needs.
+#[derive(Clone)]
+pub struct Services<S> {
+    /// CAs, chains, certificates and CA keys.
+    pub directory: Arc<Directory<S>>,
+    /// Leaf issuance.
+    pub issuance: Arc<Issuance<S>>,
+    /// Dual certificates and the KMC.
+    pub dual: Arc<Dual<S>>,
+    /// Revocation and CRLs.
+    pub revocations: Arc<Revocations<S>>,
+    /// The OCSP responder.
+    pub responder: Arc<Responder<S>>,
+    /// CA creation and settings, rollover, cross-signing, renewal, managed certificates
+    /// and maintenance.
+    pub lifecycle: Arc<Lifecycle<S>>,
+    /// API tokens and quotas.
+    pub tokens: Arc<Tokens<S>>,
+    /// Imported certificates and expiry notifications.
+    pub inventory: Arc<Inventory<S>>,
+    clock: Arc<dyn Clock>,
+    /// The store itself, for tests to look at what the services wrote.
+    #[cfg(test)]
     store: S,
-    keys: Arc<dyn KeyProvider>,
+}
+
+impl<S> std::fmt::Debug for Services<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + Clone> Services<S> {
+    /// Every service over `store`, with CA keys from `keys`, time from `clock` and
+    /// certificate profiles `profiles`.
+    pub fn new(
+        store: S,
+        keys: Arc<dyn KeyProvider>,
+        clock: Arc<dyn Clock>,
+        profiles: Profiles,
+    ) -> Self {
+        let directory = Arc::new(Directory::new(store.clone(), Arc::new(Signers::new(keys))));
+        let issuance = Arc::new(Issuance::new(
+            store.clone(),
+            Arc::clone(&directory),
+            Arc::clone(&clock),
+            profiles,
+        ));
+        let revocations = Arc::new(Revocations::new(
+            store.clone(),
+            Arc::clone(&directory),
+            Arc::clone(&clock),
+        ));
+        let responder = Arc::new(Responder::new(
+            store.clone(),
+            Arc::clone(&directory),
+            Arc::clone(&clock),
+        ));
+        Services {
+            dual: Arc::new(Dual::new(
+                store.clone(),
+                Arc::clone(&directory),
+                Arc::clone(&issuance),
+                Arc::clone(&clock),
+            )),
+            lifecycle: Arc::new(Lifecycle::new(
+                store.clone(),
+                Arc::clone(&directory),
+                Arc::clone(&issuance),
+                Arc::clone(&revocations),
+                Arc::clone(&responder),
+                Arc::clone(&clock),
+            )),
+            tokens: Arc::new(Tokens::new(store.clone(), Arc::clone(&clock))),
+            inventory: Arc::new(Inventory::new(store.clone(), Arc::clone(&clock))),
+            #[cfg(test)]
+            store,
+            directory,
+            issuance,
+            revocations,
+            responder,
+            clock,
+        }
+    }
+}
+
+impl<S> Services<S> {
+    /// "Now" by the services' clock (Unix seconds).
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// The clock the services run on.
+    #[must_use]
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// The store (tests only: front ends go through the services).
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+/// The issuance service: drafts leaf and CA certificates under profiles and policy and
+/// signs them through the issuance [`pipeline`]. It takes the store's CA, lifecycle and
+/// certificate roles and the [`Directory`] (issuing CAs and their keys).
+pub struct Issuance<S> {
+    store: S,
+    directory: Arc<Directory<S>>,
     clock: Arc<dyn Clock>,
     profiles: Profiles,
-    /// Signers already loaded, by key reference: unlocking an encrypted key costs a
-    /// deliberate scrypt run, which a responder must not pay per request.
-    signers: std::sync::Mutex<std::collections::HashMap<String, Arc<dyn Signer>>>,
-    /// Serialises on-demand CRL signing so concurrent requests sign once.
-    crl_lock: tokio::sync::Mutex<()>,
-    /// The OCSP responder's memory of issuers and pre-signed responses.
-    ocsp_memo: std::sync::Mutex<revocation::OcspMemo>,
-    /// Issuing CAs recently loaded, by name (see [`Authority::issuing_ca`]).
-    issuing:
-        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<IssuingCa>)>>,
 }
 
 /// A CA ready to issue: its issuer (record, certificate, key) and its chain, itself first.
@@ -171,14 +280,9 @@ pub(crate) struct IssuingCa {
     pub(crate) rolled_from: Option<String>,
 }
 
-/// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
-/// partitions, OCSP lifetimes) can change under it, and such changes reach issuance within
-/// this time; whether the CA is revoked is checked in the store on every issuance.
-const ISSUING_CA_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl<S: Store> std::fmt::Debug for Authority<S> {
+impl<S> std::fmt::Debug for Issuance<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority").finish_non_exhaustive()
+        f.debug_struct("Issuance").finish_non_exhaustive()
     }
 }
 
@@ -218,7 +322,7 @@ enum LeafKeySource<'a> {
 /// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
 /// partition's CRL) and AIA, plus the partition and CDP URL to record with it. The CRL for
 /// that partition carries the same URL in its IDP, so the two can never disagree.
-/// A leaf certificate checked against policy and drafted ([`Authority::issue`] steps 2–5),
+/// A leaf certificate checked against policy and drafted ([`Issuance::issue`] steps 2–5),
 /// not yet signed.
 struct PreparedLeaf {
     draft: Draft,
@@ -252,179 +356,25 @@ fn publication(issuer: &CaRecord, serial: &SerialNumber) -> Result<Publication> 
     })
 }
 
-impl<S: Store> Authority<S> {
-    /// An authority over `store`, with keys from `keys`, time from `clock`.
+impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
+    /// The service over `store`, issuing under CAs found in `directory`, with time from
+    /// `clock` and certificate profiles `profiles`.
     pub fn new(
         store: S,
-        keys: Arc<dyn KeyProvider>,
+        directory: Arc<Directory<S>>,
         clock: Arc<dyn Clock>,
         profiles: Profiles,
     ) -> Self {
-        Authority {
+        Issuance {
             store,
-            keys,
+            directory,
             clock,
             profiles,
-            signers: Default::default(),
-            crl_lock: tokio::sync::Mutex::new(()),
-            ocsp_memo: Default::default(),
-            issuing: Default::default(),
         }
-    }
-
-    /// The signer for `key_ref`, loaded once and then kept.
-    fn signer(&self, key_ref: &crate::keys::KeyRef, sm2_id: &str) -> Result<Arc<dyn Signer>> {
-        let cache_key = format!("{}\0{sm2_id}", key_ref.as_str());
-        if let Some(s) = self
-            .signers
-            .lock()
-            .map_err(|_| Error::Internal("signer cache poisoned".into()))?
-            .get(&cache_key)
-        {
-            return Ok(s.clone());
-        }
-        let signer: Arc<dyn Signer> = Arc::from(self.keys.load(key_ref, sm2_id)?);
-        self.signers
-            .lock()
-            .map_err(|_| Error::Internal("signer cache poisoned".into()))?
-            .insert(cache_key, signer.clone());
-        Ok(signer)
-    }
-
-    /// Whether each CA's key can be used now: its custodian is asked (a device must answer
-    /// and still hold the key). For `/healthz`: a CA whose key device is down still serves
-    /// its pre-signed OCSP responses and published CRLs.
-    ///
-    /// # Errors
-    /// Store failures only; key problems are reported per CA.
-    pub async fn key_health(&self) -> Result<Vec<KeyHealth>> {
-        let mut out = Vec::new();
-        for record in self.store.list_cas().await? {
-            let custodian = record
-                .key_ref
-                .as_str()
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let result = match self.signer(&record.key_ref, &record.sm2_id) {
-                Ok(signer) => tokio::task::spawn_blocking(move || signer.probe())
-                    .await
-                    .map_err(|e| Error::Internal(format!("key probe task failed: {e}")))
-                    .and_then(|r| r.map_err(Error::from)),
-                Err(e) => Err(e),
-            };
-            out.push(KeyHealth {
-                ca: record.name,
-                custodian,
-                problem: result.err().map(|e| e.to_string()),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Checks the hash-chained audit log: the number of entries when it is complete and
-    /// unmodified, or where it breaks.
-    ///
-    /// # Errors
-    /// Store failures (a broken chain is the inner error).
-    pub async fn verify_audit(
-        &self,
-    ) -> Result<std::result::Result<usize, crate::audit::AuditBroken>> {
-        let log = self.store.audit_log().await?;
-        Ok(crate::audit::verify_chain(&log))
-    }
-
-    /// "Now" by the authority's clock (Unix seconds).
-    #[must_use]
-    pub fn now(&self) -> i64 {
-        self.clock.now().unix_timestamp()
-    }
-
-    /// The underlying store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// The clock it runs on (for services composed beside it, e.g. [`Tokens`]).
-    pub fn clock(&self) -> Arc<dyn Clock> {
-        Arc::clone(&self.clock)
-    }
-
-    /// The CA named `name` ready to issue, with its chain: loaded from the store (and the
-    /// key from its custodian) at most once per [`ISSUING_CA_REUSE`].
-    pub(crate) async fn issuing_ca(&self, name: &str) -> Result<Arc<IssuingCa>> {
-        let lock = || {
-            self.issuing
-                .lock()
-                .map_err(|_| Error::Internal("issuer cache poisoned".into()))
-        };
-        if let Some((at, ca)) = lock()?.get(name) {
-            if at.elapsed() < ISSUING_CA_REUSE {
-                return Ok(Arc::clone(ca));
-            }
-        }
-        let asked = self.store.find_ca(name).await?;
-        let asked_name = asked.name.clone();
-        let record = self.active_generation(asked).await?;
-        let chain = self.chain_records(&record).await?;
-        let ca = Arc::new(IssuingCa {
-            rolled_from: (record.name != asked_name).then_some(asked_name),
-            issuer: self.load_issuer(record).await?,
-            chain,
-        });
-        let mut cache = lock()?;
-        if cache.len() > 1_000 {
-            cache.clear();
-        }
-        cache.insert(
-            name.to_owned(),
-            (std::time::Instant::now(), Arc::clone(&ca)),
-        );
-        Ok(ca)
-    }
-
-    /// Drops the issuing CAs kept by [`Authority::issuing_ca`] (after a rollover).
-    fn forget_issuing_cas(&self) -> Result<()> {
-        self.issuing
-            .lock()
-            .map_err(|_| Error::Internal("issuer cache poisoned".into()))?
-            .clear();
-        Ok(())
-    }
-
-    async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
-        let signer = self.signer(&record.key_ref, &record.sm2_id)?;
-        Issuer::new(record, signer)
-    }
-
-    /// Creates a self-signed root CA.
-    ///
-    /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. draft the
-    /// certificate; 4.–5. the issuance pipeline ([`pipeline`]): lint its DER, reserve the
-    /// serial, check the parent and audit "signing" in one durable write, sign and verify;
-    /// 6. commit CA, certificate and audit entry in one transaction.
-    ///
-    /// # Errors
-    /// Invalid names, key or store failures. The key is removed again if a later step fails.
-    pub async fn create_root(&self, req: &NewCaRequest) -> Result<CreatedCa> {
-        self.create_ca(req, None, None).await
-    }
-
-    /// Creates an intermediate CA signed by `parent`.
-    ///
-    /// # Errors
-    /// As [`Authority::create_root`], plus path length violations and parent key problems.
-    pub async fn create_intermediate(&self, parent: &str, req: &NewCaRequest) -> Result<CreatedCa> {
-        let parent = self
-            .active_generation(self.store.find_ca(parent).await?)
-            .await?;
-        let issuer = self.load_issuer(parent).await?;
-        self.create_ca(req, Some(issuer), None).await
     }
 
     /// `lineage` is the generation and predecessor of a rollover successor.
-    async fn create_ca(
+    pub(crate) async fn create_ca(
         &self,
         req: &NewCaRequest,
         parent: Option<Issuer>,
@@ -502,9 +452,11 @@ impl<S: Store> Authority<S> {
 
         // 2. Generate the key inside its custodian.
         let store = req.key_store.as_deref().unwrap_or(DEFAULT_KEY_STORE);
-        let (key_ref, signer) = self
-            .keys
-            .generate(store, req.key_type, &req.name, &sm2_id)?;
+        let (key_ref, signer) =
+            self.directory
+                .signers()
+                .keys()
+                .generate(store, req.key_type, &req.name, &sm2_id)?;
         let signer: Arc<dyn Signer> = Arc::from(signer);
         let result = self
             .finish_ca(
@@ -522,16 +474,12 @@ impl<S: Store> Authority<S> {
             .await;
         if result.is_err() {
             // Nothing was recorded: do not leave an orphaned key behind.
-            let _ = self.keys.remove(&key_ref);
+            let _ = self.directory.signers().keys().remove(&key_ref);
         }
-        let record = result?;
-        if let Err(e) = self.ensure_responder(&record).await {
-            warnings.push(format!(
-                "CA '{}' has no delegated OCSP responder yet ({e}); maintenance issues one",
-                record.name
-            ));
-        }
-        Ok(CreatedCa { record, warnings })
+        Ok(CreatedCa {
+            record: result?,
+            warnings,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -663,10 +611,14 @@ impl<S: Store> Authority<S> {
         self.issue_with(req, LeafOverrides::default()).await
     }
 
-    /// [`Authority::issue`] with `overrides` (a key generated and sealed beforehand).
-    async fn issue_with(&self, req: &IssueRequest, overrides: LeafOverrides) -> Result<Issued> {
+    /// [`Issuance::issue`] with `overrides` (a key generated and sealed beforehand).
+    pub(in crate::authority) async fn issue_with(
+        &self,
+        req: &IssueRequest,
+        overrides: LeafOverrides,
+    ) -> Result<Issued> {
         // 1.
-        let ca = self.issuing_ca(&req.ca).await?;
+        let ca = self.directory.issuing_ca(&req.ca).await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         // 2.–5.
         let mut leaf = self
@@ -694,10 +646,10 @@ impl<S: Store> Authority<S> {
         })
     }
 
-    /// Steps 2–5 of [`Authority::issue`] under a loaded `issuer` whose chain (issuer first)
+    /// Steps 2–5 of [`Issuance::issue`] under a loaded `issuer` whose chain (issuer first)
     /// is `chain_records`: the key, policy, the serial and the drafted certificate (nothing
     /// written), with `overrides` taking precedence over the request.
-    async fn prepare_leaf(
+    pub(in crate::authority) async fn prepare_leaf(
         &self,
         issuer: &Issuer,
         chain_records: &[CaRecord],
@@ -862,118 +814,5 @@ impl<S: Store> Authority<S> {
             generated_key,
             warnings,
         })
-    }
-
-    /// The certificate record of CA `ca` itself (its row under its parent, or its own row
-    /// for a root).
-    ///
-    /// # Errors
-    /// Store errors; NotFound for inconsistent data.
-    pub async fn ca_certificate(&self, ca: &CaRecord) -> Result<CertificateRecord> {
-        let issuer = ca.parent_id.unwrap_or(ca.id);
-        self.store
-            .certificates_by_serial(&ca.serial.to_hex())
-            .await?
-            .into_iter()
-            .find(|c| c.issuer_ca_id == issuer)
-            .ok_or_else(|| {
-                crate::store::StoreError::NotFound(format!(
-                    "the certificate of CA '{}' is missing",
-                    ca.name
-                ))
-                .into()
-            })
-    }
-
-    /// Loads (and keeps) the key of `ca`, checking it matches the CA certificate: servers
-    /// call this at start so a wrong passphrase fails fast.
-    ///
-    /// # Errors
-    /// Key custody errors, or a key that is not the CA's.
-    pub async fn check_key(&self, ca: &CaRecord) -> Result<()> {
-        self.load_issuer(ca.clone()).await.map(|_| ())
-    }
-
-    /// The CA and its ancestors, the CA first and the root last.
-    ///
-    /// # Errors
-    /// Store errors, or a parent loop in corrupt data.
-    pub async fn chain_records(&self, ca: &CaRecord) -> Result<Vec<CaRecord>> {
-        let mut chain = vec![ca.clone()];
-        let mut next = ca.parent_id;
-        while let Some(id) = next {
-            if chain.len() > 16 || chain.iter().any(|c| c.id == id) {
-                return Err(Error::Invalid(
-                    "CA hierarchy is deeper than 16 or has a loop".into(),
-                ));
-            }
-            let parent = self.store.ca_by_id(id).await?;
-            next = parent.parent_id;
-            chain.push(parent);
-        }
-        Ok(chain)
-    }
-
-    /// A CA by name or id.
-    ///
-    /// # Errors
-    /// [`crate::store::StoreError::NotFound`].
-    pub async fn ca(&self, name_or_id: &str) -> Result<CaRecord> {
-        Ok(self.store.find_ca(name_or_id).await?)
-    }
-
-    /// All CAs.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn cas(&self) -> Result<Vec<CaRecord>> {
-        Ok(self.store.list_cas().await?)
-    }
-
-    /// Certificates matching `filter`.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn certificates(&self, filter: &CertificateFilter) -> Result<Vec<CertificateRecord>> {
-        Ok(self.store.list_certificates(filter).await?)
-    }
-
-    /// The certificate with `serial`; `ca` disambiguates when two issuers used the same serial.
-    ///
-    /// # Errors
-    /// Not found, ambiguous, or a malformed serial.
-    pub async fn certificate(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
-        let serial = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
-        let mut found = self.store.certificates_by_serial(&serial.to_hex()).await?;
-        if let Some(ca) = ca {
-            let ca = self.store.find_ca(ca).await?;
-            found.retain(|c| c.issuer_ca_id == ca.id);
-        }
-        match found.len() {
-            0 => Err(crate::store::StoreError::NotFound(format!(
-                "no certificate with serial {serial}"
-            ))
-            .into()),
-            1 => Ok(found.remove(0)),
-            _ => Err(Error::Invalid(format!(
-                "serial {serial} exists under several CAs; name the CA"
-            ))),
-        }
-    }
-
-    /// The CA with id `id`.
-    ///
-    /// # Errors
-    /// Not found.
-    pub async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord> {
-        Ok(self.store.ca_by_id(id).await?)
-    }
-
-    /// Parses a stored certificate (a convenience for front ends that show details).
-    ///
-    /// # Errors
-    /// When the DER does not parse.
-    pub fn parse_certificate(der: &[u8]) -> Result<x509_cert::Certificate> {
-        Ok(x509_cert::Certificate::from_der(der)?)
     }
 }

@@ -1,6 +1,7 @@
 //! caforge core: everything a certificate authority *is* and *does*, with no CLI and no HTTP.
 //!
-//! The one place that orchestrates is [`authority::Authority`]; everything else is a value
+//! Orchestration lives in the services of [`authority`] (composed by
+//! [`authority::Services`]), each over the store roles it uses; everything else is a value
 //! type or a pure function, reached through small traits at the edges
 //! ([`keys::KeyProvider`], [`store::Store`], [`time::Clock`]).
 

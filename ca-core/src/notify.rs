@@ -1,5 +1,5 @@
 //! Expiry notifications: which thresholds a certificate has reached, and the retry schedule
-//! of webhook deliveries. Pure functions; the authority records what is due and the
+//! of webhook deliveries. Pure functions; the inventory service records what is due and the
 //! server crate delivers it.
 
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ca_core::authority::{Authority, Deployment, Managed};
+use ca_core::authority::{Deployment, Lifecycle, Managed};
 use ca_core::store::AnyStore;
 
 /// Longest a deployment hook may run.
@@ -33,18 +33,18 @@ pub struct ManagedReport {
 ///
 /// # Errors
 /// Store failures (renewal and deployment failures are recorded, not returned).
-pub async fn run_pass(authority: &Authority<AnyStore>) -> ca_core::Result<ManagedReport> {
+pub async fn run_pass(lifecycle: &Lifecycle<AnyStore>) -> ca_core::Result<ManagedReport> {
     let mut report = ManagedReport::default();
-    for due in authority.managed_due().await? {
-        let current = if authority.needs_renewal(&due, authority.now()) {
-            match authority.renew_managed(&due).await {
+    for due in lifecycle.managed_due().await? {
+        let current = if lifecycle.needs_renewal(&due, lifecycle.now()) {
+            match lifecycle.renew_managed(&due).await {
                 Ok(renewed) => {
                     report.renewed += 1;
                     renewed
                 }
                 Err(e) => {
                     let error = format!("renewal failed: {e}");
-                    authority.managed_attempted(&due, Some(&error)).await?;
+                    lifecycle.managed_attempted(&due, Some(&error)).await?;
                     report.failed.push((due.record.id, error));
                     continue;
                 }
@@ -52,14 +52,14 @@ pub async fn run_pass(authority: &Authority<AnyStore>) -> ca_core::Result<Manage
         } else {
             due
         };
-        match deploy(authority, &current).await {
+        match deploy(lifecycle, &current).await {
             Ok(()) => {
-                authority.managed_attempted(&current, None).await?;
+                lifecycle.managed_attempted(&current, None).await?;
                 report.deployed += 1;
             }
             Err(error) => {
                 tracing::warn!(managed = current.record.id, %error, "deployment failed; will retry");
-                authority.managed_attempted(&current, Some(&error)).await?;
+                lifecycle.managed_attempted(&current, Some(&error)).await?;
                 report.failed.push((current.record.id, error));
             }
         }
@@ -71,8 +71,8 @@ pub async fn run_pass(authority: &Authority<AnyStore>) -> ca_core::Result<Manage
 ///
 /// # Errors
 /// What went wrong, for the record (never key material).
-pub async fn deploy(authority: &Authority<AnyStore>, m: &Managed) -> Result<(), String> {
-    let files = authority
+pub async fn deploy(lifecycle: &Lifecycle<AnyStore>, m: &Managed) -> Result<(), String> {
+    let files = lifecycle
         .managed_deployment(m)
         .await
         .map_err(|e| format!("preparing the files: {e}"))?;

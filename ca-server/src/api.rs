@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header must be 'Bearer TOKEN'",
             ));
         };
-        match state.tokens.authenticate(token.trim()).await {
+        match state.services.tokens.authenticate(token.trim()).await {
             Ok(record) => Ok(Caller(record)),
             Err(e) if e.kind() == ca_core::ErrorKind::Unauthorized => {
                 Err(unauthorized("invalid, expired or revoked token"))
@@ -125,7 +125,7 @@ async fn issue(
         Ok(p) => p,
         Err(e) => return Problem::from(ca_core::Error::from(e)).into_response(),
     };
-    let ca = match state.authority.ca(&body.ca).await {
+    let ca = match state.services.directory.ca(&body.ca).await {
         Ok(ca) => ca,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -147,8 +147,11 @@ async fn issue(
         days: body.days,
     };
     let issued = state
+        .services
         .tokens
-        .within_quota(&token, state.authority.issue(&request), |i| i.record.id)
+        .within_quota(&token, state.services.issuance.issue(&request), |i| {
+            i.record.id
+        })
         .await;
     drop(slot);
     match issued {
@@ -179,7 +182,12 @@ async fn fetch(
     Path(serial): Path<String>,
     Query(q): Query<FetchQuery>,
 ) -> Response {
-    let record = match state.authority.certificate(&serial, q.ca.as_deref()).await {
+    let record = match state
+        .services
+        .directory
+        .certificate(&serial, q.ca.as_deref())
+        .await
+    {
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -189,8 +197,8 @@ async fn fetch(
             token.id, record.issuer_name
         ));
     }
-    let chain = match state.authority.ca(&record.issuer_name).await {
-        Ok(ca) => match state.authority.chain_records(&ca).await {
+    let chain = match state.services.directory.ca(&record.issuer_name).await {
+        Ok(ca) => match state.services.directory.chain_records(&ca).await {
             Ok(c) => c.into_iter().map(|c| c.cert_der).collect::<Vec<_>>(),
             Err(e) => return Problem::from(e).into_response(),
         },
@@ -225,7 +233,7 @@ async fn list(
     };
     let mut filter = CertificateFilter::default();
     if let Some(ca) = &q.ca {
-        match state.authority.ca(ca).await {
+        match state.services.directory.ca(ca).await {
             Ok(r) => {
                 if !token.allows_ca(&r.name) {
                     return forbidden(format!("token {} may not read CA '{}'", token.id, r.name));
@@ -248,7 +256,7 @@ async fn list(
             .into_response();
         }
     }
-    match state.authority.certificates(&filter).await {
+    match state.services.directory.certificates(&filter).await {
         Ok(certs) => {
             let visible: Vec<crate::wire::Certificate<'_>> = certs
                 .iter()
@@ -283,7 +291,8 @@ async fn revoke(
         Err(e) => return bad_json(e),
     };
     let record = match state
-        .authority
+        .services
+        .directory
         .certificate(&serial, body.ca.as_deref())
         .await
     {
@@ -297,7 +306,8 @@ async fn revoke(
         ));
     }
     match state
-        .authority
+        .services
+        .revocations
         .revoke(&RevokeRequest {
             serial,
             ca: Some(record.issuer_name.clone()),

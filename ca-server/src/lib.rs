@@ -120,7 +120,7 @@ async fn observe(
 pub async fn refresh_once(state: &AppState) {
     // Scheduled revocations (superseded certificates after their grace period) first, so
     // the CRLs signed below include them.
-    match state.authority.run_due_revocations().await {
+    match state.services.lifecycle.run_due_revocations().await {
         Ok(done) if !done.revoked.is_empty() => {
             tracing::info!(revoked = ?done.revoked, "refresh: scheduled revocations carried out");
         }
@@ -130,7 +130,7 @@ pub async fn refresh_once(state: &AppState) {
             tracing::warn!(error = %e, "refresh: scheduled revocations failed");
         }
     }
-    match ca_ops::managed::run_pass(&state.authority).await {
+    match ca_ops::managed::run_pass(&state.services.lifecycle).await {
         Ok(report) if report.renewed + report.deployed + report.failed.len() > 0 => {
             tracing::info!(?report, "refresh: managed certificates");
         }
@@ -141,7 +141,7 @@ pub async fn refresh_once(state: &AppState) {
         }
     }
     // Delegated OCSP responders are issued here, never on a request.
-    match state.authority.refresh_responders().await {
+    match state.services.responder.refresh_responders().await {
         Ok(done) => {
             if !done.issued.is_empty() {
                 tracing::info!(issued = ?done.issued, "refresh: OCSP responders issued");
@@ -156,7 +156,7 @@ pub async fn refresh_once(state: &AppState) {
             tracing::warn!(error = %e, "refresh: OCSP responders failed");
         }
     }
-    let cas = match state.authority.cas().await {
+    let cas = match state.services.directory.cas().await {
         Ok(cas) => cas,
         Err(e) => {
             Metrics::inc(&state.metrics.refresh_failures);
@@ -165,7 +165,7 @@ pub async fn refresh_once(state: &AppState) {
         }
     };
     for ca in cas {
-        let scopes = match state.authority.crl_scopes(&ca).await {
+        let scopes = match state.services.revocations.crl_scopes(&ca).await {
             Ok(s) => s,
             Err(e) => {
                 Metrics::inc(&state.metrics.refresh_failures);
@@ -176,7 +176,8 @@ pub async fn refresh_once(state: &AppState) {
         for scope in scopes {
             let slot = state.signing_slot().await;
             let result = state
-                .authority
+                .services
+                .revocations
                 .published_crl(
                     &ca.name,
                     scope,
@@ -192,7 +193,7 @@ pub async fn refresh_once(state: &AppState) {
         }
         if state.config.presign {
             let slot = state.signing_slot().await;
-            let result = state.authority.presign_ocsp(&ca.name).await;
+            let result = state.services.responder.presign_ocsp(&ca.name).await;
             drop(slot);
             if let Err(e) = result {
                 Metrics::inc(&state.metrics.refresh_failures);
@@ -236,7 +237,7 @@ pub async fn serve(
                 tokio::time::interval(Duration::from_secs(state.notify.interval_secs.max(1)));
             loop {
                 tick.tick().await;
-                match ca_ops::notify::run_pass(&state.inventory, &state.notify).await {
+                match ca_ops::notify::run_pass(&state.services.inventory, &state.notify).await {
                     Ok(report) => tracing::debug!(?report, "notification pass"),
                     Err(e) => tracing::warn!(error = %e, "notification pass failed"),
                 }

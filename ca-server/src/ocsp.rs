@@ -33,7 +33,8 @@ async fn answer(state: &AppState, der: &[u8]) -> OcspOutcome {
     let started = Instant::now();
     Metrics::inc(&state.metrics.ocsp_requests);
     let outcome = state
-        .authority
+        .services
+        .responder
         .ocsp_respond_gated(der, || state.signing_slot())
         .await;
     match (outcome.status, outcome.cached) {

@@ -19,7 +19,7 @@ pub(crate) fn router() -> Router<AppState> {
 /// server still serves pre-signed OCSP responses and published CRLs; `keys` says which);
 /// `503` when the store does not answer.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.authority.key_health().await {
+    match state.services.directory.key_health().await {
         Ok(keys) => {
             let degraded = keys.iter().any(|k| k.problem.is_some());
             if degraded {

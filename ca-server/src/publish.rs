@@ -76,7 +76,8 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
     };
     let slot = state.signing_slot().await;
     let published = match state
-        .authority
+        .services
+        .revocations
         .published_crl(
             f.ca,
             f.partition,
@@ -123,7 +124,7 @@ async fn get_ca(State(state): State<AppState>, Path(file): Path<String>) -> Resp
         )
         .into_response();
     };
-    match state.authority.ca(name).await {
+    match state.services.directory.ca(name).await {
         Ok(ca) => {
             let etag = format!("\"{}\"", hex::encode(Sha256::digest(&ca.cert_der)));
             let mut response = (

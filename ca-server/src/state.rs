@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ca_core::authority::{Authority, Inventory, Tokens};
+use ca_core::authority::Services;
 use ca_core::store::AnyStore;
 
 use crate::metrics::Metrics;
@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 /// Server settings: the `[server]` table of `caforge.toml`.
 pub type ServerConfig = ca_core::config::ServerSettings;
 
-/// Shared state: the authority over the store and keys, settings and metrics. Cloning it
+/// Shared state: the services over the store and keys, settings and metrics. Cloning it
 /// (which the router does for every request) is one reference count; the fields are
 /// reached through [`Shared`].
 #[derive(Clone)]
@@ -19,12 +19,8 @@ pub struct AppState(Arc<Shared>);
 /// What [`AppState`] shares.
 #[derive(Clone)]
 pub struct Shared {
-    /// The authority (every CA in the store).
-    pub authority: Arc<Authority<AnyStore>>,
-    /// API tokens and their quotas (over the same store).
-    pub tokens: Arc<Tokens<AnyStore>>,
-    /// The inventory and expiry notifications (over the same store).
-    pub inventory: Arc<Inventory<AnyStore>>,
+    /// The services over the store (every CA in it): each handler uses the ones it needs.
+    pub services: Services<AnyStore>,
     /// Settings.
     pub config: Arc<ServerConfig>,
     /// Counters for `/metrics`.
@@ -52,12 +48,10 @@ impl AppState {
         AppState(Arc::new(shared))
     }
 
-    /// State over `authority` with `config`.
-    pub fn new(authority: Authority<AnyStore>, config: ServerConfig) -> AppState {
+    /// State over `services` with `config`.
+    pub fn new(services: Services<AnyStore>, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
-            tokens: Arc::new(Tokens::new(authority.store().clone(), authority.clock())),
-            inventory: Arc::new(Inventory::new(authority.store().clone(), authority.clock())),
-            authority: Arc::new(authority),
+            services,
             signing: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_signings.max(1),
             )),

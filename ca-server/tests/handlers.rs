@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use ca_core::algorithm::KeyType;
-use ca_core::authority::{Authority, NewCaRequest, TokenRequest};
+use ca_core::authority::{NewCaRequest, Services, TokenRequest};
 use ca_core::config::{Config, ServerSettings};
 use ca_core::keys::{FileKeyProvider, Passphrase};
 use ca_core::revocation::ocsp::{
@@ -31,7 +31,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let keys = tempfile::tempdir().unwrap();
     let store = AnyStore::open("sqlite::memory:").await.unwrap();
-    let authority = Authority::new(
+    let services = Services::new(
         store,
         Arc::new(FileKeyProvider::new(
             keys.path(),
@@ -41,7 +41,8 @@ async fn fixture() -> Fixture {
         Config::default().profiles().unwrap(),
     );
     for name in ["a", "b"] {
-        authority
+        services
+            .lifecycle
             .create_root(&NewCaRequest {
                 name: name.into(),
                 subject: None,
@@ -57,7 +58,8 @@ async fn fixture() -> Fixture {
             .await
             .unwrap();
     }
-    let (_, secret) = ca_core::authority::Tokens::new(authority.store().clone(), authority.clock())
+    let (_, secret) = services
+        .tokens
         .create(&TokenRequest {
             name: "ci".into(),
             cas: vec!["a".into()],
@@ -73,7 +75,7 @@ async fn fixture() -> Fixture {
         ..ServerSettings::default()
     };
     Fixture {
-        state: AppState::new(authority, settings),
+        state: AppState::new(services, settings),
         token_a: secret.to_string(),
         _keys: keys,
     }

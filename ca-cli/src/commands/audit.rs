@@ -18,8 +18,8 @@ pub(crate) enum AuditCommand {
 
 pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
     let AuditCommand::Verify { format } = cmd;
-    let authority = g.authority().await?;
-    let n = authority.verify_audit().await??;
+    let services = g.services().await?;
+    let n = services.lifecycle.verify_audit().await??;
     match format {
         Format::Text => println!("audit log intact: {n} entries"),
         Format::Json => print_json(&serde_json::json!({"intact": true, "entries": n}))?,

@@ -6,14 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use ca_core::algorithm::KeyType;
-use ca_core::authority::{Authority, CrlRequest, IssueRequest, NewCaRequest, SubjectKey};
+use ca_core::authority::{CrlRequest, IssueRequest, NewCaRequest, Services, SubjectKey};
 use ca_core::keys::{FileKeyProvider, KeyCustody, KeyProvider as _, Passphrase, SoftwareKey};
 use ca_core::profile::{ProfileName, Profiles};
 
 use ca_core::revocation::ocsp::{build_request, CertId, CertIdHash, ResponseStatus};
-use ca_core::store::{
-    AnyStore, CaRecord, CertificateFilter, CertificateStore as _, RevocationStore as _,
-};
+use ca_core::store::{AnyStore, CaRecord, CertificateFilter};
 use ca_core::time::SystemClock;
 use der::{Decode, Encode};
 
@@ -67,7 +65,7 @@ pub(crate) enum BenchCommand {
         /// Certificates to issue.
         #[arg(long, default_value_t = 2_000)]
         count: usize,
-        /// Issuances in flight at once (clients of one authority).
+        /// Issuances in flight at once (clients of one issuance service).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
         /// The store (default: a new SQLite file in a temporary directory). A
@@ -187,21 +185,16 @@ async fn crl_bench(
     out_dir: Option<&std::path::Path>,
 ) -> Result<serde_json::Value> {
     let scratch = Scratch::new()?;
-    let (authority, int) = bench_authority(&scratch.0, db_url, key_type).await?;
+    let (services, store, int) = bench_services(&scratch.0, db_url, key_type).await?;
     let setup = progress_spinner(&format!("storing {revoked} revoked certificates"));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    ca_core::store::bulk::insert_revoked_for_bench(
-        authority.store(),
-        int.id,
-        revoked,
-        now - 86_400,
-    )
-    .await?;
+    ca_core::store::bulk::insert_revoked_for_bench(&store, int.id, revoked, now - 86_400).await?;
     setup.finish_and_clear();
     let rss_before = peak_rss_kib();
     let reset = reset_peak_rss();
     let start = Instant::now();
-    let signed = authority
+    let signed = services
+        .revocations
         .crl(&CrlRequest {
             ca: int.name.clone(),
             delta: false,
@@ -215,14 +208,13 @@ async fn crl_bench(
     }
     if let Some(dir) = out_dir {
         // After the clock: the CRL as the store gives it back (large ones come from parts).
-        let stored = authority
-            .store()
-            .latest_crl(int.id, None, false)
-            .await?
-            .context("the CRL was not recorded")?;
-        let cas = authority.cas().await?;
+        let stored = services
+            .revocations
+            .published_crl(&int.name, None, false, i64::MAX)
+            .await?;
+        let cas = services.directory.cas().await?;
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("crl.der"), &stored.crl.der)?;
+        std::fs::write(dir.join("crl.der"), &stored.der)?;
         std::fs::write(
             dir.join("cas.pem"),
             ca_core::pem::certificates(cas.iter().map(|c| c.cert_der.as_slice()))?,
@@ -231,7 +223,7 @@ async fn crl_bench(
     Ok(serde_json::json!({
         "bench": "crl",
         "key_type": key_type.as_str(),
-        "store": authority.store().backend(),
+        "store": store.backend(),
         "entries": crl.entries,
         "seconds": elapsed.as_secs_f64(),
         "bytes": crl.der.len(),
@@ -258,21 +250,22 @@ impl Drop for Scratch {
     }
 }
 
-/// An authority on `db_url` (default: SQLite in `dir`) with a root and an issuing CA of
-/// `key_type`, its key already unlocked; returns the authority and the issuing CA.
-async fn bench_authority(
+/// The services on `db_url` (default: SQLite in `dir`) with a root and an issuing CA of
+/// `key_type`, its key already unlocked; returns the services, the store (which the
+/// benchmark fills and names) and the issuing CA.
+async fn bench_services(
     dir: &std::path::Path,
     db_url: Option<&str>,
     key_type: KeyType,
-) -> Result<(Authority<AnyStore>, CaRecord)> {
+) -> Result<(Services<AnyStore>, AnyStore, CaRecord)> {
     let url = match db_url {
         Some(u) => u.to_owned(),
         None => format!("sqlite:{}", dir.join("bench.db").display()),
     };
     let store = AnyStore::open(&url).await?;
     let keys = FileKeyProvider::new(dir, Some(Passphrase::new("bench-only passphrase")));
-    let authority = Authority::new(
-        store,
+    let services = Services::new(
+        store.clone(),
         Arc::new(keys),
         Arc::new(SystemClock),
         Profiles::from_config(&Default::default())?,
@@ -289,14 +282,19 @@ async fn bench_authority(
         settings: Default::default(),
         key_store: None,
     };
-    let root = authority.create_root(&ca("bench-root")).await?.record;
-    let int = authority
+    let root = services
+        .lifecycle
+        .create_root(&ca("bench-root"))
+        .await?
+        .record;
+    let int = services
+        .lifecycle
         .create_intermediate(&root.name, &ca("bench-int"))
         .await?
         .record;
     // Unlock the CA key before any clock starts, as a server does when it starts.
-    authority.check_key(&int).await?;
-    Ok((authority, int))
+    services.directory.check_key(&int).await?;
+    Ok((services, store, int))
 }
 
 async fn issue_bench(
@@ -306,8 +304,8 @@ async fn issue_bench(
     db_url: Option<&str>,
 ) -> Result<serde_json::Value> {
     let scratch = Scratch::new()?;
-    let (authority, int) = bench_authority(&scratch.0, db_url, key_type).await?;
-    let authority = Arc::new(authority);
+    let (services, store, int) = bench_services(&scratch.0, db_url, key_type).await?;
+    let services = Arc::new(services);
     // Distinct subject keys, made before the clock starts; requests cycle through them.
     let csrs: Vec<Vec<u8>> = tokio::task::spawn_blocking(move || {
         (0..count.clamp(1, 64))
@@ -326,8 +324,8 @@ async fn issue_bench(
     let start = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
-        let (authority, csrs, next, bar) = (
-            Arc::clone(&authority),
+        let (services, csrs, next, bar) = (
+            Arc::clone(&services),
             Arc::clone(&csrs),
             Arc::clone(&next),
             bar.clone(),
@@ -339,7 +337,8 @@ async fn issue_bench(
                 if i >= count {
                     return Ok::<(), anyhow::Error>(());
                 }
-                authority
+                services
+                    .issuance
                     .issue(&IssueRequest {
                         ca: ca.clone(),
                         key: SubjectKey::Csr(csrs[i % csrs.len()].clone()),
@@ -358,9 +357,9 @@ async fn issue_bench(
     }
     let elapsed = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let stored = authority
-        .store()
-        .list_certificates(&CertificateFilter {
+    let stored = services
+        .directory
+        .certificates(&CertificateFilter {
             issuer: Some(int.id),
             ..Default::default()
         })
@@ -372,7 +371,7 @@ async fn issue_bench(
     Ok(serde_json::json!({
         "bench": "issue",
         "key_type": key_type.as_str(),
-        "store": authority.store().backend(),
+        "store": store.backend(),
         "count": count,
         "concurrency": concurrency,
         "seconds": elapsed,
@@ -382,10 +381,11 @@ async fn issue_bench(
 
 async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value> {
     let scratch = Scratch::new()?;
-    let (authority, int) = bench_authority(&scratch.0, None, key_type).await?;
+    let (services, _store, int) = bench_services(&scratch.0, None, key_type).await?;
     let mut serials = Vec::new();
     for i in 0..50 {
-        let issued = authority
+        let issued = services
+            .issuance
             .issue(&IssueRequest {
                 ca: int.name.clone(),
                 key: SubjectKey::Generate(KeyType::P256),
@@ -420,7 +420,8 @@ async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value
     let mut fresh = 0u64;
     while start.elapsed() < window {
         let nonce = (fresh as u128).to_be_bytes();
-        let out = authority
+        let out = services
+            .responder
             .ocsp_respond(&request(fresh as usize, Some(&nonce))?)
             .await;
         if out.status != ResponseStatus::Successful || out.cached {
@@ -432,12 +433,13 @@ async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value
     // Pre-signed: warm the cache, then nonce-less requests are served from it — from memory
     // once the database files are older than the write-mark settle period, as on a
     // responder between revocations.
-    authority.presign_ocsp(&int.name).await?;
+    services.responder.presign_ocsp(&int.name).await?;
     tokio::time::sleep(ca_core::store::WRITE_MARK_SETTLE + Duration::from_millis(200)).await;
     let start = Instant::now();
     let mut cached = 0u64;
     while start.elapsed() < window {
-        let out = authority
+        let out = services
+            .responder
             .ocsp_respond(&request(cached as usize, None)?)
             .await;
         if !out.cached {

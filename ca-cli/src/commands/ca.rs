@@ -246,7 +246,7 @@ pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value 
 
 /// [`ca_json`] with the lifecycle: state, predecessor, successor, cross certificates.
 async fn ca_json_full(
-    authority: &ca_core::authority::Authority<ca_core::store::AnyStore>,
+    services: &ca_core::authority::Services<ca_core::store::AnyStore>,
     ca: &CaRecord,
     cas: &[CaRecord],
 ) -> Result<serde_json::Value> {
@@ -256,14 +256,15 @@ async fn ca_json_full(
             .map(|c| c.name.clone())
     };
     let mut json = ca_json(ca, name_of(ca.parent_id).as_deref());
-    json["state"] = authority.ca_state(ca).await?.as_str().into();
+    json["state"] = services.lifecycle.ca_state(ca).await?.as_str().into();
     json["predecessor"] = name_of(ca.predecessor).into();
     json["successor"] = cas
         .iter()
         .find(|c| c.predecessor == Some(ca.id))
         .map(|c| c.name.clone())
         .into();
-    json["cross_certificates"] = authority
+    json["cross_certificates"] = services
+        .lifecycle
         .cross_certificates(ca)
         .await?
         .iter()
@@ -295,10 +296,13 @@ fn report_created(created: &CreatedCa, kind: &str, format: Format) -> Result<()>
 }
 
 pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
-    let authority = g.authority().await?;
+    let services = g.services().await?;
     match cmd {
         CaCommand::CreateRoot(args) => {
-            let created = authority.create_root(&args.request(vec![], vec![])).await?;
+            let created = services
+                .lifecycle
+                .create_root(&args.request(vec![], vec![]))
+                .await?;
             report_created(&created, "root", args.format)
         }
         CaCommand::CreateIntermediate {
@@ -307,7 +311,8 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             permitted_dns,
             excluded_dns,
         } => {
-            let created = authority
+            let created = services
+                .lifecycle
                 .create_intermediate(&parent, &args.request(permitted_dns, excluded_dns))
                 .await?;
             report_created(&created, "intermediate", args.format)
@@ -317,8 +322,9 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             settings,
             format,
         } => {
-            let current = authority.ca(&ca).await?;
-            let updated = authority
+            let current = services.directory.ca(&ca).await?;
+            let updated = services
+                .lifecycle
                 .configure_ca(&ca, settings.apply(current.settings.clone()))
                 .await?;
             match format {
@@ -330,10 +336,10 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             }
         }
         CaCommand::List { format } => {
-            let cas = authority.cas().await?;
+            let cas = services.directory.cas().await?;
             let mut rows = Vec::with_capacity(cas.len());
             for c in &cas {
-                rows.push(ca_json_full(&authority, c, &cas).await?);
+                rows.push(ca_json_full(&services, c, &cas).await?);
             }
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(rows)),
@@ -359,9 +365,9 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             }
         }
         CaCommand::Show { ca, format } => {
-            let ca = authority.ca(&ca).await?;
-            let chain = authority.chain_records(&ca).await?;
-            let json = ca_json_full(&authority, &ca, &authority.cas().await?).await?;
+            let ca = services.directory.ca(&ca).await?;
+            let chain = services.directory.chain_records(&ca).await?;
+            let json = ca_json_full(&services, &ca, &services.directory.cas().await?).await?;
             match format {
                 Format::Json => print_json(&json),
                 Format::Text => {
@@ -380,7 +386,8 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             key_store,
             format,
         } => {
-            let created = authority
+            let created = services
+                .lifecycle
                 .rollover(&RolloverRequest {
                     ca,
                     key_type,
@@ -402,7 +409,7 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             if let Some(path) = &out {
                 check_writable(path, force)?;
             }
-            let crossed = authority.cross_sign(&ca, &by, validity).await?;
+            let crossed = services.lifecycle.cross_sign(&ca, &by, validity).await?;
             for w in &crossed.warnings {
                 eprintln!("warning: {w}");
             }
@@ -445,9 +452,10 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             out,
             force,
         } => {
-            let ca = authority.ca(&ca).await?;
+            let ca = services.directory.ca(&ca).await?;
             let certs: Vec<Vec<u8>> = if chain {
-                authority
+                services
+                    .directory
                     .chain_records(&ca)
                     .await?
                     .into_iter()

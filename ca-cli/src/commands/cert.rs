@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::{Authority, Inventory};
+use ca_core::authority::Services;
 use ca_core::store::{
     AnyStore, CertificateFilter, CertificateRecord, CertificateStatus, Lineage, PairMode, Partner,
     SuccessionKind,
@@ -148,7 +148,7 @@ fn lineage_json(json: &mut serde_json::Value, lineage: &Lineage) {
 /// `cert export`: the certificate, its chain, or every path.
 #[allow(clippy::too_many_arguments)]
 async fn export(
-    authority: &Authority<AnyStore>,
+    services: &Services<AnyStore>,
     c: &CertificateRecord,
     chain: bool,
     all_paths: bool,
@@ -163,7 +163,7 @@ async fn export(
     let bytes = if der {
         c.der.clone()
     } else if all_paths {
-        let paths = authority.certification_paths(c).await?;
+        let paths = services.lifecycle.certification_paths(c).await?;
         if paths.is_empty() {
             bail!("no valid path from {} to a root", c.serial);
         }
@@ -202,8 +202,8 @@ async fn export(
         }
         text.into_bytes()
     } else if chain {
-        let issuer = authority.ca_by_id(c.issuer_ca_id).await?;
-        let chain = authority.chain_records(&issuer).await?;
+        let issuer = services.directory.ca_by_id(c.issuer_ca_id).await?;
+        let chain = services.directory.chain_records(&issuer).await?;
         ca_core::pem::certificates(
             std::iter::once(c.der.as_slice()).chain(chain.iter().map(|r| r.cert_der.as_slice())),
         )?
@@ -222,7 +222,7 @@ async fn export(
 }
 
 pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
-    let authority = g.authority().await?;
+    let services = g.services().await?;
     let now = g.now()?;
     match cmd {
         CertCommand::List {
@@ -239,7 +239,7 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             let with_external =
                 !no_external && ca.is_none() && !pairs && status.as_deref() != Some("revoked");
             if let Some(ca) = ca {
-                filter.issuer = Some(authority.ca(&ca).await?.id);
+                filter.issuer = Some(services.directory.ca(&ca).await?.id);
             }
             match status.as_deref() {
                 None => {}
@@ -263,20 +263,20 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                 filter.not_after_before = Some(now.saturating_add(secs));
             }
             let mut rows = Vec::new();
-            for c in authority.certificates(&filter).await? {
-                let partner = authority.partner(&c).await?;
+            for c in services.directory.certificates(&filter).await? {
+                let partner = services.dual.partner(&c).await?;
                 if !pairs || partner.is_some() {
                     rows.push((c, partner));
                 }
             }
             let mut external = Vec::new();
             if with_external {
-                let inventory = Inventory::new(authority.store().clone(), authority.clock());
+                let inventory = &services.inventory;
                 for r in inventory
                     .inventory(filter.not_after_from, filter.not_after_before)
                     .await?
                 {
-                    let ca = super::inventory::issuer_ca_name(&inventory, &r).await?;
+                    let ca = super::inventory::issuer_ca_name(inventory, &r).await?;
                     external.push(super::inventory::record_json(&r, ca.as_deref(), now));
                 }
             }
@@ -367,8 +367,11 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             out_dir,
             force,
         } => {
-            let c = authority.certificate(&serial, ca.as_deref()).await?;
-            export(&authority, &c, chain, all_paths, der, out, out_dir, force).await
+            let c = services
+                .directory
+                .certificate(&serial, ca.as_deref())
+                .await?;
+            export(&services, &c, chain, all_paths, der, out, out_dir, force).await
         }
         CertCommand::Show {
             serial,
@@ -376,14 +379,17 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             pem,
             format,
         } => {
-            let c = authority.certificate(&serial, ca.as_deref()).await?;
+            let c = services
+                .directory
+                .certificate(&serial, ca.as_deref())
+                .await?;
             if pem {
                 print!("{}", ca_core::pem::certificate(&c.der)?);
                 return Ok(());
             }
             let mut json = cert_json(&c, now);
-            lineage_json(&mut json, &authority.lineage(&c).await?);
-            if let Some(p) = authority.partner(&c).await? {
+            lineage_json(&mut json, &services.lifecycle.lineage(&c).await?);
+            if let Some(p) = services.dual.partner(&c).await? {
                 let pair = pair_json(&p);
                 json["pair_mode"] = pair["mode"].clone();
                 json["pair_role"] = pair["role"].clone();

@@ -59,10 +59,10 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
             bail!("{} is not a directory", dir.display());
         }
     }
-    let authority = g.authority().await?;
-    let record = authority.ca(&a.ca).await?;
+    let services = g.services().await?;
+    let record = services.directory.ca(&a.ca).await?;
     // Superseded certificates whose grace period ended belong on this CRL.
-    let due = authority.run_due_revocations().await?;
+    let due = services.lifecycle.run_due_revocations().await?;
     for serial in &due.revoked {
         eprintln!("revoked {serial} (superseded; its grace period ended)");
     }
@@ -73,7 +73,8 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
             record.settings.crl_partitions
         );
     }
-    let crls = authority
+    let crls = services
+        .revocations
         .crl(&CrlRequest {
             ca: a.ca.clone(),
             delta: a.delta,

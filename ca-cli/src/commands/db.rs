@@ -81,13 +81,13 @@ pub(crate) async fn run(g: &Globals, cmd: DbCommand) -> Result<()> {
             if remove && g.db.is_some() {
                 bail!("--remove works on the home's own database only: keys in the home are referred to by it, not by the database --db names");
             }
-            let authority = g.authority().await?;
+            let services = g.services().await?;
             let removed = if remove {
-                authority.remove_leftover_keys(older_than).await?
+                services.lifecycle.remove_leftover_keys(older_than).await?
             } else {
                 Vec::new()
             };
-            let left = authority.leftovers().await?;
+            let left = services.lifecycle.leftovers().await?;
             match format {
                 Format::Json => print_json(&serde_json::json!({
                     "unused_serials": left.unused_serials.iter().map(|(kid, serial)| serde_json::json!({"issuer_key_id": kid, "serial": serial})).collect::<Vec<_>>(),

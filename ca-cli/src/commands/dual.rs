@@ -88,8 +88,9 @@ pub(crate) async fn issue_dual(g: &Globals, args: IssueDualArgs) -> Result<()> {
     for name in OUTPUTS {
         check_writable(&args.out_dir.join(name), args.force)?;
     }
-    let authority = g.authority().await?;
-    let pair = authority
+    let services = g.services().await?;
+    let pair = services
+        .dual
         .issue_sm2_pair(&Sm2PairRequest {
             ca: ca.clone(),
             csr,
@@ -146,8 +147,9 @@ async fn rsa_sm2(g: &Globals, args: &IssueDualArgs) -> Result<()> {
     } else {
         None
     };
-    let authority = g.authority().await?;
-    let pair = authority
+    let services = g.services().await?;
+    let pair = services
+        .dual
         .issue_rsa_sm2_pair(&RsaSm2PairRequest {
             rsa_ca: rsa_ca.clone(),
             sm2_ca: sm2_ca.clone(),
@@ -348,11 +350,12 @@ pub(crate) struct RecoverArgs {
 pub(crate) async fn kmc(g: &Globals, cmd: KmcCommand) -> Result<()> {
     let KmcCommand::Recover(args) = cmd;
     check_writable(&args.out, args.force)?;
-    let authority = g.authority().await?;
-    let cert = authority
+    let services = g.services().await?;
+    let cert = services
+        .directory
         .certificate(&args.serial, args.ca.as_deref())
         .await?;
-    let key = authority.kmc_recover(&cert).await?;
+    let key = services.dual.kmc_recover(&cert).await?;
     write_private_file(&args.out, plain_key_pem(&key)?.as_bytes(), args.force)?;
     println!(
         "recovered the escrowed key of certificate {} ({}) into {}",

@@ -150,7 +150,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         Some(dir) => Some(std::path::absolute(dir)?.display().to_string()),
         None => None,
     };
-    let authority = g.authority().await?;
+    let services = g.services().await?;
     let request = IssueRequest {
         ca: args.ca.clone(),
         key,
@@ -161,13 +161,14 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     };
     let issued = match &deploy_dir {
         Some(dir) => {
-            let (issued, managed) = authority
+            let (issued, managed) = services
+                .lifecycle
                 .issue_managed(&request, dir, args.deploy_hook.as_deref())
                 .await?;
             // First deployment now; a failure is recorded and retried like any other.
-            match ca_ops::managed::deploy(&authority, &managed).await {
+            match ca_ops::managed::deploy(&services.lifecycle, &managed).await {
                 Ok(()) => {
-                    authority.managed_attempted(&managed, None).await?;
+                    services.lifecycle.managed_attempted(&managed, None).await?;
                     eprintln!(
                         "managed certificate {} deployed to {dir} (renewal from {})",
                         managed.record.id,
@@ -175,7 +176,10 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                     );
                 }
                 Err(e) => {
-                    authority.managed_attempted(&managed, Some(&e)).await?;
+                    services
+                        .lifecycle
+                        .managed_attempted(&managed, Some(&e))
+                        .await?;
                     eprintln!(
                         "warning: managed certificate {} was issued but its deployment failed (it will be retried): {e}",
                         managed.record.id
@@ -184,7 +188,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             }
             issued
         }
-        None => authority.issue(&request).await?,
+        None => services.issuance.issue(&request).await?,
     };
     if let (Some(key), Some(path)) = (&issued.generated_key, &args.key_out) {
         let pem = match &key_passphrase {

@@ -17,13 +17,13 @@ pub(crate) struct Args {
 /// period), renews and deploys managed certificates that are due, and issues delegated OCSP
 /// responders that are missing or due.
 pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
-    let authority = g.authority().await?;
-    let due = authority.run_due_revocations().await?;
-    let managed = ca_ops::managed::run_pass(&authority).await?;
+    let services = g.services().await?;
+    let due = services.lifecycle.run_due_revocations().await?;
+    let managed = ca_ops::managed::run_pass(&services.lifecycle).await?;
     for (id, error) in &managed.failed {
         eprintln!("managed certificate {id}: {error}");
     }
-    let responders = authority.refresh_responders().await?;
+    let responders = services.responder.refresh_responders().await?;
     for (ca, error) in &responders.failed {
         eprintln!("OCSP responder of CA '{ca}': {error}");
     }

@@ -17,10 +17,10 @@ pub(crate) enum ManagedCommand {
 }
 
 pub(crate) async fn run(g: &Globals, cmd: ManagedCommand) -> Result<()> {
-    let authority = g.authority().await?;
+    let services = g.services().await?;
     match cmd {
         ManagedCommand::List { format } => {
-            let all = authority.managed().await?;
+            let all = services.lifecycle.managed().await?;
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(
                     all.iter()

@@ -72,8 +72,8 @@ pub(crate) async fn run(g: &Globals, cmd: OcspCommand) -> Result<()> {
             }
             let bytes = std::fs::read(&request)
                 .with_context(|| format!("reading {}", request.display()))?;
-            let authority = g.authority().await?;
-            let outcome = authority.ocsp_respond(&bytes).await;
+            let services = g.services().await?;
+            let outcome = services.responder.ocsp_respond(&bytes).await;
             write_file(&out, &outcome.der, force)?;
             let parsed = parse_response(&outcome.der).ok();
             let answers = parsed.map(|p| p.answers).unwrap_or_default();
@@ -104,14 +104,14 @@ pub(crate) async fn run(g: &Globals, cmd: OcspCommand) -> Result<()> {
             Ok(())
         }
         OcspCommand::Presign { ca } => {
-            let authority = g.authority().await?;
-            let n = authority.presign_ocsp(&ca).await?;
+            let services = g.services().await?;
+            let n = services.responder.presign_ocsp(&ca).await?;
             println!("pre-signed {n} OCSP responses for CA '{ca}'");
             Ok(())
         }
         OcspCommand::RotateResponder { ca } => {
-            let authority = g.authority().await?;
-            let cert = authority.rotate_responder(&ca).await?;
+            let services = g.services().await?;
+            let cert = services.responder.rotate_responder(&ca).await?;
             println!(
                 "issued OCSP responder {} for CA '{ca}' (valid until {})",
                 cert.serial,

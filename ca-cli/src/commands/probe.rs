@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::Inventory;
 use ca_core::inventory::certificates_in;
 use ca_core::revocation::check::RevocationStatus;
 use ca_ops::probe::{probe, ProbeOptions};
@@ -38,8 +37,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
-    let authority = g.authority().await?;
-    let mut roots: Vec<(String, Vec<u8>)> = authority
+    let services = g.services().await?;
+    let mut roots: Vec<(String, Vec<u8>)> = services
+        .directory
         .cas()
         .await?
         .into_iter()
@@ -66,7 +66,8 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let mut watched = None;
     if a.watch {
         let pem = ca_core::pem::certificate(&report.chain[0].der)?;
-        let imported = Inventory::new(authority.store().clone(), authority.clock())
+        let imported = services
+            .inventory
             .import_inventory(&format!("probe:{}", a.address), pem.as_bytes())
             .await?;
         watched = imported.first().map(|i| format!("{:?}", i.outcome));

@@ -131,7 +131,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         }
     };
     let url = super::init::init_home(&globals).await?;
-    let authority = globals.authority().await?;
+    let services = globals.services().await?;
     let passphrase = globals
         .passphrase()?
         .ok_or_else(|| anyhow::anyhow!("no passphrase"))?;
@@ -158,12 +158,14 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             },
             key_store: None,
         };
-        let root = authority.create_root(&ca(h.root)).await?.record;
-        let issuing = authority
+        let root = services.lifecycle.create_root(&ca(h.root)).await?.record;
+        let issuing = services
+            .lifecycle
             .create_intermediate(root.name.as_str(), &ca(h.issuing))
             .await?
             .record;
-        let issued = authority
+        let issued = services
+            .issuance
             .issue(&IssueRequest {
                 ca: issuing.name.clone(),
                 key: SubjectKey::Generate(h.leaf_key),
@@ -198,7 +200,8 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             false,
         )?;
         // The issuing CA's first (empty) CRL, so relying parties can check revocation.
-        let crls = authority
+        let crls = services
+            .revocations
             .crl(&ca_core::authority::CrlRequest {
                 ca: issuing.name.clone(),
                 delta: false,
@@ -275,7 +278,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     let settings = globals.config()?.server;
     ca_server::serve(
         listener,
-        ca_server::AppState::new(authority, settings),
+        ca_server::AppState::new(services, settings),
         super::serve::shutdown_signal(),
     )
     .await?;

@@ -74,8 +74,8 @@ fn request(p: &PredecessorArgs) -> Result<RenewRequest> {
 
 async fn run(g: &Globals, req: RenewRequest, output: &OutputArgs, verb: &str) -> Result<()> {
     output.check(None)?;
-    let authority = g.authority().await?;
-    let issued = authority.renew(&req).await?;
+    let services = g.services().await?;
+    let issued = services.lifecycle.renew(&req).await?;
     write_outputs(output, &issued)?;
     report(output, &issued, verb)?;
     match req.revoke_old_after {

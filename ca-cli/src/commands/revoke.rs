@@ -84,7 +84,7 @@ fn report(c: &CertificateRecord, verb: &str, format: Format) -> Result<()> {
 }
 
 pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
-    let authority = g.authority().await?;
+    let services = g.services().await?;
     let req = RevokeRequest {
         serial: a.serial.clone(),
         ca: a.ca,
@@ -94,8 +94,11 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     // On a terminal, a certificate with a valid partner asks whether to revoke both.
     let mut pair = a.pair;
     if !pair && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        let cert = authority.certificate(&a.serial, req.ca.as_deref()).await?;
-        if let Some(p) = authority.partner(&cert).await? {
+        let cert = services
+            .directory
+            .certificate(&a.serial, req.ca.as_deref())
+            .await?;
+        if let Some(p) = services.dual.partner(&cert).await? {
             if !p.certificate.is_revoked() {
                 eprint!(
                     "{} has a dual-certificate partner, {} under '{}'. Revoke both? [y/N] ",
@@ -108,12 +111,14 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
         }
     }
     let records = if pair {
-        authority
+        services
+            .revocations
             .revoke_pair(&req)
             .await
             .with_context(|| format!("cannot revoke {} and its partner", a.serial))?
     } else {
-        vec![authority
+        vec![services
+            .revocations
             .revoke(&req)
             .await
             .with_context(|| format!("cannot revoke {}", a.serial))?]
@@ -122,7 +127,7 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
         eprintln!("note: the key is blocked; CSRs for it will be refused");
     }
     if !pair {
-        if let Some(p) = authority.partner(&records[0]).await? {
+        if let Some(p) = services.dual.partner(&records[0]).await? {
             if !p.certificate.is_revoked() {
                 eprintln!(
                     "note: {} has a dual-certificate partner, {} under '{}', still valid; `caforge revoke {} --pair` revokes both",
@@ -146,8 +151,9 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
 }
 
 pub(crate) async fn unrevoke(g: &Globals, a: UnrevokeArgs) -> Result<()> {
-    let authority = g.authority().await?;
-    let record = authority
+    let services = g.services().await?;
+    let record = services
+        .revocations
         .unrevoke(&a.serial, a.ca.as_deref())
         .await
         .with_context(|| format!("cannot unrevoke {}", a.serial))?;

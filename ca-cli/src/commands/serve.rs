@@ -51,10 +51,11 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     if let Some(listen) = a.listen {
         settings.listen = listen;
     }
-    let authority = g.authority().await?;
+    let services = g.services().await?;
     // Unlock every CA key now: a wrong passphrase stops here, not at the first request.
-    for ca in authority.cas().await? {
-        authority
+    for ca in services.directory.cas().await? {
+        services
+            .directory
             .check_key(&ca)
             .await
             .with_context(|| format!("loading the key of CA '{}'", ca.name))?;
@@ -68,7 +69,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     tracing::info!(%addr, "serving OCSP, CRLs and CA certificates");
     ca_server::serve(
         listener,
-        AppState::new(authority, settings).with_notify(config.notify.clone()),
+        AppState::new(services, settings).with_notify(config.notify.clone()),
         shutdown_signal(),
     )
     .await?;

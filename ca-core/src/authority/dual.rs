@@ -1,7 +1,9 @@
 //! Dual certificates (双证书): SM2 signing + encryption pairs (GM/T 0015, GB/T 38636 TLCP)
 //! with caforge as the key-management centre, and the KMC's escrow and recovery.
 
-use super::{Authority, Issued, LeafOverrides, PreparedLeaf};
+use std::sync::Arc;
+
+use super::{Directory, Issuance, Issued, LeafOverrides, PreparedLeaf};
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::dual::{self, CsrResponse, ENC_USAGE, SIGN_USAGE};
@@ -10,7 +12,11 @@ use crate::issuance::pipeline::{self, Issuing, Signed};
 use crate::issuance::ParsedCsr;
 use crate::keys::{PublicKeyDescription, SoftwareKey};
 use crate::profile::ProfileName;
-use crate::store::{CertificateRecord, PairMember, PairMode, Partner, Store, StoreError};
+use crate::store::{
+    AuditStore, CaStore, CertificateRecord, CertificateStore, LifecycleStore, PairMember, PairMode,
+    PairStore, Partner, StoreError,
+};
+use crate::time::Clock;
 use crate::{Error, Result};
 
 use super::{IssueRequest, SubjectKey};
@@ -97,7 +103,39 @@ impl SignedLeaf {
     }
 }
 
-impl<S: Store> Authority<S> {
+/// The dual-certificate service: SM2 signing + encryption pairs with caforge as the KMC
+/// (escrow and recovery of encryption keys), and RSA + SM2 pairs. It drafts each half
+/// through the [`Issuance`] service and takes the store's pair and audit roles itself.
+pub struct Dual<S> {
+    store: S,
+    directory: Arc<Directory<S>>,
+    issuance: Arc<Issuance<S>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S> std::fmt::Debug for Dual<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dual").finish_non_exhaustive()
+    }
+}
+
+impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Dual<S> {
+    /// The service over `store`, drafting through `issuance` under CAs in `directory`,
+    /// with time from `clock`.
+    pub fn new(
+        store: S,
+        directory: Arc<Directory<S>>,
+        issuance: Arc<Issuance<S>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Dual {
+            store,
+            directory,
+            issuance,
+            clock,
+        }
+    }
+
     /// Issues an SM2 signing + encryption pair, caforge acting as CA and KMC.
     ///
     /// Steps: 1. the CA (SM2, not revoked) and its key; 2. the CSR must be an SM2 key with a
@@ -111,10 +149,10 @@ impl<S: Store> Authority<S> {
     /// anything before fails, neither is issued.
     ///
     /// # Errors
-    /// Everything [`Authority::issue`] refuses, plus a non-SM2 CSR or CA.
+    /// Everything [`Issuance::issue`] refuses, plus a non-SM2 CSR or CA.
     pub async fn issue_sm2_pair(&self, req: &Sm2PairRequest) -> Result<IssuedSm2Pair> {
         // 1.
-        let ca = self.issuing_ca(&req.ca).await?;
+        let ca = self.directory.issuing_ca(&req.ca).await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         if issuer.key_type != KeyType::Sm2 {
             return Err(Error::Invalid(format!(
@@ -142,6 +180,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let sign = self
+            .issuance
             .prepare_leaf(
                 issuer,
                 chain_records,
@@ -159,6 +198,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let mut enc = self
+            .issuance
             .prepare_leaf(
                 issuer,
                 chain_records,
@@ -181,7 +221,7 @@ impl<S: Store> Authority<S> {
         // 5.
         let envelope =
             dual::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
-        let sealed = self.keys.seal(&enc_key)?;
+        let sealed = self.directory.signers().keys().seal(&enc_key)?;
         drop(enc_secret);
         drop(enc_key);
         // 6.
@@ -219,7 +259,7 @@ impl<S: Store> Authority<S> {
     /// second signature fails, neither is issued.
     ///
     /// # Errors
-    /// Everything [`Authority::issue`] refuses; an SM2 key or CA on the RSA side, a non-SM2
+    /// Everything [`Issuance::issue`] refuses; an SM2 key or CA on the RSA side, a non-SM2
     /// key or CA on the SM2 side.
     pub async fn issue_rsa_sm2_pair(&self, req: &RsaSm2PairRequest) -> Result<IssuedPair> {
         let mut sides = Vec::with_capacity(2);
@@ -227,7 +267,7 @@ impl<S: Store> Authority<S> {
             (&req.rsa_ca, &req.rsa_key, false),
             (&req.sm2_ca, &req.sm2_key, true),
         ] {
-            let issuing = self.issuing_ca(ca).await?;
+            let issuing = self.directory.issuing_ca(ca).await?;
             let issuer = &issuing.issuer;
             let (side, a_side) = if want_sm2 {
                 ("SM2", "an SM2")
@@ -261,6 +301,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let first = self
+            .issuance
             .prepare_leaf(
                 &sides[0].issuer,
                 &sides[0].chain,
@@ -277,6 +318,7 @@ impl<S: Store> Authority<S> {
             days: req.days,
         };
         let second = self
+            .issuance
             .prepare_leaf(
                 &sides[1].issuer,
                 &sides[1].chain,
@@ -379,7 +421,9 @@ impl<S: Store> Authority<S> {
                 ))
             })?;
         let key = self
-            .keys
+            .directory
+            .signers()
+            .keys()
             .unseal(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
         self.store
             .append_audit(&AuditEvent {
@@ -402,18 +446,27 @@ mod tests {
     use crate::authority::test_support::{
         assert_lint_refused, ca, memory_authority, rsa_sm2_pair, MemoryKeys,
     };
+    use crate::authority::Services;
     use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore};
 
-    async fn authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
+    async fn authority(keys: Arc<MemoryKeys>) -> Services<AnyStore> {
         let authority = memory_authority(keys).await;
-        authority.create_root(&ca("ec")).await.expect("ec root");
+        authority
+            .lifecycle
+            .create_root(&ca("ec"))
+            .await
+            .expect("ec root");
         let mut gm = ca("gm");
         gm.key_type = KeyType::Sm2;
-        authority.create_root(&gm).await.expect("sm2 root");
+        authority
+            .lifecycle
+            .create_root(&gm)
+            .await
+            .expect("sm2 root");
         authority
     }
 
-    async fn certificates(a: &Authority<AnyStore>) -> usize {
+    async fn certificates(a: &Services<AnyStore>) -> usize {
         a.store()
             .list_certificates(&CertificateFilter::default())
             .await
@@ -435,7 +488,12 @@ mod tests {
         let before = certificates(&a).await;
         *keys.broken_type.lock().expect("lock") = Some(KeyType::Sm2);
         let req = rsa_sm2_pair("ec", "gm");
-        let err = a.issue_rsa_sm2_pair(&req).await.err().expect("must fail");
+        let err = a
+            .dual
+            .issue_rsa_sm2_pair(&req)
+            .await
+            .err()
+            .expect("must fail");
         assert!(matches!(err, Error::BadSignature), "{err}");
         assert_eq!(certificates(&a).await, before);
         let log = a.store().audit_log().await.expect("log");
@@ -444,9 +502,9 @@ mod tests {
             .any(|r| r.event.action == crate::audit::AuditAction::CertSigned));
         // Mended, the same request issues both.
         *keys.broken_type.lock().expect("lock") = None;
-        let pair = a.issue_rsa_sm2_pair(&req).await.expect("pair");
+        let pair = a.dual.issue_rsa_sm2_pair(&req).await.expect("pair");
         assert_eq!(certificates(&a).await, before + 2);
-        let partner = a.partner(&pair.first.record).await.expect("partner");
+        let partner = a.dual.partner(&pair.first.record).await.expect("partner");
         assert_eq!(
             partner.map(|p| p.certificate.id),
             Some(pair.second.record.id)
@@ -464,7 +522,7 @@ mod tests {
             serials().await,
             a.store().audit_log().await.expect("log").len(),
         );
-        let ca = a.issuing_ca("ec").await.expect("issuer");
+        let ca = a.directory.issuing_ca("ec").await.expect("issuer");
         let req = IssueRequest {
             ca: "ec".into(),
             key: SubjectKey::Generate(KeyType::P256),
@@ -473,12 +531,16 @@ mod tests {
             profile: ProfileName::TlsServer,
             days: None,
         };
-        let leaf = || a.prepare_leaf(&ca.issuer, &ca.chain, &req, LeafOverrides::default());
+        let leaf = || {
+            a.issuance
+                .prepare_leaf(&ca.issuer, &ca.chain, &req, LeafOverrides::default())
+        };
         let first = leaf().await.expect("first");
         let mut second = leaf().await.expect("second");
         // The second breaks e_validity_order; the first is fine.
         second.draft.template.not_after = second.draft.template.not_before;
         let err = a
+            .dual
             .sign_pair((&ca.issuer, vec![], first), (&ca.issuer, vec![], second))
             .await
             .err()
@@ -497,6 +559,7 @@ mod tests {
             SoftwareKey::generate(KeyType::Sm2, crate::algorithm::DEFAULT_SM2_ID).expect("key");
         let csr = csr_for(&holder, "CN=tlcp.example");
         let err = a
+            .dual
             .issue_sm2_pair(&Sm2PairRequest {
                 ca: "gm".into(),
                 csr,

@@ -3,7 +3,7 @@
 //! key was generated for the certificate (a CA, a delegated responder), that key in its
 //! custodian with nothing referring to it.
 
-use super::Authority;
+use super::Lifecycle;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::keys::{store_of, KeyRef, DEFAULT_KEY_STORE};
 use crate::store::Store;
@@ -13,7 +13,7 @@ use crate::Result;
 /// still in progress (generated, not yet committed).
 pub const LEFTOVER_KEY_MIN_AGE_SECS: i64 = 3_600;
 
-/// What interrupted or refused issuances left ([`Authority::leftovers`]).
+/// What interrupted or refused issuances left ([`Lifecycle::leftovers`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Leftovers {
     /// Serials reserved for a signature that was never committed: (issuing key identifier,
@@ -26,7 +26,7 @@ pub struct Leftovers {
     pub unlisted_stores: Vec<(String, String)>,
 }
 
-impl<S: Store> Authority<S> {
+impl<S: Store> Lifecycle<S> {
     /// Lists the pipeline's leftovers: unused reserved serials, and keys in the default key
     /// store and every CA's key store that nothing refers to.
     ///
@@ -43,7 +43,7 @@ impl<S: Store> Authority<S> {
             if !stores.contains(&s) {
                 stores.push(s);
             }
-            if let Ok(id) = self.keys.identity(r) {
+            if let Ok(id) = self.directory.signers().keys().identity(r) {
                 in_use.insert(id);
             }
         }
@@ -53,11 +53,11 @@ impl<S: Store> Authority<S> {
         };
         let mut seen = std::collections::HashSet::new();
         for store in stores {
-            match self.keys.list(&store) {
+            match self.directory.signers().keys().list(&store) {
                 Ok(keys) => {
                     for (key, made) in keys {
                         // A key that cannot be identified is never taken for a leftover.
-                        let Ok(id) = self.keys.identity(&key) else {
+                        let Ok(id) = self.directory.signers().keys().identity(&key) else {
                             continue;
                         };
                         if !in_use.contains(&id) && seen.insert(id) {
@@ -94,7 +94,7 @@ impl<S: Store> Authority<S> {
                     details: serde_json::json!({"key": key.as_str(), "made": made}),
                 })
                 .await?;
-            self.keys.remove(&key)?;
+            self.directory.signers().keys().remove(&key)?;
             removed.push(key);
         }
         Ok(removed)

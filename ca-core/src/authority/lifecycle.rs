@@ -2,14 +2,17 @@
 //! predecessor and successor, revocations scheduled after a grace period, intermediate
 //! rollover (CA generations), cross-signing and the certification paths it creates.
 
+use std::sync::Arc;
+
 use der::Decode;
 use x509_cert::Certificate;
 
 use super::{
-    publication, Authority, CreatedCa, IssueRequest, Issued, LeafOverrides, NewCaRequest,
-    RevokeRequest, SubjectKey,
+    publication, CreatedCa, Directory, Issuance, IssueRequest, Issued, LeafOverrides, NewCaRequest,
+    Responder, Revocations, RevokeRequest, SubjectKey,
 };
 use crate::algorithm::KeyType;
+use crate::audit::AuditEvent;
 use crate::issuance::pipeline::{self, spki_sha256, Draft, Issuing};
 use crate::issuance::{self, CertificateTemplate, SerialNumber};
 use crate::keys::{store_of, Signer as _, SoftwareKey};
@@ -17,13 +20,13 @@ use crate::lint::CertificateKind;
 use crate::policy;
 use crate::profile::CertificateProfile;
 use crate::revocation::RevocationReason;
+use crate::revocation::{CaSettings, OcspSigner};
+use crate::store::StoreError;
 use crate::store::{
     CaRecord, CertificateRecord, IssuerId, Lineage, Store, Succession, SuccessionKind,
 };
+use crate::time::Clock;
 use crate::{Error, Result};
-
-/// Longest chain of CAs a certification path may have (loops in corrupt data stop here).
-const MAX_PATH_CAS: usize = 16;
 
 /// A renewal, rekey or re-issuance of a certificate caforge issued.
 #[derive(Clone, Debug, Default)]
@@ -116,7 +119,7 @@ pub struct PathElement {
     pub cross: bool,
 }
 
-/// What one pass of scheduled work did ([`Authority::run_due_revocations`]).
+/// What one pass of scheduled work did ([`Lifecycle::run_due_revocations`]).
 #[derive(Clone, Debug, Default)]
 pub struct DueRevocations {
     /// Certificates revoked, by serial.
@@ -129,24 +132,157 @@ fn unix(t: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
-impl<S: Store> Authority<S> {
-    /// The generation of `ca`'s lineage that issues now: `ca` itself, or the newest CA that
-    /// replaced it through rollovers.
+/// The CA and certificate lifecycle service: creates CAs (with their delegated OCSP
+/// responder), configures their publication, rolls intermediates over, cross-signs,
+/// renews certificates and carries out scheduled revocations, keeps managed certificates
+/// current, and does the maintenance that checks the audit log and finds leftovers. It
+/// composes the issuance, revocation and responder services and takes the store's
+/// lifecycle, CA, certificate, serial, audit and managed roles itself.
+pub struct Lifecycle<S> {
+    pub(super) store: S,
+    pub(super) directory: Arc<Directory<S>>,
+    pub(super) issuance: Arc<Issuance<S>>,
+    revocations: Arc<Revocations<S>>,
+    responder: Arc<Responder<S>>,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl<S> std::fmt::Debug for Lifecycle<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle").finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Lifecycle<S> {
+    /// The service over `store`, composing `issuance`, `revocations` and `responder`
+    /// (all over CAs in `directory`), with time from `clock`.
+    pub fn new(
+        store: S,
+        directory: Arc<Directory<S>>,
+        issuance: Arc<Issuance<S>>,
+        revocations: Arc<Revocations<S>>,
+        responder: Arc<Responder<S>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Lifecycle {
+            store,
+            directory,
+            issuance,
+            revocations,
+            responder,
+            clock,
+        }
+    }
+
+    /// "Now" by the service's clock (Unix seconds).
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// Checks the hash-chained audit log: the number of entries when it is complete and
+    /// unmodified, or where it breaks.
     ///
     /// # Errors
-    /// Store failures, or a successor loop in corrupt data.
-    pub async fn active_generation(&self, ca: CaRecord) -> Result<CaRecord> {
-        let mut current = ca;
-        for _ in 0..MAX_PATH_CAS {
-            match self.store.ca_successor(current.id).await? {
-                Some(next) => current = next,
-                None => return Ok(current),
+    /// Store failures (a broken chain is the inner error).
+    pub async fn verify_audit(
+        &self,
+    ) -> Result<std::result::Result<usize, crate::audit::AuditBroken>> {
+        let log = self.store.audit_log().await?;
+        Ok(crate::audit::verify_chain(&log))
+    }
+
+    /// Creates a self-signed root CA.
+    ///
+    /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. draft the
+    /// certificate; 4.–5. the issuance pipeline ([`pipeline`]): lint its DER, reserve the
+    /// serial, check the parent and audit "signing" in one durable write, sign and verify;
+    /// 6. commit CA, certificate and audit entry in one transaction.
+    ///
+    /// # Errors
+    /// Invalid names, key or store failures. The key is removed again if a later step fails.
+    pub async fn create_root(&self, req: &NewCaRequest) -> Result<CreatedCa> {
+        let created = self.issuance.create_ca(req, None, None).await?;
+        Ok(self.with_responder(created).await)
+    }
+
+    /// Creates an intermediate CA signed by `parent`.
+    ///
+    /// # Errors
+    /// As [`Lifecycle::create_root`], plus path length violations and parent key problems.
+    pub async fn create_intermediate(&self, parent: &str, req: &NewCaRequest) -> Result<CreatedCa> {
+        let parent = self
+            .directory
+            .active_generation(self.store.find_ca(parent).await?)
+            .await?;
+        let issuer = self.directory.load_issuer(parent).await?;
+        let created = self.issuance.create_ca(req, Some(issuer), None).await?;
+        Ok(self.with_responder(created).await)
+    }
+
+    /// `created` after issuing its delegated OCSP responder when it signs OCSP that way;
+    /// when that fails the CA stands and maintenance issues the responder later.
+    async fn with_responder(&self, mut created: CreatedCa) -> CreatedCa {
+        if let Err(e) = self.responder.ensure_responder(&created.record).await {
+            created.warnings.push(format!(
+                "CA '{}' has no delegated OCSP responder yet ({e}); maintenance issues one",
+                created.record.name
+            ));
+        }
+        created
+    }
+    /// Changes how CA `ca` publishes revocation. Certificates already issued keep the CRL
+    /// DP they carry and the partition they were assigned; their CRLs keep being produced.
+    ///
+    /// # Errors
+    /// Invalid settings; changing or removing a base URL that issued certificates already
+    /// point at (their CRL DP would then name a CRL that no longer exists).
+    pub async fn configure_ca(&self, ca: &str, settings: CaSettings) -> Result<CaRecord> {
+        settings.validate().map_err(Error::Invalid)?;
+        let record = self.store.find_ca(ca).await?;
+        if record.settings.base_url.is_some() && record.settings.base_url != settings.base_url {
+            let pointing = self
+                .store
+                .list_certificates(&crate::store::CertificateFilter {
+                    issuer: Some(record.id),
+                    ..Default::default()
+                })
+                .await?
+                .iter()
+                .filter(|c| c.crl_url.is_some() && c.issuer_ca_id == record.id)
+                .count();
+            if pointing > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{pointing} certificates of CA '{}' carry CRL distribution points under {}; changing the base URL would strand them (issue under a new CA instead)",
+                    record.name,
+                    record.settings.base_url.as_deref().unwrap_or_default()
+                ))
+                .into());
             }
         }
-        Err(Error::Invalid(format!(
-            "CA '{}' has more than {MAX_PATH_CAS} generations or a successor loop",
-            current.name
-        )))
+        let audit = AuditEvent {
+            at: self.clock.now().unix_timestamp(),
+            action: crate::audit::AuditAction::CaConfigured,
+            ca: Some(record.name.clone()),
+            serial: None,
+            details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
+        };
+        // An operator switching to delegated signing gets the responder now, not on the
+        // first request; if it cannot be issued, the settings stay as they were. (A CA
+        // already delegating keeps its responder, which maintenance replaces.)
+        if record.settings.ocsp_signer != OcspSigner::Delegated
+            && settings.ocsp_signer == OcspSigner::Delegated
+        {
+            let pending = CaRecord {
+                settings: settings.clone(),
+                ..record.clone()
+            };
+            self.responder.ensure_responder(&pending).await?;
+        }
+        Ok(self
+            .store
+            .update_ca_settings(record.id, &settings, &audit)
+            .await?)
     }
 
     /// Renews, rekeys or re-issues a certificate.
@@ -160,12 +296,12 @@ impl<S: Store> Authority<S> {
     /// period.
     ///
     /// # Errors
-    /// As [`Authority::issue`]; Rejected for CA certificates and compromised keys.
+    /// As [`Issuance::issue`]; Rejected for CA certificates and compromised keys.
     pub async fn renew(&self, req: &RenewRequest) -> Result<Issued> {
         self.renew_with(req, None).await
     }
 
-    /// [`Authority::renew`], rekeying to `new_key` when given (managed certificates seal
+    /// [`Lifecycle::renew`], rekeying to `new_key` when given (managed certificates seal
     /// their next key before anything is issued).
     pub(crate) async fn renew_with(
         &self,
@@ -173,7 +309,10 @@ impl<S: Store> Authority<S> {
         new_key: Option<SoftwareKey>,
     ) -> Result<Issued> {
         // 1.
-        let old = self.certificate(&req.serial, req.ca.as_deref()).await?;
+        let old = self
+            .directory
+            .certificate(&req.serial, req.ca.as_deref())
+            .await?;
         let CertificateProfile::Leaf(profile) = old.profile else {
             return Err(Error::NotRenewable {
                 serial: old.serial.to_hex(),
@@ -208,7 +347,10 @@ impl<S: Store> Authority<S> {
 
         // 2.
         let issuer_record = self.store.ca_by_id(old.issuer_ca_id).await?;
-        let ca = self.issuing_ca(&issuer_record.id.to_string()).await?;
+        let ca = self
+            .directory
+            .issuing_ca(&issuer_record.id.to_string())
+            .await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
 
         // 3.
@@ -242,6 +384,7 @@ impl<S: Store> Authority<S> {
                 .then(|| old_cert.tbs_certificate().subject().clone()),
         };
         let mut leaf = self
+            .issuance
             .prepare_leaf(issuer, chain_records, &issue, overrides)
             .await?;
         if let Some(from) = &ca.rolled_from {
@@ -301,13 +444,14 @@ impl<S: Store> Authority<S> {
             if cert.is_revoked() {
                 done.moot += 1;
             } else {
-                self.revoke(&RevokeRequest {
-                    serial: cert.serial.to_hex(),
-                    ca: Some(cert.issuer_ca_id.to_string()),
-                    reason: due.reason,
-                    invalidity_date: None,
-                })
-                .await?;
+                self.revocations
+                    .revoke(&RevokeRequest {
+                        serial: cert.serial.to_hex(),
+                        ca: Some(cert.issuer_ca_id.to_string()),
+                        reason: due.reason,
+                        invalidity_date: None,
+                    })
+                    .await?;
                 done.revoked.push(cert.serial.to_hex());
             }
             self.store
@@ -323,7 +467,7 @@ impl<S: Store> Authority<S> {
     /// Store failures.
     pub async fn ca_state(&self, ca: &CaRecord) -> Result<CaState> {
         let now = self.clock.now().unix_timestamp();
-        if self.ca_certificate(ca).await?.is_revoked() {
+        if self.directory.ca_certificate(ca).await?.is_revoked() {
             return Ok(CaState::Revoked);
         }
         if self.store.ca_successor(ca.id).await?.is_some() {
@@ -349,7 +493,7 @@ impl<S: Store> Authority<S> {
     ///
     /// # Errors
     /// Roots (roll a root over by creating a new root and cross-signing), a CA that was
-    /// already rolled over, and everything [`Authority::create_intermediate`] refuses.
+    /// already rolled over, and everything [`Lifecycle::create_intermediate`] refuses.
     pub async fn rollover(&self, req: &RolloverRequest) -> Result<CreatedCa> {
         let old = self.store.find_ca(&req.ca).await?;
         let Some(parent_id) = old.parent_id else {
@@ -393,13 +537,14 @@ impl<S: Store> Authority<S> {
             ),
         };
         let parent = self.store.ca_by_id(parent_id).await?;
-        let parent = self.active_generation(parent).await?;
-        let issuer = self.load_issuer(parent).await?;
+        let parent = self.directory.active_generation(parent).await?;
+        let issuer = self.directory.load_issuer(parent).await?;
         let mut created = self
+            .issuance
             .create_ca(&new, Some(issuer), Some((generation, old.id)))
             .await?;
         // Issuance asked of the old name must move to the successor at once.
-        self.forget_issuing_cas()?;
+        self.directory.forget_issuing_cas()?;
         created.warnings.push(format!(
             "CA '{}' is now retiring: it issues no more, and keeps publishing CRLs and OCSP until its last certificate expires",
             old.name
@@ -422,14 +567,14 @@ impl<S: Store> Authority<S> {
         // 1.
         let subject_ca = self.store.find_ca(ca).await?;
         let by_ca = self.store.find_ca(by).await?;
-        let by_chain = self.chain_records(&by_ca).await?;
+        let by_chain = self.directory.chain_records(&by_ca).await?;
         if by_chain.iter().any(|c| c.id == subject_ca.id) {
             return Err(Error::Invalid(format!(
                 "CA '{}' cannot be cross-signed by '{}', which it certifies (a path loop)",
                 subject_ca.name, by_ca.name
             )));
         }
-        let issuer = self.load_issuer(by_ca.clone()).await?;
+        let issuer = self.directory.load_issuer(by_ca.clone()).await?;
         let path_len = match (by_ca.path_len, subject_ca.path_len) {
             (Some(0), _) => {
                 return Err(Error::Invalid(format!(
@@ -560,7 +705,7 @@ impl<S: Store> Authority<S> {
         let mut stack: Vec<(CaRecord, Vec<PathElement>, Vec<IssuerId>)> =
             vec![(start, Vec::new(), Vec::new())];
         while let Some((ca, path, seen)) = stack.pop() {
-            if seen.contains(&ca.id) || seen.len() >= MAX_PATH_CAS {
+            if seen.contains(&ca.id) || seen.len() >= super::directory::MAX_PATH_CAS {
                 continue;
             }
             let mut seen = seen;

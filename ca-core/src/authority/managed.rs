@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{Authority, IssueRequest, Issued, LeafOverrides, RenewRequest, SubjectKey};
+use super::{IssueRequest, Issued, LeafOverrides, Lifecycle, RenewRequest, SubjectKey};
 use crate::algorithm::KeyType;
 use crate::keys::{plain_key_pem, Signer as _, SoftwareKey};
 use crate::store::{CertificateRecord, ManagedRecord, ManagedState, NewManaged, Store};
@@ -58,14 +58,14 @@ fn retry_delay(attempts: u32) -> i64 {
     crate::notify::backoff(RETRY_BASE_SECS, RETRY_MAX_SECS, attempts)
 }
 
-impl<S: Store> Authority<S> {
+impl<S: Store> Lifecycle<S> {
     /// Issues a managed certificate: `req` must generate the key, which is sealed by the key
     /// custodian and kept; the certificate is recorded as pending its first deployment into
     /// `deploy_dir` (then `deploy_hook` runs).
     ///
     /// # Errors
     /// A CSR request (caforge must hold the key to renew and deploy it), a relative
-    /// deployment directory, and everything [`Authority::issue`] refuses.
+    /// deployment directory, and everything [`Issuance::issue`] refuses.
     pub async fn issue_managed(
         &self,
         req: &IssueRequest,
@@ -92,7 +92,7 @@ impl<S: Store> Authority<S> {
             existing_key: Some(key.public_key_info().clone()),
             ..LeafOverrides::default()
         };
-        let mut issued = self.issue_with(req, overrides).await?;
+        let mut issued = self.issuance.issue_with(req, overrides).await?;
         issued.generated_key = Some(key);
         let record = self
             .store
@@ -116,7 +116,7 @@ impl<S: Store> Authority<S> {
         })
         .await
         .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
-        let sealed = self.keys.seal(&key)?;
+        let sealed = self.directory.signers().keys().seal(&key)?;
         Ok((key, sealed))
     }
 
@@ -173,8 +173,8 @@ impl<S: Store> Authority<S> {
     /// until it expires), seals the new key and marks the result pending deployment.
     ///
     /// # Errors
-    /// Everything [`Authority::renew`] refuses; the caller records the failure with
-    /// [`Authority::managed_attempted`].
+    /// Everything [`Lifecycle::renew`] refuses; the caller records the failure with
+    /// [`Lifecycle::managed_attempted`].
     pub async fn renew_managed(&self, m: &Managed) -> Result<Managed> {
         let key_type: KeyType = m
             .record
@@ -212,10 +212,12 @@ impl<S: Store> Authority<S> {
     /// Key custody failures (a wrong passphrase), store failures.
     pub async fn managed_deployment(&self, m: &Managed) -> Result<Deployment> {
         let key: SoftwareKey = self
-            .keys
+            .directory
+            .signers()
+            .keys()
             .unseal(&m.record.sealed_key, crate::algorithm::DEFAULT_SM2_ID)?;
         let issuer = self.store.ca_by_id(m.certificate.issuer_ca_id).await?;
-        let chain = self.chain_records(&issuer).await?;
+        let chain = self.directory.chain_records(&issuer).await?;
         // Servers send the intermediates; the root is what clients already trust.
         let n = chain.len().saturating_sub(1).max(1);
         Ok(Deployment {

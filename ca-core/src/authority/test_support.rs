@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::algorithm::KeyType;
-use crate::authority::{Authority, NewCaRequest, RsaSm2PairRequest, SubjectKey};
+use crate::authority::{NewCaRequest, RsaSm2PairRequest, Services, SubjectKey};
 use crate::keys::{KeyError, KeyProvider, KeyRef, Signer, SoftwareKey};
 use crate::profile::ProfileName;
 use crate::profile::Profiles;
@@ -139,7 +139,7 @@ impl crate::time::Clock for StepClock {
 }
 
 /// An authority over an in-memory SQLite store with keys in `keys`, holding no CA yet.
-pub(crate) async fn memory_authority(keys: Arc<MemoryKeys>) -> Authority<AnyStore> {
+pub(crate) async fn memory_authority(keys: Arc<MemoryKeys>) -> Services<AnyStore> {
     memory_authority_at(keys, Arc::new(SystemClock)).await
 }
 
@@ -147,10 +147,10 @@ pub(crate) async fn memory_authority(keys: Arc<MemoryKeys>) -> Authority<AnyStor
 pub(crate) async fn memory_authority_at(
     keys: Arc<MemoryKeys>,
     clock: Arc<dyn crate::time::Clock>,
-) -> Authority<AnyStore> {
+) -> Services<AnyStore> {
     // Invariant: an in-memory SQLite database always opens (no file, no input).
     let store = AnyStore::open("sqlite::memory:").await.expect("store");
-    Authority::new(
+    Services::new(
         store,
         keys,
         clock,

@@ -1,6 +1,6 @@
 //! Dual certificates (双证书): the GM/T structures of SM2 signing + encryption pairs, where
 //! caforge is also the key-management centre (KMC) that generates the encryption key, and
-//! the key usages that tell the two certificates apart. The authority orchestrates pair
+//! the key usages that tell the two certificates apart. The dual service orchestrates pair
 //! issuance (`authority::dual`); this module is the data and the cryptography.
 //!
 //! - [`envelope`]: GM/T 0009-2012 §7.2 `SM2Cipher` and §7.4 `SM2EnvelopedKey` — an SM2 key

@@ -332,7 +332,7 @@ mod tests {
     use crate::authority::test_support::{
         assert_lint_refused, ca, memory_authority, rsa_sm2_pair, MemoryKeys,
     };
-    use crate::authority::{Authority, IssueRequest, RenewRequest, RolloverRequest, SubjectKey};
+    use crate::authority::{IssueRequest, RenewRequest, RolloverRequest, Services, SubjectKey};
     use crate::profile::ProfileName;
     use crate::store::{AnyStore, AuditStore, CaStore, CertificateFilter, SerialStore};
 
@@ -345,7 +345,7 @@ mod tests {
         signed_entries: usize,
     }
 
-    async fn footprint(a: &Authority<AnyStore>, keys: &MemoryKeys) -> (Footprint, usize) {
+    async fn footprint(a: &Services<AnyStore>, keys: &MemoryKeys) -> (Footprint, usize) {
         let store = a.store();
         let signed = [
             AuditAction::CertSigned,
@@ -387,15 +387,20 @@ mod tests {
     async fn a_faulty_signer_commits_no_certificate_of_any_kind() {
         let keys = Arc::new(MemoryKeys::default());
         let a = memory_authority(keys.clone()).await;
-        a.create_root(&ca("root")).await.expect("root");
-        a.create_intermediate("root", &ca("sub"))
+        a.lifecycle.create_root(&ca("root")).await.expect("root");
+        a.lifecycle
+            .create_intermediate("root", &ca("sub"))
             .await
             .expect("sub");
-        a.create_root(&ca("other")).await.expect("other root");
+        a.lifecycle
+            .create_root(&ca("other"))
+            .await
+            .expect("other root");
         let mut gm = ca("gm");
         gm.key_type = KeyType::Sm2;
-        a.create_root(&gm).await.expect("sm2 root");
+        a.lifecycle.create_root(&gm).await.expect("sm2 root");
         let leaf = a
+            .issuance
             .issue(&tls("sub", SubjectKey::Generate(KeyType::P256)))
             .await
             .expect("leaf");
@@ -408,19 +413,26 @@ mod tests {
         let (before, unused_before) = footprint(&a, &keys).await;
         keys.broken.store(true, Ordering::SeqCst);
 
-        let err = a.create_root(&ca("root2")).await.expect_err("root");
+        let err = a
+            .lifecycle
+            .create_root(&ca("root2"))
+            .await
+            .expect_err("root");
         expect_refused("root", err);
         let err = a
+            .lifecycle
             .create_intermediate("root", &ca("sub2"))
             .await
             .expect_err("intermediate");
         expect_refused("intermediate", err);
         let err = a
+            .issuance
             .issue(&tls("sub", SubjectKey::Generate(KeyType::P256)))
             .await
             .expect_err("leaf");
         expect_refused("leaf", err);
         let err = a
+            .lifecycle
             .renew(&RenewRequest {
                 serial: leaf.record.serial.to_hex(),
                 ..Default::default()
@@ -428,11 +440,20 @@ mod tests {
             .await
             .expect_err("renewal");
         expect_refused("renewal", err);
-        let err = a.rotate_responder("sub").await.expect_err("responder");
+        let err = a
+            .responder
+            .rotate_responder("sub")
+            .await
+            .expect_err("responder");
         expect_refused("responder", err);
-        let err = a.cross_sign("sub", "other", None).await.expect_err("cross");
+        let err = a
+            .lifecycle
+            .cross_sign("sub", "other", None)
+            .await
+            .expect_err("cross");
         expect_refused("cross certificate", err);
         let err = a
+            .lifecycle
             .rollover(&RolloverRequest {
                 ca: "sub".into(),
                 ..Default::default()
@@ -441,6 +462,7 @@ mod tests {
             .expect_err("rollover");
         expect_refused("rollover", err);
         let err = a
+            .dual
             .issue_rsa_sm2_pair(&rsa_sm2_pair("sub", "gm"))
             .await
             .err()
@@ -457,17 +479,23 @@ mod tests {
 
         // Mended, the same operations sign and commit.
         keys.broken.store(false, Ordering::SeqCst);
-        a.create_root(&ca("root2")).await.expect("root");
-        a.rotate_responder("sub").await.expect("responder");
-        a.cross_sign("sub", "other", None).await.expect("cross");
+        a.lifecycle.create_root(&ca("root2")).await.expect("root");
+        a.responder
+            .rotate_responder("sub")
+            .await
+            .expect("responder");
+        a.lifecycle
+            .cross_sign("sub", "other", None)
+            .await
+            .expect("cross");
     }
 
     #[tokio::test]
     async fn a_lint_failure_writes_nothing() {
         let keys = Arc::new(MemoryKeys::default());
         let a = memory_authority(keys.clone()).await;
-        a.create_root(&ca("root")).await.expect("root");
-        let issuer = a.issuing_ca("root").await.expect("issuer");
+        a.lifecycle.create_root(&ca("root")).await.expect("root");
+        let issuer = a.directory.issuing_ca("root").await.expect("issuer");
         let issuer = &issuer.issuer;
         let (before, unused_before) = footprint(&a, &keys).await;
         let log_before = a.store().audit_log().await.expect("log").len();

@@ -1,5 +1,5 @@
 //! [`KeyCustody`]: one [`KeyProvider`] that routes each key URI to the custodian of its
-//! scheme (`file:`, `hsm-sim:`, `pkcs11:`, …), so an authority holds a single provider.
+//! scheme (`file:`, `hsm-sim:`, `pkcs11:`, …), so the services share a single provider.
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Issuance policy: SAN rules, validity caps, key policy and name constraints.
 //!
-//! Every check here is a pure function over values; the authority calls them before any
+//! Every check here is a pure function over values; the services call them before any
 //! serial is reserved, so a refused request changes nothing.
 
 mod keys;

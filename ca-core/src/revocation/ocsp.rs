@@ -1,5 +1,5 @@
 //! OCSP (RFC 6960): request parsing, CertID matching and response encoding. Pure functions
-//! over bytes; the authority decides statuses from the revocation records and signs.
+//! over bytes; the responder service decides statuses from the revocation records and signs.
 //!
 //! The RFC 6960 types are defined here with der 0.8 derives (x509-ocsp sits on the older
 //! der 0.7 stack). Sizes are bounded before anything is decoded.

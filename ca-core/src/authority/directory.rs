@@ -1,0 +1,316 @@
+//! The CA directory: what every service and front end looks up (CAs, their chains and
+//! generations, certificates) and the CA keys behind them, loaded once through [`Signers`].
+//! It reads the store's CA, lifecycle (successions) and certificate roles and writes
+//! nothing.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use der::Decode;
+
+use super::{IssuingCa, KeyHealth};
+use crate::hierarchy::Issuer;
+use crate::issuance::SerialNumber;
+use crate::keys::{KeyProvider, KeyRef, Signer};
+use crate::store::{
+    CaRecord, CaStore, CertificateFilter, CertificateRecord, CertificateStore, IssuerId,
+    LifecycleStore,
+};
+use crate::{Error, Result};
+
+/// Longest chain of CAs a certification path may have (loops in corrupt data stop here).
+pub(crate) const MAX_PATH_CAS: usize = 16;
+
+/// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
+/// partitions, OCSP lifetimes) can change under it, and such changes reach issuance within
+/// this time; whether the CA is revoked is checked in the store on every issuance.
+const ISSUING_CA_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The key custodians and the signers already loaded from them, shared by every service
+/// that signs: unlocking an encrypted key costs a deliberate scrypt run, which a responder
+/// must not pay per request.
+pub struct Signers {
+    keys: Arc<dyn KeyProvider>,
+    cache: Mutex<HashMap<String, Arc<dyn Signer>>>,
+}
+
+impl std::fmt::Debug for Signers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signers").finish_non_exhaustive()
+    }
+}
+
+impl Signers {
+    /// Signers from the custodians behind `keys`.
+    pub fn new(keys: Arc<dyn KeyProvider>) -> Self {
+        Signers {
+            keys,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The custodians themselves (to generate, seal, list and remove keys).
+    pub(crate) fn keys(&self) -> &dyn KeyProvider {
+        self.keys.as_ref()
+    }
+
+    /// The signer for `key_ref`, loaded once and then kept.
+    pub(crate) fn signer(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Arc<dyn Signer>> {
+        let cache_key = format!("{}\0{sm2_id}", key_ref.as_str());
+        if let Some(s) = self
+            .cache
+            .lock()
+            .map_err(|_| Error::Internal("signer cache poisoned".into()))?
+            .get(&cache_key)
+        {
+            return Ok(s.clone());
+        }
+        let signer: Arc<dyn Signer> = Arc::from(self.keys.load(key_ref, sm2_id)?);
+        self.cache
+            .lock()
+            .map_err(|_| Error::Internal("signer cache poisoned".into()))?
+            .insert(cache_key, signer.clone());
+        Ok(signer)
+    }
+}
+
+/// The CA directory (see the module documentation).
+pub struct Directory<S> {
+    store: S,
+    signers: Arc<Signers>,
+    /// Issuing CAs recently loaded, by name (see [`Directory::issuing_ca`]).
+    issuing: Mutex<HashMap<String, (std::time::Instant, Arc<IssuingCa>)>>,
+}
+
+impl<S> std::fmt::Debug for Directory<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory").finish_non_exhaustive()
+    }
+}
+
+impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
+    /// The directory over `store`, loading keys through `signers`.
+    pub fn new(store: S, signers: Arc<Signers>) -> Self {
+        Directory {
+            store,
+            signers,
+            issuing: Mutex::default(),
+        }
+    }
+
+    /// The signers it loads CA keys through.
+    pub(crate) fn signers(&self) -> &Signers {
+        &self.signers
+    }
+
+    /// Whether each CA's key can be used now: its custodian is asked (a device must answer
+    /// and still hold the key). For `/healthz`: a CA whose key device is down still serves
+    /// its pre-signed OCSP responses and published CRLs.
+    ///
+    /// # Errors
+    /// Store failures only; key problems are reported per CA.
+    pub async fn key_health(&self) -> Result<Vec<KeyHealth>> {
+        let mut out = Vec::new();
+        for record in self.store.list_cas().await? {
+            let custodian = record
+                .key_ref
+                .as_str()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let result = match self.signers.signer(&record.key_ref, &record.sm2_id) {
+                Ok(signer) => tokio::task::spawn_blocking(move || signer.probe())
+                    .await
+                    .map_err(|e| Error::Internal(format!("key probe task failed: {e}")))
+                    .and_then(|r| r.map_err(Error::from)),
+                Err(e) => Err(e),
+            };
+            out.push(KeyHealth {
+                ca: record.name,
+                custodian,
+                problem: result.err().map(|e| e.to_string()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The CA named `name` ready to issue, with its chain: loaded from the store (and the
+    /// key from its custodian) at most once per [`ISSUING_CA_REUSE`].
+    pub(crate) async fn issuing_ca(&self, name: &str) -> Result<Arc<IssuingCa>> {
+        let lock = || {
+            self.issuing
+                .lock()
+                .map_err(|_| Error::Internal("issuer cache poisoned".into()))
+        };
+        if let Some((at, ca)) = lock()?.get(name) {
+            if at.elapsed() < ISSUING_CA_REUSE {
+                return Ok(Arc::clone(ca));
+            }
+        }
+        let asked = self.store.find_ca(name).await?;
+        let asked_name = asked.name.clone();
+        let record = self.active_generation(asked).await?;
+        let chain = self.chain_records(&record).await?;
+        let ca = Arc::new(IssuingCa {
+            rolled_from: (record.name != asked_name).then_some(asked_name),
+            issuer: self.load_issuer(record).await?,
+            chain,
+        });
+        let mut cache = lock()?;
+        if cache.len() > 1_000 {
+            cache.clear();
+        }
+        cache.insert(
+            name.to_owned(),
+            (std::time::Instant::now(), Arc::clone(&ca)),
+        );
+        Ok(ca)
+    }
+
+    /// Drops the issuing CAs kept by [`Directory::issuing_ca`] (after a rollover).
+    pub(crate) fn forget_issuing_cas(&self) -> Result<()> {
+        self.issuing
+            .lock()
+            .map_err(|_| Error::Internal("issuer cache poisoned".into()))?
+            .clear();
+        Ok(())
+    }
+
+    pub(crate) async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
+        let signer = self.signers.signer(&record.key_ref, &record.sm2_id)?;
+        Issuer::new(record, signer)
+    }
+
+    /// The certificate record of CA `ca` itself (its row under its parent, or its own row
+    /// for a root).
+    ///
+    /// # Errors
+    /// Store errors; NotFound for inconsistent data.
+    pub async fn ca_certificate(&self, ca: &CaRecord) -> Result<CertificateRecord> {
+        let issuer = ca.parent_id.unwrap_or(ca.id);
+        self.store
+            .certificates_by_serial(&ca.serial.to_hex())
+            .await?
+            .into_iter()
+            .find(|c| c.issuer_ca_id == issuer)
+            .ok_or_else(|| {
+                crate::store::StoreError::NotFound(format!(
+                    "the certificate of CA '{}' is missing",
+                    ca.name
+                ))
+                .into()
+            })
+    }
+
+    /// Loads (and keeps) the key of `ca`, checking it matches the CA certificate: servers
+    /// call this at start so a wrong passphrase fails fast.
+    ///
+    /// # Errors
+    /// Key custody errors, or a key that is not the CA's.
+    pub async fn check_key(&self, ca: &CaRecord) -> Result<()> {
+        self.load_issuer(ca.clone()).await.map(|_| ())
+    }
+
+    /// The CA and its ancestors, the CA first and the root last.
+    ///
+    /// # Errors
+    /// Store errors, or a parent loop in corrupt data.
+    pub async fn chain_records(&self, ca: &CaRecord) -> Result<Vec<CaRecord>> {
+        let mut chain = vec![ca.clone()];
+        let mut next = ca.parent_id;
+        while let Some(id) = next {
+            if chain.len() > 16 || chain.iter().any(|c| c.id == id) {
+                return Err(Error::Invalid(
+                    "CA hierarchy is deeper than 16 or has a loop".into(),
+                ));
+            }
+            let parent = self.store.ca_by_id(id).await?;
+            next = parent.parent_id;
+            chain.push(parent);
+        }
+        Ok(chain)
+    }
+
+    /// A CA by name or id.
+    ///
+    /// # Errors
+    /// [`crate::store::StoreError::NotFound`].
+    pub async fn ca(&self, name_or_id: &str) -> Result<CaRecord> {
+        Ok(self.store.find_ca(name_or_id).await?)
+    }
+
+    /// All CAs.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn cas(&self) -> Result<Vec<CaRecord>> {
+        Ok(self.store.list_cas().await?)
+    }
+
+    /// Certificates matching `filter`.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn certificates(&self, filter: &CertificateFilter) -> Result<Vec<CertificateRecord>> {
+        Ok(self.store.list_certificates(filter).await?)
+    }
+
+    /// The certificate with `serial`; `ca` disambiguates when two issuers used the same serial.
+    ///
+    /// # Errors
+    /// Not found, ambiguous, or a malformed serial.
+    pub async fn certificate(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
+        let serial = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
+        let mut found = self.store.certificates_by_serial(&serial.to_hex()).await?;
+        if let Some(ca) = ca {
+            let ca = self.store.find_ca(ca).await?;
+            found.retain(|c| c.issuer_ca_id == ca.id);
+        }
+        match found.len() {
+            0 => Err(crate::store::StoreError::NotFound(format!(
+                "no certificate with serial {serial}"
+            ))
+            .into()),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Invalid(format!(
+                "serial {serial} exists under several CAs; name the CA"
+            ))),
+        }
+    }
+
+    /// The CA with id `id`.
+    ///
+    /// # Errors
+    /// Not found.
+    pub async fn ca_by_id(&self, id: IssuerId) -> Result<CaRecord> {
+        Ok(self.store.ca_by_id(id).await?)
+    }
+
+    /// Parses a stored certificate (a convenience for front ends that show details).
+    ///
+    /// # Errors
+    /// When the DER does not parse.
+    pub fn parse_certificate(der: &[u8]) -> Result<x509_cert::Certificate> {
+        Ok(x509_cert::Certificate::from_der(der)?)
+    }
+    /// The generation of `ca`'s lineage that issues now: `ca` itself, or the newest CA that
+    /// replaced it through rollovers.
+    ///
+    /// # Errors
+    /// Store failures, or a successor loop in corrupt data.
+    pub async fn active_generation(&self, ca: CaRecord) -> Result<CaRecord> {
+        let mut current = ca;
+        for _ in 0..MAX_PATH_CAS {
+            match self.store.ca_successor(current.id).await? {
+                Some(next) => current = next,
+                None => return Ok(current),
+            }
+        }
+        Err(Error::Invalid(format!(
+            "CA '{}' has more than {MAX_PATH_CAS} generations or a successor loop",
+            current.name
+        )))
+    }
+}
