@@ -25,7 +25,8 @@ pub use self::dual::{Dual, IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2Pair
 pub use self::inventory::{Imported, ImportedCertificate, Inventory};
 pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};
 pub use self::lifecycle::{
-    CaState, CrossSigned, DueRevocations, Lifecycle, PathElement, RenewRequest, RolloverRequest,
+    CaState, CrossSigned, DueRevocations, Lifecycle, LifecycleRoles, PathElement, RenewRequest,
+    RolloverRequest,
 };
 pub use self::managed::{renewal_starts, Deployment, Managed, MAX_RENEWAL_WINDOW_SECS};
 pub use self::responder::{
@@ -536,7 +537,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         extensions.extend(published.extensions);
         let issuer_key_type = parent.as_ref().map_or(req.key_type, |p| p.key_type);
         let parent_name = parent.as_ref().map(|p| p.record.name.clone());
-        let subject_text = subject.to_string();
+        let subject_text = crate::x509::name_text(&subject);
         let at = now.unix_timestamp();
         let details = serde_json::json!({"parent": parent_name, "key_type": req.key_type.as_str()});
         let draft = Draft {
@@ -770,7 +771,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         }
         let published = publication(&issuer.record, &serial)?;
         extensions.extend(published.extensions);
-        let subject_text = subject.to_string();
+        let subject_text = crate::x509::name_text(&subject);
         let at = now.unix_timestamp();
         let draft = Draft {
             kind: CertificateKind::Leaf(profile.name),

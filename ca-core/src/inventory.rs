@@ -111,8 +111,8 @@ impl ExternalCertificate {
             .map_or_else(|_| spki.algorithm.oid.to_string(), |d| d.to_string());
         Ok(ExternalCertificate {
             fingerprint: hex::encode(Sha256::digest(der)),
-            subject: tbs.subject().to_string(),
-            issuer: tbs.issuer().to_string(),
+            subject: crate::x509::name_text(tbs.subject()),
+            issuer: crate::x509::name_text(tbs.issuer()),
             serial: hex::encode_upper(tbs.serial_number().as_bytes()),
             sans,
             key_type,

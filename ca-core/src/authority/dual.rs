@@ -192,7 +192,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         let enc_req = IssueRequest {
             ca: req.ca.clone(),
             key: SubjectKey::Generate(KeyType::Sm2),
-            subject: Some(sign.subject.to_string()),
+            subject: Some(crate::x509::name_text(&sign.subject)),
             sans: sign.sans.iter().map(ToString::to_string).collect(),
             profile: req.profile,
             days: req.days,
@@ -312,7 +312,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         let second_req = IssueRequest {
             ca: req.sm2_ca.clone(),
             key: req.sm2_key.clone(),
-            subject: Some(first.subject.to_string()),
+            subject: Some(crate::x509::name_text(&first.subject)),
             sans: first.sans.iter().map(ToString::to_string).collect(),
             profile: req.profile,
             days: req.days,

@@ -6,7 +6,6 @@
 use super::Lifecycle;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::keys::{store_of, KeyRef, DEFAULT_KEY_STORE};
-use crate::store::Store;
 use crate::Result;
 
 /// Unreferenced keys younger than this are never removed: they may belong to an issuance
@@ -26,7 +25,7 @@ pub struct Leftovers {
     pub unlisted_stores: Vec<(String, String)>,
 }
 
-impl<S: Store> Lifecycle<S> {
+impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
     /// Lists the pipeline's leftovers: unused reserved serials, and keys in the default key
     /// store and every CA's key store that nothing refers to.
     ///

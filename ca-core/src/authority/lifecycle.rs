@@ -21,9 +21,10 @@ use crate::policy;
 use crate::profile::CertificateProfile;
 use crate::revocation::RevocationReason;
 use crate::revocation::{CaSettings, OcspSigner};
-use crate::store::StoreError;
 use crate::store::{
-    CaRecord, CertificateRecord, IssuerId, Lineage, Store, Succession, SuccessionKind,
+    AuditStore, CaRecord, CaStore, CertificateRecord, CertificateStore, InventoryStore, IssuerId,
+    LifecycleStore, Lineage, ManagedStore, OcspStore, PairStore, RevocationStore, SerialStore,
+    StoreError, Succession, SuccessionKind,
 };
 use crate::time::Clock;
 use crate::{Error, Result};
@@ -153,7 +154,39 @@ impl<S> std::fmt::Debug for Lifecycle<S> {
     }
 }
 
-impl<S: Store> Lifecycle<S> {
+/// The store roles [`Lifecycle`] takes: those of the services it composes, plus serials
+/// (leftovers), the audit log and managed certificates; not tokens, quotas or
+/// notifications.
+pub trait LifecycleRoles:
+    SerialStore
+    + CaStore
+    + CertificateStore
+    + PairStore
+    + RevocationStore
+    + OcspStore
+    + AuditStore
+    + LifecycleStore
+    + InventoryStore
+    + ManagedStore
+{
+}
+
+impl<
+        T: SerialStore
+            + CaStore
+            + CertificateStore
+            + PairStore
+            + RevocationStore
+            + OcspStore
+            + AuditStore
+            + LifecycleStore
+            + InventoryStore
+            + ManagedStore,
+    > LifecycleRoles for T
+{
+}
+
+impl<S: LifecycleRoles> Lifecycle<S> {
     /// The service over `store`, composing `issuance`, `revocations` and `responder`
     /// (all over CAs in `directory`), with time from `clock`.
     pub fn new(

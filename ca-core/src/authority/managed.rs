@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use super::{IssueRequest, Issued, LeafOverrides, Lifecycle, RenewRequest, SubjectKey};
 use crate::algorithm::KeyType;
 use crate::keys::{plain_key_pem, Signer as _, SoftwareKey};
-use crate::store::{CertificateRecord, ManagedRecord, ManagedState, NewManaged, Store};
+use crate::store::{CertificateRecord, ManagedRecord, ManagedState, NewManaged};
 use crate::{Error, Result};
 
 /// Longest renewal window: renewal starts at most this long before expiry.
@@ -58,7 +58,7 @@ fn retry_delay(attempts: u32) -> i64 {
     crate::notify::backoff(RETRY_BASE_SECS, RETRY_MAX_SECS, attempts)
 }
 
-impl<S: Store> Lifecycle<S> {
+impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
     /// Issues a managed certificate: `req` must generate the key, which is sealed by the key
     /// custodian and kept; the certificate is recorded as pending its first deployment into
     /// `deploy_dir` (then `deploy_hook` runs).

@@ -597,7 +597,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                 crate::audit::AuditAction::OcspResponderIssued,
                 serde_json::json!({"not_after": not_after.unix_timestamp()}),
             ),
-            subject_text: subject.to_string(),
+            subject_text: crate::x509::name_text(&subject),
             template: CertificateTemplate {
                 serial,
                 issuer: issuer.subject.clone(),
