@@ -2,7 +2,7 @@
 //! lints and the clock, and [`Services`], which composes them over one store.
 //!
 //! Each service takes only the store roles (traits of [`crate::store`]) it uses:
-//! [`Directory`] (CAs, chains, certificates, CA keys through [`Signers`]), [`Issuance`]
+//! [`Directory`] (CAs, chains, certificates, CA keys through `Signers`), [`Issuance`]
 //! (leaf and CA certificates through the issuance pipeline), [`Dual`] (dual pairs and the
 //! KMC), [`Revocations`] (revocation and CRLs), [`Responder`] (OCSP), [`Lifecycle`] (CA
 //! creation and settings, rollover, cross-signing, renewal, managed certificates,
@@ -20,7 +20,8 @@ mod revocation;
 pub(crate) mod test_support;
 mod tokens;
 
-pub use self::directory::{Directory, Signers};
+pub use self::directory::Directory;
+use self::directory::Signers;
 pub use self::dual::{Dual, IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
 pub use self::inventory::{Imported, ImportedCertificate, Inventory};
 pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};
@@ -264,7 +265,7 @@ impl<S> Services<S> {
 }
 
 /// The issuance service: drafts leaf and CA certificates under profiles and policy and
-/// signs them through the issuance [`pipeline`]. It takes the store's CA, lifecycle and
+/// signs them through the issuance `issuance::pipeline`. It takes the store's CA, lifecycle and
 /// certificate roles and the [`Directory`] (issuing CAs and their keys).
 pub struct Issuance<S> {
     store: S,
@@ -296,7 +297,7 @@ fn parse_name(dn: &str) -> Result<Name> {
     Ok(name)
 }
 
-/// What replaces parts of an [`IssueRequest`] inside the authority: dual certificates set
+/// What replaces parts of an [`IssueRequest`] inside [`Issuance`]: dual certificates set
 /// their own key usage; renewals keep the exact subject name and key of the predecessor.
 #[derive(Default)]
 struct LeafOverrides {
@@ -320,9 +321,6 @@ enum LeafKeySource<'a> {
     Request(&'a SubjectKey),
 }
 
-/// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
-/// partition's CRL) and AIA, plus the partition and CDP URL to record with it. The CRL for
-/// that partition carries the same URL in its IDP, so the two can never disagree.
 /// A leaf certificate checked against policy and drafted ([`Issuance::issue`] steps 2–5),
 /// not yet signed.
 struct PreparedLeaf {
@@ -339,6 +337,9 @@ struct Publication {
     crl_url: Option<String>,
 }
 
+/// Where a certificate signed by `issuer` learns about revocation: CRL DP (naming the
+/// partition's CRL) and AIA, plus the partition and CDP URL to record with it. The CRL for
+/// that partition carries the same URL in its IDP, so the two can never disagree.
 fn publication(issuer: &CaRecord, serial: &SerialNumber) -> Result<Publication> {
     let s = &issuer.settings;
     let partition = s.partition_for(serial.as_bytes());
@@ -360,7 +361,7 @@ fn publication(issuer: &CaRecord, serial: &SerialNumber) -> Result<Publication> 
 impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
     /// The service over `store`, issuing under CAs found in `directory`, with time from
     /// `clock` and certificate profiles `profiles`.
-    pub fn new(
+    pub(crate) fn new(
         store: S,
         directory: Arc<Directory<S>>,
         clock: Arc<dyn Clock>,
@@ -375,7 +376,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
     }
 
     /// `lineage` is the generation and predecessor of a rollover successor.
-    pub(crate) async fn create_ca(
+    pub(in crate::authority) async fn create_ca(
         &self,
         req: &NewCaRequest,
         parent: Option<Issuer>,
@@ -601,7 +602,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
     /// 2. parse the CSR and verify proof of possession, or generate the key; 3. apply policy
     /// (key, SANs, name constraints of every CA in the chain, validity with clipping);
     /// 4. pick the serial; 5. draft the certificate; 6. the issuance pipeline
-    /// ([`pipeline`]): lint its DER, reserve the serial and audit "signing" in one durable
+    /// (`issuance::pipeline`): lint its DER, reserve the serial and audit "signing" in one durable
     /// write (CA not revoked, key not blocked), sign, verify; 7. commit certificate and
     /// "signed" audit entry in one transaction; 8. return certificate, chain and warnings.
     ///

@@ -115,7 +115,7 @@ const SHORT_NAMES: [(ObjectIdentifier, &str); 10] = [
 ];
 
 /// The RFC 4514 string of `name` (last RDN first), as x509-cert's `Display` writes it:
-/// attribute types in [`SHORT_NAMES`] are named by constant; any other falls back to
+/// attribute types in `SHORT_NAMES` are named by constant; any other falls back to
 /// x509-cert's own formatting.
 #[must_use]
 pub fn name_text(name: &Name) -> String {

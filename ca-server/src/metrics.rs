@@ -32,7 +32,7 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     /// HTTP responses with a 5xx status.
     pub http_server_errors: AtomicU64,
-    /// Request latency histogram: counts per bucket of [`LATENCY_BUCKETS`] (cumulative on
+    /// Request latency histogram: counts per bucket of `LATENCY_BUCKETS` (cumulative on
     /// rendering), the last slot being +Inf.
     pub latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     /// Sum of request latencies, microseconds.

@@ -20,7 +20,7 @@ use crate::store::{
 use crate::{Error, Result};
 
 /// Longest chain of CAs a certification path may have (loops in corrupt data stop here).
-pub(crate) const MAX_PATH_CAS: usize = 16;
+pub(super) const MAX_PATH_CAS: usize = 16;
 
 /// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
 /// partitions, OCSP lifetimes) can change under it, and such changes reach issuance within
@@ -30,7 +30,7 @@ const ISSUING_CA_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
 /// The key custodians and the signers already loaded from them, shared by every service
 /// that signs: unlocking an encrypted key costs a deliberate scrypt run, which a responder
 /// must not pay per request.
-pub struct Signers {
+pub(crate) struct Signers {
     keys: Arc<dyn KeyProvider>,
     cache: Mutex<HashMap<String, Arc<dyn Signer>>>,
 }
@@ -43,7 +43,7 @@ impl std::fmt::Debug for Signers {
 
 impl Signers {
     /// Signers from the custodians behind `keys`.
-    pub fn new(keys: Arc<dyn KeyProvider>) -> Self {
+    pub(crate) fn new(keys: Arc<dyn KeyProvider>) -> Self {
         Signers {
             keys,
             cache: Mutex::default(),
@@ -51,12 +51,12 @@ impl Signers {
     }
 
     /// The custodians themselves (to generate, seal, list and remove keys).
-    pub(crate) fn keys(&self) -> &dyn KeyProvider {
+    pub(super) fn keys(&self) -> &dyn KeyProvider {
         self.keys.as_ref()
     }
 
     /// The signer for `key_ref`, loaded once and then kept.
-    pub(crate) fn signer(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Arc<dyn Signer>> {
+    pub(super) fn signer(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Arc<dyn Signer>> {
         let cache_key = format!("{}\0{sm2_id}", key_ref.as_str());
         if let Some(s) = self
             .cache
@@ -91,7 +91,7 @@ impl<S> std::fmt::Debug for Directory<S> {
 
 impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     /// The directory over `store`, loading keys through `signers`.
-    pub fn new(store: S, signers: Arc<Signers>) -> Self {
+    pub(crate) fn new(store: S, signers: Arc<Signers>) -> Self {
         Directory {
             store,
             signers,
@@ -100,7 +100,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     }
 
     /// The signers it loads CA keys through.
-    pub(crate) fn signers(&self) -> &Signers {
+    pub(super) fn signers(&self) -> &Signers {
         &self.signers
     }
 
@@ -170,7 +170,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     }
 
     /// Drops the issuing CAs kept by [`Directory::issuing_ca`] (after a rollover).
-    pub(crate) fn forget_issuing_cas(&self) -> Result<()> {
+    pub(super) fn forget_issuing_cas(&self) -> Result<()> {
         self.issuing
             .lock()
             .map_err(|_| Error::Internal("issuer cache poisoned".into()))?
@@ -178,7 +178,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         Ok(())
     }
 
-    pub(crate) async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
+    pub(super) async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
         let signer = self.signers.signer(&record.key_ref, &record.sm2_id)?;
         Issuer::new(record, signer)
     }

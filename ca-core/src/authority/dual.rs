@@ -122,7 +122,7 @@ impl<S> std::fmt::Debug for Dual<S> {
 impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Dual<S> {
     /// The service over `store`, drafting through `issuance` under CAs in `directory`,
     /// with time from `clock`.
-    pub fn new(
+    pub(crate) fn new(
         store: S,
         directory: Arc<Directory<S>>,
         issuance: Arc<Issuance<S>>,
@@ -444,13 +444,13 @@ mod tests {
 
     use super::*;
     use crate::authority::test_support::{
-        assert_lint_refused, ca, memory_authority, rsa_sm2_pair, MemoryKeys,
+        assert_lint_refused, ca, memory_services, rsa_sm2_pair, MemoryKeys,
     };
     use crate::authority::Services;
     use crate::store::{AnyStore, AuditStore, CertificateFilter, CertificateStore};
 
     async fn authority(keys: Arc<MemoryKeys>) -> Services<AnyStore> {
-        let authority = memory_authority(keys).await;
+        let authority = memory_services(keys).await;
         authority
             .lifecycle
             .create_root(&ca("ec"))

@@ -1,6 +1,8 @@
-//! What happens after issuance: renewal, rekeying and re-issuance with links between
-//! predecessor and successor, revocations scheduled after a grace period, intermediate
-//! rollover (CA generations), cross-signing and the certification paths it creates.
+//! The lifecycle service: CA creation (with its delegated OCSP responder) and publication
+//! settings, and what happens after issuance: renewal, rekeying and re-issuance with links
+//! between predecessor and successor, revocations scheduled after a grace period,
+//! intermediate rollover (CA generations), cross-signing and the certification paths it
+//! creates. Managed certificates and leftovers are in `managed.rs` and `leftovers.rs`.
 
 use std::sync::Arc;
 
@@ -189,7 +191,7 @@ impl<
 impl<S: LifecycleRoles> Lifecycle<S> {
     /// The service over `store`, composing `issuance`, `revocations` and `responder`
     /// (all over CAs in `directory`), with time from `clock`.
-    pub fn new(
+    pub(crate) fn new(
         store: S,
         directory: Arc<Directory<S>>,
         issuance: Arc<Issuance<S>>,
@@ -228,7 +230,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
     /// Creates a self-signed root CA.
     ///
     /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. draft the
-    /// certificate; 4.–5. the issuance pipeline ([`pipeline`]): lint its DER, reserve the
+    /// certificate; 4.–5. the issuance pipeline (`issuance::pipeline`): lint its DER, reserve the
     /// serial, check the parent and audit "signing" in one durable write, sign and verify;
     /// 6. commit CA, certificate and audit entry in one transaction.
     ///
@@ -336,7 +338,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
 
     /// [`Lifecycle::renew`], rekeying to `new_key` when given (managed certificates seal
     /// their next key before anything is issued).
-    pub(crate) async fn renew_with(
+    pub(super) async fn renew_with(
         &self,
         req: &RenewRequest,
         new_key: Option<SoftwareKey>,
@@ -572,10 +574,11 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         let parent = self.store.ca_by_id(parent_id).await?;
         let parent = self.directory.active_generation(parent).await?;
         let issuer = self.directory.load_issuer(parent).await?;
-        let mut created = self
+        let created = self
             .issuance
             .create_ca(&new, Some(issuer), Some((generation, old.id)))
             .await?;
+        let mut created = self.with_responder(created).await;
         // Issuance asked of the old name must move to the successor at once.
         self.directory.forget_issuing_cas()?;
         created.warnings.push(format!(

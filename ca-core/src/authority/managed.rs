@@ -65,7 +65,7 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
     ///
     /// # Errors
     /// A CSR request (caforge must hold the key to renew and deploy it), a relative
-    /// deployment directory, and everything [`Issuance::issue`] refuses.
+    /// deployment directory, and everything [`super::Issuance::issue`] refuses.
     pub async fn issue_managed(
         &self,
         req: &IssueRequest,

@@ -1,8 +1,8 @@
 //! The OCSP responder (RFC 6960, RFC 5019) as a service of its own: it answers requests
 //! from what the store holds (pre-signed responses, revocation status) and signs with the
 //! CA key or the CA's delegated responder. Strangers' requests never issue anything:
-//! delegated responder certificates are issued and rotated by maintenance
-//! ([`Responder::refresh_responders`]) and when a CA is switched to delegated signing.
+//! delegated responder certificates are issued when the lifecycle service creates, rolls
+//! over or delegates a CA, and rotated by maintenance ([`Responder::refresh_responders`]).
 //!
 //! What it keeps in memory (issuers, pre-signed responses) is used only while the store's
 //! write mark is unchanged, so a commit by any process is seen by the next request.
@@ -82,7 +82,6 @@ impl OcspOutcome {
     }
 }
 
-/// A CA as an OCSP issuer: what CertIDs are matched against.
 /// What the OCSP responder keeps in memory between requests, each part under the store's
 /// write mark taken before it was read (see [`crate::store::OcspStore::write_mark`]): it is
 /// used only while the mark is unchanged, so a revocation committed by any process is seen
@@ -101,6 +100,7 @@ type BySerial = HashMap<String, (WriteMark, Arc<CachedOcspResponse>)>;
 /// Most pre-signed responses kept in memory; when full the memory starts over.
 const OCSP_MEMO_MAX: usize = 100_000;
 
+/// A CA as an OCSP issuer: what CertIDs are matched against.
 struct OcspIssuer {
     record: CaRecord,
     name_der: Vec<u8>,
@@ -149,7 +149,7 @@ impl<S> std::fmt::Debug for Responder<S> {
 impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStore> Responder<S> {
     /// The responder over `store`, signing with keys of CAs in `directory`, with time from
     /// `clock`.
-    pub fn new(store: S, directory: Arc<Directory<S>>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(store: S, directory: Arc<Directory<S>>, clock: Arc<dyn Clock>) -> Self {
         Responder {
             store,
             directory,
@@ -500,7 +500,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
 
     /// Issues a delegated responder for `ca` when it signs OCSP through one and has none
     /// valid for more than [`RESPONDER_ROTATE_BEFORE_SECS`]; the new one, if issued.
-    pub(crate) async fn ensure_responder(
+    pub(super) async fn ensure_responder(
         &self,
         ca: &CaRecord,
     ) -> Result<Option<CertificateRecord>> {
@@ -686,7 +686,7 @@ mod tests {
 
     use super::*;
     use crate::authority::test_support::{
-        ca, memory_authority, memory_authority_at, MemoryKeys, StepClock,
+        ca, memory_services, memory_services_at, MemoryKeys, StepClock,
     };
     use crate::authority::{CrlRequest, IssueRequest, RevokeRequest, Services, SubjectKey};
     use crate::profile::ProfileName;
@@ -707,7 +707,7 @@ mod tests {
     #[tokio::test]
     async fn a_revoked_ca_gets_no_responder_and_delegation_to_one_changes_nothing() {
         let clock = StepClock::now();
-        let a = memory_authority_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
+        let a = memory_services_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
         a.lifecycle.create_root(&ca("root")).await.expect("root");
         let mut delegated = ca("int");
         delegated.settings.ocsp_signer = OcspSigner::Delegated;
@@ -756,9 +756,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_new_delegated_ca_gets_its_responder_including_a_rollover_successor() {
+        let a = memory_services(Arc::new(MemoryKeys::default())).await;
+        a.lifecycle.create_root(&ca("root")).await.expect("root");
+        let mut delegated = ca("int");
+        delegated.settings.ocsp_signer = OcspSigner::Delegated;
+        a.lifecycle
+            .create_intermediate("root", &delegated)
+            .await
+            .expect("int");
+        assert_eq!(responders(&a).await, 1);
+        let successor = a
+            .lifecycle
+            .rollover(&crate::authority::RolloverRequest {
+                ca: "int".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("rollover");
+        assert_eq!(successor.record.settings.ocsp_signer, OcspSigner::Delegated);
+        assert_eq!(responders(&a).await, 2);
+        let now = a.now();
+        assert!(a
+            .store()
+            .current_responder(successor.record.id, now)
+            .await
+            .expect("responder")
+            .is_some());
+    }
+
+    #[tokio::test]
     async fn a_request_never_issues_a_responder_maintenance_does() {
         let clock = StepClock::now();
-        let a = memory_authority_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
+        let a = memory_services_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
         let mut req = ca("root");
         req.settings.ocsp_signer = OcspSigner::Delegated;
         let created = a.lifecycle.create_root(&req).await.expect("root");
@@ -821,7 +851,7 @@ mod tests {
     async fn a_faulty_signer_burns_a_crl_number_and_gets_internal_error() {
         let keys = Arc::new(MemoryKeys::default());
         let broken = keys.broken.clone();
-        let authority = memory_authority(keys).await;
+        let authority = memory_services(keys).await;
         authority
             .lifecycle
             .create_root(&ca("root"))

@@ -133,8 +133,8 @@ fn file_name(url: Option<&str>, ca: &str, partition: Option<u32>, delta: bool) -
 
 /// The revocation service: revokes (and releases holds), signs CRLs (full, delta,
 /// partitioned) and serves the published ones. It takes the store's revocation,
-/// certificate, pair, CA, lifecycle and inventory roles, and signs CRLs with CA keys from
-/// the [`Directory`].
+/// certificate, pair, CA, lifecycle, inventory and audit roles, and signs CRLs with CA keys
+/// from the [`Directory`].
 pub struct Revocations<S> {
     store: S,
     directory: Arc<Directory<S>>,
@@ -161,7 +161,7 @@ impl<
 {
     /// The service over `store`, signing with keys of CAs in `directory`, with time from
     /// `clock`.
-    pub fn new(store: S, directory: Arc<Directory<S>>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(store: S, directory: Arc<Directory<S>>, clock: Arc<dyn Clock>) -> Self {
         Revocations {
             store,
             directory,
@@ -377,6 +377,26 @@ impl<
             out.push(self.sign_crl(&issuer, scope, req.delta).await?);
         }
         Ok(out)
+    }
+
+    /// The newest CRL signed for one scope of CA `ca` (partition, full or delta), as
+    /// stored: nothing is signed, whatever its age (for [`Revocations::published_crl`]'s
+    /// freshness rules, call that).
+    ///
+    /// # Errors
+    /// Unknown CA, store errors.
+    pub async fn latest_crl(
+        &self,
+        ca: &str,
+        partition: Option<u32>,
+        delta: bool,
+    ) -> Result<Option<PublishedCrl>> {
+        let record = self.store.find_ca(ca).await?;
+        Ok(self
+            .store
+            .latest_crl(record.id, partition, delta)
+            .await?
+            .map(PublishedCrl::from_record))
     }
 
     /// The CRL scopes of a CA: its configured partitions (or its one CRL) and any partition

@@ -1,5 +1,5 @@
 //! Test-only key custody: keys in memory whose signatures can be made to fail, to test what
-//! the authority does when a custodian misbehaves, and fixtures built on it. Compiled only
+//! the services do when a custodian misbehaves, and fixtures built on it. Compiled only
 //! under `#[cfg(test)]` (see `authority.rs`): its `expect`s are test code, on fixed inputs.
 
 use std::collections::HashMap;
@@ -138,13 +138,13 @@ impl crate::time::Clock for StepClock {
     }
 }
 
-/// An authority over an in-memory SQLite store with keys in `keys`, holding no CA yet.
-pub(crate) async fn memory_authority(keys: Arc<MemoryKeys>) -> Services<AnyStore> {
-    memory_authority_at(keys, Arc::new(SystemClock)).await
+/// The services over an in-memory SQLite store with keys in `keys`, holding no CA yet.
+pub(crate) async fn memory_services(keys: Arc<MemoryKeys>) -> Services<AnyStore> {
+    memory_services_at(keys, Arc::new(SystemClock)).await
 }
 
-/// [`memory_authority`] on `clock`.
-pub(crate) async fn memory_authority_at(
+/// [`memory_services`] on `clock`.
+pub(crate) async fn memory_services_at(
     keys: Arc<MemoryKeys>,
     clock: Arc<dyn crate::time::Clock>,
 ) -> Services<AnyStore> {

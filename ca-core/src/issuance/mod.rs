@@ -1,6 +1,6 @@
 //! Issuance building blocks: CSR parsing and proof of possession, serial numbers, the
 //! one certificate-building path shared by every algorithm, and the one issuance pipeline
-//! every certificate is signed through ([`pipeline`]).
+//! every certificate is signed through (`issuance::pipeline`).
 
 mod build;
 mod csr;

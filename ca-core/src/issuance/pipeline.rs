@@ -330,7 +330,7 @@ mod tests {
     use crate::algorithm::KeyType;
     use crate::audit::AuditAction;
     use crate::authority::test_support::{
-        assert_lint_refused, ca, memory_authority, rsa_sm2_pair, MemoryKeys,
+        assert_lint_refused, ca, memory_services, rsa_sm2_pair, MemoryKeys,
     };
     use crate::authority::{IssueRequest, RenewRequest, RolloverRequest, Services, SubjectKey};
     use crate::profile::ProfileName;
@@ -386,7 +386,7 @@ mod tests {
     #[tokio::test]
     async fn a_faulty_signer_commits_no_certificate_of_any_kind() {
         let keys = Arc::new(MemoryKeys::default());
-        let a = memory_authority(keys.clone()).await;
+        let a = memory_services(keys.clone()).await;
         a.lifecycle.create_root(&ca("root")).await.expect("root");
         a.lifecycle
             .create_intermediate("root", &ca("sub"))
@@ -493,7 +493,7 @@ mod tests {
     #[tokio::test]
     async fn a_lint_failure_writes_nothing() {
         let keys = Arc::new(MemoryKeys::default());
-        let a = memory_authority(keys.clone()).await;
+        let a = memory_services(keys.clone()).await;
         a.lifecycle.create_root(&ca("root")).await.expect("root");
         let issuer = a.directory.issuing_ca("root").await.expect("issuer");
         let issuer = &issuer.issuer;

@@ -16,7 +16,7 @@ const RANDOM_OCTETS: usize = 13;
 const MARKER: u8 = 0x40;
 
 impl SerialNumber {
-    /// A fresh serial: [`MARKER`], the milliseconds since the Unix epoch (48 bits), then
+    /// A fresh serial: `MARKER`, the milliseconds since the Unix epoch (48 bits), then
     /// 104 bits from the system CSPRNG (aws-lc's DRBG).
     ///
     /// The random part makes serials unpredictable and unique; the time before it makes

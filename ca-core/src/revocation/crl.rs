@@ -422,7 +422,7 @@ impl CrlTemplate<'_> {
 }
 
 /// Attaches `signature` to `tbs_der` in `tbs_der`'s own buffer and returns the CRL DER
-/// (the same bytes as [`assemble_crl`], without a second copy of a large CRL).
+/// (the same bytes as `assemble_crl`, without a second copy of a large CRL).
 ///
 /// # Errors
 /// DER errors.

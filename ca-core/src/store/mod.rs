@@ -3,9 +3,9 @@
 //! Callers ask for the smallest trait they need.
 //!
 //! There is one implementation, [`AnyStore`], on SQLite or PostgreSQL as its URL says. Its
-//! SQL is written once ([`sql`] is the dialect seam: one statement text, either driver);
+//! SQL is written once (`sql` is the dialect seam: one statement text, either driver);
 //! the two databases differ only in how they connect, lock for writing, notice other
-//! processes' writes ([`marks`]) and in their migration trees. One contract test suite
+//! processes' writes (`marks`) and in their migration trees. One contract test suite
 //! (`contract`) runs against both.
 
 mod batch;
