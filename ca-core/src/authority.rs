@@ -32,8 +32,11 @@ pub use self::lifecycle::{
 pub use self::managed::{renewal_starts, Deployment, Managed, MAX_RENEWAL_WINDOW_SECS};
 pub use self::responder::{
     OcspOutcome, Responder, ResponderRefresh, RESPONDER_DAYS, RESPONDER_ROTATE_BEFORE_SECS,
+    STRANGER_SIGNATURES_BURST, STRANGER_SIGNATURES_PER_SECOND,
 };
-pub use self::revocation::{CrlRequest, PublishedCrl, Revocations, RevokeRequest, SignedCrl};
+pub use self::revocation::{
+    CrlRequest, PublishedCrl, Revocations, RevokeRequest, SignedCrl, StoredCrl,
+};
 pub use self::tokens::{TokenRequest, Tokens};
 
 use std::str::FromStr;
@@ -727,6 +730,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
             }
         }
         let sans = sans_dedup;
+        policy::check_san_count(&sans)?;
         if profile.requires_san && sans.is_empty() {
             return Err(policy::PolicyError::MissingSan(profile.name.to_string()).into());
         }

@@ -135,19 +135,26 @@ pub fn name_text(name: &Name) -> String {
     out
 }
 
-fn push_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
-    let key = SHORT_NAMES
-        .iter()
-        .find(|(oid, _)| *oid == atv.oid)
-        .map(|(_, key)| *key);
-    let value = match atv.value.tag() {
+/// The value of a DN attribute as text, when it is a PrintableString, UTF8String or
+/// IA5String (the forms caforge writes and reads).
+#[must_use]
+pub fn attribute_text(atv: &AttributeTypeAndValue) -> Option<&str> {
+    match atv.value.tag() {
         Tag::PrintableString => PrintableStringRef::try_from(&atv.value)
             .ok()
             .map(|s| s.as_str()),
         Tag::Utf8String => Utf8StringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
         Tag::Ia5String => Ia5StringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
         _ => None,
-    };
+    }
+}
+
+fn push_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
+    let key = SHORT_NAMES
+        .iter()
+        .find(|(oid, _)| *oid == atv.oid)
+        .map(|(_, key)| *key);
+    let value = attribute_text(atv);
     let (Some(key), Some(value)) = (key, value) else {
         out.push_str(&atv.to_string());
         return;

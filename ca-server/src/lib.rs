@@ -12,6 +12,7 @@ mod metrics;
 mod ocsp;
 mod ops;
 mod publish;
+pub use publish::{sign_queued_crls, CrlQueue, CrlScope};
 mod state;
 mod wire;
 
@@ -173,23 +174,13 @@ pub async fn refresh_once(state: &AppState) {
                 continue;
             }
         };
-        for scope in scopes {
-            let slot = state.signing_slot().await;
-            let result = state
-                .services
-                .revocations
-                .published_crl(
-                    &ca.name,
-                    scope,
-                    false,
-                    state.config.crl_revocation_delay_secs,
-                )
-                .await;
-            drop(slot);
-            if let Err(e) = result {
-                Metrics::inc(&state.metrics.refresh_failures);
-                tracing::warn!(ca = %ca.name, error = %e, "refresh: CRL");
-            }
+        for partition in scopes {
+            let scope = CrlScope {
+                ca: ca.name.clone(),
+                partition,
+                delta: false,
+            };
+            publish::sign_scope(state, &scope).await;
         }
         if state.config.presign {
             let slot = state.signing_slot().await;
@@ -230,6 +221,7 @@ pub async fn serve(
             }
         })
     });
+    let crl_signer = tokio::spawn(publish::sign_queued_crls(state.clone()));
     let notifier = (!state.notify.webhooks.is_empty()).then(|| {
         let state = state.clone();
         tokio::spawn(async move {
@@ -285,6 +277,7 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+    crl_signer.abort();
     for task in [refresher, notifier].into_iter().flatten() {
         task.abort();
     }

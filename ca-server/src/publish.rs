@@ -14,6 +14,87 @@ use crate::error::Problem;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
+/// One CRL scope of a CA: what a fetch names and the background signer signs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CrlScope {
+    /// The CA's name.
+    pub ca: String,
+    /// The partition (None: the CA's one CRL).
+    pub partition: Option<u32>,
+    /// The delta CRL rather than the full one.
+    pub delta: bool,
+}
+
+/// CRL scopes waiting for the background signer: each at most once, however many fetches
+/// asked (only scopes of existing CAs get here, so it is bounded by them).
+#[derive(Debug, Default)]
+pub struct CrlQueue {
+    pending: std::sync::Mutex<std::collections::HashSet<CrlScope>>,
+    wake: tokio::sync::Notify,
+}
+
+impl CrlQueue {
+    /// Queues `scope` for signing.
+    pub fn ask(&self, scope: CrlScope) {
+        let added = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(scope);
+        if added {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits until a scope is queued, then takes every queued scope.
+    async fn next(&self) -> Vec<CrlScope> {
+        loop {
+            let taken: Vec<CrlScope> = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .drain()
+                .collect();
+            if !taken.is_empty() {
+                return taken;
+            }
+            self.wake.notified().await;
+        }
+    }
+}
+
+/// The background CRL signer `serve` runs: signs each scope that fetches queued, under a
+/// signing slot, through [`ca_core::authority::Revocations::published_crl`] (which signs only
+/// when still due, so concurrent asks and replicas sign once). Runs until aborted.
+pub async fn sign_queued_crls(state: AppState) {
+    loop {
+        for scope in state.crls.next().await {
+            sign_scope(&state, &scope).await;
+        }
+    }
+}
+
+/// Signs `scope`'s CRL when due, under a signing slot; a failure is logged and counted (the
+/// CRL already published keeps being served until its nextUpdate).
+pub(crate) async fn sign_scope(state: &AppState, scope: &CrlScope) {
+    let slot = state.signing_slot().await;
+    let result = state
+        .services
+        .revocations
+        .published_crl(
+            &scope.ca,
+            scope.partition,
+            scope.delta,
+            state.config.crl_revocation_delay_secs,
+        )
+        .await;
+    drop(slot);
+    if let Err(e) = result {
+        Metrics::inc(&state.metrics.refresh_failures);
+        tracing::warn!(ca = %scope.ca, partition = ?scope.partition, delta = scope.delta, error = %e, "CRL signing failed");
+    }
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/crl/{file}", get(get_crl))
@@ -74,11 +155,12 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         )
         .into_response();
     };
-    let slot = state.signing_slot().await;
-    let published = match state
+    // Stored bytes only: a fetch never signs, locks or writes. A missing or due CRL is
+    // queued for the background signer (`sign_queued_crls`).
+    let stored = match state
         .services
         .revocations
-        .published_crl(
+        .stored_crl(
             f.ca,
             f.partition,
             f.delta,
@@ -86,10 +168,28 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         )
         .await
     {
-        Ok(p) => p,
+        Ok(s) => s,
         Err(e) => return Problem::from(e).into_response(),
     };
-    drop(slot);
+    if stored.due {
+        state.crls.ask(CrlScope {
+            ca: f.ca.to_owned(),
+            partition: f.partition,
+            delta: f.delta,
+        });
+    }
+    let Some(published) = stored.crl else {
+        let mut response = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this CRL is being signed; try again in a moment",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
     let max_age = (published.next_update - now()).max(0);
     let mut response = (
         [(header::CONTENT_TYPE, "application/pkix-crl")],

@@ -29,6 +29,8 @@ pub struct Shared {
     pub signing: Arc<tokio::sync::Semaphore>,
     /// Expiry notifications sent by the background pass (none without webhooks).
     pub notify: Arc<ca_core::notify::NotifySettings>,
+    /// CRL scopes that fetches found missing or due, for the background signer.
+    pub crls: Arc<crate::publish::CrlQueue>,
 }
 
 impl std::ops::Deref for AppState {
@@ -58,6 +60,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             notify: Arc::new(ca_core::notify::NotifySettings::default()),
+            crls: Arc::default(),
         }))
     }
 

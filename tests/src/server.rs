@@ -66,6 +66,38 @@ impl Drop for Server {
     }
 }
 
+/// Fetches the CRL at `url` into `out` (DER) until its `openssl crl -text` satisfies
+/// `done`, and returns the response headers and that text. A fetch serves the CRL last
+/// signed and queues a due one for the server's background signer, so the new CRL arrives
+/// within moments; this gives up after 30 s.
+pub fn fetch_crl_until(
+    h: &Home,
+    url: &str,
+    out: &str,
+    done: impl Fn(&str) -> bool,
+) -> (String, String) {
+    let mut last = String::new();
+    for _ in 0..300 {
+        let (code, headers) = curl(h, &[url], out);
+        if code == 200 {
+            let text = openssl_ok(
+                h.path(),
+                &["crl", "-inform", "DER", "-in", out, "-noout", "-text"],
+            )
+            .stdout;
+            if done(&text) {
+                return (headers, text);
+            }
+            last = text;
+        } else {
+            assert_eq!(code, 503, "GET {url}: {headers}");
+            assert!(headers.contains("retry-after"), "{headers}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("GET {url} never served the expected CRL; last:\n{last}");
+}
+
 /// `curl` → (HTTP status, headers, body file).
 pub fn curl(h: &Home, args: &[&str], out: &str) -> (u16, String) {
     let headers = h.file(&format!("{out}.headers"));

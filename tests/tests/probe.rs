@@ -127,9 +127,28 @@ fn healthy_wrong_host_untrusted_expired_and_revoked_endpoints() {
     assert!(ok, "{report}");
     assert_eq!(report["trusted"], "ca-file: CN=root");
 
-    // Revoked: both the OCSP responder and the CRL say so.
+    // Revoked: both the OCSP responder and the CRL say so — OCSP at once, the CRL once
+    // the server's background signer has signed the one the first fetch found due.
     h.ok(&["revoke", &serial, "--reason", "keyCompromise"]);
-    let (ok, report, stderr) = probe(&h, &[&tls.address, "--sni", "www.example"]);
+    let revoked = |r: &serde_json::Value| {
+        r["status"].as_str().unwrap().starts_with("revoked at")
+            && r["status"].as_str().unwrap().contains("keyCompromise")
+    };
+    let mut seen = None;
+    for _ in 0..300 {
+        let (ok, report, stderr) = probe(&h, &[&tls.address, "--sni", "www.example"]);
+        let answers = report["revocation"].as_array().unwrap().clone();
+        assert!(
+            answers.iter().any(|r| r["method"] == "ocsp" && revoked(r)),
+            "{report}"
+        );
+        if answers.iter().all(revoked) {
+            seen = Some((ok, report, stderr));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (ok, report, stderr) = seen.expect("the served CRL never listed the revocation");
     assert!(!ok);
     for r in report["revocation"].as_array().unwrap() {
         assert!(

@@ -166,6 +166,16 @@ fn ocsp_statuses(
     (out, r.stdout)
 }
 
+/// Now, to the second, in RFC 3339: an invalidity date inside the life of a certificate
+/// issued moments ago (one before its notBefore is refused).
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
 fn check_key_type(kt: &str) {
     let h = Home::new();
     let (root, int, chain) = setup(&h, kt, &[]);
@@ -179,7 +189,7 @@ fn check_key_type(kt: &str) {
         "--reason",
         "keyCompromise",
         "--invalidity-date",
-        "2026-01-01",
+        &now_rfc3339(),
     ]);
     let crl_pem = crl(&h, "int", "int.crl", &[]);
     let entries = crl_entries(&h, &crl_pem);

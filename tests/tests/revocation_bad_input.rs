@@ -60,17 +60,25 @@ fn bad_revocations_are_refused() {
             &["revoke", &other, "--ca", "nosuch", "--reason", "superseded"],
             "no CA named",
         );
-        h.fails(
-            &[
-                "revoke",
-                &serial,
-                "--reason",
-                "keyCompromise",
-                "--invalidity-date",
-                "2999-01-01",
-            ],
-            "future",
-        );
+        // Invalidity dates outside the certificate's life: in the future, before its
+        // notBefore, before 1970.
+        for (date, why) in [
+            ("2999-01-01", "future"),
+            ("2000-01-01", "notBefore"),
+            ("1969-12-31", "notBefore"),
+        ] {
+            h.fails(
+                &[
+                    "revoke",
+                    &serial,
+                    "--reason",
+                    "keyCompromise",
+                    "--invalidity-date",
+                    date,
+                ],
+                why,
+            );
+        }
         refused_args(
             &h,
             &[

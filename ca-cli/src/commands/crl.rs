@@ -47,6 +47,7 @@ fn summary(c: &SignedCrl) -> serde_json::Value {
         "next_update": timestamp(c.next_update),
         "url": c.url,
         "file": c.file_name,
+        "warnings": c.warnings,
     })
 }
 
@@ -89,6 +90,9 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         );
     }
     for c in &crls {
+        for w in &c.warnings {
+            eprintln!("warning: {w}");
+        }
         if let Some(dir) = &a.out_dir {
             write_file(&dir.join(&c.file_name), &c.der, true)?;
         } else if let Some(out) = &a.out {

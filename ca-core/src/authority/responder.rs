@@ -91,14 +91,53 @@ struct OcspMemo {
     issuers: Option<(WriteMark, Arc<Vec<OcspIssuer>>)>,
     /// Per (CA, CertID hash), by serial: looked up without building a key.
     responses: HashMap<(i64, CertIdHash), BySerial>,
+    /// The DER bytes held in `responses`.
+    bytes: usize,
 }
 
 /// One CA's pre-signed responses for one CertID hash, by serial, with the mark each was
 /// read under.
 type BySerial = HashMap<String, (WriteMark, Arc<CachedOcspResponse>)>;
 
-/// Most pre-signed responses kept in memory; when full the memory starts over.
-const OCSP_MEMO_MAX: usize = 100_000;
+/// Most bytes of pre-signed responses kept in memory; when full the memory starts over.
+const OCSP_MEMO_MAX_BYTES: usize = 64 << 20;
+
+/// Signatures per second each CA spends answering questions about serials it never issued
+/// (a signed "unknown"); beyond that, such questions get the unsigned tryLater. Answers
+/// about its own certificates never wait on this budget.
+pub const STRANGER_SIGNATURES_PER_SECOND: f64 = 50.0;
+/// How many such signatures a CA may make at once after a quiet spell.
+pub const STRANGER_SIGNATURES_BURST: f64 = 100.0;
+
+/// The per-CA budgets of [`STRANGER_SIGNATURES_PER_SECOND`] (token buckets on the
+/// service's clock), bounded by the number of CAs.
+#[derive(Default)]
+struct StrangerBudget {
+    /// Per CA id: tokens left and when they were counted (Unix nanoseconds).
+    buckets: HashMap<i64, (f64, i128)>,
+}
+
+impl StrangerBudget {
+    /// Takes one signature from `ca`'s budget at `now_ns`; false when it is spent.
+    fn take(&mut self, ca: i64, now_ns: i128) -> bool {
+        let (tokens, at) = self
+            .buckets
+            .entry(ca)
+            .or_insert((STRANGER_SIGNATURES_BURST, now_ns));
+        // Precision: a budget is a few hundred tokens; f64 is exact far beyond that.
+        #[allow(clippy::cast_precision_loss)]
+        let elapsed = (now_ns - *at).max(0) as f64 / 1e9;
+        *tokens =
+            (*tokens + elapsed * STRANGER_SIGNATURES_PER_SECOND).min(STRANGER_SIGNATURES_BURST);
+        *at = now_ns;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// A CA as an OCSP issuer: what CertIDs are matched against.
 struct OcspIssuer {
@@ -138,6 +177,8 @@ pub struct Responder<S> {
     clock: Arc<dyn Clock>,
     /// Issuers and pre-signed responses, each under the write mark it was read under.
     memo: Mutex<OcspMemo>,
+    /// What each CA may still sign for serials it never issued.
+    strangers: Mutex<StrangerBudget>,
 }
 
 impl<S> std::fmt::Debug for Responder<S> {
@@ -155,6 +196,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
             directory,
             clock,
             memo: Mutex::default(),
+            strangers: Mutex::default(),
         }
     }
 
@@ -208,16 +250,19 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         let response = Arc::new(response);
         if let Some(mark) = mark {
             let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-            // A handful of groups (CAs × hash algorithms): counting them is cheap, and this
-            // runs only when a response was read from the store.
-            let held: usize = memo.responses.values().map(HashMap::len).sum();
-            if held >= OCSP_MEMO_MAX {
+            if memo.bytes + response.der.len() > OCSP_MEMO_MAX_BYTES {
                 memo.responses.clear();
+                memo.bytes = 0;
             }
-            memo.responses
+            memo.bytes += response.der.len();
+            let replaced = memo
+                .responses
                 .entry(group)
                 .or_default()
                 .insert(id.serial_hex.clone(), (mark, Arc::clone(&response)));
+            if let Some((_, old)) = replaced {
+                memo.bytes = memo.bytes.saturating_sub(old.der.len());
+            }
         }
         Ok(Some((response, false)))
     }
@@ -245,9 +290,12 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
     /// issuer name and key hashes (unauthorized when none matches; CertIDs of other issuers
     /// are answered "unknown"); 3. for one CertID without a nonce, serve the pre-signed
     /// response while it is fresh (RFC 5019); 4. read each status from the revocation
-    /// records; 5. sign with the CA key or its current delegated responder (which
+    /// records — when no CertID names a certificate of ours, the answer ("unknown") spends
+    /// one of the CA's [`STRANGER_SIGNATURES_PER_SECOND`] and is tryLater when they are
+    /// spent; 5. sign with the CA key or its current delegated responder (which
     /// maintenance issues: a request never makes a key or a certificate; without one the
-    /// answer is tryLater); 6. keep single, nonce-less responses for reuse.
+    /// answer is tryLater); 6. keep single, nonce-less responses about our certificates for
+    /// reuse (a stranger's question writes nothing).
     pub async fn ocsp_respond(&self, request_der: &[u8]) -> OcspOutcome {
         self.ocsp_respond_gated(request_der, || std::future::ready(()))
             .await
@@ -364,6 +412,28 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
             }
             statuses.push(self.status_of(&issuer.record, id).await?);
         }
+        // A question about no certificate of ours costs a signature from the CA's small
+        // budget for strangers, and is never stored.
+        let ours = statuses
+            .iter()
+            .any(|(status, _)| !matches!(status, CertStatus::Unknown));
+        if !ours {
+            let now_ns = self.clock.now().unix_timestamp_nanos();
+            let allowed = self
+                .strangers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(issuer.record.id.0, now_ns);
+            if !allowed {
+                return Ok(OcspOutcome::error(
+                    ResponseStatus::TryLater,
+                    format!(
+                        "CA '{}' spent its budget for serials it never issued",
+                        issuer.record.name
+                    ),
+                ));
+            }
+        }
         // 5.
         let (signer, certs, signer_not_after) = self.ocsp_signer(&issuer.record).await?;
         let next_update = now
@@ -389,7 +459,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         let (tbs, signature) = sign_verified(signer, template.to_tbs_der()?).await?;
         let der = assemble_response(&tbs, algorithm, &signature, &certs)?;
         // 6.
-        if single {
+        if single && ours {
             let id = &request.cert_ids[0];
             self.store
                 .store_ocsp(&CachedOcspResponse {
@@ -686,7 +756,7 @@ mod tests {
 
     use super::*;
     use crate::authority::test_support::{
-        ca, memory_services, memory_services_at, MemoryKeys, StepClock,
+        ca, client_leaf, memory_services, memory_services_at, MemoryKeys, StepClock,
     };
     use crate::authority::{CrlRequest, IssueRequest, RevokeRequest, Services, SubjectKey};
     use crate::profile::ProfileName;
@@ -785,6 +855,81 @@ mod tests {
             .is_some());
     }
 
+    /// The issuer name and key bits CertIDs of CA `id` are hashed from.
+    async fn issuer_encodings(
+        a: &Services<AnyStore>,
+        id: crate::store::IssuerId,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let issuers = a.responder.ocsp_issuers(None).await.expect("issuers");
+        let issuer = issuers.iter().find(|i| i.record.id == id).expect("issuer");
+        (issuer.name_der.clone(), issuer.key_bits.clone())
+    }
+
+    #[tokio::test]
+    async fn strangers_questions_write_nothing_and_spend_a_bounded_budget() {
+        let clock = StepClock::now();
+        let a = memory_services_at(Arc::new(MemoryKeys::default()), clock.clone()).await;
+        let created = a.lifecycle.create_root(&ca("root")).await.expect("root");
+        let leaf = client_leaf(&a, "root", 60).await;
+        let (name_der, key_bits) = issuer_encodings(&a, created.record.id).await;
+        let request_for = |serial: &[u8]| {
+            let id =
+                CertId::new(CertIdHash::Sha256, &name_der, &key_bits, serial).expect("cert id");
+            ocsp::build_request(&[id], None).expect("request")
+        };
+        let stored = |serial: &[u8]| {
+            let hex = hex::encode_upper(serial);
+            let store = a.store();
+            let ca = created.record.id;
+            async move {
+                store
+                    .cached_ocsp(ca, &hex, CertIdHash::Sha256.as_str())
+                    .await
+            }
+        };
+        let stranger = |i: u32| (0x7000_0000 + i).to_be_bytes();
+        // The burst is answered "unknown", signed; then the budget is spent.
+        let burst = STRANGER_SIGNATURES_BURST as u32;
+        for i in 0..burst {
+            let out = a.responder.ocsp_respond(&request_for(&stranger(i))).await;
+            assert_eq!(out.status, ResponseStatus::Successful, "{:?}", out.detail);
+        }
+        let spent = a
+            .responder
+            .ocsp_respond(&request_for(&stranger(burst)))
+            .await;
+        assert_eq!(spent.status, ResponseStatus::TryLater);
+        // Questions about our own certificate do not wait on that budget.
+        let own = a
+            .responder
+            .ocsp_respond(&request_for(leaf.record.serial.as_bytes()))
+            .await;
+        assert_eq!(own.status, ResponseStatus::Successful, "{:?}", own.detail);
+        assert!(stored(leaf.record.serial.as_bytes())
+            .await
+            .expect("read")
+            .is_some());
+        // No stranger's question was written down.
+        for i in [0, burst / 2, burst - 1] {
+            assert!(stored(&stranger(i)).await.expect("read").is_none());
+        }
+        // A second later the budget has grown by its rate, and no more.
+        clock.advance(1);
+        let per_second = STRANGER_SIGNATURES_PER_SECOND as u32;
+        for i in 0..per_second {
+            let out = a
+                .responder
+                .ocsp_respond(&request_for(&stranger(burst + 1 + i)))
+                .await;
+            assert_eq!(out.status, ResponseStatus::Successful, "{:?}", out.detail);
+        }
+        let spent = a
+            .responder
+            .ocsp_respond(&request_for(&stranger(burst + 1 + per_second)))
+            .await;
+        assert_eq!(spent.status, ResponseStatus::TryLater);
+    }
+
     #[tokio::test]
     async fn a_request_never_issues_a_responder_maintenance_does() {
         let clock = StepClock::now();
@@ -795,27 +940,12 @@ mod tests {
         assert!(created.warnings.is_empty(), "{:?}", created.warnings);
         // Creating the CA issued its responder.
         assert_eq!(responders(&a).await, 1);
-        let leaf = a
-            .issuance
-            .issue(&IssueRequest {
-                ca: "root".into(),
-                key: SubjectKey::Generate(KeyType::P256),
-                subject: Some("CN=leaf".into()),
-                sans: vec![],
-                profile: ProfileName::TlsClient,
-                days: Some(60),
-            })
-            .await
-            .expect("leaf");
-        let issuers = a.responder.ocsp_issuers(None).await.expect("issuers");
-        let issuer = issuers
-            .iter()
-            .find(|i| i.record.id == created.record.id)
-            .expect("issuer");
+        let leaf = client_leaf(&a, "root", 60).await;
+        let (name_der, key_bits) = issuer_encodings(&a, created.record.id).await;
         let id = CertId::new(
             CertIdHash::Sha256,
-            &issuer.name_der,
-            &issuer.key_bits,
+            &name_der,
+            &key_bits,
             leaf.record.serial.as_bytes(),
         )
         .expect("cert id");

@@ -31,7 +31,7 @@ pub struct RevokeRequest {
     pub ca: Option<String>,
     /// Why.
     pub reason: RevocationReason,
-    /// invalidityDate (Unix seconds), not in the future.
+    /// invalidityDate (Unix seconds): between the certificate's notBefore and now.
     pub invalidity_date: Option<i64>,
 }
 
@@ -67,6 +67,8 @@ pub struct SignedCrl {
     pub url: Option<String>,
     /// The file name a publisher would use for it (the last segment of its URL).
     pub file_name: String,
+    /// What was wrong with stored data and mended in the CRL (clamped invalidity dates).
+    pub warnings: Vec<String>,
 }
 
 /// A CRL as published: its bytes and the times HTTP caching is derived from.
@@ -97,6 +99,36 @@ impl PublishedCrl {
             number: c.crl.number,
             this_update: c.crl.this_update,
             next_update: c.crl.next_update,
+        }
+    }
+}
+
+/// The CRL last signed for a scope, as [`Revocations::stored_crl`] reads it.
+#[derive(Clone, Debug)]
+pub struct StoredCrl {
+    /// The CRL, while it is still valid (before its nextUpdate); None when there is none.
+    pub crl: Option<PublishedCrl>,
+    /// Whether a new one is due ([`Revocations::published_crl`] would sign it).
+    pub due: bool,
+}
+
+/// Whether the stored CRL `c` of a scope must be re-signed at `now`: there is none, it is
+/// within a quarter of its lifetime of nextUpdate (so none is ever served past it), or
+/// revocations up to `current_seq` happened at least `revocation_delay` seconds ago that it
+/// does not reflect.
+fn needs_signing(
+    c: &Option<crate::store::CrlRecord>,
+    now: i64,
+    current_seq: i64,
+    revocation_delay: i64,
+) -> bool {
+    match c {
+        None => true,
+        Some(c) => {
+            c.crl.der.is_empty()
+                || now >= c.crl.next_update - (c.crl.next_update - c.crl.this_update) / 4
+                || (current_seq > c.crl.revocation_seq
+                    && now - c.crl.this_update >= revocation_delay)
         }
     }
 }
@@ -226,7 +258,8 @@ impl<
     ///
     /// # Errors
     /// Unknown serial, a CA that did not issue it, an already revoked certificate (a hold
-    /// may be made final), a future invalidity date.
+    /// may be made final), an invalidity date in the future or before the certificate's
+    /// notBefore.
     pub async fn revoke(&self, req: &RevokeRequest) -> Result<CertificateRecord> {
         // 1.
         let cert = self.certificate_for(&req.serial, req.ca.as_deref()).await?;
@@ -293,6 +326,12 @@ impl<
                 return Err(Error::Invalid(
                     "the invalidity date cannot be in the future".into(),
                 ));
+            }
+            if t < cert.not_before {
+                return Err(Error::Invalid(format!(
+                    "the invalidity date is before the certificate's notBefore ({}): a key cannot be compromised before it was certified",
+                    crate::notify::rfc3339(cert.not_before)
+                )));
             }
         }
         // 3.
@@ -448,6 +487,9 @@ impl<
         // 2. Streamed from the store straight into their encoding, in serial order.
         let mut entries = EntryList::default();
         let mut refused = None;
+        // Invalidity dates stored before they were range-checked (pre-1970, or after the
+        // revocation) would make the CRL unencodable: each is clamped into [1970, revocation].
+        let mut clamped = 0usize;
         let snapshot_seq = self
             .store
             .revoked_certificates(
@@ -466,7 +508,12 @@ impl<
                                 .map(|()| &*out)
                         })
                         .and_then(|serial| {
-                            entries.push_parts(serial, r.at, Some(r.reason_code), r.invalidity_date)
+                            let invalidity = r.invalidity_date.map(|t| {
+                                let fixed = t.clamp(0, r.at.max(0));
+                                clamped += usize::from(fixed != t);
+                                fixed
+                            });
+                            entries.push_parts(serial, r.at, Some(r.reason_code), invalidity)
                         });
                     pushed.map_err(|m| {
                         refused = Some(m);
@@ -556,6 +603,7 @@ impl<
                 "base": crl.base_number,
                 "entries": crl.entries,
                 "fingerprint": fingerprint(&crl.der),
+                "clamped_invalidity_dates": clamped,
             }),
         };
         let base_number = crl.base_number;
@@ -570,6 +618,72 @@ impl<
             this_update: now,
             next_update,
             url: published_url,
+            warnings: if clamped > 0 {
+                vec![format!(
+                    "{clamped} stored invalidity dates lay outside [1970, their revocation] and were clamped into it"
+                )]
+            } else {
+                vec![]
+            },
+        })
+    }
+
+    /// CA `ca`, checking it has the CRL scope `partition`: one of its configured partitions,
+    /// one certificates were assigned under earlier settings, or its one CRL (None).
+    async fn crl_scope(&self, ca: &str, partition: Option<u32>) -> Result<CaRecord> {
+        let record = self.store.find_ca(ca).await?;
+        let known = record.settings.crl_partitions > 1
+            && partition.is_some_and(|p| p < record.settings.crl_partitions)
+            || partition.is_none()
+            || self
+                .store
+                .partitions_in_use(record.id)
+                .await?
+                .contains(&partition);
+        if !known {
+            return Err(StoreError::NotFound(format!(
+                "CA '{}' has no CRL partition {}",
+                record.name,
+                partition.unwrap_or_default()
+            ))
+            .into());
+        }
+        Ok(record)
+    }
+
+    /// The CRL last signed for one scope of CA `ca`, read only (no lock, nothing signed),
+    /// and whether [`Revocations::published_crl`] would sign a new one now: what a server
+    /// answers a CRL fetch with, leaving the signing to a background task.
+    ///
+    /// # Errors
+    /// Unknown CA or partition, store failures.
+    pub async fn stored_crl(
+        &self,
+        ca: &str,
+        partition: Option<u32>,
+        delta: bool,
+        revocation_delay: i64,
+    ) -> Result<StoredCrl> {
+        let record = self.crl_scope(ca, partition).await?;
+        let now = self.clock.now().unix_timestamp();
+        let current_seq = self.store.revocation_seq(record.id).await?;
+        let full = self.store.latest_crl(record.id, partition, false).await?;
+        let mut due = needs_signing(&full, now, current_seq, revocation_delay);
+        let latest = if delta {
+            let d = self.store.latest_crl(record.id, partition, true).await?;
+            due = due
+                || needs_signing(&d, now, current_seq, revocation_delay)
+                || d.as_ref().map(|d| d.crl.base_number)
+                    != Some(full.as_ref().map(|f| f.crl.number));
+            d
+        } else {
+            full
+        };
+        Ok(StoredCrl {
+            crl: latest
+                .filter(|c| !c.crl.der.is_empty() && now < c.crl.next_update)
+                .map(PublishedCrl::from_record),
+            due,
         })
     }
 
@@ -588,23 +702,7 @@ impl<
         delta: bool,
         revocation_delay: i64,
     ) -> Result<PublishedCrl> {
-        let record = self.store.find_ca(ca).await?;
-        let known = record.settings.crl_partitions > 1
-            && partition.is_some_and(|p| p < record.settings.crl_partitions)
-            || partition.is_none()
-            || self
-                .store
-                .partitions_in_use(record.id)
-                .await?
-                .contains(&partition);
-        if !known {
-            return Err(StoreError::NotFound(format!(
-                "CA '{}' has no CRL partition {}",
-                record.name,
-                partition.unwrap_or_default()
-            ))
-            .into());
-        }
+        let record = self.crl_scope(ca, partition).await?;
         let _guard = self.crl_lock.lock().await;
         // Across replicas too: whoever waited finds the CRL the holder just stored.
         let _generation = self.store.lock_crl_generation(record.id).await?;
@@ -612,14 +710,8 @@ impl<
         let current_seq = self.store.revocation_seq(record.id).await?;
         let mut issuer = None;
         let full = self.store.latest_crl(record.id, partition, false).await?;
-        let full_needs = |c: &Option<crate::store::CrlRecord>| match c {
-            None => true,
-            Some(c) => {
-                c.crl.der.is_empty()
-                    || now >= c.crl.next_update - (c.crl.next_update - c.crl.this_update) / 4
-                    || (current_seq > c.crl.revocation_seq
-                        && now - c.crl.this_update >= revocation_delay)
-            }
+        let full_needs = |c: &Option<crate::store::CrlRecord>| {
+            needs_signing(c, now, current_seq, revocation_delay)
         };
         let full_number = if full_needs(&full) {
             let fresh = async {
@@ -677,5 +769,80 @@ impl<
         Ok(PublishedCrl::from_signed(
             self.sign_crl(&i, partition, true).await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use der::asn1::GeneralizedTime;
+
+    use super::*;
+    use crate::authority::test_support::{ca, client_leaf, memory_services, MemoryKeys};
+    use crate::authority::CrlRequest;
+
+    #[tokio::test]
+    async fn invalidity_dates_are_checked_on_entry_and_clamped_when_stored_bad() {
+        let a = memory_services(Arc::new(MemoryKeys::default())).await;
+        a.lifecycle.create_root(&ca("root")).await.expect("root");
+        a.lifecycle
+            .create_intermediate("root", &ca("int"))
+            .await
+            .expect("int");
+        let leaf = client_leaf(&a, "int", 30).await;
+        let serial = leaf.record.serial.to_hex();
+        let revoke = |invalidity_date| RevokeRequest {
+            serial: serial.clone(),
+            ca: None,
+            reason: RevocationReason::KeyCompromise,
+            invalidity_date,
+        };
+        // Before 1970, before the certificate existed, in the future: refused, nothing
+        // changes.
+        for bad in [-86_400, leaf.record.not_before - 1, a.now() + 3_600] {
+            let err = a
+                .revocations
+                .revoke(&revoke(Some(bad)))
+                .await
+                .expect_err("bad date");
+            assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
+            assert!(err.to_string().contains("invalidity date"), "{err}");
+            let cert = a.directory.certificate(&serial, None).await.expect("cert");
+            assert!(!cert.is_revoked());
+        }
+        a.revocations
+            .revoke(&revoke(Some(leaf.record.not_before)))
+            .await
+            .expect("revoke");
+        // A date stored before the check existed does not stop the CA's CRLs: it is
+        // clamped to 1970, with a warning.
+        a.store().overwrite_invalidity_date(&serial, -86_400).await;
+        let crls = a
+            .revocations
+            .crl(&CrlRequest {
+                ca: "int".into(),
+                delta: false,
+                partition: None,
+            })
+            .await
+            .expect("crl");
+        assert_eq!(crls[0].entries, 1);
+        assert_eq!(crls[0].warnings.len(), 1, "{:?}", crls[0].warnings);
+        let list = x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(
+            &crls[0].der,
+        )
+        .expect("parse");
+        let entry = &list.tbs_cert_list.revoked_certificates.expect("entries")[0];
+        let ext = entry
+            .crl_entry_extensions
+            .as_ref()
+            .and_then(|e| {
+                e.iter()
+                    .find(|x| x.extn_id == const_oid::db::rfc5280::ID_CE_INVALIDITY_DATE)
+            })
+            .expect("invalidity date");
+        let at = GeneralizedTime::from_der(ext.extn_value.as_bytes()).expect("time");
+        assert_eq!(at.to_unix_duration().as_secs(), 0);
     }
 }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::algorithm::KeyType;
-use crate::authority::{NewCaRequest, RsaSm2PairRequest, Services, SubjectKey};
+use crate::authority::{
+    IssueRequest, Issued, NewCaRequest, RsaSm2PairRequest, Services, SubjectKey,
+};
 use crate::keys::{KeyError, KeyProvider, KeyRef, Signer, SoftwareKey};
 use crate::profile::ProfileName;
 use crate::profile::Profiles;
@@ -171,6 +173,22 @@ pub(crate) fn rsa_sm2_pair(rsa_ca: &str, sm2_ca: &str) -> RsaSm2PairRequest {
         profile: ProfileName::TlsServer,
         days: None,
     }
+}
+
+/// Issues a tls-client certificate `CN=leaf` (generated P-256 key, `days` days) under `ca`.
+pub(crate) async fn client_leaf(a: &Services<AnyStore>, ca: &str, days: u32) -> Issued {
+    a.issuance
+        .issue(&IssueRequest {
+            ca: ca.into(),
+            key: SubjectKey::Generate(KeyType::P256),
+            subject: Some("CN=leaf".into()),
+            sans: vec![],
+            profile: ProfileName::TlsClient,
+            days: Some(days),
+        })
+        .await
+        // Invariant: the callers' CAs exist and tls-client needs no SAN.
+        .expect("leaf")
 }
 
 /// Asserts that `err` is the refusal of lint `lint`.

@@ -10,8 +10,8 @@ mod validity;
 
 pub use keys::check_subject_key;
 pub use names::{check_name_constraints, NameConstraintSet};
-pub use san::SubjectAltName;
-pub use validity::{ca_validity, leaf_validity, tls_server_max_days, ValidityPlan};
+pub use san::{check_san_count, SubjectAltName, MAX_SANS, MAX_URI_LEN};
+pub use validity::{ca_validity, leaf_validity, tls_server_max_days, ValidityPlan, MAX_CA_DAYS};
 
 /// A request that policy refuses.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -59,4 +59,7 @@ pub enum PolicyError {
     /// The issuer can no longer issue (expired or not yet valid).
     #[error("{0}")]
     IssuerNotValid(String),
+    /// More SANs than a certificate may carry.
+    #[error("{0} SANs requested (at most {max})", max = san::MAX_SANS)]
+    TooManySans(usize),
 }

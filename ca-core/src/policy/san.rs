@@ -195,7 +195,26 @@ fn email(input: &str) -> Result<String, String> {
     Ok(format!("{local}@{domain}"))
 }
 
+/// Most SANs one certificate may carry (as public CAs allow).
+pub const MAX_SANS: usize = 100;
+/// Longest URI SAN, in bytes.
+pub const MAX_URI_LEN: usize = 2048;
+
+/// Refuses more than [`MAX_SANS`] SANs.
+///
+/// # Errors
+/// [`PolicyError::TooManySans`].
+pub fn check_san_count(sans: &[SubjectAltName]) -> Result<(), PolicyError> {
+    if sans.len() > MAX_SANS {
+        return Err(PolicyError::TooManySans(sans.len()));
+    }
+    Ok(())
+}
+
 fn uri(input: &str) -> Result<String, String> {
+    if input.len() > MAX_URI_LEN {
+        return Err(format!("a URI is at most {MAX_URI_LEN} bytes"));
+    }
     let (scheme, rest) = input
         .split_once(':')
         .ok_or_else(|| "a URI needs a scheme (https://…)".to_string())?;
@@ -226,6 +245,20 @@ mod tests {
 
     fn ok(s: &str) -> SubjectAltName {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn san_counts_and_uri_lengths_are_capped() {
+        let many: Vec<SubjectAltName> = (0..=MAX_SANS)
+            .map(|i| ok(&format!("dns:h{i}.example")))
+            .collect();
+        assert!(check_san_count(&many[..MAX_SANS]).is_ok());
+        assert_eq!(
+            check_san_count(&many),
+            Err(PolicyError::TooManySans(MAX_SANS + 1))
+        );
+        let long = format!("uri:https://example.com/{}", "a".repeat(MAX_URI_LEN));
+        assert!(long.parse::<SubjectAltName>().is_err());
     }
 
     #[test]

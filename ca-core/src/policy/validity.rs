@@ -7,6 +7,9 @@ use time::{Duration, OffsetDateTime};
 use super::PolicyError;
 use crate::profile::{Profile, ProfileName};
 
+/// Longest validity of a CA certificate: 100 years (a root is commonly 20–25).
+pub const MAX_CA_DAYS: u32 = 36_525;
+
 /// Maximum validity in days of a TLS server certificate issued at `issued_at`, per the CA/B
 /// Forum Baseline Requirements §6.3.2 (ballot SC-081): 398 days before 2026-03-15, 200 days
 /// from then, 100 days from 2027-03-15 and 47 days from 2029-03-15.
@@ -92,6 +95,14 @@ pub fn ca_validity(
     if days == 0 {
         return Err(PolicyError::ValidityTooShort);
     }
+    if days > MAX_CA_DAYS {
+        return Err(PolicyError::ValidityTooLong {
+            requested: days,
+            max: MAX_CA_DAYS,
+            profile: "CA".into(),
+            why: "caforge's cap on CA certificates".into(),
+        });
+    }
     match parent {
         Some((nb, na)) => span(days, now, nb, na),
         None => Ok(ValidityPlan {
@@ -145,6 +156,18 @@ mod tests {
         assert_eq!(tls_server_max_days(datetime!(2026-03-15 0:00 UTC)), 200);
         assert_eq!(tls_server_max_days(datetime!(2027-03-15 0:00 UTC)), 100);
         assert_eq!(tls_server_max_days(datetime!(2029-03-15 0:00 UTC)), 47);
+    }
+
+    #[test]
+    fn ca_validity_is_capped_rather_than_overflowing() {
+        let now = datetime!(2026-11-28 12:00 UTC);
+        assert!(ca_validity(MAX_CA_DAYS, now, None).is_ok());
+        for days in [MAX_CA_DAYS + 1, u32::MAX] {
+            assert!(matches!(
+                ca_validity(days, now, None),
+                Err(PolicyError::ValidityTooLong { .. })
+            ));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use const_oid::db::rfc5912::{ID_SHA_1, ID_SHA_256, ID_SHA_384, ID_SHA_512};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, AnyRef, BitString, GeneralizedTime, Int, Null, OctetString};
-use der::{Choice, Decode, Encode, Enumerated, Sequence};
+use der::{Choice, Decode, Encode, Enumerated, Sequence, Tag, Tagged};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use spki::AlgorithmIdentifierOwned;
@@ -277,12 +277,17 @@ fn malformed(message: impl Into<String>) -> RequestError {
     }
 }
 
+/// Longest serial number a CertID may carry, in DER content octets (RFC 5280 §4.1.2.2: no
+/// conforming certificate has a longer one).
+pub const MAX_SERIAL_OCTETS: usize = 20;
+
 /// Parses a DER OCSPRequest (RFC 6960 §4.1.1).
 ///
 /// # Errors
 /// malformedRequest for oversized or truncated DER, trailing data, an unsupported version
-/// or CertID hash algorithm, no or more than [`MAX_CERT_IDS`] CertIDs, or a nonce longer
-/// than [`MAX_NONCE_BYTES`].
+/// or CertID hash algorithm, hash parameters other than absent or NULL, a serial longer than
+/// [`MAX_SERIAL_OCTETS`], no or more than [`MAX_CERT_IDS`] CertIDs, or a nonce longer than
+/// [`MAX_NONCE_BYTES`].
 pub fn parse_request(der: &[u8]) -> Result<OcspRequest, RequestError> {
     if der.len() > MAX_OCSP_REQUEST_BYTES {
         return Err(malformed(format!(
@@ -317,6 +322,14 @@ pub fn parse_request(der: &[u8]) -> Result<OcspRequest, RequestError> {
                 asn.hash_algorithm.oid
             ))
         })?;
+        // The hash algorithms take no parameters: absent or NULL (RFC 5754 §2).
+        if let Some(p) = &asn.hash_algorithm.parameters {
+            if p.tag() != Tag::Null || !p.value().is_empty() {
+                return Err(malformed(
+                    "CertID hash algorithm parameters must be absent or NULL",
+                ));
+            }
+        }
         let expected = hash.digest(b"").len();
         if asn.issuer_name_hash.as_bytes().len() != expected
             || asn.issuer_key_hash.as_bytes().len() != expected
@@ -324,6 +337,12 @@ pub fn parse_request(der: &[u8]) -> Result<OcspRequest, RequestError> {
             return Err(malformed("CertID hashes have the wrong length"));
         }
         let bytes = asn.serial_number.as_bytes();
+        if bytes.len() > MAX_SERIAL_OCTETS {
+            return Err(malformed(format!(
+                "serial number of {} octets (RFC 5280 §4.1.2.2: at most {MAX_SERIAL_OCTETS})",
+                bytes.len()
+            )));
+        }
         let serial_hex = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
             // Negative: no certificate of ours has it. Keep it distinct from every serial.
             format!("-{}", hex::encode_upper(bytes))
@@ -764,6 +783,27 @@ mod tests {
         let der = build_request(&[md5], None).expect("build");
         let err = parse_request(&der).expect_err("md5");
         assert!(err.message.contains("hash algorithm"), "{}", err.message);
+        // Serials: 20 octets (with the sign octet) is the most a certificate has; 21 is not
+        // a question about any certificate.
+        let mut twenty = [0x11u8; MAX_SERIAL_OCTETS];
+        twenty[0] = 0x7f;
+        let der = build_request(&[cid(CertIdHash::Sha256, &twenty)], None).expect("build");
+        assert!(parse_request(&der).is_ok());
+        let der = build_request(&[cid(CertIdHash::Sha256, &[0x11; 21])], None).expect("build");
+        let err = parse_request(&der).expect_err("21 octets");
+        assert_eq!(err.status, ResponseStatus::MalformedRequest);
+        assert!(err.message.contains("serial"), "{}", err.message);
+        // Hash parameters: absent or NULL only.
+        let mut null = cid(CertIdHash::Sha1, &[1]);
+        null.asn.hash_algorithm.parameters = Some(Any::from(Null));
+        assert!(parse_request(&build_request(&[null], None).expect("build")).is_ok());
+        let mut odd = cid(CertIdHash::Sha1, &[1]);
+        odd.asn.hash_algorithm.parameters =
+            Some(Any::encode_from(&OctetString::new([1u8]).expect("octets")).expect("any"));
+        let err =
+            parse_request(&build_request(&[odd], None).expect("build")).expect_err("parameters");
+        assert_eq!(err.status, ResponseStatus::MalformedRequest);
+        assert!(err.message.contains("parameters"), "{}", err.message);
     }
 
     proptest::proptest! {

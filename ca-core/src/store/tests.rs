@@ -76,6 +76,19 @@ pub(crate) mod pg {
     }
 }
 
+impl AnyStore {
+    /// Test support: overwrites the stored invalidity date of the certificate with
+    /// `serial_hex`, as a caforge from before the range check could have stored it.
+    pub(crate) async fn overwrite_invalidity_date(&self, serial_hex: &str, at: i64) {
+        super::sql::sql("UPDATE certificates SET invalidity_date = $1 WHERE serial = $2")
+            .bind(at)
+            .bind(serial_hex)
+            .execute(self.pool.on())
+            .await
+            .expect("update");
+    }
+}
+
 #[test]
 fn passwords_in_database_urls_are_never_shown() {
     assert_eq!(
