@@ -234,6 +234,59 @@ async fn store_contract_on_postgres_and_reopen() {
     db.drop_now().await;
 }
 
+/// `sslmode` in a PostgreSQL URL is honoured (sqlx over rustls): `require` encrypts the
+/// session, `disable` does not, and `verify-full` refuses a server whose certificate does
+/// not chain to `sslrootcert`. The local server's certificate is Debian's self-signed
+/// snakeoil one, which a test cannot replace, so verify-full is shown refusing a root that
+/// did not sign it, and `require` is what this server is reached with.
+#[tokio::test]
+#[ignore = "needs PostgreSQL (CAFORGE_TEST_POSTGRES_URL) with TLS on, as Debian configures it"]
+async fn postgres_sslmode_is_honoured() {
+    let db = pg::ScratchDb::create().await;
+    let with = |query: &str| {
+        let joint = if db.url.contains('?') { '&' } else { '?' };
+        format!("{}{joint}{query}", db.url)
+    };
+    async fn encrypted(store: &AnyStore) -> bool {
+        sql::sql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .scalar::<bool>(store.pool.on())
+            .await
+            .expect("pg_stat_ssl")
+    }
+    let tls = AnyStore::open(&with("sslmode=require"))
+        .await
+        .expect("sslmode=require (is ssl on in postgresql.conf?)");
+    assert!(encrypted(&tls).await);
+    tls.close().await;
+    let plain = AnyStore::open(&with("sslmode=disable"))
+        .await
+        .expect("disable");
+    assert!(!encrypted(&plain).await);
+    plain.close().await;
+
+    let services = crate::authority::test_support::memory_services(std::sync::Arc::default()).await;
+    let other_root = services
+        .lifecycle
+        .create_root(&crate::authority::test_support::ca("unrelated"))
+        .await
+        .expect("root");
+    let dir = tempfile::tempdir().expect("dir");
+    let root_pem = dir.path().join("root.pem");
+    std::fs::write(
+        &root_pem,
+        crate::pem::certificate(&other_root.record.cert_der).expect("pem"),
+    )
+    .expect("write");
+    let err = AnyStore::open(&with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        root_pem.display()
+    )))
+    .await
+    .expect_err("verify-full must refuse a server its root did not certify");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    db.drop_now().await;
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL (CAFORGE_TEST_POSTGRES_URL)"]
 async fn the_audit_log_is_append_only_in_the_database() {
