@@ -723,6 +723,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
                 .map(|s| s.parse())
                 .collect::<std::result::Result<_, _>>()?
         };
+        policy::check_san_count(&sans)?;
         let mut sans_dedup = Vec::with_capacity(sans.len());
         for s in sans {
             if !sans_dedup.contains(&s) {
@@ -730,7 +731,6 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
             }
         }
         let sans = sans_dedup;
-        policy::check_san_count(&sans)?;
         if profile.requires_san && sans.is_empty() {
             return Err(policy::PolicyError::MissingSan(profile.name.to_string()).into());
         }

@@ -39,7 +39,8 @@ pub struct ServerSettings {
     pub header_timeout_secs: u64,
     /// Most connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
-    /// How long after a revocation a CRL is re-signed on its next fetch (seconds).
+    /// How long after a revocation a CRL is due again (seconds): the server's background
+    /// signer signs it when a fetch or its refresh finds it due.
     pub crl_revocation_delay_secs: i64,
     /// Most signatures (OCSP, CRL, issuance) made at once; further requests wait.
     pub max_concurrent_signings: usize,

@@ -26,7 +26,8 @@ pub struct CrlScope {
 }
 
 /// CRL scopes waiting for the background signer: each at most once, however many fetches
-/// asked (only scopes of existing CAs get here, so it is bounded by them).
+/// asked. Only scopes of existing CAs, under their stored names, get here, so it is
+/// bounded by them.
 #[derive(Debug, Default)]
 pub struct CrlQueue {
     pending: std::sync::Mutex<std::collections::HashSet<CrlScope>>,
@@ -172,25 +173,28 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         Err(e) => return Problem::from(e).into_response(),
     };
     if stored.due {
+        // Keyed by the CA's stored name, however the URL named it (name or id).
         state.crls.ask(CrlScope {
-            ca: f.ca.to_owned(),
+            ca: stored.ca.clone(),
             partition: f.partition,
             delta: f.delta,
         });
     }
     let Some(published) = stored.crl else {
-        let mut response = Problem::new(
+        let mut problem = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "this CRL is being signed; try again in a moment",
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        );
+        problem.retry_after = Some((1, now() + 1));
+        return problem.into_response();
     };
-    let max_age = (published.next_update - now()).max(0);
+    // A CRL that is due is replaced within moments: caches must not keep it.
+    let max_age = if stored.due {
+        0
+    } else {
+        (published.next_update - now()).max(0)
+    };
     let mut response = (
         [(header::CONTENT_TYPE, "application/pkix-crl")],
         published.der.clone(),

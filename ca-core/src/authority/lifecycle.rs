@@ -624,7 +624,11 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         };
         let now = self.clock.now();
         let remaining_days = (subject_ca.not_after - now.unix_timestamp()).max(0) / 86_400 + 1;
-        let want = days.unwrap_or_else(|| u32::try_from(remaining_days).unwrap_or(u32::MAX));
+        let want = days.unwrap_or_else(|| {
+            u32::try_from(remaining_days)
+                .unwrap_or(u32::MAX)
+                .min(policy::MAX_CA_DAYS)
+        });
         let mut plan =
             policy::ca_validity(want, now, Some((issuer.not_before(), issuer.not_after())))?;
         let mut warnings = Vec::new();

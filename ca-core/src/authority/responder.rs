@@ -129,7 +129,7 @@ impl StrangerBudget {
         let elapsed = (now_ns - *at).max(0) as f64 / 1e9;
         *tokens =
             (*tokens + elapsed * STRANGER_SIGNATURES_PER_SECOND).min(STRANGER_SIGNATURES_BURST);
-        *at = now_ns;
+        *at = (*at).max(now_ns);
         if *tokens >= 1.0 {
             *tokens -= 1.0;
             true
@@ -290,9 +290,9 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
     /// issuer name and key hashes (unauthorized when none matches; CertIDs of other issuers
     /// are answered "unknown"); 3. for one CertID without a nonce, serve the pre-signed
     /// response while it is fresh (RFC 5019); 4. read each status from the revocation
-    /// records — when no CertID names a certificate of ours, the answer ("unknown") spends
+    /// records — an answer that includes a serial the CA never issued ("unknown") spends
     /// one of the CA's [`STRANGER_SIGNATURES_PER_SECOND`] and is tryLater when they are
-    /// spent; 5. sign with the CA key or its current delegated responder (which
+    /// spent, before any signing slot is taken; 5. sign with the CA key or its current delegated responder (which
     /// maintenance issues: a request never makes a key or a certificate; without one the
     /// answer is tryLater); 6. keep single, nonce-less responses about our certificates for
     /// reuse (a stranger's question writes nothing).
@@ -377,47 +377,23 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                 }
             }
         }
-        let slot = gate().await;
-        let signed = self
-            .sign_ocsp(request, &matched, signing, issuer, now, single)
-            .await;
-        drop(slot);
-        match signed {
-            // The key device is unavailable: a pre-signed answer that is due for refresh
-            // but not yet expired is still a correct answer (RFC 5019 §2.2.2).
-            Err(e) if e.kind() == ErrorKind::Unavailable && still_valid.is_some() => {
-                Ok(still_valid.unwrap_or_else(|| OcspOutcome::error(ResponseStatus::TryLater, "")))
-            }
-            other => other,
-        }
-    }
-
-    /// Steps 4–6 of [`Responder::ocsp_respond`]: statuses, signature, and keeping a single
-    /// nonce-less answer for reuse.
-    async fn sign_ocsp(
-        &self,
-        request: crate::revocation::ocsp::OcspRequest,
-        matched: &[Option<usize>],
-        signing: usize,
-        issuer: &OcspIssuer,
-        now: i64,
-        single: bool,
-    ) -> Result<OcspOutcome> {
-        // 4.
+        // 4. Statuses, and the stranger budget, before waiting for a signing slot: a
+        // request that ends in tryLater never holds one.
         let mut statuses = Vec::with_capacity(request.cert_ids.len());
-        for (id, m) in request.cert_ids.iter().zip(matched) {
+        for (id, m) in request.cert_ids.iter().zip(&matched) {
             if *m != Some(signing) {
                 statuses.push((CertStatus::Unknown, None));
                 continue;
             }
             statuses.push(self.status_of(&issuer.record, id).await?);
         }
-        // A question about no certificate of ours costs a signature from the CA's small
-        // budget for strangers, and is never stored.
-        let ours = statuses
+        // An answer that includes a serial the CA never issued costs one signature from its
+        // small budget for strangers (however many certificates of ours the request also
+        // names), and is never stored.
+        let strangers = statuses
             .iter()
-            .any(|(status, _)| !matches!(status, CertStatus::Unknown));
-        if !ours {
+            .any(|(status, _)| matches!(status, CertStatus::Unknown));
+        if strangers {
             let now_ns = self.clock.now().unix_timestamp_nanos();
             let allowed = self
                 .strangers
@@ -434,6 +410,32 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                 ));
             }
         }
+        let slot = gate().await;
+        let signed = self
+            .sign_ocsp(request, &statuses, issuer, now, single && !strangers)
+            .await;
+        drop(slot);
+        match signed {
+            // The key device is unavailable: a pre-signed answer that is due for refresh
+            // but not yet expired is still a correct answer (RFC 5019 §2.2.2).
+            Err(e) if e.kind() == ErrorKind::Unavailable && still_valid.is_some() => {
+                Ok(still_valid.unwrap_or_else(|| OcspOutcome::error(ResponseStatus::TryLater, "")))
+            }
+            other => other,
+        }
+    }
+
+    /// Steps 5–6 of [`Responder::ocsp_respond`]: the signature over `statuses` (one per
+    /// CertID, with the revocation sequence each was read at), and, when `keep`, the answer
+    /// kept for reuse.
+    async fn sign_ocsp(
+        &self,
+        request: crate::revocation::ocsp::OcspRequest,
+        statuses: &[(CertStatus, Option<i64>)],
+        issuer: &OcspIssuer,
+        now: i64,
+        keep: bool,
+    ) -> Result<OcspOutcome> {
         // 5.
         let (signer, certs, signer_not_after) = self.ocsp_signer(&issuer.record).await?;
         let next_update = now
@@ -445,7 +447,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
             answers: request
                 .cert_ids
                 .iter()
-                .zip(&statuses)
+                .zip(statuses)
                 .map(|(id, (status, _))| SingleAnswer {
                     cert_id: id.clone(),
                     status: *status,
@@ -459,7 +461,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         let (tbs, signature) = sign_verified(signer, template.to_tbs_der()?).await?;
         let der = assemble_response(&tbs, algorithm, &signature, &certs)?;
         // 6.
-        if single && ours {
+        if keep {
             let id = &request.cert_ids[0];
             self.store
                 .store_ocsp(&CachedOcspResponse {
@@ -872,11 +874,11 @@ mod tests {
         let created = a.lifecycle.create_root(&ca("root")).await.expect("root");
         let leaf = client_leaf(&a, "root", 60).await;
         let (name_der, key_bits) = issuer_encodings(&a, created.record.id).await;
-        let request_for = |serial: &[u8]| {
-            let id =
-                CertId::new(CertIdHash::Sha256, &name_der, &key_bits, serial).expect("cert id");
-            ocsp::build_request(&[id], None).expect("request")
+        let id_for = |serial: &[u8]| {
+            CertId::new(CertIdHash::Sha256, &name_der, &key_bits, serial).expect("cert id")
         };
+        let request_for =
+            |serial: &[u8]| ocsp::build_request(&[id_for(serial)], None).expect("request");
         let stored = |serial: &[u8]| {
             let hex = hex::encode_upper(serial);
             let store = a.store();
@@ -899,6 +901,19 @@ mod tests {
             .ocsp_respond(&request_for(&stranger(burst)))
             .await;
         assert_eq!(spent.status, ResponseStatus::TryLater);
+        // Naming one of our certificates beside a stranger does not get past the budget.
+        let mixed = ocsp::build_request(
+            &[
+                id_for(leaf.record.serial.as_bytes()),
+                id_for(&stranger(burst)),
+            ],
+            None,
+        )
+        .expect("request");
+        assert_eq!(
+            a.responder.ocsp_respond(&mixed).await.status,
+            ResponseStatus::TryLater
+        );
         // Questions about our own certificate do not wait on that budget.
         let own = a
             .responder

@@ -106,10 +106,24 @@ impl PublishedCrl {
 /// The CRL last signed for a scope, as [`Revocations::stored_crl`] reads it.
 #[derive(Clone, Debug)]
 pub struct StoredCrl {
+    /// The CA's name (as stored, whatever name or id the caller used).
+    pub ca: String,
     /// The CRL, while it is still valid (before its nextUpdate); None when there is none.
     pub crl: Option<PublishedCrl>,
     /// Whether a new one is due ([`Revocations::published_crl`] would sign it).
     pub due: bool,
+}
+
+/// Whether a stored CRL can be served at `now`: it has its bytes and has not reached its
+/// nextUpdate.
+fn servable(c: &crate::store::CrlRecord, now: i64) -> bool {
+    !c.crl.der.is_empty() && now < c.crl.next_update
+}
+
+/// Whether delta CRL `d` is based on the full CRL `full` (the one published for its scope).
+fn delta_on(d: &crate::store::CrlRecord, full: &Option<crate::store::CrlRecord>) -> bool {
+    full.as_ref()
+        .is_some_and(|f| d.crl.base_number == Some(f.crl.number))
 }
 
 /// Whether the stored CRL `c` of a scope must be re-signed at `now`: there is none, it is
@@ -418,26 +432,6 @@ impl<
         Ok(out)
     }
 
-    /// The newest CRL signed for one scope of CA `ca` (partition, full or delta), as
-    /// stored: nothing is signed, whatever its age (for [`Revocations::published_crl`]'s
-    /// freshness rules, call that).
-    ///
-    /// # Errors
-    /// Unknown CA, store errors.
-    pub async fn latest_crl(
-        &self,
-        ca: &str,
-        partition: Option<u32>,
-        delta: bool,
-    ) -> Result<Option<PublishedCrl>> {
-        let record = self.store.find_ca(ca).await?;
-        Ok(self
-            .store
-            .latest_crl(record.id, partition, delta)
-            .await?
-            .map(PublishedCrl::from_record))
-    }
-
     /// The CRL scopes of a CA: its configured partitions (or its one CRL) and any partition
     /// that certificates were assigned under earlier settings.
     ///
@@ -671,19 +665,19 @@ impl<
         let mut due = needs_signing(&full, now, current_seq, revocation_delay);
         let latest = if delta {
             let d = self.store.latest_crl(record.id, partition, true).await?;
-            due = due
-                || needs_signing(&d, now, current_seq, revocation_delay)
-                || d.as_ref().map(|d| d.crl.base_number)
-                    != Some(full.as_ref().map(|f| f.crl.number));
-            d
+            due = due || needs_signing(&d, now, current_seq, revocation_delay);
+            // A delta is only served on top of the full CRL now published.
+            d.filter(|d| delta_on(d, &full))
         } else {
             full
         };
+        let crl = latest
+            .filter(|c| servable(c, now))
+            .map(PublishedCrl::from_record);
         Ok(StoredCrl {
-            crl: latest
-                .filter(|c| !c.crl.der.is_empty() && now < c.crl.next_update)
-                .map(PublishedCrl::from_record),
-            due,
+            ca: record.name,
+            due: due || crl.is_none(),
+            crl,
         })
     }
 
@@ -725,19 +719,11 @@ impl<
                 // The key device is unavailable: the CRL already published stays valid until
                 // its nextUpdate, so relying parties keep getting it.
                 Err(e) if e.kind() == ErrorKind::Unavailable => {
-                    let still_valid = |c: &crate::store::CrlRecord| {
-                        !c.crl.der.is_empty() && now < c.crl.next_update
-                    };
                     let fallback = if delta {
                         let d = self.store.latest_crl(record.id, partition, true).await?;
-                        d.filter(|d| {
-                            still_valid(d)
-                                && full
-                                    .as_ref()
-                                    .is_some_and(|f| d.crl.base_number == Some(f.crl.number))
-                        })
+                        d.filter(|d| servable(d, now) && delta_on(d, &full))
                     } else {
-                        full.filter(still_valid)
+                        full.filter(|f| servable(f, now))
                     };
                     return fallback.map(PublishedCrl::from_record).ok_or(e);
                 }

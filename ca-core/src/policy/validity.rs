@@ -83,7 +83,8 @@ pub fn leaf_validity(
     span(days, now, issuer_not_before, issuer_not_after)
 }
 
-/// Plans a CA certificate's validity (no profile cap; clipped to the parent, if any).
+/// Plans a CA certificate's validity (at most [`MAX_CA_DAYS`]; clipped to the parent, if
+/// any).
 ///
 /// # Errors
 /// As [`leaf_validity`].
