@@ -221,6 +221,33 @@ async fn publication_paths_for_unknown_cas_are_404() {
     assert_eq!(content_type(&r), "application/pkix-cert");
 }
 
+#[tokio::test]
+async fn a_crl_fetch_serves_stored_bytes_and_queues_the_signing() {
+    let f = fixture().await;
+    let get = || Request::get("/crl/a.crl").body(Body::empty()).unwrap();
+    // Nothing signed yet: the fetch signs nothing itself (no background signer runs here).
+    for _ in 0..2 {
+        let r = send(&f, get()).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().contains_key(header::RETRY_AFTER));
+    }
+    // Once the queued scope is signed (what `serve`'s signer does), the fetch serves it.
+    f.state
+        .services
+        .revocations
+        .published_crl("a", None, false, 0)
+        .await
+        .unwrap();
+    let r = send(&f, get()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(content_type(&r), "application/pkix-crl");
+    let cache = r.headers()[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!cache.starts_with("max-age=0"), "{cache}");
+}
+
 fn api_issue(token: Option<&str>, json: &str) -> Request<Body> {
     let mut b =
         Request::post("/api/v1/certificates").header(header::CONTENT_TYPE, "application/json");

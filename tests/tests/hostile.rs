@@ -78,6 +78,23 @@ fn a_flood_of_questions_about_strangers_writes_nothing_and_own_answers_keep_flow
         }
     }
     assert_eq!(unknown + try_later, FLOOD);
+    // A serial no certificate can have (21 octets), asked by OpenSSL: malformedRequest.
+    let r = openssl(
+        h.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            s(&int),
+            "-serial",
+            &format!("0x{}", "7f".repeat(21)),
+            "-url",
+            &url,
+            "-no_nonce",
+            "-noverify",
+        ],
+    );
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(out.contains("malformedrequest"), "{out}");
     // Nothing about any stranger was written down.
     for i in [0, FLOOD / 2, FLOOD - 1] {
         let hex = format!("7{i:015X}");
