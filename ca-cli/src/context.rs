@@ -1,5 +1,6 @@
 //! Opening a home: configuration, database and key custody, from flags and environment.
 
+use ca_core::authz::Principal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,8 +79,14 @@ impl Globals {
         }
     }
 
-    /// Opens the services over this home.
+    /// Opens the services over this home, acting for the local operator.
     pub(crate) async fn services(&self) -> Result<Services<AnyStore>> {
+        self.services_acting(Principal::local_operator()).await
+    }
+
+    /// Opens the services over this home, recording their own actions as `acting`'s
+    /// (`serve` acts as the server).
+    pub(crate) async fn services_acting(&self, acting: Principal) -> Result<Services<AnyStore>> {
         let config = self.config()?;
         let profiles = config.profiles()?;
         let store = AnyStore::open(&self.database_url(&config)).await?;
@@ -88,6 +95,7 @@ impl Globals {
             Arc::new(self.key_custody()?),
             clock()?,
             profiles,
+            acting,
         ))
     }
 
@@ -95,14 +103,14 @@ impl Globals {
     pub(crate) async fn tokens(&self) -> Result<Tokens<AnyStore>> {
         let config = self.config()?;
         let store = AnyStore::open(&self.database_url(&config)).await?;
-        Ok(Tokens::new(store, clock()?))
+        Ok(Tokens::new(store, clock()?, Principal::local_operator()))
     }
 
     /// The inventory and notification service over this home's database (no keys needed).
     pub(crate) async fn inventory(&self) -> Result<Inventory<AnyStore>> {
         let config = self.config()?;
         let store = AnyStore::open(&self.database_url(&config)).await?;
-        Ok(Inventory::new(store, clock()?))
+        Ok(Inventory::new(store, clock()?, Principal::local_operator()))
     }
 
     /// "Now" as every command sees it (see [`clock`]), in Unix seconds.

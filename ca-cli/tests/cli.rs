@@ -85,7 +85,16 @@ fn exit_codes_follow_the_kind_of_error() {
     let home = dir.path().join("h");
     let pass = "golden-test-only";
     assert_eq!(exit_status(&home, pass, &["init"]).0, 0);
-    let root = ["ca", "create-root", "--name", "root", "--key-type", "p256"];
+    let root = [
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ];
     assert_eq!(exit_status(&home, pass, &root).0, 0);
     let garbage = dir.path().join("garbage.csr");
     std::fs::write(&garbage, "not a CSR").unwrap();
@@ -149,7 +158,16 @@ fn a_closed_stdout_is_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("h");
     assert!(caforge(&home, &["init"]).0);
-    let root = ["ca", "create-root", "--name", "root", "--key-type", "p256"];
+    let root = [
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ];
     assert!(caforge(&home, &root).0);
     for args in [
         &["cert", "list", "--format", "json"][..],

@@ -159,6 +159,10 @@ pub struct AuditEvent {
     pub serial: Option<String>,
     /// Further facts as JSON (never key material).
     pub details: serde_json::Value,
+    /// Who acted ([`crate::authz::Principal::audit_name`]): every new entry names one;
+    /// `None` only in entries written before caforge recorded principals.
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 /// An event as stored, with its place in the chain.
@@ -198,6 +202,13 @@ pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
     let details = event.details.to_string();
     h.update((details.len() as u64).to_be_bytes());
     h.update(details.as_bytes());
+    // Entries from before principals were recorded hash as they always did; a principal,
+    // once there, is covered, so removing or changing it breaks the chain.
+    if let Some(p) = &event.principal {
+        h.update([1u8]);
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -253,6 +264,7 @@ mod tests {
             ca: None,
             serial: None,
             details: serde_json::json!({}),
+            principal: Some("operator:test".into()),
         };
         let hash = chain_hash(prev, seq, &event);
         AuditRecord {
@@ -271,6 +283,14 @@ mod tests {
         let mut edited = b.clone();
         edited.event.action = AuditAction::CertRevoked;
         assert!(verify_chain(&[a.clone(), edited]).is_err());
+        for principal in [None, Some("token:2".to_owned())] {
+            let mut other = b.clone();
+            other.event.principal = principal;
+            assert!(
+                verify_chain(&[a.clone(), other]).is_err(),
+                "principal covered"
+            );
+        }
         assert!(verify_chain(std::slice::from_ref(&b)).is_err());
     }
 

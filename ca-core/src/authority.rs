@@ -8,6 +8,8 @@
 //! creation and settings, rollover, cross-signing, renewal, managed certificates,
 //! maintenance), [`Tokens`] and [`Inventory`].
 
+#[cfg(test)]
+mod authz_tests;
 mod directory;
 mod dual;
 mod inventory;
@@ -46,6 +48,7 @@ use x509_cert::name::Name;
 
 use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
 use crate::audit::AuditAction;
+use crate::authz::{authorize, Action, Principal, Target};
 use crate::hierarchy::Issuer;
 use crate::issuance::pipeline::{self, Draft, Issuing};
 use crate::issuance::{self, CertificateTemplate, ParsedCsr, SerialNumber};
@@ -126,6 +129,9 @@ pub struct IssueRequest {
     pub profile: ProfileName,
     /// Validity in days (profile default when absent).
     pub days: Option<u32>,
+    /// Who asks: authorized ([`crate::authz::authorize`]) once the certificate's names
+    /// are known, and named in its audit entries.
+    pub principal: Principal,
 }
 
 /// The result of a successful issuance.
@@ -195,14 +201,20 @@ impl<S> std::fmt::Debug for Services<S> {
 
 impl<S: Store + Clone> Services<S> {
     /// Every service over `store`, with CA keys from `keys`, time from `clock` and
-    /// certificate profiles `profiles`.
+    /// certificate profiles `profiles`; the services' own actions (everything a request
+    /// does not carry a principal for) are recorded as `acting`'s.
     pub fn new(
         store: S,
         keys: Arc<dyn KeyProvider>,
         clock: Arc<dyn Clock>,
         profiles: Profiles,
+        acting: Principal,
     ) -> Self {
-        let directory = Arc::new(Directory::new(store.clone(), Arc::new(Signers::new(keys))));
+        let directory = Arc::new(Directory::new(
+            store.clone(),
+            Arc::new(Signers::new(keys)),
+            acting.clone(),
+        ));
         let issuance = Arc::new(Issuance::new(
             store.clone(),
             Arc::clone(&directory),
@@ -234,8 +246,12 @@ impl<S: Store + Clone> Services<S> {
                 Arc::clone(&responder),
                 Arc::clone(&clock),
             )),
-            tokens: Arc::new(Tokens::new(store.clone(), Arc::clone(&clock))),
-            inventory: Arc::new(Inventory::new(store.clone(), Arc::clone(&clock))),
+            tokens: Arc::new(Tokens::new(
+                store.clone(),
+                Arc::clone(&clock),
+                acting.clone(),
+            )),
+            inventory: Arc::new(Inventory::new(store.clone(), Arc::clone(&clock), acting)),
             #[cfg(test)]
             store,
             directory,
@@ -565,6 +581,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
             crl_url: published.crl_url,
             at,
             audit_ca: req.name.clone(),
+            principal: self.directory.acting().audit_name(),
             signing: (AuditAction::CaSigning, details.clone()),
             signed: (AuditAction::CaCreated, details),
         };
@@ -622,6 +639,18 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         req: &IssueRequest,
         overrides: LeafOverrides,
     ) -> Result<Issued> {
+        // Before any work for the request: may the principal issue under this CA and
+        // profile at all? (A certificate without names is in every name scope; the names
+        // are checked once they are known, in step 3.)
+        authorize(
+            &req.principal,
+            Action::Issue,
+            &Target {
+                cas: vec![&req.ca],
+                profile: CertificateProfile::Leaf(req.profile),
+                names: vec![],
+            },
+        )?;
         // 1.
         let ca = self.directory.issuing_ca(&req.ca).await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
@@ -742,6 +771,19 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         for ca in chain_records {
             policy::check_name_constraints(&sans, &ca.name_constraints, &ca.name)?;
         }
+        policy::check_subject(&subject, &profile.subject_attributes, profile.name.as_str())?;
+        if profile.name == ProfileName::TlsServer {
+            policy::check_common_names_in_sans(&subject, &sans)?;
+        }
+        // Now that its names are known, the whole certificate.
+        let mut target = Target::certificate(
+            &issuer.record.name,
+            CertificateProfile::Leaf(profile.name),
+            &subject,
+            &sans,
+        );
+        target.cas.push(&req.ca);
+        authorize(&req.principal, Action::Issue, &target)?;
         let plan = policy::leaf_validity(
             &profile,
             req.days,
@@ -781,6 +823,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         let draft = Draft {
             kind: CertificateKind::Leaf(profile.name),
             audit_ca: issuer.record.name.clone(),
+            principal: req.principal.audit_name(),
             signing: (
                 AuditAction::CertSigning,
                 serde_json::json!({"profile": profile.name.as_str(), "subject": subject_text}),

@@ -52,6 +52,10 @@ pub struct ServerSettings {
     pub refresh_interval_secs: u64,
     /// Pre-sign OCSP responses for every certificate in the background (RFC 5019).
     pub presign: bool,
+    /// Roots whose keys the server may load. Every other root stays offline: the server
+    /// serves the CRLs and OCSP answers its operator made ahead of time (`caforge crl`,
+    /// `caforge ocsp presign`) or its delegated responder signs, and never loads its key.
+    pub online_roots: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +70,7 @@ impl Default for ServerSettings {
             max_concurrent_signings: 16,
             refresh_interval_secs: 60,
             presign: false,
+            online_roots: Vec::new(),
         }
     }
 }
@@ -91,6 +96,7 @@ database = "sqlite:caforge.db"
 # [profiles.tls-server]
 # default_days = 90
 # max_days = 397
+# subject_attributes = ["CN", "O", "OU", "C", "ST", "L"]   # default: also STREET, DC, UID, SERIALNUMBER
 
 # The HTTP responder (`caforge serve`): OCSP, CRLs, CA certificates.
 # [server]
@@ -103,6 +109,7 @@ database = "sqlite:caforge.db"
 # max_concurrent_signings = 16
 # refresh_interval_secs = 60       # background work: CRLs, OCSP responders, renewals
 # presign = false                  # pre-sign OCSP responses for every certificate
+# online_roots = []                # roots whose keys serve may load (others stay offline)
 "#;
 
 impl Config {

@@ -8,6 +8,7 @@
 pub mod algorithm;
 pub mod audit;
 pub mod authority;
+pub mod authz;
 pub mod config;
 pub mod dual;
 mod error;

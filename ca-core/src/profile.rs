@@ -152,6 +152,9 @@ pub struct ProfileConfig {
     /// Maximum validity. For `tls-server` this replaces the CA/B Forum schedule: set it only
     /// for a private deployment whose relying parties do not enforce the BRs.
     pub max_days: Option<u32>,
+    /// Subject attribute types allowed (short names such as `CN` or dotted OIDs); the
+    /// built-in list ([`crate::policy::DEFAULT_SUBJECT_ATTRIBUTES`]) when absent.
+    pub subject_attributes: Option<Vec<String>>,
 }
 
 /// A validated profile, ready for issuance.
@@ -167,6 +170,8 @@ pub struct Profile {
     pub eku: Vec<ExtendedKeyUsage>,
     /// Whether at least one SAN is required.
     pub requires_san: bool,
+    /// Subject attribute types allowed.
+    pub subject_attributes: Vec<const_oid::ObjectIdentifier>,
 }
 
 /// A profile configuration that is not valid.
@@ -194,6 +199,10 @@ impl Profile {
             max_days_override: None,
             eku,
             requires_san,
+            subject_attributes: crate::policy::DEFAULT_SUBJECT_ATTRIBUTES
+                .iter()
+                .filter_map(|n| crate::policy::attribute_type(n).ok())
+                .collect(),
         }
     }
 
@@ -226,6 +235,15 @@ impl Profile {
             if p.default_days > max {
                 return Err(bad("default_days exceeds max_days"));
             }
+        }
+        if let Some(list) = &config.subject_attributes {
+            if list.is_empty() {
+                return Err(bad("subject_attributes must list at least one type"));
+            }
+            p.subject_attributes = list
+                .iter()
+                .map(|n| crate::policy::attribute_type(n).map_err(|e| bad(&e)))
+                .collect::<Result<_, _>>()?;
         }
         Ok(p)
     }
@@ -307,6 +325,7 @@ mod tests {
             ProfileConfig {
                 default_days: Some(30),
                 max_days: Some(397),
+                subject_attributes: Some(vec!["cn".into(), "O".into(), "2.5.4.65".into()]),
             },
         );
         let p = Profiles::from_config(&cfg)
@@ -314,6 +333,7 @@ mod tests {
             .get(ProfileName::TlsServer);
         assert_eq!(p.default_days, 30);
         assert_eq!(p.max_days_override, Some(397));
+        assert_eq!(p.subject_attributes.len(), 3);
 
         cfg.insert("nope".to_owned(), ProfileConfig::default());
         assert!(Profiles::from_config(&cfg).is_err());
@@ -321,8 +341,16 @@ mod tests {
         let bad = ProfileConfig {
             default_days: Some(400),
             max_days: Some(100),
+            subject_attributes: None,
         };
         assert!(Profile::with_config(ProfileName::TlsClient, &bad).is_err());
+        for list in [vec![], vec!["commonName".to_owned()]] {
+            let bad = ProfileConfig {
+                subject_attributes: Some(list),
+                ..ProfileConfig::default()
+            };
+            assert!(Profile::with_config(ProfileName::TlsClient, &bad).is_err());
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! API tokens: bearer credentials for the issuance API, scoped to CAs and profiles.
+//! API tokens: bearer credentials for the issuance API, each with the scopes
+//! ([`crate::authz::Scope`]) that say what it may do.
 //!
 //! A token is `cft_` followed by 32 random bytes in hex; the store keeps only its SHA-256, so
 //! a database leak does not leak credentials. Comparison of the hashes is constant-time.
@@ -7,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::authz::Scope;
 use crate::keys::{random_bytes, KeyError};
 
 /// The prefix every token starts with (lets secret scanners recognise them).
@@ -19,10 +21,8 @@ pub struct TokenRecord {
     pub id: i64,
     /// A label for humans.
     pub name: String,
-    /// CA names it may use; `*` for every CA.
-    pub cas: Vec<String>,
-    /// Profiles it may use; `*` for every profile.
-    pub profiles: Vec<String>,
+    /// What it may do: the union of its scopes.
+    pub scopes: Vec<Scope>,
     /// Creation time.
     pub created_at: i64,
     /// Expiry, if any.
@@ -59,16 +59,6 @@ impl std::fmt::Display for Quota {
 }
 
 impl TokenRecord {
-    /// Whether the token may act for CA `ca`.
-    pub fn allows_ca(&self, ca: &str) -> bool {
-        self.cas.iter().any(|c| c == "*" || c == ca)
-    }
-
-    /// Whether the token may use profile `profile`.
-    pub fn allows_profile(&self, profile: &str) -> bool {
-        self.profiles.iter().any(|p| p == "*" || p == profile)
-    }
-
     /// Whether it is usable at `now`.
     pub fn is_active(&self, now: i64) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
@@ -80,10 +70,8 @@ impl TokenRecord {
 pub struct NewToken {
     /// Label.
     pub name: String,
-    /// CA scope.
-    pub cas: Vec<String>,
-    /// Profile scope.
-    pub profiles: Vec<String>,
+    /// Scopes.
+    pub scopes: Vec<Scope>,
     /// Creation time.
     pub created_at: i64,
     /// Expiry.
@@ -138,20 +126,17 @@ mod tests {
     }
 
     #[test]
-    fn scopes() {
+    fn tokens_expire() {
         let t = TokenRecord {
             id: 1,
             name: "ci".into(),
-            cas: vec!["int".into()],
-            profiles: vec!["*".into()],
+            scopes: vec![],
             created_at: 0,
             expires_at: Some(10),
             revoked_at: None,
             token_hash: String::new(),
             quota: None,
         };
-        assert!(t.allows_ca("int") && !t.allows_ca("root"));
-        assert!(t.allows_profile("tls-client"));
         assert!(t.is_active(9) && !t.is_active(10));
     }
 

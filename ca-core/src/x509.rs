@@ -149,6 +149,17 @@ pub fn attribute_text(atv: &AttributeTypeAndValue) -> Option<&str> {
     }
 }
 
+/// The subject's common names, in order. A value caforge cannot read as text (a
+/// BMPString, say) comes back as its RFC 4514 hex form, which no name pattern but `*` covers.
+#[must_use]
+pub fn common_names(name: &Name) -> Vec<String> {
+    name.iter_rdn()
+        .flat_map(|rdn| rdn.as_ref().iter())
+        .filter(|atv| atv.oid == rfc4519::CN)
+        .map(|atv| attribute_text(atv).map_or_else(|| atv.to_string(), str::to_owned))
+        .collect()
+}
+
 fn push_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
     let key = SHORT_NAMES
         .iter()

@@ -1,6 +1,7 @@
 //! The issuance API under `/api/v1`: issue from a CSR, fetch, list and revoke, for clients
-//! holding a bearer token (`caforge token create`) scoped to CAs and profiles. JSON in and
-//! out; errors as RFC 7807 problem details.
+//! holding a bearer token (`caforge token create`). What a token may do is decided in
+//! ca-core ([`ca_core::authz::authorize`], called by the services); the handlers only
+//! authenticate it. JSON in and out; errors as RFC 7807 problem details.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -10,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ca_core::authority::{IssueRequest, RevokeRequest, SubjectKey};
+use ca_core::authz::Principal;
 use ca_core::profile::ProfileName;
 use ca_core::revocation::RevocationReason;
 use ca_core::store::{CertificateFilter, CertificateRecord, CertificateStatus};
-use ca_core::tokens::TokenRecord;
 use serde::Deserialize;
 
 use crate::error::Problem;
@@ -26,8 +27,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/certificates/{serial}/revoke", post(revoke))
 }
 
-/// The authenticated caller.
-pub(crate) struct Caller(TokenRecord);
+/// The authenticated caller: a token's principal.
+pub(crate) struct Caller(Principal);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Response;
@@ -57,17 +58,13 @@ impl FromRequestParts<AppState> for Caller {
             ));
         };
         match state.services.tokens.authenticate(token.trim()).await {
-            Ok(record) => Ok(Caller(record)),
+            Ok(record) => Ok(Caller(Principal::token(record))),
             Err(e) if e.kind() == ca_core::ErrorKind::Unauthorized => {
                 Err(unauthorized("invalid, expired or revoked token"))
             }
             Err(e) => Err(Problem::from(e).into_response()),
         }
     }
-}
-
-fn forbidden(detail: String) -> Response {
-    Problem::from(ca_core::Error::Forbidden(detail)).into_response()
 }
 
 fn bad_json(e: JsonRejection) -> Response {
@@ -109,7 +106,7 @@ fn certificate_json(
 
 async fn issue(
     State(state): State<AppState>,
-    Caller(token): Caller,
+    Caller(principal): Caller,
     body: Result<Json<IssueBody>, JsonRejection>,
 ) -> Response {
     let Json(body) = match body {
@@ -129,14 +126,11 @@ async fn issue(
         Ok(ca) => ca,
         Err(e) => return Problem::from(e).into_response(),
     };
-    if !token.allows_ca(&ca.name) || !token.allows_profile(profile.as_str()) {
-        return forbidden(format!(
-            "token {} may not issue under CA '{}' with profile {}",
-            token.id,
-            ca.name,
-            profile.as_str()
-        ));
-    }
+    let Principal::Token { token, .. } = &principal else {
+        return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no token")
+            .into_response();
+    };
+    let token = std::sync::Arc::clone(token);
     let slot = state.signing_slot().await;
     let request = IssueRequest {
         ca: ca.name.clone(),
@@ -145,6 +139,7 @@ async fn issue(
         sans: body.sans,
         profile,
         days: body.days,
+        principal: principal.clone(),
     };
     let issued = state
         .services
@@ -157,7 +152,7 @@ async fn issue(
     match issued {
         Ok(issued) => {
             crate::metrics::Metrics::inc(&state.metrics.certificates_issued);
-            tracing::info!(token = token.id, serial = %issued.record.serial, ca = %ca.name, "issued via API");
+            tracing::info!(principal = %principal, serial = %issued.record.serial, ca = %ca.name, "issued via API");
             match certificate_json(&issued.record, &issued.chain) {
                 Ok(mut v) => {
                     v["warnings"] = serde_json::json!(issued.warnings);
@@ -178,25 +173,19 @@ pub(crate) struct FetchQuery {
 
 async fn fetch(
     State(state): State<AppState>,
-    Caller(token): Caller,
+    Caller(principal): Caller,
     Path(serial): Path<String>,
     Query(q): Query<FetchQuery>,
 ) -> Response {
     let record = match state
         .services
         .directory
-        .certificate(&serial, q.ca.as_deref())
+        .certificate_as(&principal, &serial, q.ca.as_deref())
         .await
     {
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
     };
-    if !token.allows_ca(&record.issuer_name) {
-        return forbidden(format!(
-            "token {} may not read CA '{}'",
-            token.id, record.issuer_name
-        ));
-    }
     let chain = match state.services.directory.ca(&record.issuer_name).await {
         Ok(ca) => match state.services.directory.chain_records(&ca).await {
             Ok(c) => c.into_iter().map(|c| c.cert_der).collect::<Vec<_>>(),
@@ -210,36 +199,52 @@ async fn fetch(
     }
 }
 
+/// Certificates a page of `GET /api/v1/certificates` holds unless `limit` says fewer.
+pub(crate) const DEFAULT_PAGE: u32 = 100;
+/// The most a page holds.
+pub(crate) const MAX_PAGE: u32 = 1000;
+
 /// Query of `GET /api/v1/certificates`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     ca: Option<String>,
     status: Option<String>,
+    /// The cursor: the `id` of the last certificate of the page before.
+    after: Option<i64>,
+    limit: Option<u32>,
 }
 
 async fn list(
     State(state): State<AppState>,
-    Caller(token): Caller,
+    Caller(principal): Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
         return Problem::new(
             StatusCode::BAD_REQUEST,
             "bad-query",
-            "query parameters: ca, status",
+            "query parameters: ca, status, after (an id), limit (1 to 1000)",
         )
         .into_response();
     };
-    let mut filter = CertificateFilter::default();
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-query",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        )
+        .into_response();
+    }
+    let mut filter = CertificateFilter {
+        after_id: q.after,
+        limit: Some(limit),
+        ..CertificateFilter::default()
+    };
     if let Some(ca) = &q.ca {
         match state.services.directory.ca(ca).await {
-            Ok(r) => {
-                if !token.allows_ca(&r.name) {
-                    return forbidden(format!("token {} may not read CA '{}'", token.id, r.name));
-                }
-                filter.issuer = Some(r.id);
-            }
+            Ok(r) => filter.issuer = Some(r.id),
             Err(e) => return Problem::from(e).into_response(),
         }
     }
@@ -256,17 +261,35 @@ async fn list(
             .into_response();
         }
     }
-    match state.services.directory.certificates(&filter).await {
-        Ok(certs) => {
-            let visible: Vec<crate::wire::Certificate<'_>> = certs
-                .iter()
-                .filter(|c| token.allows_ca(&c.issuer_name))
-                .map(crate::wire::Certificate::from)
-                .collect();
-            Json(serde_json::json!(visible)).into_response()
+    let (visible, next) = match state
+        .services
+        .directory
+        .certificates_as(&principal, &filter)
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let visible: Vec<crate::wire::Certificate<'_>> =
+        visible.iter().map(crate::wire::Certificate::from).collect();
+    let mut response = Json(serde_json::json!(visible)).into_response();
+    if let Some(after) = next {
+        let mut link = format!("</api/v1/certificates?after={after}&limit={limit}");
+        if let Some(ca) = &q.ca {
+            link.push_str(&format!("&ca={}", ca_core::revocation::url_segment(ca)));
         }
-        Err(e) => Problem::from(e).into_response(),
+        if let Some(status) = &q.status {
+            link.push_str(&format!(
+                "&status={}",
+                ca_core::revocation::url_segment(status)
+            ));
+        }
+        link.push_str(">; rel=\"next\"");
+        if let Ok(v) = header::HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, v);
+        }
     }
+    response
 }
 
 /// `POST /api/v1/certificates/{serial}/revoke`.
@@ -282,7 +305,7 @@ pub(crate) struct RevokeBody {
 
 async fn revoke(
     State(state): State<AppState>,
-    Caller(token): Caller,
+    Caller(principal): Caller,
     Path(serial): Path<String>,
     body: Result<Json<RevokeBody>, JsonRejection>,
 ) -> Response {
@@ -299,12 +322,6 @@ async fn revoke(
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
     };
-    if !token.allows_ca(&record.issuer_name) {
-        return forbidden(format!(
-            "token {} may not revoke under CA '{}'",
-            token.id, record.issuer_name
-        ));
-    }
     match state
         .services
         .revocations
@@ -313,12 +330,13 @@ async fn revoke(
             ca: Some(record.issuer_name.clone()),
             reason: body.reason,
             invalidity_date: body.invalidity_date,
+            principal: principal.clone(),
         })
         .await
     {
         Ok(r) => {
             crate::metrics::Metrics::inc(&state.metrics.revocations);
-            tracing::info!(token = token.id, serial = %r.serial, reason = body.reason.as_str(), "revoked via API");
+            tracing::info!(principal = %principal, serial = %r.serial, reason = body.reason.as_str(), "revoked via API");
             Json(serde_json::json!(crate::wire::Certificate::from(&r))).into_response()
         }
         Err(e) => Problem::from(e).into_response(),

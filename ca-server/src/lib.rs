@@ -166,6 +166,10 @@ pub async fn refresh_once(state: &AppState) {
         }
     };
     for ca in cas {
+        // An offline root's CRLs and OCSP answers are its operator's to sign.
+        if state.services.directory.is_offline(&ca) {
+            continue;
+        }
         let scopes = match state.services.revocations.crl_scopes(&ca).await {
             Ok(s) => s,
             Err(e) => {

@@ -172,7 +172,7 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         Ok(s) => s,
         Err(e) => return Problem::from(e).into_response(),
     };
-    if stored.due {
+    if stored.due && !stored.offline {
         // Keyed by the CA's stored name, however the URL named it (name or id).
         state.crls.ask(CrlScope {
             ca: stored.ca.clone(),
@@ -181,6 +181,17 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         });
     }
     let Some(published) = stored.crl else {
+        if stored.offline {
+            return Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!(
+                    "root CA '{}' is offline here and has no valid CRL published; its operator signs one with `caforge crl`",
+                    stored.ca
+                ),
+            )
+            .into_response();
+        }
         let mut problem = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -189,8 +200,9 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
         problem.retry_after = Some((1, now() + 1));
         return problem.into_response();
     };
-    // A CRL that is due is replaced within moments: caches must not keep it.
-    let max_age = if stored.due {
+    // A CRL that is due is replaced within moments: caches must not keep it. (An offline
+    // root's is replaced when its operator signs one.)
+    let max_age = if stored.due && !stored.offline {
         0
     } else {
         (published.next_update - now()).max(0)

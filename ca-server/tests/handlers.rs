@@ -39,6 +39,7 @@ async fn fixture() -> Fixture {
         )),
         Arc::new(SystemClock),
         Config::default().profiles().unwrap(),
+        ca_core::authz::Principal::Server,
     );
     for name in ["a", "b"] {
         services
@@ -52,7 +53,11 @@ async fn fixture() -> Fixture {
                 sm2_id: None,
                 permitted_dns: vec![],
                 excluded_dns: vec![],
-                settings: CaSettings::default(),
+                // Leaves straight from these roots keep the fixture small.
+                settings: CaSettings {
+                    allow_leaves: true,
+                    ..CaSettings::default()
+                },
                 key_store: None,
             })
             .await
@@ -62,8 +67,12 @@ async fn fixture() -> Fixture {
         .tokens
         .create(&TokenRequest {
             name: "ci".into(),
-            cas: vec!["a".into()],
-            profiles: vec!["*".into()],
+            scopes: vec![ca_core::authz::Scope {
+                cas: vec!["a".into()],
+                profiles: vec!["*".into()],
+                actions: ca_core::authz::Action::ALL.to_vec(),
+                names: vec!["*".into()],
+            }],
             lifetime: None,
             quota: None,
         })
@@ -304,4 +313,65 @@ async fn the_api_wants_a_valid_token_in_scope_and_good_json() {
         .map(|c| c["profile"].clone())
         .collect();
     assert_eq!(profiles, [serde_json::json!("ca")], "{v}");
+}
+
+/// `GET /api/v1/certificates` comes in pages: `limit` (1 to 1000) and `after` (the last id
+/// seen), with a `Link: rel="next"` header while more may follow.
+#[tokio::test]
+async fn certificate_listings_come_in_pages() {
+    let f = fixture().await;
+    for i in 0..3 {
+        f.state
+            .services
+            .issuance
+            .issue(&ca_core::authority::IssueRequest {
+                ca: "a".into(),
+                key: ca_core::authority::SubjectKey::Generate(KeyType::P256),
+                subject: Some(format!("CN=c{i}")),
+                sans: vec![],
+                profile: ca_core::profile::ProfileName::TlsClient,
+                days: Some(30),
+                principal: ca_core::authz::Principal::Operator("test".into()),
+            })
+            .await
+            .unwrap();
+    }
+    let bearer = format!("Bearer {}", f.token_a);
+    let get = |uri: String| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, &bearer)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The root's own certificate and three leaves: pages of 3 and 1.
+    let r = send(&f, get("/api/v1/certificates?ca=a&limit=3".into())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let link = r
+        .headers()
+        .get(header::LINK)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page: serde_json::Value = serde_json::from_slice(&body(r).await).unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 3);
+    let last_id = page[2]["id"].as_i64().unwrap();
+    assert_eq!(
+        link,
+        format!("</api/v1/certificates?after={last_id}&limit=3&ca=a>; rel=\"next\"")
+    );
+    let next = link
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = send(&f, get(next)).await;
+    assert!(r.headers().get(header::LINK).is_none(), "the last page");
+    let page: serde_json::Value = serde_json::from_slice(&body(r).await).unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    for bad in ["limit=0", "limit=1001", "after=x"] {
+        let r = send(&f, get(format!("/api/v1/certificates?{bad}"))).await;
+        assert_problem(r, StatusCode::BAD_REQUEST, "bad-query").await;
+    }
 }

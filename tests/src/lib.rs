@@ -168,7 +168,16 @@ impl Home {
     /// Creates CA `root` (`root_args` added to create-root) and under it CA `int`
     /// (`int_args` added), both of key type `kt`.
     pub fn root_and_intermediate(&self, kt: &str, root_args: &[&str], int_args: &[&str]) {
-        let mut args = vec!["ca", "create-root", "--name", "root", "--key-type", kt];
+        let mut args = vec![
+            "ca",
+            "create-root",
+            "--allow-leaves",
+            "true",
+            "--name",
+            "root",
+            "--key-type",
+            kt,
+        ];
         args.extend_from_slice(root_args);
         self.ok(&args);
         let mut args = vec![
@@ -513,6 +522,8 @@ pub fn foreign_ocsp_request(h: &Home, file: &str) {
     other.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "elsewhere",
         "--key-type",

@@ -21,6 +21,11 @@ impl Server {
 
     /// As [`Server::start`], with extra environment variables (e.g. a shifted clock).
     pub fn start_with(h: &Home, env: &[(&str, &str)]) -> Server {
+        Server::start_args(h, env, &[])
+    }
+
+    /// As [`Server::start_with`], with extra arguments to `serve`.
+    pub fn start_args(h: &Home, env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut child = Command::new(caforge_bin())
             .envs(env.iter().copied())
             .current_dir(h.path())
@@ -31,6 +36,7 @@ impl Server {
             .arg("--passphrase-file")
             .arg(h.file("pass.txt"))
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -6,7 +6,16 @@ use caforge_tests::{openssl_ok, s, Home};
 
 fn setup() -> Home {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ]);
     h
 }
 
@@ -246,7 +255,7 @@ fn policy_violations_are_refused() {
                 "--csr",
                 &csr,
                 "--san",
-                "dns:a.example",
+                "dns:bad.example",
                 "--days",
                 "500",
             ],
@@ -276,7 +285,7 @@ fn policy_violations_are_refused() {
                 "--csr",
                 &csr,
                 "--san",
-                "dns:a.example",
+                "dns:bad.example",
                 "--days",
                 "0",
             ],
@@ -308,6 +317,34 @@ fn policy_violations_are_refused() {
             ],
             "invalid subject",
         );
+        // A TLS server's CN must be one of its SANs; subject attributes outside the
+        // profile's allow-list (a raw OID here) are refused.
+        h.fails(
+            &[
+                "issue",
+                "--ca",
+                "root",
+                "--csr",
+                &csr,
+                "--san",
+                "dns:a.example",
+            ],
+            "the common name 'bad.example' of a TLS server certificate must be one of its SANs",
+        );
+        h.fails(
+            &[
+                "issue",
+                "--ca",
+                "root",
+                "--csr",
+                &csr,
+                "--san",
+                "dns:bad.example",
+                "--subject",
+                "CN=bad.example,2.5.4.65=pseudo",
+            ],
+            "subject attribute 2.5.4.65 is not allowed by profile tls-server",
+        );
     });
 }
 
@@ -332,7 +369,7 @@ fn wrong_passphrase_is_refused_and_changes_nothing() {
             "--ca",
             "root",
             "--subject",
-            "CN=a",
+            "CN=a.example",
             "--key-type",
             "p256",
             "--no-encrypt-key",
@@ -379,7 +416,7 @@ fn existing_output_files_are_not_overwritten_without_force() {
                 "--ca",
                 "root",
                 "--subject",
-                "CN=a",
+                "CN=a.example",
                 "--key-type",
                 "p256",
                 "--no-encrypt-key",
@@ -398,7 +435,7 @@ fn existing_output_files_are_not_overwritten_without_force() {
                 "--ca",
                 "root",
                 "--subject",
-                "CN=a",
+                "CN=a.example",
                 "--key-type",
                 "p256",
                 "--no-encrypt-key",
@@ -421,7 +458,7 @@ fn existing_output_files_are_not_overwritten_without_force() {
         "--ca",
         "root",
         "--subject",
-        "CN=a",
+        "CN=a.example",
         "--key-type",
         "p256",
         "--no-encrypt-key",
@@ -442,10 +479,28 @@ fn existing_output_files_are_not_overwritten_without_force() {
 fn ca_creation_errors() {
     let h = setup();
     h.fails(
-        &["ca", "create-root", "--name", "root", "--key-type", "p256"],
+        &[
+            "ca",
+            "create-root",
+            "--allow-leaves",
+            "true",
+            "--name",
+            "root",
+            "--key-type",
+            "p256",
+        ],
         "a CA named 'root' already exists",
     );
-    let r = h.run(&["ca", "create-root", "--name", "x", "--key-type", "rsa1024"]);
+    let r = h.run(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "x",
+        "--key-type",
+        "rsa1024",
+    ]);
     assert!(
         !r.ok && r.stderr.contains("unknown key type 'rsa1024'"),
         "{}",
@@ -507,6 +562,8 @@ fn no_passphrase_means_a_clear_error() {
             "home",
             "ca",
             "create-root",
+            "--allow-leaves",
+            "true",
             "--name",
             "r",
             "--key-type",

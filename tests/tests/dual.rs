@@ -298,6 +298,8 @@ fn bad_dual_input_issues_nothing() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "ecroot",
         "--key-type",
@@ -464,6 +466,8 @@ fn rsa_sm2_pairs_from_generated_keys_and_csrs() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "rsaroot",
         "--key-type",

@@ -136,3 +136,281 @@ fn invalidity_dates_outside_the_certificates_life_are_refused_on_the_api() {
     assert!(r.stdout.contains("\"valid\""), "{}", r.stdout);
     h.ok(&["crl", "--ca", "int", "--out", s(&h.file("int.crl"))]);
 }
+
+/// Creates a token with `args` (after `token create`) and returns (id, secret).
+fn token_with(h: &Home, args: &[&str]) -> (i64, String) {
+    let mut all = vec!["token", "create", "--expires", "1d", "--format", "json"];
+    all.extend_from_slice(args);
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&all).stdout).expect("json");
+    (
+        v["id"].as_i64().expect("id"),
+        v["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+/// A PEM CSR (P-256, test-only key) for `subject`, as JSON string content.
+fn csr_json(h: &Home, stem: &str, subject: &str) -> String {
+    caforge_tests::p256_csr(h.path(), stem, subject);
+    let pem = std::fs::read_to_string(h.file(&format!("{stem}.csr"))).expect("csr");
+    serde_json::to_string(&pem).expect("json string")
+}
+
+/// The attacks of the issue, over the API against the real server: a token scoped to a
+/// root cannot revoke the intermediate under it nor get an arbitrary subject from the
+/// root (roots sign no leaves by default, on the CLI too); a token scoped to names gets
+/// only those; and every API action's audit entry names its token.
+#[test]
+fn tokens_stay_in_scope_roots_sign_no_leaves_and_api_actions_name_their_token() {
+    let h = Home::new();
+    h.ok(&["ca", "create-root", "--name", "r", "--key-type", "p256"]);
+    h.ok(&[
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "r",
+        "--name",
+        "int",
+        "--key-type",
+        "p256",
+    ]);
+    h.fails(
+        &[
+            "issue",
+            "--ca",
+            "r",
+            "--subject",
+            "CN=a.example",
+            "--key-type",
+            "p256",
+            "--no-encrypt-key",
+            "--key-out",
+            "k.pem",
+            "--san",
+            "dns:a.example",
+        ],
+        "CA 'r' is a root: roots sign CAs, CRLs and OCSP responders, not end entities",
+    );
+    let before = h.cert_count();
+    let server = Server::start(&h);
+    let (_, root_token) = token_with(&h, &["--ca", "r", "--profile", "tls-client"]);
+    let ca: serde_json::Value =
+        serde_json::from_str(&h.ok(&["ca", "show", "int", "--format", "json"]).stdout)
+            .expect("json");
+    let int_serial = ca["serial"].as_str().expect("serial").to_owned();
+    let (code, _, body) = api(
+        &h,
+        &server,
+        "POST",
+        &format!("/api/v1/certificates/{int_serial}/revoke"),
+        Some(&root_token),
+        Some(r#"{"reason":"keyCompromise","ca":"r"}"#),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("no API token may revoke a ca certificate"),
+        "{body}"
+    );
+    let admin = csr_json(&h, "admin", "/O=system:masters/CN=admin");
+    let (code, _, body) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&root_token),
+        Some(&format!(
+            r#"{{"ca":"r","profile":"tls-client","csr":{admin},"subject":"O=system:masters,CN=admin"}}"#
+        )),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("is a root"), "{body}");
+
+    // A token for names under lab.example: CN=admin is outside it, a lab name is not.
+    let (id, lab) = token_with(
+        &h,
+        &[
+            "--ca",
+            "int",
+            "--profile",
+            "tls-client",
+            "--names",
+            "*.lab.example",
+        ],
+    );
+    let (code, _, body) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&lab),
+        Some(&format!(
+            r#"{{"ca":"int","profile":"tls-client","csr":{admin}}}"#
+        )),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("CN=admin"), "{body}");
+    assert_eq!(h.cert_count(), before, "no refusal issued anything");
+    let app = csr_json(&h, "app", "/CN=app.lab.example");
+    let (code, _, body) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&lab),
+        Some(&format!(
+            r#"{{"ca":"int","profile":"tls-client","csr":{app},"sans":["dns:app.lab.example"]}}"#
+        )),
+    );
+    assert_eq!(code, 201, "{body}");
+    let issued: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let serial = issued["serial"].as_str().expect("serial").to_owned();
+    let (code, _, body) = api(
+        &h,
+        &server,
+        "POST",
+        &format!("/api/v1/certificates/{serial}/revoke"),
+        Some(&lab),
+        Some(r#"{"reason":"keyCompromise"}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+
+    // The audit log: the certificate's signing, signed and revoked entries name the token;
+    // the CAs and tokens were the local operator's.
+    let log: Vec<serde_json::Value> =
+        serde_json::from_str(&h.ok(&["audit", "list", "--format", "json"]).stdout).expect("json");
+    let mine: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| e["serial"].as_str() == Some(serial.as_str()))
+        .collect();
+    let actions: Vec<&str> = mine.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["cert.signing", "cert.signed", "cert.revoked"]);
+    let by_token = format!("token:{id}");
+    assert!(
+        mine.iter().all(|e| e["principal"] == by_token.as_str()),
+        "{mine:?}"
+    );
+    for e in log
+        .iter()
+        .filter(|e| ["ca.created", "token.created"].contains(&e["action"].as_str().unwrap_or("")))
+    {
+        assert!(
+            e["principal"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("operator:")),
+            "{e}"
+        );
+    }
+    let listed = h.ok(&[
+        "audit",
+        "list",
+        "--principal",
+        &by_token,
+        "--format",
+        "json",
+    ]);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(listed.len(), 3);
+    h.ok(&["audit", "verify"]);
+}
+
+/// `serve` keeps roots offline unless told otherwise: with the root's key gone it starts,
+/// serves the CRL and the OCSP answers the operator made ahead of time for the root, and
+/// answers for the intermediate's certificates as before; told to bring the root online,
+/// it refuses to start without the key.
+#[test]
+fn serve_keeps_roots_offline_and_serves_what_their_operator_signed() {
+    let h = Home::new();
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "r",
+        "--key-type",
+        "p256",
+        "--crl-lifetime",
+        "30d",
+        "--ocsp-lifetime",
+        "30d",
+    ]);
+    h.ok(&[
+        "ca",
+        "create-intermediate",
+        "--parent",
+        "r",
+        "--name",
+        "int",
+        "--key-type",
+        "p256",
+    ]);
+    let (leaf, _) = h.issue_leaf("int", "app");
+    let (root, int) = (h.export_ca("r"), h.export_ca("int"));
+    let chain = h.file("chain.pem");
+    std::fs::write(
+        &chain,
+        [
+            std::fs::read(&int).expect("int"),
+            std::fs::read(&root).expect("r"),
+        ]
+        .concat(),
+    )
+    .expect("chain");
+    // The operator's offline ceremony: the root's CRL and its OCSP answers, ahead of time.
+    h.ok(&["crl", "--ca", "r", "--out", s(&h.file("r-ceremony.crl"))]);
+    h.ok(&["ocsp", "presign", "--ca", "r"]);
+    let key = h.home().join("keys").join("r.key.pem");
+    std::fs::rename(&key, h.file("r.key.away")).expect("take the root key away");
+
+    h.fails(
+        &["serve", "--listen", "127.0.0.1:0", "--online-root", "r"],
+        "loading the key of CA 'r'",
+    );
+    h.fails(
+        &["serve", "--listen", "127.0.0.1:0", "--online-root", "int"],
+        "online root 'int' is not a root CA",
+    );
+    let server = Server::start(&h);
+    let crl = h.file("r.crl");
+    let (code, _) =
+        caforge_tests::server::curl(&h, &[&format!("{}/crl/r.crl", server.url)], s(&crl));
+    assert_eq!(code, 200);
+    caforge_tests::openssl_ok(
+        h.path(),
+        &[
+            "crl",
+            "-in",
+            "r-ceremony.crl",
+            "-outform",
+            "DER",
+            "-out",
+            "r-ceremony.der",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(&crl).expect("served"),
+        std::fs::read(h.file("r-ceremony.der")).expect("signed"),
+        "the CRL the operator signed, as it was"
+    );
+    let checked = openssl(
+        h.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            s(&crl),
+            "-CAfile",
+            s(&root),
+            "-noout",
+        ],
+    );
+    assert!(checked.stderr.contains("verify OK"), "{}", checked.stderr);
+    // The intermediate's status, from the root's pre-signed answer; the leaf's, from the
+    // online intermediate.
+    assert_eq!(
+        presigned_status(&h, &server, s(&root), s(&root), s(&int)),
+        "good"
+    );
+    assert_eq!(
+        caforge_tests::server::ocsp_status(&h, &server, s(&int), s(&chain), &leaf, true),
+        "good"
+    );
+}

@@ -21,6 +21,8 @@ fn device_hierarchy(h: &Home, kt: &str, store: &str, log: &mut Vec<Run>) {
     log.push(h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         &root,
         "--key-type",
@@ -432,6 +434,8 @@ fn wrong_pins_lock_the_token_until_the_security_officer_resets_it() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "root",
         "--key-type",

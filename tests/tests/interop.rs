@@ -11,6 +11,8 @@ fn hierarchy(h: &Home, root_kt: &str, int_kt: &str, leaf_kt: &str) -> (String, S
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "root",
         "--key-type",
@@ -210,6 +212,8 @@ fn sm2_ca_with_empty_signer_id_serves_openssl_30_defaults() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "legacy",
         "--key-type",
@@ -224,7 +228,7 @@ fn sm2_ca_with_empty_signer_id_serves_openssl_30_defaults() {
         "--ca",
         "legacy",
         "--subject",
-        "CN=a",
+        "CN=a.example",
         "--key-type",
         "sm2",
         "--no-encrypt-key",
@@ -271,7 +275,16 @@ fn sm2_ca_with_empty_signer_id_serves_openssl_30_defaults() {
 #[test]
 fn openssl_csrs_of_every_type_are_accepted() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p384"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p384",
+    ]);
     let root = h.export_ca("root");
     let cases: &[(&str, &[&str], &[&str])] = &[
         (
@@ -381,7 +394,16 @@ fn openssl_csrs_of_every_type_are_accepted() {
 #[test]
 fn profiles_carry_the_right_key_usage() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ]);
     let root = h.export_ca("root");
     let cases = [
         (
@@ -444,7 +466,16 @@ fn profiles_carry_the_right_key_usage() {
 #[test]
 fn name_constraints_are_encoded_and_enforced() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ]);
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -498,7 +529,7 @@ fn name_constraints_are_encoded_and_enforced() {
             "--ca",
             "corp",
             "--subject",
-            "CN=x",
+            "CN=x.example",
             "--key-type",
             "p256",
             "--no-encrypt-key",
@@ -515,7 +546,7 @@ fn name_constraints_are_encoded_and_enforced() {
             "--ca",
             "corp",
             "--subject",
-            "CN=x",
+            "CN=x.example",
             "--key-type",
             "p256",
             "--no-encrypt-key",
@@ -532,7 +563,16 @@ fn name_constraints_are_encoded_and_enforced() {
 #[test]
 fn leaf_validity_is_clipped_to_the_issuer_with_a_warning() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ]);
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -550,7 +590,7 @@ fn leaf_validity_is_clipped_to_the_issuer_with_a_warning() {
         "--ca",
         "short",
         "--subject",
-        "CN=a",
+        "CN=a.example",
         "--key-type",
         "p256",
         "--no-encrypt-key",
@@ -593,6 +633,8 @@ fn tls_server_validity_is_counted_inclusively() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "root",
         "--key-type",
@@ -603,7 +645,7 @@ fn tls_server_validity_is_counted_inclusively() {
         "--ca",
         "root",
         "--subject",
-        "CN=a",
+        "CN=a.example",
         "--key-type",
         "p256",
         "--no-encrypt-key",

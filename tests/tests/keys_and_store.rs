@@ -14,7 +14,16 @@ fn ca_keys_are_encrypted_0600_openssl_readable_and_never_in_the_database() {
         ("r-ed", "ed25519"),
         ("r-sm2", "sm2"),
     ] {
-        h.ok(&["ca", "create-root", "--name", name, "--key-type", kt]);
+        h.ok(&[
+            "ca",
+            "create-root",
+            "--allow-leaves",
+            "true",
+            "--name",
+            name,
+            "--key-type",
+            kt,
+        ]);
         let path = h.home().join(format!("keys/{name}.key.pem"));
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
@@ -92,13 +101,22 @@ fn private_octets(text: &str) -> Vec<u8> {
 #[test]
 fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "sm2"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "sm2",
+    ]);
     h.ok(&[
         "issue",
         "--ca",
         "root",
         "--subject",
-        "CN=a",
+        "CN=a.example",
         "--key-type",
         "sm2",
         "--key-out",
@@ -113,7 +131,7 @@ fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
         "--ca",
         "root",
         "--subject",
-        "CN=b",
+        "CN=b.example",
         "--key-type",
         "rsa2048",
         "--no-encrypt-key",
@@ -152,7 +170,16 @@ fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
 #[test]
 fn every_certificate_is_recorded_listed_and_audited() {
     let h = Home::new();
-    h.ok(&["ca", "create-root", "--name", "root", "--key-type", "p256"]);
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--allow-leaves",
+        "true",
+        "--name",
+        "root",
+        "--key-type",
+        "p256",
+    ]);
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -168,7 +195,7 @@ fn every_certificate_is_recorded_listed_and_audited() {
         "--ca",
         "int",
         "--subject",
-        "CN=a",
+        "CN=a.example",
         "--key-type",
         "p256",
         "--no-encrypt-key",

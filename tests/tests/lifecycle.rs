@@ -99,10 +99,20 @@ fn rekey_takes_the_csr_key_and_reissue_changes_the_names() {
         "rekey"
     );
 
+    // The subject stays, so a TLS server's names must still include its CN (CA/B BRs
+    // §7.1.4.3): a reissue that drops it is refused and issues nothing.
+    let before = h.cert_count();
+    h.fails(
+        &["reissue", &rekeyed_serial, "--san", "dns:new.example"],
+        "the common name 'web.example' of a TLS server certificate must be one of its SANs",
+    );
+    assert_eq!(h.cert_count(), before);
     let reissued = s(&h.file("reissued.pem")).to_owned();
     h.ok(&[
         "reissue",
         &rekeyed_serial,
+        "--san",
+        "dns:web.example",
         "--san",
         "dns:new.example",
         "--san",
@@ -112,7 +122,7 @@ fn rekey_takes_the_csr_key_and_reissue_changes_the_names() {
     ]);
     let names = sans(&h, &reissued);
     assert!(names.contains("DNS:new.example") && names.contains("DNS:www.new.example"));
-    assert!(!names.contains("web.example"), "{names}");
+    assert_ne!(names, sans(&h, &rekeyed), "the names changed");
     assert_eq!(pubkey(&h, &reissued), csr_key);
     let shown = json(&h, &["cert", "show", &rekeyed_serial]);
     assert_eq!(shown["predecessor"]["serial"], old_serial.as_str());
@@ -138,6 +148,8 @@ fn superseded_predecessors_are_revoked_after_the_grace_period() {
     h.ok(&[
         "reissue",
         &second,
+        "--san",
+        "dns:b.example",
         "--san",
         "dns:c.example",
         "--revoke-old",
@@ -368,6 +380,8 @@ fn cross_signed_root_paths_verify_against_either_root_alone() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "old-root",
         "--key-type",
@@ -376,6 +390,8 @@ fn cross_signed_root_paths_verify_against_either_root_alone() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "new-root",
         "--key-type",
@@ -473,6 +489,8 @@ fn sm2_root_cross_signed_by_an_rsa_root() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "rsa-root",
         "--key-type",
@@ -481,6 +499,8 @@ fn sm2_root_cross_signed_by_an_rsa_root() {
     h.ok(&[
         "ca",
         "create-root",
+        "--allow-leaves",
+        "true",
         "--name",
         "sm2-root",
         "--key-type",

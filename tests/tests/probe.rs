@@ -166,6 +166,8 @@ fn healthy_wrong_host_untrusted_expired_and_revoked_endpoints() {
         &[
             "ca",
             "create-root",
+            "--allow-leaves",
+            "true",
             "--name",
             "old-root",
             "--key-type",

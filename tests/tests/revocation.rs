@@ -588,7 +588,7 @@ fn revoking_an_intermediate_lists_it_in_the_parents_crl() {
             "--ca",
             "int",
             "--subject",
-            "CN=x",
+            "CN=x.example",
             "--key-type",
             "p256",
             "--key-out",

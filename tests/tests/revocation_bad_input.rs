@@ -191,7 +191,7 @@ fn key_compromise_blocks_the_key() {
                 "-key",
                 "k.pem",
                 "-subj",
-                &format!("/CN={name}"),
+                &format!("/CN={name}.example"),
                 "-out",
                 &out,
             ],

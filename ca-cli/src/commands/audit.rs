@@ -1,9 +1,9 @@
-//! `caforge audit`: check the hash-chained audit log.
+//! `caforge audit`: read and check the hash-chained audit log.
 
 use anyhow::Result;
 
 use crate::context::Globals;
-use crate::output::{print_json, Format};
+use crate::output::{print_json, timestamp, Format};
 
 /// Audit subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -14,15 +14,89 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// List audit entries, oldest first: when, what, which CA and serial, and who
+    /// (operator:USER, server, token:ID).
+    List {
+        /// Only entries of this principal (e.g. token:3).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only the last N matching entries.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
-    let AuditCommand::Verify { format } = cmd;
     let services = g.services().await?;
-    let n = services.lifecycle.verify_audit().await??;
-    match format {
-        Format::Text => println!("audit log intact: {n} entries"),
-        Format::Json => print_json(&serde_json::json!({"intact": true, "entries": n}))?,
+    match cmd {
+        AuditCommand::Verify { format } => {
+            let n = services.lifecycle.verify_audit().await??;
+            match format {
+                Format::Text => println!("audit log intact: {n} entries"),
+                Format::Json => {
+                    print_json(&serde_json::json!({"intact": true, "entries": n}))?;
+                }
+            }
+        }
+        AuditCommand::List {
+            principal,
+            last,
+            format,
+        } => {
+            let mut entries: Vec<_> = services
+                .lifecycle
+                .audit_entries()
+                .await?
+                .into_iter()
+                .filter(|r| {
+                    principal
+                        .as_deref()
+                        .is_none_or(|p| r.event.principal.as_deref() == Some(p))
+                })
+                .collect();
+            if let Some(n) = last {
+                entries.drain(..entries.len().saturating_sub(n));
+            }
+            match format {
+                Format::Json => {
+                    let rows: Vec<serde_json::Value> = entries
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "seq": r.seq,
+                                "at": timestamp(r.event.at),
+                                "action": r.event.action.as_str(),
+                                "ca": r.event.ca,
+                                "serial": r.event.serial,
+                                "principal": r.event.principal,
+                                "details": r.event.details,
+                            })
+                        })
+                        .collect();
+                    print_json(&serde_json::Value::Array(rows))?;
+                }
+                Format::Text => {
+                    println!(
+                        "{:<6} {:<20} {:<22} {:<16} {:<22} SERIAL",
+                        "SEQ", "AT", "ACTION", "CA", "PRINCIPAL"
+                    );
+                    for r in &entries {
+                        println!(
+                            "{:<6} {:<20} {:<22} {:<16} {:<22} {}",
+                            r.seq,
+                            timestamp(r.event.at),
+                            r.event.action.as_str(),
+                            r.event.ca.as_deref().unwrap_or("-"),
+                            r.event.principal.as_deref().unwrap_or("(unrecorded)"),
+                            r.event.serial.as_deref().unwrap_or("-")
+                        );
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }

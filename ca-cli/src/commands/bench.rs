@@ -271,6 +271,7 @@ async fn bench_services(
         Arc::new(keys),
         Arc::new(SystemClock),
         Profiles::from_config(&Default::default())?,
+        ca_core::authz::Principal::local_operator(),
     );
     let ca = |name: &str| NewCaRequest {
         name: format!("{name}-{}", std::process::id()),
@@ -348,6 +349,7 @@ async fn issue_bench(
                         sans: vec![format!("dns:host{i}.bench.example")],
                         profile: ProfileName::TlsServer,
                         days: None,
+                        principal: ca_core::authz::Principal::local_operator(),
                     })
                     .await?;
                 bar.inc(1);
@@ -395,6 +397,7 @@ async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value
                 sans: vec![format!("dns:host{i}.example")],
                 profile: ProfileName::TlsServer,
                 days: None,
+                principal: ca_core::authz::Principal::local_operator(),
             })
             .await?;
         serials.push(issued.record.serial.as_bytes().to_vec());

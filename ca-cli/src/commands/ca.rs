@@ -174,6 +174,10 @@ pub(crate) struct SettingsArgs {
     /// thisUpdate→nextUpdate of OCSP responses.
     #[arg(long, value_parser = parse_seconds)]
     ocsp_lifetime: Option<i64>,
+    /// Whether a root may sign end-entity certificates (default false: roots sign CAs,
+    /// CRLs and OCSP responders only). Intermediates always may.
+    #[arg(long, value_name = "BOOL")]
+    allow_leaves: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -196,6 +200,9 @@ impl SettingsArgs {
         }
         if let Some(v) = self.ocsp_lifetime {
             base.ocsp_lifetime = v;
+        }
+        if let Some(v) = self.allow_leaves {
+            base.allow_leaves = v;
         }
         base
     }
@@ -240,6 +247,7 @@ pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value 
         "crl_partitions": ca.settings.crl_partitions,
         "ocsp_signer": ca.settings.ocsp_signer.as_str(),
         "ocsp_lifetime_secs": ca.settings.ocsp_lifetime,
+        "allow_leaves": ca.settings.allow_leaves,
         "generation": ca.generation,
     })
 }

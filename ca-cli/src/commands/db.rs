@@ -165,6 +165,7 @@ pub(crate) async fn run(g: &Globals, cmd: DbCommand) -> Result<()> {
                 &target,
                 &redact_url(&from),
                 now,
+                &ca_core::authz::Principal::local_operator(),
                 &mut |table, rows| {
                     bar.set_message(format!("{table}: {rows} rows"));
                     bar.tick();

@@ -158,6 +158,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         sans: args.subject.san.clone(),
         profile: args.subject.profile,
         days: args.subject.days,
+        principal: ca_core::authz::Principal::local_operator(),
     };
     let issued = match &deploy_dir {
         Some(dir) => {

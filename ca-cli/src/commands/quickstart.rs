@@ -173,6 +173,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 sans: vec!["dns:localhost".into(), "ip:127.0.0.1".into()],
                 profile: ProfileName::TlsServer,
                 days: None,
+                principal: ca_core::authz::Principal::local_operator(),
             })
             .await?;
         let key = issued

@@ -90,6 +90,7 @@ pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
         ca: a.ca,
         reason: a.reason,
         invalidity_date: a.invalidity_date,
+        principal: ca_core::authz::Principal::local_operator(),
     };
     // On a terminal, a certificate with a valid partner asks whether to revoke both.
     let mut pair = a.pair;

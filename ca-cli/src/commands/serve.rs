@@ -12,6 +12,12 @@ pub(crate) struct Args {
     /// port 0 picks a free port).
     #[arg(long)]
     listen: Option<String>,
+    /// A root whose key the server may load (repeatable; adds to caforge.toml's
+    /// [server] online_roots). Other roots stay offline: their CRLs and OCSP answers are
+    /// made ahead of time (`caforge crl`, `caforge ocsp presign`) or by a delegated
+    /// responder.
+    #[arg(long = "online-root", value_name = "CA")]
+    online_roots: Vec<String>,
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -51,9 +57,26 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     if let Some(listen) = a.listen {
         settings.listen = listen;
     }
-    let services = g.services().await?;
-    // Unlock every CA key now: a wrong passphrase stops here, not at the first request.
-    for ca in services.directory.cas().await? {
+    settings.online_roots.extend(a.online_roots);
+    let services = g.services_acting(ca_core::authz::Principal::Server).await?;
+    let cas = services.directory.cas().await?;
+    for name in &settings.online_roots {
+        match cas.iter().find(|c| &c.name == name) {
+            Some(c) if c.parent_id.is_none() => {}
+            Some(_) => anyhow::bail!("online root '{name}' is not a root CA"),
+            None => anyhow::bail!("online root '{name}': no such CA"),
+        }
+    }
+    services
+        .directory
+        .keep_roots_offline(settings.online_roots.clone())?;
+    // Unlock every CA key the server uses now (offline roots' keys stay unloaded): a wrong
+    // passphrase stops here, not at the first request.
+    for ca in cas {
+        if services.directory.is_offline(&ca) {
+            tracing::info!(ca = %ca.name, "root kept offline: its key is not loaded");
+            continue;
+        }
         services
             .directory
             .check_key(&ca)

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use ca_core::authority::TokenRequest;
+use ca_core::authz::{Action, Scope};
 use ca_core::tokens::{Quota, TokenRecord};
 
 use crate::context::Globals;
@@ -11,7 +12,9 @@ use crate::output::{print_json, timestamp, Format};
 /// Token subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum TokenCommand {
-    /// Create a token; it is printed once and only its hash is stored.
+    /// Create a token; it is printed once and only its hash is stored. Its scope: the
+    /// actions it may take on certificates of these CAs and profiles whose names (common
+    /// names and SANs) all match the name patterns.
     Create {
         /// CA it may use (repeatable; '*' for every CA).
         #[arg(long = "ca", required = true)]
@@ -19,6 +22,13 @@ pub(crate) enum TokenCommand {
         /// Profile it may use (repeatable; '*' for every profile).
         #[arg(long = "profile", required = true)]
         profiles: Vec<String>,
+        /// Action it may take (repeatable): issue, revoke, read.
+        #[arg(long = "action", value_name = "ACTION", default_values_t = ["issue".to_owned(), "revoke".to_owned(), "read".to_owned()])]
+        actions: Vec<String>,
+        /// Names it may cover (repeatable): '*', example.com, '*.example.com',
+        /// '*@example.com', 192.0.2.0/24.
+        #[arg(long = "names", value_name = "PATTERN", default_value = "*")]
+        names: Vec<String>,
         /// Lifetime (e.g. 30d); without it the token lasts until revoked.
         #[arg(long, value_parser = parse_seconds)]
         expires: Option<i64>,
@@ -64,13 +74,24 @@ fn parse_quota(s: &str) -> Result<Quota, String> {
     Ok(Quota { count, window_secs })
 }
 
+/// A scope on one line: `issue,read on tls-server under int for *.example.com`.
+fn scope_text(s: &Scope) -> String {
+    let actions: Vec<&str> = s.actions.iter().map(|a| a.as_str()).collect();
+    format!(
+        "{} on {} under {} for {}",
+        actions.join(","),
+        s.profiles.join(","),
+        s.cas.join(","),
+        s.names.join(",")
+    )
+}
+
 fn token_json(t: &TokenRecord) -> serde_json::Value {
     serde_json::json!({
         "quota": t.quota.map(|q| q.to_string()),
         "id": t.id,
         "name": t.name,
-        "cas": t.cas,
-        "profiles": t.profiles,
+        "scopes": t.scopes,
         "created_at": timestamp(t.created_at),
         "expires_at": t.expires_at.map(timestamp),
         "revoked_at": t.revoked_at.map(timestamp),
@@ -83,6 +104,8 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
         TokenCommand::Create {
             cas,
             profiles,
+            actions,
+            names,
             expires,
             name,
             quota,
@@ -91,8 +114,15 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             let (record, secret) = tokens
                 .create(&TokenRequest {
                     name,
-                    cas,
-                    profiles,
+                    scopes: vec![Scope {
+                        cas,
+                        profiles,
+                        actions: actions
+                            .iter()
+                            .map(|a| a.parse::<Action>())
+                            .collect::<Result<_, _>>()?,
+                        names,
+                    }],
                     lifetime: expires,
                     quota,
                 })
@@ -126,8 +156,8 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                 Format::Json => print_json(&serde_json::Value::Array(rows)),
                 Format::Text => {
                     println!(
-                        "{:<4} {:<16} {:<24} {:<24} {:<8} QUOTA",
-                        "ID", "NAME", "CAS", "PROFILES", "STATE"
+                        "{:<4} {:<16} {:<8} {:<16} SCOPES",
+                        "ID", "NAME", "STATE", "QUOTA"
                     );
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     for (t, row) in tokens.iter().zip(&rows) {
@@ -142,13 +172,14 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                             (Some(q), Some(used)) => format!("{used} of {q} used"),
                             _ => "-".into(),
                         };
+                        let scopes: Vec<String> = t.scopes.iter().map(scope_text).collect();
                         println!(
-                            "{:<4} {:<16} {:<24} {:<24} {:<8} {quota}",
+                            "{:<4} {:<16} {:<8} {:<16} {}",
                             t.id,
                             t.name,
-                            t.cas.join(","),
-                            t.profiles.join(","),
-                            state
+                            state,
+                            quota,
+                            scopes.join("; ")
                         );
                     }
                     Ok(())

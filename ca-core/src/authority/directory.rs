@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use der::Decode;
 
 use super::{IssuingCa, KeyHealth};
+use crate::authz::{authorize, Action, Principal, Target};
 use crate::hierarchy::Issuer;
 use crate::issuance::SerialNumber;
 use crate::keys::{KeyProvider, KeyRef, Signer};
@@ -81,6 +82,11 @@ pub struct Directory<S> {
     signers: Arc<Signers>,
     /// Issuing CAs recently loaded, by name (see [`Directory::issuing_ca`]).
     issuing: Mutex<HashMap<String, (std::time::Instant, Arc<IssuingCa>)>>,
+    /// Who the services' own actions are recorded for (the operator at the CLI, the
+    /// server's scheduled work in `serve`).
+    acting: Principal,
+    /// When set, the roots whose keys may be loaded: every other root is offline here.
+    online_roots: std::sync::OnceLock<Vec<String>>,
 }
 
 impl<S> std::fmt::Debug for Directory<S> {
@@ -91,12 +97,55 @@ impl<S> std::fmt::Debug for Directory<S> {
 
 impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     /// The directory over `store`, loading keys through `signers`.
-    pub(crate) fn new(store: S, signers: Arc<Signers>) -> Self {
+    pub(crate) fn new(store: S, signers: Arc<Signers>, acting: Principal) -> Self {
         Directory {
             store,
             signers,
             issuing: Mutex::default(),
+            acting,
+            online_roots: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Keeps root keys offline in this process: only the roots named in `online` may
+    /// have their keys loaded (to sign anything); every other root's signatures (its CRL,
+    /// its OCSP answers, CAs under it) must be made ahead of time by the operator, or by a
+    /// delegated responder. Set once; `caforge serve` sets it.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when it was set before.
+    pub fn keep_roots_offline(&self, online: Vec<String>) -> Result<()> {
+        self.online_roots
+            .set(online)
+            .map_err(|_| Error::Internal("offline roots were set twice".into()))
+    }
+
+    /// Whether `ca` is a root whose key this process must not load.
+    #[must_use]
+    pub fn is_offline(&self, ca: &CaRecord) -> bool {
+        ca.parent_id.is_none()
+            && self
+                .online_roots
+                .get()
+                .is_some_and(|online| !online.contains(&ca.name))
+    }
+
+    /// The signer of CA `record`, unless it is an offline root.
+    fn ca_signer(&self, record: &CaRecord) -> Result<Arc<dyn Signer>> {
+        if self.is_offline(record) {
+            return Err(Error::Unavailable(format!(
+                "root CA '{}' is offline here: its CRLs and OCSP answers are made ahead of time (`caforge crl`, `caforge ocsp presign`) or by a delegated responder",
+                record.name
+            )));
+        }
+        self.signers.signer(&record.key_ref, &record.sm2_id)
+    }
+
+    /// Who the services' own actions (those no request carries a principal for) are
+    /// recorded for.
+    #[must_use]
+    pub fn acting(&self) -> &Principal {
+        &self.acting
     }
 
     /// The signers it loads CA keys through.
@@ -106,13 +155,17 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
 
     /// Whether each CA's key can be used now: its custodian is asked (a device must answer
     /// and still hold the key). For `/healthz`: a CA whose key device is down still serves
-    /// its pre-signed OCSP responses and published CRLs.
+    /// its pre-signed OCSP responses and published CRLs. Roots kept offline
+    /// ([`Directory::keep_roots_offline`]) are left out: their keys are meant to be away.
     ///
     /// # Errors
     /// Store failures only; key problems are reported per CA.
     pub async fn key_health(&self) -> Result<Vec<KeyHealth>> {
         let mut out = Vec::new();
         for record in self.store.list_cas().await? {
+            if self.is_offline(&record) {
+                continue;
+            }
             let custodian = record
                 .key_ref
                 .as_str()
@@ -120,7 +173,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            let result = match self.signers.signer(&record.key_ref, &record.sm2_id) {
+            let result = match self.ca_signer(&record) {
                 Ok(signer) => tokio::task::spawn_blocking(move || signer.probe())
                     .await
                     .map_err(|e| Error::Internal(format!("key probe task failed: {e}")))
@@ -136,8 +189,11 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         Ok(out)
     }
 
-    /// The CA named `name` ready to issue, with its chain: loaded from the store (and the
-    /// key from its custodian) at most once per [`ISSUING_CA_REUSE`].
+    /// The CA named `name` ready to issue end-entity certificates, with its chain: loaded
+    /// from the store (and the key from its custodian) at most once per
+    /// [`ISSUING_CA_REUSE`]. A root not configured to sign leaves
+    /// ([`crate::revocation::CaSettings::allow_leaves`]) is refused before its key is
+    /// touched.
     pub(crate) async fn issuing_ca(&self, name: &str) -> Result<Arc<IssuingCa>> {
         let lock = || {
             self.issuing
@@ -152,6 +208,9 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         let asked = self.store.find_ca(name).await?;
         let asked_name = asked.name.clone();
         let record = self.active_generation(asked).await?;
+        if record.parent_id.is_none() && !record.settings.allow_leaves {
+            return Err(crate::policy::PolicyError::LeafFromRoot(record.name).into());
+        }
         let chain = self.chain_records(&record).await?;
         let ca = Arc::new(IssuingCa {
             rolled_from: (record.name != asked_name).then_some(asked_name),
@@ -179,7 +238,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     }
 
     pub(super) async fn load_issuer(&self, record: CaRecord) -> Result<Issuer> {
-        let signer = self.signers.signer(&record.key_ref, &record.sm2_id)?;
+        let signer = self.ca_signer(&record)?;
         Issuer::new(record, signer)
     }
 
@@ -255,6 +314,47 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     /// Store errors.
     pub async fn certificates(&self, filter: &CertificateFilter) -> Result<Vec<CertificateRecord>> {
         Ok(self.store.list_certificates(filter).await?)
+    }
+
+    /// One page of the certificates matching `filter` (its `limit` is the page size),
+    /// less those `principal` may not read ([`authorize`]), and the cursor of the next
+    /// page (`None` on the last). A page can hold fewer than `limit`, or none, and still
+    /// have a next one.
+    ///
+    /// # Errors
+    /// Store errors; a stored certificate that does not parse.
+    pub async fn certificates_as(
+        &self,
+        principal: &Principal,
+        filter: &CertificateFilter,
+    ) -> Result<(Vec<CertificateRecord>, Option<i64>)> {
+        let page = self.store.list_certificates(filter).await?;
+        let next = match (filter.limit, page.last()) {
+            (Some(limit), Some(last)) if page.len() == limit as usize => Some(last.id),
+            _ => None,
+        };
+        let mut visible = Vec::with_capacity(page.len());
+        for c in page {
+            if authorize(principal, Action::Read, &Target::stored(&c)?).is_ok() {
+                visible.push(c);
+            }
+        }
+        Ok((visible, next))
+    }
+
+    /// [`Directory::certificate`], when `principal` may read it ([`authorize`]).
+    ///
+    /// # Errors
+    /// As [`Directory::certificate`]; [`Error::Forbidden`] out of scope.
+    pub async fn certificate_as(
+        &self,
+        principal: &Principal,
+        serial: &str,
+        ca: Option<&str>,
+    ) -> Result<CertificateRecord> {
+        let record = self.certificate(serial, ca).await?;
+        authorize(principal, Action::Read, &Target::stored(&record)?)?;
+        Ok(record)
     }
 
     /// The certificate with `serial`; `ca` disambiguates when two issuers used the same serial.

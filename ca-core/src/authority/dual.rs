@@ -172,6 +172,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         let holder = sm2::PublicKey::from_sec1_bytes(csr.spki.subject_public_key.raw_bytes())
             .map_err(|_| Error::Invalid("the CSR's SM2 public key is not a valid point".into()))?;
         let sign_req = IssueRequest {
+            principal: self.directory.acting().clone(),
             ca: req.ca.clone(),
             key: SubjectKey::Csr(req.csr.clone()),
             subject: req.subject.clone(),
@@ -190,6 +191,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             .await?;
         // 3.
         let enc_req = IssueRequest {
+            principal: self.directory.acting().clone(),
             ca: req.ca.clone(),
             key: SubjectKey::Generate(KeyType::Sm2),
             subject: Some(crate::x509::name_text(&sign.subject)),
@@ -293,6 +295,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             sides.push(issuing);
         }
         let first_req = IssueRequest {
+            principal: self.directory.acting().clone(),
             ca: req.rsa_ca.clone(),
             key: req.rsa_key.clone(),
             subject: req.subject.clone(),
@@ -310,6 +313,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             )
             .await?;
         let second_req = IssueRequest {
+            principal: self.directory.acting().clone(),
             ca: req.sm2_ca.clone(),
             key: req.sm2_key.clone(),
             subject: Some(crate::x509::name_text(&first.subject)),
@@ -432,6 +436,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
                 ca: Some(certificate.issuer_name.clone()),
                 serial: Some(certificate.serial.to_hex()),
                 details: serde_json::json!({"subject": certificate.subject}),
+                principal: Some(self.directory.acting().audit_name()),
             })
             .await?;
         Ok(key)
@@ -530,6 +535,7 @@ mod tests {
             sans: vec!["dns:pair.example".into()],
             profile: ProfileName::TlsServer,
             days: None,
+            principal: crate::authz::Principal::Operator("test".into()),
         };
         let leaf = || {
             a.issuance

@@ -1,6 +1,7 @@
 //! The inventory of certificates caforge did not issue, and expiry notifications over
 //! everything caforge knows (issued and imported).
 
+use crate::authz::Principal;
 use der::{Decode, Encode};
 use x509_cert::Certificate;
 
@@ -87,6 +88,7 @@ fn spki_of(der: &[u8]) -> Option<spki::SubjectPublicKeyInfoOwned> {
 pub struct Inventory<S> {
     store: S,
     clock: Arc<dyn Clock>,
+    acting: Principal,
 }
 
 impl<S> std::fmt::Debug for Inventory<S> {
@@ -96,9 +98,14 @@ impl<S> std::fmt::Debug for Inventory<S> {
 }
 
 impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Inventory<S> {
-    /// The service over `store`, with time from `clock`.
-    pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
-        Inventory { store, clock }
+    /// The service over `store`, with time from `clock`, recording its actions as
+    /// `acting`'s.
+    pub fn new(store: S, clock: Arc<dyn Clock>, acting: Principal) -> Self {
+        Inventory {
+            store,
+            clock,
+            acting,
+        }
     }
 
     /// Adds the certificates in `bytes` (PEM bundle or DER), read from `source`, to the
@@ -182,6 +189,7 @@ impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Invento
                 "subject": cert.subject,
                 "source": source,
             }),
+            principal: Some(self.acting.audit_name()),
         };
         Ok(match self.store.add_inventory(&new, &audit).await? {
             Some(record) => Imported::Added {
@@ -280,6 +288,7 @@ impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Invento
             ca: None,
             serial: None,
             details: serde_json::json!({ "id": id }),
+            principal: Some(self.acting.audit_name()),
         };
         Ok(self.store.remove_inventory(id, &audit).await?)
     }

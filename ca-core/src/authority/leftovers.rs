@@ -91,6 +91,7 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
                     ca: None,
                     serial: None,
                     details: serde_json::json!({"key": key.as_str(), "made": made}),
+                    principal: Some(self.directory.acting().audit_name()),
                 })
                 .await?;
             self.directory.signers().keys().remove(&key)?;

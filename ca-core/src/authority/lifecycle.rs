@@ -227,6 +227,15 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         Ok(crate::audit::verify_chain(&log))
     }
 
+    /// The audit log's entries, in order (for reading; [`Lifecycle::verify_audit`] checks
+    /// them).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn audit_entries(&self) -> Result<Vec<crate::audit::AuditRecord>> {
+        Ok(self.store.audit_log().await?)
+    }
+
     /// Creates a self-signed root CA.
     ///
     /// Steps: 1. validate the request; 2. generate the key in its custodian; 3. draft the
@@ -301,6 +310,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             ca: Some(record.name.clone()),
             serial: None,
             details: serde_json::to_value(&settings).map_err(|e| Error::Encoding(e.to_string()))?,
+            principal: Some(self.directory.acting().audit_name()),
         };
         // An operator switching to delegated signing gets the responder now, not on the
         // first request; if it cannot be issued, the settings stay as they were. (A CA
@@ -314,10 +324,14 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             };
             self.responder.ensure_responder(&pending).await?;
         }
-        Ok(self
+        let updated = self
             .store
             .update_ca_settings(record.id, &settings, &audit)
-            .await?)
+            .await?;
+        // This process issues under the new settings at once (others within
+        // ISSUING_CA_REUSE).
+        self.directory.forget_issuing_cas()?;
+        Ok(updated)
     }
 
     /// Renews, rekeys or re-issues a certificate.
@@ -395,6 +409,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             req.sans.clone()
         };
         let issue = IssueRequest {
+            principal: self.directory.acting().clone(),
             ca: issuer.record.name.clone(),
             key: match (&req.csr, req.generate_key) {
                 (Some(csr), _) => SubjectKey::Csr(csr.clone()),
@@ -481,6 +496,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             } else {
                 self.revocations
                     .revoke(&RevokeRequest {
+                        principal: self.directory.acting().clone(),
                         serial: cert.serial.to_hex(),
                         ca: Some(cert.issuer_ca_id.to_string()),
                         reason: due.reason,
@@ -667,6 +683,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         let draft = Draft {
             kind: CertificateKind::Intermediate,
             audit_ca: by_ca.name.clone(),
+            principal: self.directory.acting().audit_name(),
             signing: (crate::audit::AuditAction::CaCrossSigning, details.clone()),
             signed: (crate::audit::AuditAction::CaCrossSigned, details),
             template: CertificateTemplate {

@@ -548,7 +548,11 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         let mut done = ResponderRefresh::default();
         let now = self.clock.now().unix_timestamp();
         for ca in self.store.list_cas().await? {
-            if ca.settings.ocsp_signer != OcspSigner::Delegated || ca.not_after <= now {
+            // An offline root's responder is issued by its operator (`caforge maintain`).
+            if ca.settings.ocsp_signer != OcspSigner::Delegated
+                || ca.not_after <= now
+                || self.directory.is_offline(&ca)
+            {
                 continue;
             }
             // Not a signing decision (the pipeline makes that): a revoked CA needs no new
@@ -661,6 +665,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         let draft = Draft {
             kind: CertificateKind::OcspResponder,
             audit_ca: issuer.record.name.clone(),
+            principal: self.directory.acting().audit_name(),
             signing: (
                 crate::audit::AuditAction::OcspResponderSigning,
                 serde_json::json!({"key_type": key_type.as_str()}),
@@ -801,6 +806,7 @@ mod tests {
                     ca: Some("root".into()),
                     reason: RevocationReason::KeyCompromise,
                     invalidity_date: None,
+                    principal: crate::authz::Principal::Operator("test".into()),
                 })
                 .await
                 .expect("revoke");
@@ -1013,10 +1019,11 @@ mod tests {
             .issue(&IssueRequest {
                 ca: "int".into(),
                 key: SubjectKey::Generate(KeyType::P256),
-                subject: Some("CN=a".into()),
+                subject: Some("CN=a.example".into()),
                 sans: vec!["dns:a.example".into()],
                 profile: ProfileName::TlsServer,
                 days: None,
+                principal: crate::authz::Principal::Operator("test".into()),
             })
             .await
             .expect("issue");
@@ -1027,6 +1034,7 @@ mod tests {
                 ca: None,
                 reason: RevocationReason::Superseded,
                 invalidity_date: None,
+                principal: crate::authz::Principal::Operator("test".into()),
             })
             .await
             .expect("revoke");

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::Directory;
 use crate::audit::AuditEvent;
+use crate::authz::{authorize, Action, Principal, Target};
 use crate::hierarchy::Issuer;
 use crate::issuance::pipeline::{fingerprint, spki_sha256};
 use crate::issuance::SerialNumber;
@@ -33,6 +34,9 @@ pub struct RevokeRequest {
     pub reason: RevocationReason,
     /// invalidityDate (Unix seconds): between the certificate's notBefore and now.
     pub invalidity_date: Option<i64>,
+    /// Who asks: authorized ([`crate::authz::authorize`]) for each certificate revoked,
+    /// and named in the audit entry.
+    pub principal: Principal,
 }
 
 /// What CRL(s) to sign.
@@ -112,6 +116,9 @@ pub struct StoredCrl {
     pub crl: Option<PublishedCrl>,
     /// Whether a new one is due ([`Revocations::published_crl`] would sign it).
     pub due: bool,
+    /// Whether the CA is a root kept offline here ([`Directory::keep_roots_offline`]):
+    /// nothing here can sign its CRL; its operator publishes it.
+    pub offline: bool,
 }
 
 /// Whether a stored CRL can be served at `now`: it has its bytes and has not reached its
@@ -326,6 +333,7 @@ impl<
         cert: &CertificateRecord,
         req: &RevokeRequest,
     ) -> Result<RevocationPlan> {
+        authorize(&req.principal, Action::Revoke, &Target::stored(cert)?)?;
         let issuer = self.store.ca_by_id(cert.issuer_ca_id).await?;
         if issuer.parent_id.is_none() && issuer.serial == cert.serial {
             return Err(Error::Invalid(format!(
@@ -371,6 +379,7 @@ impl<
                 "key_blocked": block.is_some(),
                 "was": cert.revocation_reason.map(|r| r.as_str()),
             }),
+            principal: Some(req.principal.audit_name()),
         };
         Ok(RevocationPlan {
             revocation: Revocation {
@@ -397,6 +406,7 @@ impl<
             ca: Some(cert.issuer_name.clone()),
             serial: Some(cert.serial.to_hex()),
             details: serde_json::json!({}),
+            principal: Some(self.directory.acting().audit_name()),
         };
         Ok(self.store.release_hold(cert.id, now, &audit).await?)
     }
@@ -561,6 +571,7 @@ impl<
                 ca: Some(ca.name.clone()),
                 serial: None,
                 details: serde_json::json!({"number": number, "partition": partition, "delta": delta}),
+                principal: Some(self.directory.acting().audit_name()),
             })
             .await?;
         let (tbs, signature) = sign_verified(issuer.signer.clone(), tbs).await?;
@@ -599,6 +610,7 @@ impl<
                 "fingerprint": fingerprint(&crl.der),
                 "clamped_invalidity_dates": clamped,
             }),
+            principal: Some(self.directory.acting().audit_name()),
         };
         let base_number = crl.base_number;
         let recorded = self.store.record_crl(crl, &audit).await?;
@@ -675,6 +687,7 @@ impl<
             .filter(|c| servable(c, now))
             .map(PublishedCrl::from_record);
         Ok(StoredCrl {
+            offline: self.directory.is_offline(&record),
             ca: record.name,
             due: due || crl.is_none(),
             crl,
@@ -783,6 +796,7 @@ mod tests {
             ca: None,
             reason: RevocationReason::KeyCompromise,
             invalidity_date,
+            principal: crate::authz::Principal::Operator("test".into()),
         };
         // Before 1970, before the certificate existed, in the future: refused, nothing
         // changes.

@@ -158,6 +158,7 @@ pub(crate) async fn memory_services_at(
         clock,
         // Invariant: the built-in profiles of an empty configuration are valid.
         Profiles::from_config(&Default::default()).expect("profiles"),
+        crate::authz::Principal::Operator("test".into()),
     )
 }
 
@@ -185,6 +186,7 @@ pub(crate) async fn client_leaf(a: &Services<AnyStore>, ca: &str, days: u32) -> 
             sans: vec![],
             profile: ProfileName::TlsClient,
             days: Some(days),
+            principal: crate::authz::Principal::Operator("test".into()),
         })
         .await
         // Invariant: the callers' CAs exist and tls-client needs no SAN.
@@ -209,7 +211,11 @@ pub(crate) fn ca(name: &str) -> NewCaRequest {
         sm2_id: None,
         permitted_dns: vec![],
         excluded_dns: vec![],
-        settings: CaSettings::default(),
+        // Most tests issue leaves straight from their root; the refusal has its own test.
+        settings: CaSettings {
+            allow_leaves: true,
+            ..CaSettings::default()
+        },
         key_store: None,
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
-use crate::profile::ProfileName;
+use crate::authz::{Principal, Scope};
 use crate::store::{CaStore, QuotaStore, TokenStore};
 use crate::time::Clock;
 use crate::tokens::{self, NewToken, Quota, TokenRecord};
@@ -19,10 +19,9 @@ use crate::{Error, Result};
 pub struct TokenRequest {
     /// A label for humans.
     pub name: String,
-    /// CA names (or ids) it may use; `*` for every CA.
-    pub cas: Vec<String>,
-    /// Profiles it may use; `*` for every profile.
-    pub profiles: Vec<String>,
+    /// What it may do (at least one scope; CA names in them may be ids, and are stored as
+    /// names).
+    pub scopes: Vec<Scope>,
     /// Lifetime in seconds (None: until revoked).
     pub lifetime: Option<i64>,
     /// Issuance quota (None: unlimited).
@@ -33,6 +32,7 @@ pub struct TokenRequest {
 pub struct Tokens<S> {
     store: S,
     clock: Arc<dyn Clock>,
+    acting: Principal,
 }
 
 impl<S> std::fmt::Debug for Tokens<S> {
@@ -42,9 +42,14 @@ impl<S> std::fmt::Debug for Tokens<S> {
 }
 
 impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
-    /// The service over `store`, with time from `clock`.
-    pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
-        Tokens { store, clock }
+    /// The service over `store`, with time from `clock`, recording its actions as
+    /// `acting`'s.
+    pub fn new(store: S, clock: Arc<dyn Clock>, acting: Principal) -> Self {
+        Tokens {
+            store,
+            clock,
+            acting,
+        }
     }
 
     /// Creates a token; the returned secret is shown once and only its hash is stored.
@@ -57,23 +62,19 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
                 "token name must be 1 to 64 characters".into(),
             ));
         }
-        if req.cas.is_empty() || req.profiles.is_empty() {
-            return Err(Error::Invalid(
-                "a token needs at least one CA and one profile ('*' for all)".into(),
-            ));
+        if req.scopes.is_empty() {
+            return Err(Error::Invalid("a token needs at least one scope".into()));
         }
-        let mut cas = Vec::with_capacity(req.cas.len());
-        for ca in &req.cas {
-            if ca == "*" {
-                cas.push(ca.clone());
-            } else {
-                cas.push(self.store.find_ca(ca).await?.name);
+        let mut scopes = Vec::with_capacity(req.scopes.len());
+        for scope in &req.scopes {
+            scope.validate()?;
+            let mut scope = scope.clone();
+            for ca in &mut scope.cas {
+                if ca != "*" {
+                    *ca = self.store.find_ca(ca).await?.name;
+                }
             }
-        }
-        for p in &req.profiles {
-            if p != "*" {
-                p.parse::<ProfileName>()?;
-            }
+            scopes.push(scope);
         }
         if let Some(l) = req.lifetime {
             if l <= 0 {
@@ -92,8 +93,7 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
         let now = self.clock.now().unix_timestamp();
         let new = NewToken {
             name: req.name.clone(),
-            cas,
-            profiles: req.profiles.clone(),
+            scopes,
             created_at: now,
             expires_at: req.lifetime.map(|l| now.saturating_add(l)),
             token_hash: tokens::hash(&secret),
@@ -105,9 +105,10 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
             ca: None,
             serial: None,
             details: serde_json::json!({
-                "name": new.name, "cas": new.cas, "profiles": new.profiles, "expires_at": new.expires_at,
+                "name": new.name, "scopes": new.scopes, "expires_at": new.expires_at,
                 "quota": new.quota.map(|q| q.to_string()),
             }),
+            principal: Some(self.acting.audit_name()),
         };
         let record = self.store.create_token(&new, &audit).await?;
         Ok((record, secret))
@@ -221,6 +222,7 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
             ca: None,
             serial: None,
             details: serde_json::json!({ "id": id }),
+            principal: Some(self.acting.audit_name()),
         };
         Ok(self.store.revoke_token(id, now, &audit).await?)
     }

@@ -98,6 +98,8 @@ pub(crate) struct Draft {
     pub(crate) at: i64,
     /// The CA its audit entries name.
     pub(crate) audit_ca: String,
+    /// Who its audit entries name ([`crate::authz::Principal::audit_name`]).
+    pub(crate) principal: String,
     /// The "signing" entry's action and details, appended with the serial's reservation.
     pub(crate) signing: (AuditAction, serde_json::Value),
     /// The "signed" entry's action and details, appended with the certificate; the
@@ -114,6 +116,7 @@ impl Draft {
             ca: Some(self.audit_ca.clone()),
             serial: Some(self.template.serial.to_hex()),
             details,
+            principal: Some(self.principal.clone()),
         }
     }
 }
@@ -380,6 +383,7 @@ mod tests {
             sans: vec!["dns:pipeline.example".into()],
             profile: ProfileName::TlsServer,
             days: Some(30),
+            principal: crate::authz::Principal::Operator("test".into()),
         }
     }
 
@@ -537,6 +541,7 @@ mod tests {
             crl_url: None,
             at: now.unix_timestamp(),
             audit_ca: "root".into(),
+            principal: "operator:test".into(),
             signing: (AuditAction::CertSigning, serde_json::json!({})),
             signed: (AuditAction::CertSigned, serde_json::json!({})),
         };

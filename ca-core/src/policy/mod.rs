@@ -6,11 +6,16 @@
 mod keys;
 mod names;
 mod san;
+mod subject;
 mod validity;
 
 pub use keys::check_subject_key;
 pub use names::{check_name_constraints, NameConstraintSet};
 pub use san::{check_san_count, SubjectAltName, MAX_SANS, MAX_URI_LEN};
+pub use subject::{
+    attribute_type, check_common_names_in_sans, check_subject, DEFAULT_SUBJECT_ATTRIBUTES,
+    MAX_SUBJECT_ATTRIBUTES,
+};
 pub use validity::{ca_validity, leaf_validity, tls_server_max_days, ValidityPlan, MAX_CA_DAYS};
 
 /// A request that policy refuses.
@@ -62,4 +67,10 @@ pub enum PolicyError {
     /// More SANs than a certificate may carry.
     #[error("{0} SANs requested (at most {max})", max = san::MAX_SANS)]
     TooManySans(usize),
+    /// The subject DN breaks the profile's rules.
+    #[error("{0}")]
+    Subject(String),
+    /// A root asked to sign an end-entity certificate it is not configured to sign.
+    #[error("CA '{0}' is a root: roots sign CAs, CRLs and OCSP responders, not end entities; issue under an intermediate, or allow it with `caforge ca configure {0} --allow-leaves true`")]
+    LeafFromRoot(String),
 }

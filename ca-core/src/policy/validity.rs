@@ -207,6 +207,7 @@ mod tests {
             &ProfileConfig {
                 default_days: None,
                 max_days: Some(500),
+                subject_attributes: None,
             },
         )
         .expect("cfg");

@@ -199,6 +199,10 @@ pub struct CaSettings {
     pub ocsp_signer: OcspSigner,
     /// Seconds between thisUpdate and nextUpdate of OCSP responses.
     pub ocsp_lifetime: i64,
+    /// Whether a root may sign end-entity certificates (off by default: roots stay
+    /// offline and sign CAs, CRLs and OCSP responders). Intermediates always may.
+    #[serde(default)]
+    pub allow_leaves: bool,
 }
 
 impl Default for CaSettings {
@@ -210,12 +214,15 @@ impl Default for CaSettings {
             crl_partitions: 1,
             ocsp_signer: OcspSigner::Ca,
             ocsp_lifetime: 86_400,
+            allow_leaves: false,
         }
     }
 }
 
-/// Characters kept as-is in URL path segments (RFC 3986 unreserved).
-fn url_segment(s: &str) -> String {
+/// `s` percent-encoded for a URL path segment or query value: RFC 3986's unreserved
+/// characters are kept as they are, every other byte encoded.
+#[must_use]
+pub fn url_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

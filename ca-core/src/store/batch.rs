@@ -425,9 +425,16 @@ async fn append_audits_after<'a>(
         return Ok(Vec::new());
     }
     let (mut seq, mut prev) = head;
+    let events: Vec<&AuditEvent> = events.collect();
+    if let Some(e) = events.iter().find(|e| e.principal.is_none()) {
+        return Err(StoreError::Internal(format!(
+            "audit entry {} names no principal (a bug)",
+            e.action
+        )));
+    }
     let mut q = sql_built(values_list(
-        "INSERT INTO audit (seq, at, action, ca, serial, details, prev_hash, hash)",
-        "(?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit (seq, at, action, ca, serial, details, principal, prev_hash, hash)",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
         n,
         1,
     ));
@@ -443,6 +450,7 @@ async fn append_audits_after<'a>(
             .bind(event.ca.as_deref())
             .bind(event.serial.as_deref())
             .bind(event.details.to_string())
+            .bind(event.principal.as_deref())
             .bind(prev_hash.clone())
             .bind(hash.clone());
         links.push((seq, prev_hash, hash));

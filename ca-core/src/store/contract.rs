@@ -17,6 +17,17 @@ pub(crate) fn event(action: AuditAction) -> AuditEvent {
         ca: Some("root".into()),
         serial: None,
         details: serde_json::json!({"k": "v"}),
+        principal: Some("operator:test".into()),
+    }
+}
+
+/// A token scope: everything under CA `ca`.
+fn scope(ca: &str) -> crate::authz::Scope {
+    crate::authz::Scope {
+        cas: vec![ca.into()],
+        profiles: vec!["*".into()],
+        actions: crate::authz::Action::ALL.to_vec(),
+        names: vec!["*".into()],
     }
 }
 
@@ -524,8 +535,7 @@ async fn api_tokens<S: Store>(store: &S) {
     let tokens_before = store.list_tokens().await.expect("list").len();
     let new = crate::tokens::NewToken {
         name: "ci".into(),
-        cas: vec!["root".into()],
-        profiles: vec!["*".into()],
+        scopes: vec![scope("root")],
         created_at: 5,
         expires_at: Some(50),
         token_hash: "ab".repeat(32),
@@ -535,7 +545,7 @@ async fn api_tokens<S: Store>(store: &S) {
         .create_token(&new, &event(AuditAction::TokenCreated))
         .await
         .expect("create");
-    assert_eq!(t.cas, vec!["root".to_owned()]);
+    assert_eq!(t.scopes, vec![scope("root")]);
     assert_eq!(
         store
             .token_by_hash(&new.token_hash)
@@ -1245,8 +1255,7 @@ async fn quotas<S: Store>(store: &S) {
         .create_token(
             &crate::tokens::NewToken {
                 name: "metered".into(),
-                cas: vec!["*".into()],
-                profiles: vec!["*".into()],
+                scopes: vec![scope("*")],
                 created_at: 1,
                 expires_at: None,
                 token_hash: "cd".repeat(32),

@@ -151,7 +151,7 @@ async fn insert(
 
 /// Copies every row of `from` (described in the audit trail as `from_label`, which must
 /// hold no secret: redact URLs first) into `to`, which must hold no CA, certificate, token
-/// or audit entry; appends one `db.copied` audit entry at `at` on the target, then verifies
+/// or audit entry; appends one `db.copied` audit entry at `at` by `by` on the target, then verifies
 /// the target's whole audit chain. `progress` is called with (table, rows copied so far).
 ///
 /// # Errors
@@ -163,6 +163,7 @@ pub async fn copy_store(
     to: &AnyStore,
     from_label: &str,
     at: i64,
+    by: &crate::authz::Principal,
     progress: &mut (dyn FnMut(&str, u64) + Send),
 ) -> Result<CopyReport, StoreError> {
     let audit = &AuditEvent {
@@ -171,6 +172,7 @@ pub async fn copy_store(
         ca: None,
         serial: None,
         details: serde_json::json!({"from": from_label, "from_backend": from.backend()}),
+        principal: Some(by.audit_name()),
     };
     // The plan: the target's columns, which the source must have too.
     let mut plan = Vec::with_capacity(TABLES.len());

@@ -58,6 +58,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../migrations/sqlite/0013_fewer_issuance_btrees.sql"),
     ),
+    (
+        14,
+        include_str!("../../migrations/sqlite/0014_scopes_principals.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations: the same tables in PostgreSQL types, plus the `NOTIFY`
@@ -89,6 +93,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         9,
         include_str!("../../migrations/postgres/0009_revocation_seq_partial.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_scopes_principals.sql"),
     ),
 ];
 

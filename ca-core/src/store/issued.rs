@@ -81,8 +81,8 @@ impl CaStore for AnyStore {
         let mut tx = self.pool.write_tx().await?;
         let id: i64 = sql(
             "INSERT INTO cas (name, parent_id, key_type, key_ref, sm2_id, key_id, subject, serial, not_before, not_after, path_len, name_constraints, cert_der, created_at,
-                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime, generation, predecessor_ca_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
+                              base_url, crl_lifetime, delta_lifetime, crl_partitions, ocsp_signer, ocsp_lifetime, generation, predecessor_ca_id, allow_leaves)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) RETURNING id",
         )
         .bind(ca.name.as_str())
         .bind(ca.parent_id.map(|p| p.0))
@@ -106,6 +106,7 @@ impl CaStore for AnyStore {
         .bind(ca.settings.ocsp_lifetime)
         .bind(i64::from(ca.generation))
         .bind(ca.predecessor.map(|p| p.0))
+        .bind(i64::from(ca.settings.allow_leaves))
         .scalar(tx.on())
         .await
         .map_err(|e| match e {
@@ -195,12 +196,15 @@ impl CertificateStore for AnyStore {
                AND ($2 IS NULL OR c.status = $2)
                AND ($3 IS NULL OR c.not_after < $3)
                AND ($4 IS NULL OR c.not_after >= $4)
-             ORDER BY c.id"
+               AND ($5 IS NULL OR c.id > $5)
+             ORDER BY c.id LIMIT $6"
         ))
         .bind(filter.issuer.map(|i| i.0))
         .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.not_after_before)
         .bind(filter.not_after_from)
+        .bind(filter.after_id)
+        .bind(filter.limit.map_or(i64::MAX, i64::from))
         .all(self.pool.on())
         .await?
         .iter()
@@ -433,18 +437,16 @@ impl TokenStore for AnyStore {
         t: &NewToken,
         audit: &AuditEvent,
     ) -> Result<TokenRecord, StoreError> {
-        let json = |v: &Vec<String>| {
-            serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("token scope: {e}")))
-        };
+        let scopes = serde_json::to_string(&t.scopes)
+            .map_err(|e| StoreError::Corrupt(format!("token scopes: {e}")))?;
         let mut tx = self.pool.write_tx().await?;
         let id: i64 = sql(
-            "INSERT INTO api_tokens (name, token_hash, cas, profiles, created_at, expires_at, quota_count, quota_window)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO api_tokens (name, token_hash, scopes, created_at, expires_at, quota_count, quota_window)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(t.name.as_str())
         .bind(t.token_hash.as_str())
-        .bind(json(&t.cas)?)
-        .bind(json(&t.profiles)?)
+        .bind(scopes)
         .bind(t.created_at)
         .bind(t.expires_at)
         .bind(t.quota.map(|q| i64::from(q.count)))
@@ -516,7 +518,7 @@ impl AuditStore for AnyStore {
     }
 
     async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        sql("SELECT seq, at, action, ca, serial, details, prev_hash, hash FROM audit ORDER BY seq")
+        sql("SELECT seq, at, action, ca, serial, details, principal, prev_hash, hash FROM audit ORDER BY seq")
             .all(self.pool.on())
             .await?
             .iter()
@@ -534,6 +536,7 @@ impl AuditStore for AnyStore {
                         serial: r.get("serial")?,
                         details: serde_json::from_str(&details)
                             .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))?,
+                        principal: r.get("principal")?,
                     },
                     prev_hash: r.get("prev_hash")?,
                     hash: r.get("hash")?,

@@ -585,6 +585,10 @@ pub struct CertificateFilter {
     pub not_after_before: Option<i64>,
     /// Only with notAfter at or after this time.
     pub not_after_from: Option<i64>,
+    /// Only with a row id above this one (the cursor of the page before).
+    pub after_id: Option<i64>,
+    /// At most this many, in row id order.
+    pub limit: Option<u32>,
 }
 
 /// Durable serial reservations: a serial is recorded before anything is signed with it.

@@ -356,8 +356,9 @@ impl RevocationStore for AnyStore {
     ) -> Result<CaRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
         let done = sql(
-            "UPDATE cas SET base_url = $1, crl_lifetime = $2, delta_lifetime = $3, crl_partitions = $4, ocsp_signer = $5, ocsp_lifetime = $6
-             WHERE id = $7",
+            "UPDATE cas SET base_url = $1, crl_lifetime = $2, delta_lifetime = $3, crl_partitions = $4, ocsp_signer = $5, ocsp_lifetime = $6,
+                            allow_leaves = $7
+             WHERE id = $8",
         )
         .bind(&settings.base_url)
         .bind(settings.crl_lifetime)
@@ -365,6 +366,7 @@ impl RevocationStore for AnyStore {
         .bind(i64::from(settings.crl_partitions))
         .bind(settings.ocsp_signer.as_str())
         .bind(settings.ocsp_lifetime)
+        .bind(i64::from(settings.allow_leaves))
         .bind(ca.0)
         .execute(tx.on())
         .await?;

@@ -54,6 +54,7 @@ pub(super) fn settings_from_row(row: &Row) -> Result<CaSettings, StoreError> {
             .map_err(|_| StoreError::Corrupt("crl_partitions".into()))?,
         ocsp_signer: signer.parse::<OcspSigner>().map_err(StoreError::Corrupt)?,
         ocsp_lifetime: row.get("ocsp_lifetime")?,
+        allow_leaves: row.get::<i64>("allow_leaves")? != 0,
     })
 }
 
@@ -171,15 +172,12 @@ pub(super) fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
 }
 
 pub(super) fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
-    let list = |name: &str| -> Result<Vec<String>, StoreError> {
-        let text: String = row.get(name)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
-    };
+    let scopes: String = row.get("scopes")?;
     Ok(TokenRecord {
         id: row.get("id")?,
         name: row.get("name")?,
-        cas: list("cas")?,
-        profiles: list("profiles")?,
+        scopes: serde_json::from_str(&scopes)
+            .map_err(|e| StoreError::Corrupt(format!("token scopes: {e}")))?,
         created_at: row.get("created_at")?,
         expires_at: row.get("expires_at")?,
         revoked_at: row.get("revoked_at")?,

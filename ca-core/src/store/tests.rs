@@ -356,7 +356,33 @@ async fn check_6d26787_fixture(store: &AnyStore) {
         .await
         .expect("delta")
         .is_some());
-    assert_eq!(store.list_tokens().await.expect("tokens").len(), 1);
+    // The fixture's token (`--ca issuing --profile tls-server`) keeps exactly its rights,
+    // written as scopes by migration 14 (SQLite) / 10 (PostgreSQL).
+    let tokens = store.list_tokens().await.expect("tokens");
+    assert_eq!(tokens.len(), 1);
+    let scope = |profiles: &[&str], actions: &[crate::authz::Action]| crate::authz::Scope {
+        cas: vec!["issuing".into()],
+        profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
+        actions: actions.to_vec(),
+        names: vec!["*".into()],
+    };
+    assert_eq!(
+        tokens[0].scopes,
+        [
+            scope(&["tls-server"], &[crate::authz::Action::Issue]),
+            scope(
+                &["*"],
+                &[crate::authz::Action::Revoke, crate::authz::Action::Read]
+            ),
+        ]
+    );
+    // Entries from before principals were recorded have none, and still verify.
+    assert!(store
+        .audit_log()
+        .await
+        .expect("audit")
+        .iter()
+        .all(|r| r.event.principal.is_none()));
     assert_eq!(
         store
             .list_inventory(None, None)
