@@ -31,7 +31,8 @@ pub enum Principal {
     Token {
         /// The token (with its scopes).
         token: Arc<TokenRecord>,
-        /// The SHA-256 fingerprint (hex) of the TLS client certificate it came with.
+        /// The key (hex SHA-256 of the SubjectPublicKeyInfo) of the TLS client
+        /// certificate it came with.
         client: Option<String>,
     },
 }
@@ -57,7 +58,7 @@ impl Principal {
     }
 
     /// How the audit log names it: `operator:alice`, `server`, `token:3` or
-    /// `token:3 client-sha256:ab…`.
+    /// `token:3 client-key:ab…` (the client certificate's key).
     #[must_use]
     pub fn audit_name(&self) -> String {
         match self {
@@ -70,7 +71,7 @@ impl Principal {
             Principal::Token {
                 token,
                 client: Some(fp),
-            } => format!("token:{} client-sha256:{fp}", token.id),
+            } => format!("token:{} client-key:{fp}", token.id),
         }
     }
 }
@@ -415,6 +416,7 @@ pub(crate) mod tests {
             revoked_at: None,
             token_hash: String::new(),
             quota: None,
+            client_key: None,
         })
     }
 

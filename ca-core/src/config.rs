@@ -28,8 +28,17 @@ pub struct Config {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
-    /// Address to listen on.
+    /// Address of the public listener: OCSP, CRLs, CA certificates, `/healthz`, `/metrics`
+    /// (plain HTTP, as RFC 5019 and relying parties expect).
     pub listen: String,
+    /// Address of the issuance API's own listener (HTTPS, per `[server.tls]`); none: the
+    /// API is not served unless `api_on_public`.
+    pub api_listen: Option<String>,
+    /// Also serve the API on the public listener, in plain HTTP (a lab on loopback only:
+    /// bearer tokens then cross the wire in the clear).
+    pub api_on_public: bool,
+    /// The API listener's TLS.
+    pub tls: ApiTls,
     /// Largest request body accepted (bytes); larger gets 413.
     pub max_body_bytes: usize,
     /// Whole-request timeout (seconds); slower gets 408.
@@ -71,8 +80,30 @@ impl Default for ServerSettings {
             refresh_interval_secs: 60,
             presign: false,
             online_roots: Vec::new(),
+            api_listen: None,
+            api_on_public: false,
+            tls: ApiTls::default(),
         }
     }
+}
+
+/// The `[server.tls]` table: the API listener's certificate, from the operator's files or
+/// issued by caforge for itself, and optional client certificates (mTLS).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiTls {
+    /// The certificate chain (PEM, leaf first); reloaded when the file changes.
+    pub cert_file: Option<String>,
+    /// Its private key (PKCS#8 or SEC1 PEM, unencrypted: keep it 0600).
+    pub key_file: Option<String>,
+    /// Instead of files: the RSA or ECDSA CA that issues the listener's certificate (a
+    /// managed certificate, renewed by the server's refresh and picked up at once).
+    pub issue_from: Option<String>,
+    /// The names of the issued certificate (DNS names or IP addresses).
+    pub names: Vec<String>,
+    /// CA certificates (PEM) API clients' certificates must chain to: when set, a client
+    /// certificate is required, and each token must be bound to its key.
+    pub client_ca_file: Option<String>,
 }
 
 /// The file `caforge init` writes.
@@ -110,6 +141,17 @@ database = "sqlite:caforge.db"
 # refresh_interval_secs = 60       # background work: CRLs, OCSP responders, renewals
 # presign = false                  # pre-sign OCSP responses for every certificate
 # online_roots = []                # roots whose keys serve may load (others stay offline)
+# api_listen = "127.0.0.1:8443"    # the issuance API's own HTTPS listener (none: no API)
+# api_on_public = false            # also serve the API on `listen` in plain HTTP (labs only)
+#
+# The API listener's certificate: the operator's files (reloaded when they change) ...
+# [server.tls]
+# cert_file = "/etc/caforge/api-fullchain.pem"
+# key_file = "/etc/caforge/api-key.pem"
+# ... or one caforge issues for itself from an RSA/ECDSA CA and renews:
+# issue_from = "issuing"
+# names = ["ca.lab.example", "127.0.0.1"]
+# client_ca_file = "/etc/caforge/api-clients.pem"   # mTLS: client certificates required
 "#;
 
 impl Config {

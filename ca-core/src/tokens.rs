@@ -34,6 +34,10 @@ pub struct TokenRecord {
     pub token_hash: String,
     /// How many certificates it may have issued per window, if limited.
     pub quota: Option<Quota>,
+    /// The API client key it is bound to (hex SHA-256 of the SubjectPublicKeyInfo of the
+    /// client's TLS certificate, [`client_key_of`]): then it is accepted only from a
+    /// connection that presented a certificate for that key.
+    pub client_key: Option<String>,
 }
 
 /// An issuance quota: at most `count` certificates in any `window_secs` (a sliding window).
@@ -80,6 +84,8 @@ pub struct NewToken {
     pub token_hash: String,
     /// Issuance quota.
     pub quota: Option<Quota>,
+    /// The client key it is bound to.
+    pub client_key: Option<String>,
 }
 
 /// Makes a new random token (returned once; zeroized when dropped).
@@ -98,6 +104,18 @@ pub fn generate() -> Result<Zeroizing<String>, KeyError> {
 /// The hex SHA-256 the store keeps for `token`.
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The key a client certificate (DER) binds a token to: the hex SHA-256 of its
+/// SubjectPublicKeyInfo, so the binding survives a renewal that keeps the key.
+///
+/// # Errors
+/// [`crate::Error::Encoding`] when `der` is not a certificate.
+pub fn client_key_of(der: &[u8]) -> crate::Result<String> {
+    use der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(der)?;
+    let spki = cert.tbs_certificate().subject_public_key_info().to_der()?;
+    Ok(hex::encode(Sha256::digest(spki)))
 }
 
 /// Constant-time equality of two byte strings of public length.
@@ -136,6 +154,7 @@ mod tests {
             revoked_at: None,
             token_hash: String::new(),
             quota: None,
+            client_key: None,
         };
         assert!(t.is_active(9) && !t.is_active(10));
     }

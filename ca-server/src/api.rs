@@ -57,8 +57,22 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header must be 'Bearer TOKEN'",
             ));
         };
-        match state.services.tokens.authenticate(token.trim()).await {
-            Ok(record) => Ok(Caller(Principal::token(record))),
+        // The client certificate of a TLS connection (the listener put it there).
+        let client = parts
+            .extensions
+            .get::<crate::tls::ClientCert>()
+            .map(|c| c.key_sha256.clone());
+        let required = state.config.tls.client_ca_file.is_some();
+        match state
+            .services
+            .tokens
+            .authenticate(token.trim(), client.as_deref(), required)
+            .await
+        {
+            Ok(record) => Ok(Caller(Principal::Token {
+                token: std::sync::Arc::new(record),
+                client,
+            })),
             Err(e) if e.kind() == ca_core::ErrorKind::Unauthorized => {
                 Err(unauthorized("invalid, expired or revoked token"))
             }

@@ -14,6 +14,7 @@ mod ops;
 mod publish;
 pub use publish::{sign_queued_crls, CrlQueue, CrlScope};
 mod state;
+pub mod tls;
 mod wire;
 
 use std::future::Future;
@@ -32,16 +33,35 @@ pub use state::{AppState, ServerConfig, Shared};
 /// The crate's version (reported by `/healthz`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Which routes a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// OCSP, CRLs, CA certificates, `/healthz`, `/metrics`: for anyone, in plain HTTP.
+    Public,
+    /// The issuance API under `/api/v1` (and `/healthz`): for token holders, over HTTPS.
+    Api,
+    /// Both (the public listener with `api_on_public`, and handler tests).
+    Both,
+}
+
 /// The whole service: one router per resource, merged here, with the limits every route
 /// shares (request body size, request timeout).
 pub fn app(state: AppState) -> Router {
+    door(state, Door::Both)
+}
+
+/// The routes of `door`, with the limits every route shares.
+pub fn door(state: AppState, door: Door) -> Router {
     let limit = state.config.max_body_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    Router::new()
-        .merge(ocsp::router())
-        .merge(api::router())
-        .merge(publish::router())
-        .merge(ops::router())
+    let mut router = Router::new().merge(ops::router());
+    if door != Door::Api {
+        router = router.merge(ocsp::router()).merge(publish::router());
+    }
+    if door != Door::Public {
+        router = router.merge(api::router());
+    }
+    router
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
@@ -59,13 +79,35 @@ pub fn app(state: AppState) -> Router {
 pub struct Front {
     router: Router,
     state: AppState,
+    /// Whether `POST /ocsp` is served (not on the API door).
+    ocsp: bool,
+    /// The client certificate of the connection it serves, put in every request.
+    client: Option<tls::ClientCert>,
 }
 
-/// [`Front`] over `state`.
+/// [`Front`] over `state`, serving everything ([`app`]).
 pub fn front(state: AppState) -> Front {
+    front_door(state, Door::Both)
+}
+
+/// [`Front`] over `state` for `door`.
+pub fn front_door(state: AppState, which: Door) -> Front {
     Front {
-        router: app(state.clone()),
+        router: door(state.clone(), which),
         state,
+        ocsp: which != Door::Api,
+        client: None,
+    }
+}
+
+impl Front {
+    /// The same front for a connection whose client presented `client`.
+    #[must_use]
+    pub fn with_client(&self, client: Option<tls::ClientCert>) -> Front {
+        Front {
+            client,
+            ..self.clone()
+        }
     }
 }
 
@@ -87,11 +129,14 @@ where
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
-        if ocsp::is_direct(&request) {
+    fn call(&mut self, mut request: axum::http::Request<B>) -> Self::Future {
+        if self.ocsp && ocsp::is_direct(&request) {
             let state = self.state.clone();
             Box::pin(async move { Ok(ocsp::post_direct(state, request).await) })
         } else {
+            if let Some(client) = &self.client {
+                request.extensions_mut().insert(client.clone());
+            }
             let router = self.router.clone();
             Box::pin(async move {
                 tower::ServiceExt::oneshot(router, request.map(axum::body::Body::new)).await
@@ -198,19 +243,45 @@ pub async fn refresh_once(state: &AppState) {
     }
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
-/// in-flight requests finish.
+/// The API's own listener: its socket and, for HTTPS, its TLS configuration.
+pub struct ApiListener {
+    /// The bound socket.
+    pub listener: tokio::net::TcpListener,
+    /// rustls settings ([`tls::server_config`]); `None` serves plain HTTP (tests only).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Serves the public door on `listener` (with the API too when `api_on_public`) until
+/// `shutdown` completes, then stops accepting and lets in-flight requests finish. See
+/// [`serve_doors`].
+///
+/// # Errors
+/// As [`serve_doors`].
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_doors(listener, None, state, shutdown).await
+}
+
+/// Serves the public door on `public` (OCSP, CRLs, CA certificates; with the API too when
+/// `api_on_public`) and the API door on `api` (HTTPS when it has TLS settings), runs the
+/// background work, and when `shutdown` completes stops accepting and lets in-flight
+/// requests finish.
 ///
 /// Connections are HTTP/1.1 with hyper's header read timeout: a client that trickles its
 /// headers, or keeps an idle connection open, is disconnected after `header_timeout_secs`;
-/// whole requests (bodies included) are bounded by `request_timeout_secs` in [`app`]. At most
-/// `max_connections` are served at once; the rest wait in the listen backlog.
+/// a TLS handshake gets as long; whole requests (bodies included) are bounded by
+/// `request_timeout_secs` in [`app`]. At most `max_connections` are served at once over
+/// both doors; the rest wait in the listen backlog.
 ///
 /// # Errors
 /// None today: accept errors (such as running out of file descriptors) are logged and
 /// retried after a pause rather than ending the service.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve_doors(
+    public: tokio::net::TcpListener,
+    api: Option<ApiListener>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -244,46 +315,144 @@ pub async fn serve(
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(state.config.header_timeout_secs.max(1)))
         .keep_alive(true);
+    let handshake = Duration::from_secs(state.config.header_timeout_secs.max(1));
     let connections = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
-    let front = front(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let (stream, _peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Small responses: do not wait for Nagle.
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(front.clone());
-        let connection =
-            graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopper = tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let public_door = if state.config.api_on_public {
+        Door::Both
+    } else {
+        Door::Public
+    };
+    let doors = Doors {
+        http: &http,
+        graceful: &graceful,
+        connections: &connections,
+        handshake,
+    };
+    let public = doors.run(
+        public,
+        None,
+        front_door(state.clone(), public_door),
+        stopped.clone(),
+    );
+    match api {
+        Some(api) => {
+            let api = doors.run(
+                api.listener,
+                api.tls.map(tokio_rustls::TlsAcceptor::from),
+                front_door(state.clone(), Door::Api),
+                stopped,
+            );
+            tokio::join!(public, api);
+        }
+        None => public.await,
     }
-    drop(listener);
     graceful.shutdown().await;
+    stopper.abort();
     crl_signer.abort();
     for task in [refresher, notifier].into_iter().flatten() {
         task.abort();
     }
     Ok(())
+}
+
+/// Serves `front` on one accepted connection `io` (plain or TLS) until it ends, or until
+/// the server shuts down gracefully.
+async fn serve_connection<I>(
+    http: hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: I,
+    front: Front,
+) -> Result<(), hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(front);
+    watcher
+        .watch(http.serve_connection(hyper_util::rt::TokioIo::new(io), service))
+        .await
+}
+
+/// What every listener's accept loop shares.
+struct Doors<'a> {
+    http: &'a hyper::server::conn::http1::Builder,
+    graceful: &'a hyper_util::server::graceful::GracefulShutdown,
+    connections: &'a Arc<Semaphore>,
+    handshake: Duration,
+}
+
+impl Doors<'_> {
+    /// Accepts on `listener` (TLS first when `tls`) and serves `front` on each connection
+    /// until `stopped` turns true.
+    async fn run(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        front: Front,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let permit = tokio::select! {
+                permit = self.connections.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = stopped.wait_for(|s| *s) => break,
+            };
+            let (stream, _peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = stopped.wait_for(|s| *s) => break,
+            };
+            // Small responses: do not wait for Nagle.
+            let _ = stream.set_nodelay(true);
+            let watcher = self.graceful.watcher();
+            let http = self.http.clone();
+            let front = front.clone();
+            let tls = tls.clone();
+            let handshake = self.handshake;
+            tokio::spawn(async move {
+                // Held until the connection ends, however it ends.
+                let _permit = permit;
+                let result = match tls {
+                    None => serve_connection(http, watcher, stream, front).await,
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        let client = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|certs| certs.first())
+                            .and_then(|c| tls::ClientCert::of(c.as_ref()));
+                        serve_connection(http, watcher, stream, front.with_client(client)).await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+    }
 }

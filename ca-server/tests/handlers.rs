@@ -75,6 +75,7 @@ async fn fixture() -> Fixture {
             }],
             lifetime: None,
             quota: None,
+            client_certificate: None,
         })
         .await
         .unwrap();

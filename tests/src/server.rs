@@ -11,6 +11,8 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// `https://127.0.0.1:PORT` of the API's own listener, when it has one.
+    pub api_url: Option<String>,
 }
 
 impl Server {
@@ -19,9 +21,12 @@ impl Server {
         Server::start_with(h, &[])
     }
 
-    /// As [`Server::start`], with extra environment variables (e.g. a shifted clock).
+    /// As [`Server::start`], with extra environment variables (e.g. a shifted clock). The
+    /// API is served on the public listener in plain HTTP (`--api-on-public`), as the
+    /// tests of what it does need; `tests/tests/hostile.rs` tests it over HTTPS on its own
+    /// listener.
     pub fn start_with(h: &Home, env: &[(&str, &str)]) -> Server {
-        Server::start_args(h, env, &[])
+        Server::start_args(h, env, &["--api-on-public"])
     }
 
     /// As [`Server::start_with`], with extra arguments to `serve`.
@@ -41,16 +46,38 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn caforge serve");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
+        out.read_line(&mut line).expect("read the listening line");
         let url = line
             .trim()
             .strip_prefix("caforge serving on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Server { child, url }
+        let api_url = args.contains(&"--api-listen").then(|| {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("read the API line");
+            line.trim()
+                .strip_prefix("caforge API on ")
+                .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+                .to_owned()
+        });
+        Server {
+            child,
+            url,
+            api_url,
+        }
+    }
+
+    /// The server's resident memory now (KiB, from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
     }
 
     /// Sends SIGTERM and returns whether the server exited cleanly.

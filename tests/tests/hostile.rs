@@ -51,6 +51,12 @@ fn a_flood_of_questions_about_strangers_writes_nothing_and_own_answers_keep_flow
     let server = Server::start(&h);
     let url = format!("{}/ocsp", server.url);
 
+    // Warm up (the first answer loads the CA and its key), then measure.
+    assert_eq!(
+        presigned_status(&h, &server, s(&int), s(&chain), &leaf),
+        "good"
+    );
+    let rss_before = server.rss_kib();
     let (mut unknown, mut try_later) = (0, 0);
     for i in 0..FLOOD {
         let serial = format!("0x7{i:015x}");
@@ -78,6 +84,13 @@ fn a_flood_of_questions_about_strangers_writes_nothing_and_own_answers_keep_flow
         }
     }
     assert_eq!(unknown + try_later, FLOOD);
+    // Memory stays flat: nothing about a stranger is kept (a generous bound, far below
+    // what keeping answers or a growing pool per request would take).
+    let rss_after = server.rss_kib();
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB over {FLOOD} questions"
+    );
     // A serial no certificate can have (21 octets), asked by OpenSSL: malformedRequest.
     let r = openssl(
         h.path(),

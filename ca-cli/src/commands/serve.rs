@@ -1,6 +1,14 @@
-//! `caforge serve`: the HTTP OCSP/CRL/AIA responder over this home.
+//! `caforge serve`: the HTTP OCSP/CRL/AIA responder over this home, and the issuance API
+//! on its own HTTPS listener.
 
-use anyhow::{Context as _, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use ca_core::authority::{IssueRequest, Services, SubjectKey};
+use ca_core::authz::Principal;
+use ca_core::config::ApiTls;
+use ca_core::store::AnyStore;
 use ca_server::AppState;
 
 use crate::context::Globals;
@@ -18,6 +26,117 @@ pub(crate) struct Args {
     /// responder.
     #[arg(long = "online-root", value_name = "CA")]
     online_roots: Vec<String>,
+    /// Address of the issuance API's own HTTPS listener (default from caforge.toml
+    /// [server] api_listen; without one the API is not served).
+    #[arg(long)]
+    api_listen: Option<String>,
+    /// Also serve the API on the public listener in plain HTTP (a lab on loopback only).
+    #[arg(long)]
+    api_on_public: bool,
+    /// The API listener's certificate chain (PEM); reloaded when it changes.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<String>,
+    /// The API listener's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<String>,
+    /// Instead: the RSA or ECDSA CA that issues (and renews) the API listener's certificate.
+    #[arg(long, value_name = "CA", conflicts_with = "tls_cert")]
+    tls_issue_from: Option<String>,
+    /// A name of that certificate (repeatable; DNS name or IP address).
+    #[arg(long = "tls-name", value_name = "NAME")]
+    tls_names: Vec<String>,
+    /// CA certificates (PEM) API clients must present certificates from (mTLS); each
+    /// token must then be bound to its client's key (`token create --client-cert`).
+    #[arg(long, value_name = "PEM")]
+    client_ca: Option<String>,
+}
+
+/// Where the managed certificate of the API listener is deployed, under the home.
+const API_TLS_DIR: &str = "tls/api";
+
+/// The API listener's certificate and key files: the operator's, or those of a managed
+/// certificate issued from `tls.issue_from` (issued now when there is no valid one, and
+/// renewed by the server's refresh).
+async fn api_certificate(
+    services: &Services<AnyStore>,
+    tls: &ApiTls,
+    home: &std::path::Path,
+) -> Result<(PathBuf, PathBuf)> {
+    match (&tls.cert_file, &tls.key_file, &tls.issue_from) {
+        (Some(cert), Some(key), None) => Ok((cert.into(), key.into())),
+        (None, None, Some(ca)) => {
+            let record = services.directory.ca(ca).await?;
+            if !(record.key_type.is_rsa()
+                || matches!(
+                    record.key_type,
+                    ca_core::algorithm::KeyType::P256 | ca_core::algorithm::KeyType::P384
+                ))
+            {
+                bail!(
+                    "CA '{ca}' has a {} key: the API's TLS (rustls) needs an RSA or ECDSA CA",
+                    record.key_type
+                );
+            }
+            if tls.names.is_empty() {
+                bail!("[server.tls] issue_from needs at least one name (--tls-name)");
+            }
+            let dir = std::path::absolute(home.join(API_TLS_DIR))?;
+            let dir_text = dir.to_string_lossy().into_owned();
+            let now = services.now();
+            let current = services
+                .lifecycle
+                .managed()
+                .await?
+                .into_iter()
+                .find(|m| {
+                    m.record.deploy_dir == dir_text
+                        && !m.certificate.is_revoked()
+                        && m.certificate.not_after > now
+                });
+            let managed = match current {
+                Some(m) => m,
+                None => {
+                    let sans = tls
+                        .names
+                        .iter()
+                        .map(|n| match n.parse::<std::net::IpAddr>() {
+                            Ok(_) => format!("ip:{n}"),
+                            Err(_) => format!("dns:{n}"),
+                        })
+                        .collect();
+                    let request = IssueRequest {
+                        ca: record.name.clone(),
+                        key: SubjectKey::Generate(ca_core::algorithm::KeyType::P256),
+                        subject: Some(format!("CN={}", tls.names[0])),
+                        sans,
+                        profile: ca_core::profile::ProfileName::TlsServer,
+                        days: None,
+                        principal: Principal::Server,
+                    };
+                    let (_, managed) = services
+                        .lifecycle
+                        .issue_managed(&request, &dir_text, None)
+                        .await
+                        .context("issuing the API listener's certificate")?;
+                    tracing::info!(serial = %managed.certificate.serial, ca = %record.name, "issued the API listener's certificate");
+                    managed
+                }
+            };
+            if !dir.join("fullchain.pem").exists() || !dir.join("key.pem").exists() {
+                let deployed = ca_ops::managed::deploy(&services.lifecycle, &managed).await;
+                services
+                    .lifecycle
+                    .managed_attempted(&managed, deployed.as_ref().err().map(String::as_str))
+                    .await?;
+                deployed.map_err(|e| anyhow::anyhow!("deploying the API listener's certificate: {e}"))?;
+            }
+            Ok((dir.join("fullchain.pem"), dir.join("key.pem")))
+        }
+        (None, None, None) => bail!(
+            "the API listener needs a certificate: [server.tls] cert_file and key_file, or issue_from (--tls-cert/--tls-key or --tls-issue-from)"
+        ),
+        _ => bail!("[server.tls]: give cert_file with key_file, or issue_from, not both"),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -57,6 +176,26 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     if let Some(listen) = a.listen {
         settings.listen = listen;
     }
+    if a.api_listen.is_some() {
+        settings.api_listen = a.api_listen;
+    }
+    settings.api_on_public |= a.api_on_public;
+    if a.tls_cert.is_some() {
+        settings.tls.cert_file = a.tls_cert;
+        settings.tls.key_file = a.tls_key;
+        settings.tls.issue_from = None;
+    }
+    if a.tls_issue_from.is_some() {
+        settings.tls.issue_from = a.tls_issue_from;
+        settings.tls.cert_file = None;
+        settings.tls.key_file = None;
+    }
+    if !a.tls_names.is_empty() {
+        settings.tls.names = a.tls_names;
+    }
+    if a.client_ca.is_some() {
+        settings.tls.client_ca_file = a.client_ca;
+    }
     settings.online_roots.extend(a.online_roots);
     let services = g.services_acting(ca_core::authz::Principal::Server).await?;
     let cas = services.directory.cas().await?;
@@ -70,6 +209,32 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     services
         .directory
         .keep_roots_offline(settings.online_roots.clone())?;
+    // The API's own listener, over HTTPS.
+    let api = match &settings.api_listen {
+        None => None,
+        Some(listen) => {
+            let (cert, key) = api_certificate(&services, &settings.tls, &g.home).await?;
+            let files = ca_server::tls::CertFiles::load(&cert, &key)
+                .map_err(|e| anyhow::anyhow!("the API listener's certificate: {e}"))?;
+            ca_server::tls::watch(Arc::clone(&files), std::time::Duration::from_secs(1));
+            let tls = ca_server::tls::server_config(
+                files,
+                settings
+                    .tls
+                    .client_ca_file
+                    .as_deref()
+                    .map(std::path::Path::new),
+            )
+            .map_err(|e| anyhow::anyhow!("the API listener's TLS: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            Some(ca_server::ApiListener {
+                listener,
+                tls: Some(tls),
+            })
+        }
+    };
     // Unlock every CA key the server uses now (offline roots' keys stay unloaded): a wrong
     // passphrase stops here, not at the first request.
     for ca in cas {
@@ -83,15 +248,22 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
             .await
             .with_context(|| format!("loading the key of CA '{}'", ca.name))?;
     }
+    if settings.api_listen.is_none() && !settings.api_on_public {
+        tracing::info!("the issuance API is not served (set [server] api_listen)");
+    }
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    // One line scripts (and tests) can wait for.
+    // Lines scripts (and tests) can wait for: the public listener first.
     println!("caforge serving on http://{addr}");
+    if let Some(api) = &api {
+        println!("caforge API on https://{}", api.listener.local_addr()?);
+    }
     tracing::info!(%addr, "serving OCSP, CRLs and CA certificates");
-    ca_server::serve(
+    ca_server::serve_doors(
         listener,
+        api,
         AppState::new(services, settings).with_notify(config.notify.clone()),
         shutdown_signal(),
     )

@@ -29,6 +29,11 @@ pub(crate) enum TokenCommand {
         /// '*@example.com', 192.0.2.0/24.
         #[arg(long = "names", value_name = "PATTERN", default_value = "*")]
         names: Vec<String>,
+        /// Bind it to the key of this API client certificate (PEM or DER): it is then
+        /// accepted only from a TLS connection presenting a certificate for that key
+        /// (required by `serve --client-ca`).
+        #[arg(long, value_name = "FILE")]
+        client_cert: Option<std::path::PathBuf>,
         /// Lifetime (e.g. 30d); without it the token lasts until revoked.
         #[arg(long, value_parser = parse_seconds)]
         expires: Option<i64>,
@@ -74,6 +79,18 @@ fn parse_quota(s: &str) -> Result<Quota, String> {
     Ok(Quota { count, window_secs })
 }
 
+/// The first certificate in `path` (PEM or DER), as DER.
+fn read_certificate(path: &std::path::Path) -> Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    ca_core::inventory::certificates_in(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .into_iter()
+        .next()
+        .map(|c| c.der)
+        .ok_or_else(|| anyhow::anyhow!("{}: no certificate in it", path.display()))
+}
+
 /// A scope on one line: `issue,read on tls-server under int for *.example.com`.
 fn scope_text(s: &Scope) -> String {
     let actions: Vec<&str> = s.actions.iter().map(|a| a.as_str()).collect();
@@ -92,6 +109,7 @@ fn token_json(t: &TokenRecord) -> serde_json::Value {
         "id": t.id,
         "name": t.name,
         "scopes": t.scopes,
+        "client_key": t.client_key,
         "created_at": timestamp(t.created_at),
         "expires_at": t.expires_at.map(timestamp),
         "revoked_at": t.revoked_at.map(timestamp),
@@ -106,6 +124,7 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             profiles,
             actions,
             names,
+            client_cert,
             expires,
             name,
             quota,
@@ -123,6 +142,7 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                             .collect::<Result<_, _>>()?,
                         names,
                     }],
+                    client_certificate: client_cert.as_deref().map(read_certificate).transpose()?,
                     lifetime: expires,
                     quota,
                 })

@@ -26,6 +26,8 @@ pub struct TokenRequest {
     pub lifetime: Option<i64>,
     /// Issuance quota (None: unlimited).
     pub quota: Option<Quota>,
+    /// The API client certificate (DER) whose key it is bound to, if any.
+    pub client_certificate: Option<Vec<u8>>,
 }
 
 /// The API token service.
@@ -98,6 +100,16 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
             expires_at: req.lifetime.map(|l| now.saturating_add(l)),
             token_hash: tokens::hash(&secret),
             quota: req.quota,
+            client_key: req
+                .client_certificate
+                .as_deref()
+                .map(tokens::client_key_of)
+                .transpose()
+                .map_err(|_| {
+                    Error::Invalid(
+                        "the client certificate is not a DER or PEM X.509 certificate".into(),
+                    )
+                })?,
         };
         let audit = AuditEvent {
             at: now,
@@ -106,7 +118,7 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
             serial: None,
             details: serde_json::json!({
                 "name": new.name, "scopes": new.scopes, "expires_at": new.expires_at,
-                "quota": new.quota.map(|q| q.to_string()),
+                "quota": new.quota.map(|q| q.to_string()), "client_key": new.client_key,
             }),
             principal: Some(self.acting.audit_name()),
         };
@@ -117,9 +129,16 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
     /// The token record for a presented bearer token.
     ///
     /// # Errors
-    /// [`Error::Unauthorized`] for unknown, malformed, expired or revoked tokens (one
-    /// message for all, so callers learn nothing about which).
-    pub async fn authenticate(&self, presented: &str) -> Result<TokenRecord> {
+    /// [`Error::Unauthorized`] for unknown, malformed, expired or revoked tokens, and for a
+    /// token bound to a client key presented without a certificate for that key, or without
+    /// any binding where `client_required` (one message for all, so callers learn nothing
+    /// about which).
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        client_key: Option<&str>,
+        client_required: bool,
+    ) -> Result<TokenRecord> {
         let denied = || Error::Unauthorized("invalid or expired token".into());
         if !presented.starts_with(tokens::TOKEN_PREFIX) || presented.len() > 128 {
             return Err(denied());
@@ -135,6 +154,13 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
             || !record.is_active(now)
         {
             return Err(denied());
+        }
+        // A token belongs to the client key it is bound to; where clients must present
+        // certificates, every token must be bound, and to the one presented.
+        match (&record.client_key, client_key) {
+            (Some(bound), Some(presented)) if bound == presented => {}
+            (None, _) if !client_required => {}
+            _ => return Err(denied()),
         }
         Ok(record)
     }

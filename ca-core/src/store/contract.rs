@@ -540,6 +540,7 @@ async fn api_tokens<S: Store>(store: &S) {
         expires_at: Some(50),
         token_hash: "ab".repeat(32),
         quota: None,
+        client_key: None,
     };
     let t = store
         .create_token(&new, &event(AuditAction::TokenCreated))
@@ -1260,6 +1261,7 @@ async fn quotas<S: Store>(store: &S) {
                 expires_at: None,
                 token_hash: "cd".repeat(32),
                 quota: Some(quota),
+                client_key: None,
             },
             &event(AuditAction::TokenCreated),
         )

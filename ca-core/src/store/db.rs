@@ -62,6 +62,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../migrations/sqlite/0014_scopes_principals.sql"),
     ),
+    (
+        15,
+        include_str!("../../migrations/sqlite/0015_token_client_keys.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations: the same tables in PostgreSQL types, plus the `NOTIFY`
@@ -97,6 +101,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         10,
         include_str!("../../migrations/postgres/0010_scopes_principals.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_token_client_keys.sql"),
     ),
 ];
 

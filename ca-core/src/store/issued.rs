@@ -441,8 +441,8 @@ impl TokenStore for AnyStore {
             .map_err(|e| StoreError::Corrupt(format!("token scopes: {e}")))?;
         let mut tx = self.pool.write_tx().await?;
         let id: i64 = sql(
-            "INSERT INTO api_tokens (name, token_hash, scopes, created_at, expires_at, quota_count, quota_window)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO api_tokens (name, token_hash, scopes, created_at, expires_at, quota_count, quota_window, client_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(t.name.as_str())
         .bind(t.token_hash.as_str())
@@ -451,6 +451,7 @@ impl TokenStore for AnyStore {
         .bind(t.expires_at)
         .bind(t.quota.map(|q| i64::from(q.count)))
         .bind(t.quota.map(|q| q.window_secs))
+        .bind(t.client_key.as_deref())
         .scalar(tx.on())
         .await?;
         append_audit(tx.on(), audit).await?;

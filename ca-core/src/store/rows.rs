@@ -178,6 +178,7 @@ pub(super) fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         name: row.get("name")?,
         scopes: serde_json::from_str(&scopes)
             .map_err(|e| StoreError::Corrupt(format!("token scopes: {e}")))?,
+        client_key: row.get("client_key")?,
         created_at: row.get("created_at")?,
         expires_at: row.get("expires_at")?,
         revoked_at: row.get("revoked_at")?,
