@@ -103,7 +103,11 @@ for kt in "${key_types[@]}"; do
   export CAFORGE_HOME=$d/home CAFORGE_PASSPHRASE="test-only bench passphrase"
   cport=$(free_port)
   "$bin" init >/dev/null
-  "$bin" ca create-root --name root --key-type "$kt" --base-url "http://127.0.0.1:$cport" >/dev/null
+  # One CA signing the leaf and its OCSP answers, as the other responders have it: a root
+  # allowed to sign leaves and kept online by the server (caforge keeps roots offline by
+  # default).
+  "$bin" ca create-root --name root --key-type "$kt" --base-url "http://127.0.0.1:$cport" \
+    --allow-leaves true >/dev/null
   "$bin" issue --ca root --key-type p256 --subject CN=bench.test --san dns:bench.test \
     --key-out "$d/leaf.key" --out "$d/leaf.pem" >/dev/null
   "$bin" ca export root > "$d/ca.pem"
@@ -126,7 +130,7 @@ for kt in "${key_types[@]}"; do
   wait_http "http://127.0.0.1:$fport/"
   check_good "http://127.0.0.1:$fport/" "$d/presigned.der" "$d"
 
-  CAFORGE_LOG=warn "$bin" serve --listen "127.0.0.1:$cport" >"$d/serve.log" 2>&1 &
+  CAFORGE_LOG=warn "$bin" serve --listen "127.0.0.1:$cport" --online-root root >"$d/serve.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$cport/healthz"
   check_good "http://127.0.0.1:$cport/ocsp" "$d/presigned.der" "$d"

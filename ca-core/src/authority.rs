@@ -640,16 +640,12 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         overrides: LeafOverrides,
     ) -> Result<Issued> {
         // Before any work for the request: may the principal issue under this CA and
-        // profile at all? (A certificate without names is in every name scope; the names
-        // are checked once they are known, in step 3.)
+        // profile at all? (Its subject and names are checked once they are known, in step
+        // 3.)
         authorize(
             &req.principal,
             Action::Issue,
-            &Target {
-                cas: vec![&req.ca],
-                profile: CertificateProfile::Leaf(req.profile),
-                names: vec![],
-            },
+            &Target::before_subject(&req.ca, CertificateProfile::Leaf(req.profile)),
         )?;
         // 1.
         let ca = self.directory.issuing_ca(&req.ca).await?;

@@ -6,9 +6,14 @@
 //! certificates), which runs what the operator configured and is recorded under its own
 //! name. No request ever carries either: front ends build a token's principal from what
 //! the client presented. An API token may do what one of its
-//! [`Scope`]s allows: a certificate is in a scope when its issuing CA, its profile and every
-//! name in it (subject common names and SANs) are, and the action is listed. No token
-//! revokes a CA or an OCSP responder certificate, whatever its scopes say.
+//! [`Scope`]s allows: a certificate is in a scope when its issuing CA, its profile, every
+//! name in it (subject common names and SANs) and every other subject attribute are, and
+//! the action is listed. No token revokes a CA or an OCSP responder certificate, whatever
+//! its scopes say.
+//!
+//! A certificate on record is under the CA that signed it: a token scoped to a CA that was
+//! rolled over issues under the successor but reads and revokes those certificates only
+//! when its scope names the successor too.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -38,12 +43,14 @@ pub enum Principal {
 }
 
 impl Principal {
-    /// The local operator, named after the login running this process.
+    /// The local operator, named after the login running this process (`$USER`, else the
+    /// account of the process's user id, else `uid:N`).
     #[must_use]
     pub fn local_operator() -> Principal {
         let user = ["USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .or_else(account_of_this_process)
             .unwrap_or_else(|| "unknown".into());
         Principal::Operator(user)
     }
@@ -74,6 +81,25 @@ impl Principal {
             } => format!("token:{} client-key:{fp}", token.id),
         }
     }
+}
+
+/// The account name of this process's real user id (Linux: `/proc/self/status` and
+/// `/etc/passwd`), or `uid:N` when the id has no name.
+fn account_of_this_process() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
 }
 
 impl std::fmt::Display for Principal {
@@ -121,7 +147,8 @@ impl std::str::FromStr for Action {
 }
 
 /// What one scope of a token allows: `actions` on certificates of `cas` under `profiles`
-/// whose names all match `names`. `*` in a list stands for everything.
+/// whose names (common names and SANs) all match `names` and whose other subject
+/// attributes all match `attributes`. `*` in a list stands for everything.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     /// CA names.
@@ -131,16 +158,28 @@ pub struct Scope {
     pub profiles: Vec<String>,
     /// Actions.
     pub actions: Vec<Action>,
-    /// Name patterns ([`name_matches`]).
+    /// Name patterns ([`name_matches`]). A certificate without any name is in scope
+    /// only under `*`.
     pub names: Vec<String>,
+    /// Subject attributes other than the common name, as `TYPE=value` (`O=Example Ltd`),
+    /// `TYPE=*`, or `*`; none listed: the subject holds common names only. Scopes written
+    /// before this field existed allow every attribute.
+    #[serde(default = "every_attribute")]
+    pub attributes: Vec<String>,
+}
+
+fn every_attribute() -> Vec<String> {
+    vec!["*".into()]
 }
 
 impl Scope {
-    /// Checks that the scope is well formed: nothing empty, every pattern valid.
+    /// The scope checked and in the form it is matched in: nothing empty but
+    /// `attributes`, every pattern valid; DNS patterns in lower-case A-labels without a
+    /// trailing dot (as SANs are stored), attribute types in upper case.
     ///
     /// # Errors
     /// [`Error::Invalid`] saying what is wrong.
-    pub fn validate(&self) -> Result<()> {
+    pub fn normalized(&self) -> Result<Scope> {
         if self.cas.is_empty()
             || self.profiles.is_empty()
             || self.actions.is_empty()
@@ -151,15 +190,26 @@ impl Scope {
                     .into(),
             ));
         }
-        for p in &self.names {
-            check_pattern(p)?;
-        }
         for p in &self.profiles {
             if p != "*" {
                 p.parse::<CertificateProfile>().map_err(Error::Invalid)?;
             }
         }
-        Ok(())
+        let names = self
+            .names
+            .iter()
+            .map(|p| normalized_pattern(p))
+            .collect::<Result<Vec<_>>>()?;
+        let attributes = self
+            .attributes
+            .iter()
+            .map(|a| normalized_attribute(a))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Scope {
+            names,
+            attributes,
+            ..self.clone()
+        })
     }
 
     fn allows(&self, action: Action, target: &Target<'_>) -> bool {
@@ -167,10 +217,22 @@ impl Scope {
         self.actions.contains(&action)
             && target.cas.iter().any(|ca| any(&self.cas, ca))
             && any(&self.profiles, target.profile.as_str())
-            && target
-                .names
-                .iter()
-                .all(|n| self.names.iter().any(|p| name_matches(p, n)))
+            && target.subject.as_ref().is_none_or(|subject| {
+                self.covers_names(&subject.names)
+                    && subject
+                        .attributes
+                        .iter()
+                        .all(|a| self.attributes.iter().any(|p| attribute_matches(p, a)))
+            })
+    }
+
+    fn covers_names(&self, names: &[TargetName]) -> bool {
+        if names.is_empty() {
+            return self.names.iter().any(|p| p == "*");
+        }
+        names
+            .iter()
+            .all(|n| self.names.iter().any(|p| name_matches(p, n)))
     }
 }
 
@@ -183,6 +245,15 @@ pub enum TargetName {
     San(SubjectAltName),
 }
 
+/// What a certificate says its subject is: its names and its other subject attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetSubject {
+    /// Common names and SANs.
+    pub names: Vec<TargetName>,
+    /// Every other subject attribute, as RFC 4514 `TYPE=value`.
+    pub attributes: Vec<String>,
+}
+
 /// A certificate an action is about: one to issue, or one on record.
 #[derive(Clone, Debug)]
 pub struct Target<'a> {
@@ -192,8 +263,9 @@ pub struct Target<'a> {
     pub cas: Vec<&'a str>,
     /// Its profile.
     pub profile: CertificateProfile,
-    /// Its names.
-    pub names: Vec<TargetName>,
+    /// Its subject; `None` before a request's subject is known (then only the CAs, the
+    /// profile and the action are decided: a first check before any work).
+    pub subject: Option<TargetSubject>,
 }
 
 impl<'a> Target<'a> {
@@ -205,15 +277,30 @@ impl<'a> Target<'a> {
         subject: &x509_cert::name::Name,
         sans: &[SubjectAltName],
     ) -> Target<'a> {
-        let mut names: Vec<TargetName> = crate::x509::common_names(subject)
-            .into_iter()
-            .map(TargetName::CommonName)
-            .collect();
+        let mut names = Vec::new();
+        let mut attributes = Vec::new();
+        for (oid, text) in crate::x509::attribute_strings(subject) {
+            if oid == const_oid::db::rfc4519::CN {
+                names.push(TargetName::CommonName(text));
+            } else {
+                attributes.push(crate::x509::attribute_string(oid, &text));
+            }
+        }
         names.extend(sans.iter().cloned().map(TargetName::San));
         Target {
             cas: vec![ca],
             profile,
-            names,
+            subject: Some(TargetSubject { names, attributes }),
+        }
+    }
+
+    /// A certificate yet to be drafted, under `ca` with `profile`: its subject unknown.
+    #[must_use]
+    pub fn before_subject(ca: &'a str, profile: CertificateProfile) -> Target<'a> {
+        Target {
+            cas: vec![ca],
+            profile,
+            subject: None,
         }
     }
 
@@ -258,31 +345,92 @@ pub fn authorize(principal: &Principal, action: Action, target: &Target<'_>) -> 
         return Ok(());
     }
     let ca = target.cas.first().copied().unwrap_or("?");
-    let outside: Vec<String> = target
-        .names
-        .iter()
-        .filter(|n| {
-            !token
+    let mut outside = Vec::new();
+    if let Some(subject) = &target.subject {
+        if subject.names.is_empty() && !token.scopes.iter().any(|s| s.covers_names(&[])) {
+            outside.push("a certificate without names needs the name pattern '*'".to_owned());
+        }
+        for n in &subject.names {
+            if !token
                 .scopes
                 .iter()
                 .any(|s| s.names.iter().any(|p| name_matches(p, n)))
-        })
-        .map(|n| match n {
-            TargetName::CommonName(cn) => format!("CN={cn}"),
-            TargetName::San(san) => san.to_string(),
-        })
-        .collect();
-    let names = if outside.is_empty() {
+            {
+                outside.push(match n {
+                    TargetName::CommonName(cn) => format!("CN={cn}"),
+                    TargetName::San(san) => san.to_string(),
+                });
+            }
+        }
+        for a in &subject.attributes {
+            if !token
+                .scopes
+                .iter()
+                .any(|s| s.attributes.iter().any(|p| attribute_matches(p, a)))
+            {
+                outside.push(a.clone());
+            }
+        }
+    }
+    let outside = if outside.is_empty() {
         String::new()
     } else {
-        format!(" (names outside its scopes: {})", outside.join(", "))
+        format!(" (outside its scopes: {})", outside.join(", "))
     };
     Err(Error::Forbidden(format!(
-        "token {} may not {} a {} certificate under CA '{ca}'{names}",
+        "token {} may not {} a {} certificate under CA '{ca}'{outside}",
         token.id,
         action.as_str(),
         target.profile
     )))
+}
+
+/// `TYPE=value` with the type's short name in upper case, or `*`, or `TYPE=*`.
+fn normalized_attribute(a: &str) -> Result<String> {
+    if a == "*" {
+        return Ok(a.to_owned());
+    }
+    let (kind, value) = a.split_once('=').ok_or_else(|| {
+        Error::Invalid(format!(
+            "subject attribute pattern '{a}': expected TYPE=value (O=Example Ltd), TYPE=* or *"
+        ))
+    })?;
+    let oid = crate::policy::attribute_type(kind.trim()).map_err(Error::Invalid)?;
+    if oid == const_oid::db::rfc4519::CN {
+        return Err(Error::Invalid(
+            "common names are covered by the name patterns (--names), not attributes".into(),
+        ));
+    }
+    Ok(crate::x509::attribute_string(oid, value))
+}
+
+/// Whether attribute pattern `pattern` (normalized) covers `attribute` (`TYPE=value`).
+fn attribute_matches(pattern: &str, attribute: &str) -> bool {
+    if pattern == "*" || pattern == attribute {
+        return true;
+    }
+    match (pattern.strip_suffix("=*"), attribute.split_once('=')) {
+        (Some(kind), Some((a_kind, _))) => kind == a_kind,
+        _ => false,
+    }
+}
+
+/// A name pattern in the form it is matched in (see [`name_matches`]).
+fn normalized_pattern(p: &str) -> Result<String> {
+    check_pattern(p)?;
+    if p == "*" || p.contains('/') || p.parse::<IpAddr>().is_ok() {
+        return Ok(p.to_owned());
+    }
+    // DNS names as SANs hold them: lower-case A-labels, no trailing dot. A CN pattern
+    // that is no DNS name ("Build Robot") is kept as written, compared ignoring case.
+    let dns = |d: &str| match SubjectAltName::dns(d) {
+        Ok(SubjectAltName::Dns(n)) => n,
+        _ => d.to_owned(),
+    };
+    Ok(match p.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", dns(domain)),
+        None => dns(p),
+    })
 }
 
 fn check_pattern(p: &str) -> Result<()> {
@@ -347,11 +495,7 @@ fn host_matches(pattern: &str, host: &str) -> bool {
         return false;
     }
     match pattern.strip_prefix("*.") {
-        Some(base) => {
-            host.len() > base.len() + 1
-                && host[host.len() - base.len()..].eq_ignore_ascii_case(base)
-                && host.as_bytes()[host.len() - base.len() - 1] == b'.'
-        }
+        Some(base) => crate::policy::below(host, base),
         None => pattern.eq_ignore_ascii_case(host),
     }
 }
@@ -389,15 +533,23 @@ fn address_matches(pattern: &str, ip: IpAddr) -> bool {
     }
 }
 
-/// The host of an absolute URI (`scheme://host[:port]/…`), if it has one.
+/// The host of an absolute URI (`scheme://host[:port]/…`), if it has a plain one: none
+/// for a URI with user information, percent-encoding or a backslash in its authority,
+/// which readers disagree about.
 fn uri_host(uri: &str) -> Option<&str> {
     let rest = uri.split_once("://")?.1;
     let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if host_port.starts_with('[') {
-        return host_port.split_once(']').map(|(h, _)| &h[1..]);
+    if authority.contains(['@', '%', '\\']) {
+        return None;
     }
-    Some(host_port.split(':').next().unwrap_or(host_port))
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        return (after.is_empty() || after.starts_with(':')).then_some(host);
+    }
+    match authority.split_once(':') {
+        Some((host, port)) => port.bytes().all(|b| b.is_ascii_digit()).then_some(host),
+        None => Some(authority),
+    }
 }
 
 #[cfg(test)]
@@ -436,20 +588,31 @@ pub(crate) mod tests {
             profiles: v(profiles),
             actions: actions.to_vec(),
             names: v(names),
+            attributes: vec![],
         }
+        .normalized()
+        .expect("a valid scope")
     }
 
+    /// A target whose names are `CN=…` or SANs, and whose other attributes are `O=…` etc.
     fn target<'a>(ca: &'a str, profile: CertificateProfile, names: &[&str]) -> Target<'a> {
+        let mut subject = TargetSubject {
+            names: vec![],
+            attributes: vec![],
+        };
+        for n in names {
+            if let Some(cn) = n.strip_prefix("CN=") {
+                subject.names.push(TargetName::CommonName(cn.into()));
+            } else if let Ok(san) = n.parse() {
+                subject.names.push(TargetName::San(san));
+            } else {
+                subject.attributes.push((*n).to_owned());
+            }
+        }
         Target {
             cas: vec![ca],
             profile,
-            names: names
-                .iter()
-                .map(|n| match n.strip_prefix("CN=") {
-                    Some(cn) => TargetName::CommonName(cn.into()),
-                    None => TargetName::San(n.parse().expect("san")),
-                })
-                .collect(),
+            subject: Some(subject),
         }
     }
 
@@ -494,6 +657,60 @@ pub(crate) mod tests {
         )
         .expect_err("CN");
         assert!(e.to_string().contains("CN=admin"), "{e}");
+        // Before its subject is known, a request is decided on CA, profile and action.
+        assert!(authorize(&t, Action::Issue, &Target::before_subject("int", SERVER)).is_ok());
+        assert!(authorize(&t, Action::Issue, &Target::before_subject("root", SERVER)).is_err());
+    }
+
+    #[test]
+    fn names_scopes_bind_the_whole_subject() {
+        let t = token(vec![scope(
+            &["int"],
+            &["*"],
+            &Action::ALL,
+            &["*.lab.example"],
+        )]);
+        // No name at all is outside every pattern but '*'.
+        let e = authorize(&t, Action::Issue, &target("int", CLIENT, &[])).expect_err("no names");
+        assert!(e.to_string().contains("without names"), "{e}");
+        // Other subject attributes need the scope's leave.
+        let e = authorize(
+            &t,
+            Action::Issue,
+            &target("int", CLIENT, &["O=system:masters", "CN=app.lab.example"]),
+        )
+        .expect_err("O=");
+        assert!(e.to_string().contains("O=system:masters"), "{e}");
+        let mut with_o = scope(&["int"], &["*"], &Action::ALL, &["*.lab.example"]);
+        with_o.attributes = vec!["o=Lab".into(), "OU=*".into()];
+        let with_o = with_o.normalized().expect("valid");
+        assert_eq!(with_o.attributes, ["O=Lab", "OU=*"]);
+        let t = token(vec![with_o]);
+        let lab = target("int", CLIENT, &["O=Lab", "OU=any", "CN=app.lab.example"]);
+        assert!(authorize(&t, Action::Issue, &lab).is_ok());
+        let other = target("int", CLIENT, &["O=Other", "CN=app.lab.example"]);
+        assert!(authorize(&t, Action::Issue, &other).is_err());
+        // Scopes stored before attributes existed allow every attribute.
+        let old: Scope = serde_json::from_str(
+            r#"{"cas":["int"],"profiles":["*"],"actions":["issue"],"names":["*"]}"#,
+        )
+        .expect("json");
+        assert_eq!(old.attributes, ["*"]);
+        // Patterns are matched as SANs are stored.
+        let idn = scope(
+            &["*"],
+            &["*"],
+            &Action::ALL,
+            &["*.Bücher.example.", "A@Example.COM"],
+        );
+        assert_eq!(idn.names, ["*.xn--bcher-kva.example", "A@example.com"]);
+        assert!(scope_attribute_refused("CN=x"));
+    }
+
+    fn scope_attribute_refused(a: &str) -> bool {
+        let mut s = scope(&["*"], &["*"], &Action::ALL, &["*"]);
+        s.attributes = vec![a.into()];
+        s.normalized().is_err()
     }
 
     #[test]
@@ -533,6 +750,23 @@ pub(crate) mod tests {
         assert!(m("0.0.0.0/0", "ip:203.0.113.5"));
         assert!(m("host.example.com", "CN=HOST.example.com"));
         assert!(!m("*.example.com", "CN=example.com"));
+        // Non-ASCII names are compared byte-wise, never split inside a character.
+        assert!(!m("*.example.com", "CN=aéxample.com"));
+        assert!(!m("*.example.com", "CN=é"));
+        assert!(m("*.example.com", "CN=é.example.com"));
+        // URIs whose host readers disagree about are covered by no pattern but '*'.
+        for uri in [
+            "uri:https://evil.net@api.example.com/",
+            "uri:https://api%2eexample.com/",
+            "uri:https://api.example.com:x/",
+        ] {
+            assert!(!m("*.example.com", uri), "{uri}");
+            assert!(m("*", uri), "{uri}");
+        }
+        assert!(m("2001:db8::/32", "uri:https://[2001:db8::1]:8443/"));
+        assert!("uri:https://evil.net\\@api.example.com/"
+            .parse::<SubjectAltName>()
+            .is_err());
         for bad in [
             "",
             "a*.example.com",

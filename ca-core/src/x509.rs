@@ -149,15 +149,38 @@ pub fn attribute_text(atv: &AttributeTypeAndValue) -> Option<&str> {
     }
 }
 
-/// The subject's common names, in order. A value caforge cannot read as text (a
-/// BMPString, say) comes back as its RFC 4514 hex form, which no name pattern but `*` covers.
+/// Every attribute of `name`, in order, with its value as text. A value caforge cannot
+/// read as text (a BMPString, say) comes back as its RFC 4514 hex form, which no pattern
+/// but `*` covers.
 #[must_use]
-pub fn common_names(name: &Name) -> Vec<String> {
+pub fn attribute_strings(name: &Name) -> Vec<(ObjectIdentifier, String)> {
     name.iter_rdn()
         .flat_map(|rdn| rdn.as_ref().iter())
-        .filter(|atv| atv.oid == rfc4519::CN)
-        .map(|atv| attribute_text(atv).map_or_else(|| atv.to_string(), str::to_owned))
+        .map(|atv| {
+            let text = attribute_text(atv).map_or_else(|| atv.to_string(), str::to_owned);
+            (atv.oid, text)
+        })
         .collect()
+}
+
+/// The subject's common names, in order (see [`attribute_strings`]).
+#[must_use]
+pub fn common_names(name: &Name) -> Vec<String> {
+    attribute_strings(name)
+        .into_iter()
+        .filter(|(oid, _)| *oid == rfc4519::CN)
+        .map(|(_, text)| text)
+        .collect()
+}
+
+/// `TYPE=value`: the attribute type by its short name when it has one here (`O`), else
+/// as a dotted OID; the value as given.
+#[must_use]
+pub fn attribute_string(oid: ObjectIdentifier, value: &str) -> String {
+    match SHORT_NAMES.iter().find(|(o, _)| *o == oid) {
+        Some((_, short)) => format!("{short}={value}"),
+        None => format!("{oid}={value}"),
+    }
 }
 
 fn push_attribute(out: &mut String, atv: &AttributeTypeAndValue) {

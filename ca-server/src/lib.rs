@@ -38,7 +38,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum Door {
     /// OCSP, CRLs, CA certificates, `/healthz`, `/metrics`: for anyone, in plain HTTP.
     Public,
-    /// The issuance API under `/api/v1` (and `/healthz`): for token holders, over HTTPS.
+    /// The issuance API under `/api/v1` (and `/healthz`, `/metrics`): for token holders,
+    /// over HTTPS.
     Api,
     /// Both (the public listener with `api_on_public`, and handler tests).
     Both,
@@ -273,8 +274,8 @@ pub async fn serve(
 /// Connections are HTTP/1.1 with hyper's header read timeout: a client that trickles its
 /// headers, or keeps an idle connection open, is disconnected after `header_timeout_secs`;
 /// a TLS handshake gets as long; whole requests (bodies included) are bounded by
-/// `request_timeout_secs` in [`app`]. At most `max_connections` are served at once over
-/// both doors; the rest wait in the listen backlog.
+/// `request_timeout_secs` in [`app`]. At most `max_connections` are served at once on each
+/// door; the rest wait in the listen backlog.
 ///
 /// # Errors
 /// None today: accept errors (such as running out of file descriptors) are logged and
@@ -316,7 +317,6 @@ pub async fn serve_doors(
         .header_read_timeout(Duration::from_secs(state.config.header_timeout_secs.max(1)))
         .keep_alive(true);
     let handshake = Duration::from_secs(state.config.header_timeout_secs.max(1));
-    let connections = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stopper = tokio::spawn(async move {
@@ -331,7 +331,7 @@ pub async fn serve_doors(
     let doors = Doors {
         http: &http,
         graceful: &graceful,
-        connections: &connections,
+        max_connections: state.config.max_connections.max(1),
         handshake,
     };
     let public = doors.run(
@@ -382,7 +382,9 @@ where
 struct Doors<'a> {
     http: &'a hyper::server::conn::http1::Builder,
     graceful: &'a hyper_util::server::graceful::GracefulShutdown,
-    connections: &'a Arc<Semaphore>,
+    /// Connections each door serves at once (each door has its own: strangers crowding
+    /// the public one do not lock token holders out of the API, nor the reverse).
+    max_connections: usize,
     handshake: Duration,
 }
 
@@ -396,9 +398,10 @@ impl Doors<'_> {
         front: Front,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
+        let connections = Arc::new(Semaphore::new(self.max_connections));
         loop {
             let permit = tokio::select! {
-                permit = self.connections.clone().acquire_owned() => match permit {
+                permit = connections.clone().acquire_owned() => match permit {
                     Ok(p) => p,
                     Err(_) => break,
                 },

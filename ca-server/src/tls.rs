@@ -13,8 +13,9 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
-/// What identifies a version of the two files: modification times and lengths.
-type Stamp = [(Option<SystemTime>, u64); 2];
+/// What identifies a version of the two files: modification time, length and inode (a
+/// file replaced by a rename is a new inode, whatever its time and size).
+type Stamp = [(Option<SystemTime>, u64, u64); 2];
 
 /// A certificate and key read from files, served to every handshake, and replaced when
 /// the files change ([`CertFiles::reload_if_changed`]).
@@ -34,9 +35,10 @@ impl std::fmt::Debug for CertFiles {
 }
 
 fn stamp(paths: [&Path; 2]) -> Stamp {
+    use std::os::unix::fs::MetadataExt as _;
     paths.map(|p| match std::fs::metadata(p) {
-        Ok(m) => (m.modified().ok(), m.len()),
-        Err(_) => (None, 0),
+        Ok(m) => (m.modified().ok(), m.len(), m.ino()),
+        Err(_) => (None, 0, 0),
     })
 }
 
@@ -86,7 +88,12 @@ impl CertFiles {
     /// Why the changed files were not taken (they are tried again on the next call).
     pub fn reload_if_changed(&self) -> Result<bool, String> {
         let now = stamp([&self.cert, &self.key]);
-        let same = self.current.read().map(|c| c.0 == now).unwrap_or(false);
+        let same = self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            == now;
         if same {
             return Ok(false);
         }
@@ -117,7 +124,11 @@ impl CertFiles {
 
 impl ResolvesServerCert for CertFiles {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.read().ok().map(|c| Arc::clone(&c.1))
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(Arc::clone(&current.1))
     }
 }
 

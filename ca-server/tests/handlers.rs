@@ -72,6 +72,7 @@ async fn fixture() -> Fixture {
                 profiles: vec!["*".into()],
                 actions: ca_core::authz::Action::ALL.to_vec(),
                 names: vec!["*".into()],
+                attributes: vec!["*".into()],
             }],
             lifetime: None,
             quota: None,

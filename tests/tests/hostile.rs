@@ -261,6 +261,20 @@ fn tokens_stay_in_scope_roots_sign_no_leaves_and_api_actions_name_their_token() 
     );
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("CN=admin"), "{body}");
+    // An in-scope name does not carry an organisation the token was not given.
+    let masters = csr_json(&h, "masters", "/O=system:masters/CN=app.lab.example");
+    let (code, _, body) = api(
+        &h,
+        &server,
+        "POST",
+        "/api/v1/certificates",
+        Some(&lab),
+        Some(&format!(
+            r#"{{"ca":"int","profile":"tls-client","csr":{masters},"sans":["dns:app.lab.example"]}}"#
+        )),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("O=system:masters"), "{body}");
     assert_eq!(h.cert_count(), before, "no refusal issued anything");
     let app = csr_json(&h, "app", "/CN=app.lab.example");
     let (code, _, body) = api(

@@ -17,7 +17,7 @@ pub(crate) enum AuditCommand {
     /// List audit entries, oldest first: when, what, which CA and serial, and who
     /// (operator:USER, server, token:ID).
     List {
-        /// Only entries of this principal (e.g. token:3).
+        /// Only entries of this principal (e.g. token:3, operator:alice, server).
         #[arg(long)]
         principal: Option<String>,
         /// Only the last N matching entries.
@@ -52,9 +52,12 @@ pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
                 .await?
                 .into_iter()
                 .filter(|r| {
-                    principal
-                        .as_deref()
-                        .is_none_or(|p| r.event.principal.as_deref() == Some(p))
+                    // `token:3` also finds `token:3 client-key:…` (the same token over mTLS).
+                    principal.as_deref().is_none_or(|p| {
+                        r.event.principal.as_deref().is_some_and(|q| {
+                            q == p || q.strip_prefix(p).is_some_and(|rest| rest.starts_with(' '))
+                        })
+                    })
                 })
                 .collect();
             if let Some(n) = last {

@@ -82,28 +82,57 @@ async fn api_certificate(
             }
             let dir = std::path::absolute(home.join(API_TLS_DIR))?;
             let dir_text = dir.to_string_lossy().into_owned();
+            let sans: Vec<String> = tls
+                .names
+                .iter()
+                .map(|n| match n.parse::<std::net::IpAddr>() {
+                    Ok(_) => format!("ip:{n}"),
+                    Err(_) => format!("dns:{n}"),
+                })
+                .collect();
             let now = services.now();
-            let current = services
+            // The newest managed certificate deployed there, if any.
+            let existing = services
                 .lifecycle
                 .managed()
                 .await?
                 .into_iter()
-                .find(|m| {
-                    m.record.deploy_dir == dir_text
-                        && !m.certificate.is_revoked()
-                        && m.certificate.not_after > now
-                });
-            let managed = match current {
-                Some(m) => m,
-                None => {
-                    let sans = tls
-                        .names
+                .filter(|m| m.record.deploy_dir == dir_text)
+                .max_by_key(|m| m.record.id);
+            let managed = match existing {
+                Some(m) => {
+                    let names: Vec<String> =
+                        m.certificate.sans.iter().map(ToString::to_string).collect();
+                    let wanted: Vec<String> = sans
                         .iter()
-                        .map(|n| match n.parse::<std::net::IpAddr>() {
-                            Ok(_) => format!("ip:{n}"),
-                            Err(_) => format!("dns:{n}"),
+                        .map(|s| {
+                            s.parse::<ca_core::policy::SubjectAltName>()
+                                .map(|n| n.to_string())
+                                .unwrap_or_else(|_| s.clone())
                         })
                         .collect();
+                    if m.certificate.issuer_name != record.name || names != wanted {
+                        bail!(
+                            "the API listener's certificate in {dir_text} ({}) was issued by '{}' for {}; to change the CA or the names, move that directory aside and retire the certificate (`caforge revoke {} --reason superseded`)",
+                            m.certificate.serial,
+                            m.certificate.issuer_name,
+                            names.join(", "),
+                            m.certificate.serial
+                        );
+                    }
+                    if m.certificate.is_revoked() || m.certificate.not_after <= now {
+                        let renewed = services
+                            .lifecycle
+                            .renew_managed(&m)
+                            .await
+                            .context("renewing the API listener's certificate")?;
+                        tracing::info!(serial = %renewed.certificate.serial, "renewed the API listener's certificate");
+                        renewed
+                    } else {
+                        m
+                    }
+                }
+                None => {
                     let request = IssueRequest {
                         ca: record.name.clone(),
                         key: SubjectKey::Generate(ca_core::algorithm::KeyType::P256),
@@ -122,13 +151,22 @@ async fn api_certificate(
                     managed
                 }
             };
-            if !dir.join("fullchain.pem").exists() || !dir.join("key.pem").exists() {
+            // Deploy unless the files on disk already hold the current certificate.
+            let on_disk = std::fs::read(dir.join("cert.pem"))
+                .ok()
+                .and_then(|pem| ca_core::inventory::certificates_in(&pem).ok())
+                .and_then(|certs| certs.into_iter().next())
+                .map(|c| c.fingerprint);
+            if on_disk.as_deref() != Some(managed.certificate.fingerprint.as_str())
+                || !dir.join("key.pem").exists()
+            {
                 let deployed = ca_ops::managed::deploy(&services.lifecycle, &managed).await;
                 services
                     .lifecycle
                     .managed_attempted(&managed, deployed.as_ref().err().map(String::as_str))
                     .await?;
-                deployed.map_err(|e| anyhow::anyhow!("deploying the API listener's certificate: {e}"))?;
+                deployed
+                    .map_err(|e| anyhow::anyhow!("deploying the API listener's certificate: {e}"))?;
             }
             Ok((dir.join("fullchain.pem"), dir.join("key.pem")))
         }

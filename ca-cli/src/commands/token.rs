@@ -15,38 +15,7 @@ pub(crate) enum TokenCommand {
     /// Create a token; it is printed once and only its hash is stored. Its scope: the
     /// actions it may take on certificates of these CAs and profiles whose names (common
     /// names and SANs) all match the name patterns.
-    Create {
-        /// CA it may use (repeatable; '*' for every CA).
-        #[arg(long = "ca", required = true)]
-        cas: Vec<String>,
-        /// Profile it may use (repeatable; '*' for every profile).
-        #[arg(long = "profile", required = true)]
-        profiles: Vec<String>,
-        /// Action it may take (repeatable): issue, revoke, read.
-        #[arg(long = "action", value_name = "ACTION", default_values_t = ["issue".to_owned(), "revoke".to_owned(), "read".to_owned()])]
-        actions: Vec<String>,
-        /// Names it may cover (repeatable): '*', example.com, '*.example.com',
-        /// '*@example.com', 192.0.2.0/24.
-        #[arg(long = "names", value_name = "PATTERN", default_value = "*")]
-        names: Vec<String>,
-        /// Bind it to the key of this API client certificate (PEM or DER): it is then
-        /// accepted only from a TLS connection presenting a certificate for that key
-        /// (required by `serve --client-ca`).
-        #[arg(long, value_name = "FILE")]
-        client_cert: Option<std::path::PathBuf>,
-        /// Lifetime (e.g. 30d); without it the token lasts until revoked.
-        #[arg(long, value_parser = parse_seconds)]
-        expires: Option<i64>,
-        /// A label for humans.
-        #[arg(long, default_value = "api")]
-        name: String,
-        /// Issuance quota: at most N certificates in any sliding window (e.g. 20/365d).
-        #[arg(long, value_parser = parse_quota, value_name = "N/WINDOW")]
-        quota: Option<Quota>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-    },
+    Create(Box<CreateArgs>),
     /// List tokens (never the secrets).
     List {
         /// Output format.
@@ -58,6 +27,45 @@ pub(crate) enum TokenCommand {
         /// Token id (from `token list`).
         id: i64,
     },
+}
+
+/// Arguments of `token create`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CreateArgs {
+    /// CA it may use (repeatable; '*' for every CA).
+    #[arg(long = "ca", required = true)]
+    cas: Vec<String>,
+    /// Profile it may use (repeatable; '*' for every profile).
+    #[arg(long = "profile", required = true)]
+    profiles: Vec<String>,
+    /// Action it may take (repeatable): issue, revoke, read.
+    #[arg(long = "action", value_name = "ACTION", default_values_t = ["issue".to_owned(), "revoke".to_owned(), "read".to_owned()])]
+    actions: Vec<String>,
+    /// Names it may cover (repeatable): '*', example.com, '*.example.com',
+    /// '*@example.com', 192.0.2.0/24.
+    #[arg(long = "names", value_name = "PATTERN", default_value = "*")]
+    names: Vec<String>,
+    /// A subject attribute other than the CN it may put in certificates (repeatable):
+    /// 'O=Example Ltd', 'OU=*', or '*'. Default: any with --names '*', else none.
+    #[arg(long = "subject-attr", value_name = "TYPE=VALUE")]
+    attributes: Vec<String>,
+    /// Bind it to the key of this API client certificate (PEM or DER): it is then
+    /// accepted only from a TLS connection presenting a certificate for that key
+    /// (required by `serve --client-ca`).
+    #[arg(long, value_name = "FILE")]
+    client_cert: Option<std::path::PathBuf>,
+    /// Lifetime (e.g. 30d); without it the token lasts until revoked.
+    #[arg(long, value_parser = parse_seconds)]
+    expires: Option<i64>,
+    /// A label for humans.
+    #[arg(long, default_value = "api")]
+    name: String,
+    /// Issuance quota: at most N certificates in any sliding window (e.g. 20/365d).
+    #[arg(long, value_parser = parse_quota, value_name = "N/WINDOW")]
+    quota: Option<Quota>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
 /// `N/WINDOW`, e.g. `20/365d`.
@@ -94,13 +102,17 @@ fn read_certificate(path: &std::path::Path) -> Result<Vec<u8>> {
 /// A scope on one line: `issue,read on tls-server under int for *.example.com`.
 fn scope_text(s: &Scope) -> String {
     let actions: Vec<&str> = s.actions.iter().map(|a| a.as_str()).collect();
-    format!(
+    let mut text = format!(
         "{} on {} under {} for {}",
         actions.join(","),
         s.profiles.join(","),
         s.cas.join(","),
         s.names.join(",")
-    )
+    );
+    if s.attributes != ["*"] {
+        text.push_str(&format!(" with {}", s.attributes.join(",")));
+    }
+    text
 }
 
 fn token_json(t: &TokenRecord) -> serde_json::Value {
@@ -119,17 +131,19 @@ fn token_json(t: &TokenRecord) -> serde_json::Value {
 pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
     let tokens = g.tokens().await?;
     match cmd {
-        TokenCommand::Create {
-            cas,
-            profiles,
-            actions,
-            names,
-            client_cert,
-            expires,
-            name,
-            quota,
-            format,
-        } => {
+        TokenCommand::Create(args) => {
+            let CreateArgs {
+                cas,
+                profiles,
+                actions,
+                names,
+                attributes,
+                client_cert,
+                expires,
+                name,
+                quota,
+                format,
+            } = *args;
             let (record, secret) = tokens
                 .create(&TokenRequest {
                     name,
@@ -140,6 +154,13 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                             .iter()
                             .map(|a| a.parse::<Action>())
                             .collect::<Result<_, _>>()?,
+                        // Without --subject-attr: any attribute when any name may be
+                        // issued, else common names only.
+                        attributes: if attributes.is_empty() && names.iter().any(|n| n == "*") {
+                            vec!["*".into()]
+                        } else {
+                            attributes
+                        },
                         names,
                     }],
                     client_certificate: client_cert.as_deref().map(read_certificate).transpose()?,

@@ -69,8 +69,7 @@ impl<S: TokenStore + QuotaStore + CaStore> Tokens<S> {
         }
         let mut scopes = Vec::with_capacity(req.scopes.len());
         for scope in &req.scopes {
-            scope.validate()?;
-            let mut scope = scope.clone();
+            let mut scope = scope.normalized()?;
             for ca in &mut scope.cas {
                 if ca != "*" {
                     *ca = self.store.find_ca(ca).await?.name;

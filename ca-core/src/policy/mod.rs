@@ -10,7 +10,7 @@ mod subject;
 mod validity;
 
 pub use keys::check_subject_key;
-pub use names::{check_name_constraints, NameConstraintSet};
+pub use names::{below, check_name_constraints, NameConstraintSet};
 pub use san::{check_san_count, SubjectAltName, MAX_SANS, MAX_URI_LEN};
 pub use subject::{
     attribute_type, check_common_names_in_sans, check_subject, DEFAULT_SUBJECT_ATTRIBUTES,

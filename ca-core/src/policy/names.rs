@@ -53,11 +53,22 @@ impl NameConstraintSet {
 
 fn within(name: &str, constraint: &str) -> bool {
     let name = name.strip_prefix("*.").unwrap_or(name);
-    if let Some(below) = constraint.strip_prefix('.') {
-        name.ends_with(&format!(".{below}"))
+    if let Some(domain) = constraint.strip_prefix('.') {
+        below(name, domain)
     } else {
-        name == constraint || name.ends_with(&format!(".{constraint}"))
+        name.eq_ignore_ascii_case(constraint) || below(name, constraint)
     }
+}
+
+/// Whether DNS name `name` is strictly below `domain` (ASCII case ignored; compared as
+/// bytes, so any input is safe): `a.example.com` is below `example.com`,
+/// `aexample.com` is not.
+#[must_use]
+pub fn below(name: &str, domain: &str) -> bool {
+    let (n, d) = (name.as_bytes(), domain.as_bytes());
+    n.len() > d.len() + 1
+        && n[n.len() - d.len() - 1] == b'.'
+        && n[n.len() - d.len()..].eq_ignore_ascii_case(d)
 }
 
 /// Checks the DNS SANs against the constraints of one CA in the chain, named `ca`.

@@ -236,6 +236,17 @@ fn uri(input: &str) -> Result<String, String> {
     {
         return Err("a URI must be non-empty ASCII without spaces (RFC 3986)".into());
     }
+    // Characters RFC 3986 never allows unencoded; a backslash in particular is read as a
+    // slash by WHATWG parsers, so `https://evil\@good/` would name different hosts to
+    // different readers.
+    if let Some(c) = input
+        .chars()
+        .find(|c| matches!(c, '\\' | '^' | '`' | '{' | '|' | '}' | '"' | '<' | '>'))
+    {
+        return Err(format!(
+            "'{c}' is not allowed in a URI (RFC 3986): percent-encode it"
+        ));
+    }
     Ok(input.to_owned())
 }
 

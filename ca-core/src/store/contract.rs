@@ -28,6 +28,7 @@ fn scope(ca: &str) -> crate::authz::Scope {
         profiles: vec!["*".into()],
         actions: crate::authz::Action::ALL.to_vec(),
         names: vec!["*".into()],
+        attributes: vec!["*".into()],
     }
 }
 

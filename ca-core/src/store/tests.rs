@@ -365,6 +365,7 @@ async fn check_6d26787_fixture(store: &AnyStore) {
         profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
         actions: actions.to_vec(),
         names: vec!["*".into()],
+        attributes: vec!["*".into()],
     };
     assert_eq!(
         tokens[0].scopes,
