@@ -64,6 +64,13 @@ impl Principal {
         }
     }
 
+    /// Whether its rights have bounds that [`authorize`] checks (a token's scopes); the
+    /// operator and the server may do anything.
+    #[must_use]
+    pub fn is_scoped(&self) -> bool {
+        matches!(self, Principal::Token { .. })
+    }
+
     /// How the audit log names it: `operator:alice`, `server`, `token:3` or
     /// `token:3 client-key:ab…` (the client certificate's key).
     #[must_use]

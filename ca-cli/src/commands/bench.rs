@@ -323,6 +323,7 @@ async fn issue_bench(
     .context("CSR task")??;
     let csrs = Arc::new(csrs);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let principal = ca_core::authz::Principal::local_operator();
     let bar = progress_bar(count as u64, "issuing");
     let start = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -334,6 +335,7 @@ async fn issue_bench(
             bar.clone(),
         );
         let ca = int.name.clone();
+        let principal = principal.clone();
         workers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -346,10 +348,11 @@ async fn issue_bench(
                         ca: ca.clone(),
                         key: SubjectKey::Csr(csrs[i % csrs.len()].clone()),
                         subject: None,
-                        sans: vec![format!("dns:host{i}.bench.example")],
+                        // The CSR's CN, which a TLS server's SANs must hold.
+                        sans: vec![format!("dns:host{}.bench.example", i % csrs.len())],
                         profile: ProfileName::TlsServer,
                         days: None,
-                        principal: ca_core::authz::Principal::local_operator(),
+                        principal: principal.clone(),
                     })
                     .await?;
                 bar.inc(1);
@@ -393,7 +396,7 @@ async fn ocsp_bench(seconds: u64, key_type: KeyType) -> Result<serde_json::Value
             .issue(&IssueRequest {
                 ca: int.name.clone(),
                 key: SubjectKey::Generate(KeyType::P256),
-                subject: Some(format!("CN=host{i}")),
+                subject: Some(format!("CN=host{i}.example")),
                 sans: vec![format!("dns:host{i}.example")],
                 profile: ProfileName::TlsServer,
                 days: None,
