@@ -8,8 +8,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ca_core::authority::{Deployment, Lifecycle, Managed};
+use ca_core::algorithm::KeyType;
+use ca_core::authority::{Deployment, IssueRequest, Lifecycle, Managed, Services, SubjectKey};
+use ca_core::authz::Principal;
+use ca_core::policy::SubjectAltName;
+use ca_core::profile::ProfileName;
 use ca_core::store::AnyStore;
+use ca_core::Error;
 
 /// Longest a deployment hook may run.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -26,6 +31,97 @@ pub struct ManagedReport {
     pub deployed: usize,
     /// Renewals or deployments that failed (id, error); retried later.
     pub failed: Vec<(i64, String)>,
+}
+
+/// The certificate of a TLS listener caforge serves with a certificate of its own (the
+/// API's): a managed certificate from CA `ca` for `names` (DNS names or IP addresses),
+/// deployed in `dir` (absolute). The one already there is kept, renewed first when it is
+/// expired or revoked; without one, one is issued. It is deployed again whenever the files
+/// do not hold it, and renewed by every later [`run_pass`]. Returns the full chain and key
+/// files.
+///
+/// # Errors
+/// A CA that is not RSA or ECDSA (rustls has no SM2), no names, a certificate in `dir`
+/// from another CA or for other names, and what issuance, renewal or deployment refuse.
+pub async fn listener_certificate(
+    services: &Services<AnyStore>,
+    ca: &str,
+    names: &[String],
+    dir: &Path,
+) -> ca_core::Result<(PathBuf, PathBuf)> {
+    let record = services.directory.ca(ca).await?;
+    if !(record.key_type.is_rsa() || matches!(record.key_type, KeyType::P256 | KeyType::P384)) {
+        return Err(Error::Invalid(format!(
+            "CA '{}' has a {} key: a TLS listener (rustls) needs an RSA or ECDSA CA",
+            record.name, record.key_type
+        )));
+    }
+    let Some(first) = names.first() else {
+        return Err(Error::Invalid(
+            "a TLS listener's certificate needs at least one name".into(),
+        ));
+    };
+    let sans = names
+        .iter()
+        .map(|n| match n.parse() {
+            Ok(ip) => Ok(SubjectAltName::Ip(ip)),
+            Err(_) => SubjectAltName::dns(n),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dir_text = dir.to_string_lossy().into_owned();
+    let now = services.now();
+    let lifecycle = &services.lifecycle;
+    // The newest managed certificate deployed there, if any.
+    let existing = lifecycle
+        .managed()
+        .await?
+        .into_iter()
+        .filter(|m| m.record.deploy_dir == dir_text)
+        .max_by_key(|m| m.record.id);
+    let managed = match existing {
+        Some(m) if m.certificate.issuer_name != record.name || m.certificate.sans != sans => {
+            let had: Vec<String> = m.certificate.sans.iter().map(ToString::to_string).collect();
+            return Err(Error::Invalid(format!(
+                "the certificate in {dir_text} ({}) was issued by '{}' for {}; to change the CA or the names, move that directory aside and retire the certificate (`caforge revoke {} --reason superseded`)",
+                m.certificate.serial,
+                m.certificate.issuer_name,
+                had.join(", "),
+                m.certificate.serial
+            )));
+        }
+        Some(m) if m.certificate.is_revoked() || m.certificate.not_after <= now => {
+            lifecycle.renew_managed(&m).await?
+        }
+        Some(m) => m,
+        None => {
+            let request = IssueRequest {
+                ca: record.name.clone(),
+                key: SubjectKey::Generate(KeyType::P256),
+                subject: Some(format!("CN={first}")),
+                sans: sans.iter().map(ToString::to_string).collect(),
+                profile: ProfileName::TlsServer,
+                days: None,
+                principal: Principal::Server,
+            };
+            lifecycle.issue_managed(&request, &dir_text, None).await?.1
+        }
+    };
+    // Deploy unless the files already hold the current certificate.
+    let on_disk = std::fs::read(dir.join("cert.pem"))
+        .ok()
+        .and_then(|pem| ca_core::inventory::certificates_in(&pem).ok())
+        .and_then(|certs| certs.into_iter().next())
+        .map(|c| c.fingerprint);
+    if on_disk.as_deref() != Some(managed.certificate.fingerprint.as_str())
+        || !dir.join("key.pem").exists()
+    {
+        let deployed = deploy(lifecycle, &managed).await;
+        lifecycle
+            .managed_attempted(&managed, deployed.as_ref().err().map(String::as_str))
+            .await?;
+        deployed.map_err(|e| Error::Unavailable(format!("deploying into {dir_text}: {e}")))?;
+    }
+    Ok((dir.join("fullchain.pem"), dir.join("key.pem")))
 }
 
 /// One pass: renew what entered its renewal window, deploy what is pending or due for a

@@ -168,6 +168,19 @@ fn csr_json(h: &Home, stem: &str, subject: &str) -> String {
     serde_json::to_string(&pem).expect("json string")
 }
 
+/// `POST /api/v1/certificates` of `body` (JSON) with `token`: (status, body).
+fn issue_via_api(h: &Home, server: &Server, token: &str, body: &str) -> (u16, String) {
+    let (code, _, body) = api(
+        h,
+        server,
+        "POST",
+        "/api/v1/certificates",
+        Some(token),
+        Some(body),
+    );
+    (code, body)
+}
+
 /// The attacks of the issue, over the API against the real server: a token scoped to a
 /// root cannot revoke the intermediate under it nor get an arbitrary subject from the
 /// root (roots sign no leaves by default, on the CLI too); a token scoped to names gets
@@ -224,15 +237,13 @@ fn tokens_stay_in_scope_roots_sign_no_leaves_and_api_actions_name_their_token() 
         "{body}"
     );
     let admin = csr_json(&h, "admin", "/O=system:masters/CN=admin");
-    let (code, _, body) = api(
+    let (code, body) = issue_via_api(
         &h,
         &server,
-        "POST",
-        "/api/v1/certificates",
-        Some(&root_token),
-        Some(&format!(
+        &root_token,
+        &format!(
             r#"{{"ca":"r","profile":"tls-client","csr":{admin},"subject":"O=system:masters,CN=admin"}}"#
-        )),
+        ),
     );
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("is a root"), "{body}");
@@ -249,43 +260,35 @@ fn tokens_stay_in_scope_roots_sign_no_leaves_and_api_actions_name_their_token() 
             "*.lab.example",
         ],
     );
-    let (code, _, body) = api(
+    let (code, body) = issue_via_api(
         &h,
         &server,
-        "POST",
-        "/api/v1/certificates",
-        Some(&lab),
-        Some(&format!(
-            r#"{{"ca":"int","profile":"tls-client","csr":{admin}}}"#
-        )),
+        &lab,
+        &format!(r#"{{"ca":"int","profile":"tls-client","csr":{admin}}}"#),
     );
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("CN=admin"), "{body}");
     // An in-scope name does not carry an organisation the token was not given.
     let masters = csr_json(&h, "masters", "/O=system:masters/CN=app.lab.example");
-    let (code, _, body) = api(
+    let (code, body) = issue_via_api(
         &h,
         &server,
-        "POST",
-        "/api/v1/certificates",
-        Some(&lab),
-        Some(&format!(
+        &lab,
+        &format!(
             r#"{{"ca":"int","profile":"tls-client","csr":{masters},"sans":["dns:app.lab.example"]}}"#
-        )),
+        ),
     );
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("O=system:masters"), "{body}");
     assert_eq!(h.cert_count(), before, "no refusal issued anything");
     let app = csr_json(&h, "app", "/CN=app.lab.example");
-    let (code, _, body) = api(
+    let (code, body) = issue_via_api(
         &h,
         &server,
-        "POST",
-        "/api/v1/certificates",
-        Some(&lab),
-        Some(&format!(
+        &lab,
+        &format!(
             r#"{{"ca":"int","profile":"tls-client","csr":{app},"sans":["dns:app.lab.example"]}}"#
-        )),
+        ),
     );
     assert_eq!(code, 201, "{body}");
     let issued: serde_json::Value = serde_json::from_str(&body).expect("json");

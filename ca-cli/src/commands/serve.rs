@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
-use ca_core::authority::{IssueRequest, Services, SubjectKey};
-use ca_core::authz::Principal;
+use ca_core::authority::Services;
 use ca_core::config::ApiTls;
 use ca_core::store::AnyStore;
 use ca_server::AppState;
@@ -54,9 +53,9 @@ pub(crate) struct Args {
 /// Where the managed certificate of the API listener is deployed, under the home.
 const API_TLS_DIR: &str = "tls/api";
 
-/// The API listener's certificate and key files: the operator's, or those of a managed
-/// certificate issued from `tls.issue_from` (issued now when there is no valid one, and
-/// renewed by the server's refresh).
+/// The API listener's certificate and key files: the operator's, or those of the managed
+/// certificate caforge keeps for it, issued from `tls.issue_from`
+/// ([`ca_ops::managed::listener_certificate`]).
 async fn api_certificate(
     services: &Services<AnyStore>,
     tls: &ApiTls,
@@ -65,110 +64,10 @@ async fn api_certificate(
     match (&tls.cert_file, &tls.key_file, &tls.issue_from) {
         (Some(cert), Some(key), None) => Ok((cert.into(), key.into())),
         (None, None, Some(ca)) => {
-            let record = services.directory.ca(ca).await?;
-            if !(record.key_type.is_rsa()
-                || matches!(
-                    record.key_type,
-                    ca_core::algorithm::KeyType::P256 | ca_core::algorithm::KeyType::P384
-                ))
-            {
-                bail!(
-                    "CA '{ca}' has a {} key: the API's TLS (rustls) needs an RSA or ECDSA CA",
-                    record.key_type
-                );
-            }
-            if tls.names.is_empty() {
-                bail!("[server.tls] issue_from needs at least one name (--tls-name)");
-            }
             let dir = std::path::absolute(home.join(API_TLS_DIR))?;
-            let dir_text = dir.to_string_lossy().into_owned();
-            let sans: Vec<String> = tls
-                .names
-                .iter()
-                .map(|n| match n.parse::<std::net::IpAddr>() {
-                    Ok(_) => format!("ip:{n}"),
-                    Err(_) => format!("dns:{n}"),
-                })
-                .collect();
-            let now = services.now();
-            // The newest managed certificate deployed there, if any.
-            let existing = services
-                .lifecycle
-                .managed()
-                .await?
-                .into_iter()
-                .filter(|m| m.record.deploy_dir == dir_text)
-                .max_by_key(|m| m.record.id);
-            let managed = match existing {
-                Some(m) => {
-                    let names: Vec<String> =
-                        m.certificate.sans.iter().map(ToString::to_string).collect();
-                    let wanted: Vec<String> = sans
-                        .iter()
-                        .map(|s| {
-                            s.parse::<ca_core::policy::SubjectAltName>()
-                                .map(|n| n.to_string())
-                                .unwrap_or_else(|_| s.clone())
-                        })
-                        .collect();
-                    if m.certificate.issuer_name != record.name || names != wanted {
-                        bail!(
-                            "the API listener's certificate in {dir_text} ({}) was issued by '{}' for {}; to change the CA or the names, move that directory aside and retire the certificate (`caforge revoke {} --reason superseded`)",
-                            m.certificate.serial,
-                            m.certificate.issuer_name,
-                            names.join(", "),
-                            m.certificate.serial
-                        );
-                    }
-                    if m.certificate.is_revoked() || m.certificate.not_after <= now {
-                        let renewed = services
-                            .lifecycle
-                            .renew_managed(&m)
-                            .await
-                            .context("renewing the API listener's certificate")?;
-                        tracing::info!(serial = %renewed.certificate.serial, "renewed the API listener's certificate");
-                        renewed
-                    } else {
-                        m
-                    }
-                }
-                None => {
-                    let request = IssueRequest {
-                        ca: record.name.clone(),
-                        key: SubjectKey::Generate(ca_core::algorithm::KeyType::P256),
-                        subject: Some(format!("CN={}", tls.names[0])),
-                        sans,
-                        profile: ca_core::profile::ProfileName::TlsServer,
-                        days: None,
-                        principal: Principal::Server,
-                    };
-                    let (_, managed) = services
-                        .lifecycle
-                        .issue_managed(&request, &dir_text, None)
-                        .await
-                        .context("issuing the API listener's certificate")?;
-                    tracing::info!(serial = %managed.certificate.serial, ca = %record.name, "issued the API listener's certificate");
-                    managed
-                }
-            };
-            // Deploy unless the files on disk already hold the current certificate.
-            let on_disk = std::fs::read(dir.join("cert.pem"))
-                .ok()
-                .and_then(|pem| ca_core::inventory::certificates_in(&pem).ok())
-                .and_then(|certs| certs.into_iter().next())
-                .map(|c| c.fingerprint);
-            if on_disk.as_deref() != Some(managed.certificate.fingerprint.as_str())
-                || !dir.join("key.pem").exists()
-            {
-                let deployed = ca_ops::managed::deploy(&services.lifecycle, &managed).await;
-                services
-                    .lifecycle
-                    .managed_attempted(&managed, deployed.as_ref().err().map(String::as_str))
-                    .await?;
-                deployed
-                    .map_err(|e| anyhow::anyhow!("deploying the API listener's certificate: {e}"))?;
-            }
-            Ok((dir.join("fullchain.pem"), dir.join("key.pem")))
+            Ok(ca_ops::managed::listener_certificate(services, ca, &tls.names, &dir)
+                .await
+                .context("the API listener's certificate")?)
         }
         (None, None, None) => bail!(
             "the API listener needs a certificate: [server.tls] cert_file and key_file, or issue_from (--tls-cert/--tls-key or --tls-issue-from)"
@@ -237,16 +136,20 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     settings.online_roots.extend(a.online_roots);
     let services = g.services_acting(ca_core::authz::Principal::Server).await?;
     let cas = services.directory.cas().await?;
+    // Online roots by name or id, as every CA is named; kept by their stored names.
+    let mut online = Vec::with_capacity(settings.online_roots.len());
     for name in &settings.online_roots {
-        match cas.iter().find(|c| &c.name == name) {
-            Some(c) if c.parent_id.is_none() => {}
-            Some(_) => anyhow::bail!("online root '{name}' is not a root CA"),
-            None => anyhow::bail!("online root '{name}': no such CA"),
+        let ca = services
+            .directory
+            .ca(name)
+            .await
+            .with_context(|| format!("online root '{name}'"))?;
+        if ca.parent_id.is_some() {
+            bail!("online root '{name}' is not a root CA");
         }
+        online.push(ca.name);
     }
-    services
-        .directory
-        .keep_roots_offline(settings.online_roots.clone())?;
+    services.directory.keep_roots_offline(online)?;
     // The API's own listener, over HTTPS.
     let api = match &settings.api_listen {
         None => None,

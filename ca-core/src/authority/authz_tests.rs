@@ -1,6 +1,7 @@
 //! Authorization through the services: what a token may issue, read and revoke is decided
 //! in the core (`crate::authz::authorize`), whoever calls, and every audit entry names its
-//! principal.
+//! principal. Test code only (compiled under `#[cfg(test)]`, see `authority.rs`): its
+//! `expect`s are on fixed inputs.
 
 use super::test_support::{ca, client_leaf, memory_services};
 use super::{IssueRequest, RevokeRequest, SubjectKey};
