@@ -49,6 +49,9 @@ if [ -n "$p11" ]; then
   export SOFTHSM2_CONF=$work/softhsm2.conf
   softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin 12345678 >/dev/null
   echo 12345678 > "$work/p11pin"
+  # A home whose configuration allows the module (caforge loads no other).
+  "$bin" --home "$work/p11home" init >/dev/null
+  printf '\n[keys]\npkcs11_modules = ["%s"]\n' "$p11" >> "$work/p11home/caforge.toml"
 fi
 
 printf '%-9s %14s %14s %14s %14s %12s %12s %12s\n' key "openssl sign/s" "memory sign/s" "hsm-sim sign/s" "softhsm sign/s" \
@@ -59,7 +62,7 @@ for kt in p256 rsa2048 sm2; do
     --key-store "$store" --threads "$threads" | field per_second)
   p11s=-
   if [ -n "$p11" ] && [ "$kt" != sm2 ]; then
-    p11s=$("$bin" --pin-file "$work/p11pin" bench sign --key-type "$kt" --seconds "$secs" \
+    p11s=$("$bin" --home "$work/p11home" --pin-file "$work/p11pin" bench sign --key-type "$kt" --seconds "$secs" \
       --key-store "pkcs11:token=bench?module-path=$p11" --threads "$cores" | field per_second)
   fi
   case $kt in

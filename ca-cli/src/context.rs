@@ -11,6 +11,36 @@ use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvi
 use ca_core::store::AnyStore;
 use ca_core::time::{Clock, ShiftedClock, SystemClock};
 
+/// The environment variables that hold secrets. [`EnvSecrets::take`] reads them once, at
+/// start, and removes them from the process environment: no child process (a deploy hook)
+/// inherits them, and nothing later reads them again.
+pub(crate) const SECRET_VARIABLES: [&str; 3] = ["CAFORGE_PASSPHRASE", "CAFORGE_PIN", "CAFORGE_DB"];
+
+/// The secrets the environment held when caforge started.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct EnvSecrets {
+    /// `CAFORGE_PASSPHRASE`.
+    pub(crate) passphrase: Option<Passphrase>,
+    /// `CAFORGE_PIN`.
+    pub(crate) pin: Option<Pin>,
+}
+
+impl EnvSecrets {
+    /// Reads the secret variables and removes every one of [`SECRET_VARIABLES`] from the
+    /// environment. Call it before any thread starts (clap has read `CAFORGE_DB` by then).
+    pub(crate) fn take() -> EnvSecrets {
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let secrets = EnvSecrets {
+            passphrase: read("CAFORGE_PASSPHRASE").map(Passphrase::new),
+            pin: read("CAFORGE_PIN").map(Pin::new),
+        };
+        for name in SECRET_VARIABLES {
+            std::env::remove_var(name);
+        }
+        secrets
+    }
+}
+
 /// Global options shared by every subcommand.
 #[derive(Debug)]
 pub(crate) struct Globals {
@@ -18,6 +48,8 @@ pub(crate) struct Globals {
     pub(crate) db: Option<String>,
     pub(crate) passphrase_file: Option<PathBuf>,
     pub(crate) pin_file: Option<PathBuf>,
+    /// Secrets from the environment (read once at start).
+    pub(crate) env: EnvSecrets,
 }
 
 impl Globals {
@@ -30,10 +62,7 @@ impl Globals {
         if let Some(file) = &self.passphrase_file {
             return Ok(Some(Passphrase::from_file(file)?));
         }
-        match std::env::var("CAFORGE_PASSPHRASE") {
-            Ok(p) if !p.is_empty() => Ok(Some(Passphrase::new(p))),
-            _ => Ok(None),
-        }
+        Ok(self.env.passphrase.clone())
     }
 
     /// The key device PIN from `--pin-file` or `CAFORGE_PIN`, if any.
@@ -41,13 +70,18 @@ impl Globals {
         if let Some(file) = &self.pin_file {
             return Ok(Some(Pin::from_file(file)?));
         }
-        Ok(Pin::from_env("CAFORGE_PIN"))
+        Ok(self.env.pin.clone())
     }
 
-    /// Key custody for this home: encrypted files under it, hsm-sim devices, PKCS#11 modules.
-    pub(crate) fn key_custody(&self) -> Result<KeyCustody> {
+    /// Key custody for this home: encrypted files under it, hsm-sim devices, and the
+    /// PKCS#11 modules `config` allows.
+    pub(crate) fn key_custody(&self, config: &Config) -> Result<KeyCustody> {
         let files = FileKeyProvider::new(&self.home, self.passphrase()?);
-        Ok(with_devices(KeyCustody::new(Arc::new(files)), self.pin()?))
+        Ok(with_devices(
+            KeyCustody::new(Arc::new(files)),
+            self.pin()?,
+            config,
+        ))
     }
 
     pub(crate) fn config(&self) -> Result<Config> {
@@ -92,9 +126,10 @@ impl Globals {
         let store = AnyStore::open(&self.database_url(&config)).await?;
         Ok(Services::new(
             store,
-            Arc::new(self.key_custody()?),
+            Arc::new(self.key_custody(&config)?),
             clock()?,
             profiles,
+            config.hooks.clone(),
             acting,
         ))
     }
@@ -151,12 +186,19 @@ pub(crate) fn clock() -> Result<Arc<dyn Clock>> {
     Ok(Arc::new(ShiftedClock(time::Duration::seconds(sign * secs))))
 }
 
-/// `custody` with the device custodians (hsm-sim, PKCS#11) added, using `pin`.
-pub(crate) fn with_devices(custody: KeyCustody, pin: Option<Pin>) -> KeyCustody {
+/// `custody` with the device custodians (hsm-sim, PKCS#11 modules `config` allows)
+/// added, using `pin`.
+pub(crate) fn with_devices(custody: KeyCustody, pin: Option<Pin>, config: &Config) -> KeyCustody {
     custody
         .with(
             "hsm-sim",
             Arc::new(hsm_sim::HsmSimKeyProvider::new(pin.clone())),
         )
-        .with("pkcs11", Arc::new(Pkcs11KeyProvider::new(pin)))
+        .with(
+            "pkcs11",
+            Arc::new(Pkcs11KeyProvider::new(
+                pin,
+                config.keys.pkcs11_modules.clone(),
+            )),
+        )
 }

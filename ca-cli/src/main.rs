@@ -127,6 +127,9 @@ fn quiet_when_stdout_closes() {
 fn main() -> ExitCode {
     quiet_when_stdout_closes();
     let cli = Cli::parse();
+    // Before any thread exists: read the secret variables and take them out of the
+    // environment, so no child process sees them.
+    let env = context::EnvSecrets::take();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
         db: cli.db,
         passphrase_file: cli.passphrase_file,
         pin_file: cli.pin_file,
+        env,
     };
     let result = runtime.block_on(async move {
         match cli.command {
@@ -150,7 +154,7 @@ fn main() -> ExitCode {
             Command::Ca(c) => commands::ca::run(&globals, c).await,
             Command::Issue(a) => commands::issue::run(&globals, a).await,
             Command::IssueDual(a) => commands::dual::issue_dual(&globals, a).await,
-            Command::Envelope(c) => commands::dual::envelope(&globals, c),
+            Command::Envelope(c) => commands::dual::envelope(c),
             Command::Kmc(c) => commands::dual::kmc(&globals, c).await,
             Command::Renew(a) => commands::renew::renew(&globals, a).await,
             Command::Reissue(a) => commands::renew::reissue(&globals, a).await,

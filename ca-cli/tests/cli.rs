@@ -116,6 +116,7 @@ fn exit_codes_follow_the_kind_of_error() {
                 "CN=x",
                 "--key-type",
                 "p256",
+                "--no-encrypt-key",
                 "--key-out",
                 "k.pem",
                 "--san",

@@ -58,11 +58,17 @@ pub enum AuditAction {
     /// A key no CA or responder refers to (left by an issuance that was never recorded)
     /// was destroyed.
     KeyRemoved,
+    /// A managed certificate was created (its deployment directory and hook).
+    ManagedCreated,
+    /// A managed certificate's deployment hook was set, changed or cleared.
+    ManagedHookChanged,
+    /// A deployment hook ran (its name, command and outcome).
+    HookRan,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::CaSigning,
         AuditAction::CaCreated,
         AuditAction::CaConfigured,
@@ -84,6 +90,9 @@ impl AuditAction {
         AuditAction::KmcRecover,
         AuditAction::DbCopied,
         AuditAction::KeyRemoved,
+        AuditAction::ManagedCreated,
+        AuditAction::ManagedHookChanged,
+        AuditAction::HookRan,
     ];
 
     /// The stored name (`cert.signed`, …).
@@ -111,6 +120,9 @@ impl AuditAction {
             AuditAction::KmcRecover => "kmc.recover",
             AuditAction::DbCopied => "db.copied",
             AuditAction::KeyRemoved => "key.removed",
+            AuditAction::ManagedCreated => "managed.created",
+            AuditAction::ManagedHookChanged => "managed.hook_changed",
+            AuditAction::HookRan => "hook.ran",
         }
     }
 }

@@ -200,14 +200,16 @@ impl<S> std::fmt::Debug for Services<S> {
 }
 
 impl<S: Store + Clone> Services<S> {
-    /// Every service over `store`, with CA keys from `keys`, time from `clock` and
-    /// certificate profiles `profiles`; the services' own actions (everything a request
-    /// does not carry a principal for) are recorded as `acting`'s.
+    /// Every service over `store`, with CA keys from `keys`, time from `clock`,
+    /// certificate profiles `profiles` and the deployment `hooks` managed certificates may
+    /// name; the services' own actions (everything a request does not carry a principal
+    /// for) are recorded as `acting`'s.
     pub fn new(
         store: S,
         keys: Arc<dyn KeyProvider>,
         clock: Arc<dyn Clock>,
         profiles: Profiles,
+        hooks: crate::config::Hooks,
         acting: Principal,
     ) -> Self {
         let directory = Arc::new(Directory::new(
@@ -245,6 +247,7 @@ impl<S: Store + Clone> Services<S> {
                 Arc::clone(&revocations),
                 Arc::clone(&responder),
                 Arc::clone(&clock),
+                hooks,
             )),
             tokens: Arc::new(Tokens::new(
                 store.clone(),

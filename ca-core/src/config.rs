@@ -22,6 +22,103 @@ pub struct Config {
     /// Expiry notifications (webhooks, thresholds).
     #[serde(default)]
     pub notify: crate::notify::NotifySettings,
+    /// Deployment hooks managed certificates may run, by name: the only commands caforge
+    /// runs. A managed certificate's row names one; the command comes from here.
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// Key custody: what key devices caforge may load.
+    #[serde(default)]
+    pub keys: KeySettings,
+}
+
+/// The `[keys]` table.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeySettings {
+    /// PKCS#11 modules (absolute paths) caforge may load. A CA's key reference naming any
+    /// other module is refused before the module is opened: the database names keys, the
+    /// configuration decides what code runs.
+    pub pkcs11_modules: Vec<std::path::PathBuf>,
+}
+
+/// The `[hooks]` table: name → shell command (run with `sh -c` in the deployment
+/// directory, with a cleared environment; see `ca_ops::managed`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Hooks(BTreeMap<String, String>);
+
+/// Longest hook name.
+const MAX_HOOK_NAME: usize = 64;
+
+impl Hooks {
+    /// Hooks from (name, command) pairs.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a bad name or an empty command.
+    pub fn new(hooks: impl IntoIterator<Item = (String, String)>) -> Result<Hooks> {
+        let hooks = Hooks(hooks.into_iter().collect());
+        hooks.validate()?;
+        Ok(hooks)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (name, command) in &self.0 {
+            if name.is_empty()
+                || name.len() > MAX_HOOK_NAME
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(Error::Config(format!(
+                    "[hooks]: '{name}' is not a hook name (1 to {MAX_HOOK_NAME} letters, digits, '-', '_' or '.')"
+                )));
+            }
+            if command.trim().is_empty() {
+                return Err(Error::Config(format!(
+                    "[hooks]: hook '{name}' has no command"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The hook named `name`, as (name, command): what a managed certificate may be given.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] when the configuration allows no hook of that name.
+    pub fn named(&self, name: &str) -> Result<(&str, &str)> {
+        match self.0.get_key_value(name) {
+            Some((name, command)) => Ok((name, command)),
+            None => Err(self.refusal(name)),
+        }
+    }
+
+    /// The allowed hook a managed certificate's row names, as (name, command): by name,
+    /// or — for rows made before hooks were named — by its exact command.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] when the configuration allows no such hook.
+    pub fn resolve(&self, named: &str) -> Result<(&str, &str)> {
+        if let Ok(found) = self.named(named) {
+            return Ok(found);
+        }
+        match self.0.iter().find(|(_, c)| c.as_str() == named) {
+            Some((name, command)) => Ok((name, command)),
+            None => Err(self.refusal(named)),
+        }
+    }
+
+    fn refusal(&self, named: &str) -> Error {
+        let allowed: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        Error::Forbidden(format!(
+            "deploy hook '{named}' is not allowed by caforge.toml [hooks] ({})",
+            if allowed.is_empty() {
+                "which allows none".to_owned()
+            } else {
+                format!("allowed: {}", allowed.join(", "))
+            }
+        ))
+    }
 }
 
 /// The `[server]` table: settings of the HTTP responder (`caforge serve`); flags override.
@@ -152,6 +249,16 @@ database = "sqlite:caforge.db"
 # issue_from = "issuing"
 # names = ["ca.lab.example", "127.0.0.1"]
 # client_ca_file = "/etc/caforge/api-clients.pem"   # mTLS: client certificates required
+
+# Deployment hooks managed certificates may run (`issue --managed --deploy-hook NAME`):
+# the only commands caforge runs, with a cleared environment (PATH, HOME, LANG, TZ and
+# CAFORGE_DEPLOY_DIR, CAFORGE_SERIAL, CAFORGE_SUBJECT), in the deployment directory.
+# [hooks]
+# reload-nginx = "systemctl reload nginx"
+
+# Key devices caforge may load: a CA whose key names another PKCS#11 module is refused.
+# [keys]
+# pkcs11_modules = ["/usr/lib/softhsm/libsofthsm2.so"]
 "#;
 
 impl Config {
@@ -163,6 +270,13 @@ impl Config {
         let cfg: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         cfg.profiles()?;
         cfg.notify.validate().map_err(Error::Config)?;
+        cfg.hooks.validate()?;
+        if let Some(m) = cfg.keys.pkcs11_modules.iter().find(|m| !m.is_absolute()) {
+            return Err(Error::Config(format!(
+                "[keys] pkcs11_modules: '{}' must be an absolute path",
+                m.display()
+            )));
+        }
         Ok(cfg)
     }
 
@@ -184,5 +298,29 @@ mod tests {
         let cfg = Config::parse(DEFAULT_CONFIG).expect("parses");
         assert_eq!(cfg.database.as_deref(), Some("sqlite:caforge.db"));
         assert!(Config::parse("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn hooks_resolve_by_name_or_exact_command_only() {
+        let cfg = Config::parse("[hooks]\nreload = \"systemctl reload nginx\"\n").expect("parses");
+        assert_eq!(
+            cfg.hooks.resolve("reload").expect("by name"),
+            ("reload", "systemctl reload nginx")
+        );
+        assert_eq!(
+            cfg.hooks
+                .resolve("systemctl reload nginx")
+                .expect("legacy row"),
+            ("reload", "systemctl reload nginx")
+        );
+        assert!(
+            cfg.hooks.named("systemctl reload nginx").is_err(),
+            "a new row names a hook"
+        );
+        let refused = cfg.hooks.resolve("rm -rf /").expect_err("not allowed");
+        assert!(matches!(refused, Error::Forbidden(_)), "{refused}");
+        assert!(Config::parse("[hooks]\n\"a b\" = \"true\"\n").is_err());
+        assert!(Config::parse("[hooks]\nx = \" \"\n").is_err());
+        assert!(Config::parse("[keys]\npkcs11_modules = [\"lib.so\"]\n").is_err());
     }
 }

@@ -203,6 +203,7 @@ impl KeyError {
             | KeyError::PinLocked(_)
             | KeyError::MissingPin(_)
             | KeyError::NotFound(_) => ErrorKind::Unavailable,
+            KeyError::NotAllowed(_) => ErrorKind::Forbidden,
             _ => ErrorKind::Rejected,
         }
     }

@@ -1,8 +1,11 @@
 //! Deploying managed certificates: the files (`cert.pem`, `chain.pem`, `fullchain.pem`,
 //! `key.pem`) written atomically into the deployment directory — each to a temporary file
-//! in the same directory, synced, then renamed over the old one, the key created 0600 —
-//! then the hook run with `sh -c`. Renewal and deployment failures are recorded and retried
-//! with backoff; `caforge managed list` shows them.
+//! in the same directory, created afresh (`O_EXCL`, `O_NOFOLLOW`: never through a link an
+//! intruder left), synced, then renamed over the old one, the key created 0600 — then the
+//! hook `caforge.toml` allows under the name the row gives, run with `sh -c` in a cleared
+//! environment. The directory must belong to caforge's user (or root) and be writable by
+//! no one else. Renewal and deployment failures are recorded and retried with backoff;
+//! `caforge managed list` shows them. Every hook run is audited.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,16 @@ const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Most of a failing hook's output kept in the error.
 const HOOK_OUTPUT_KEPT: usize = 512;
+
+/// The only variables a hook inherits from caforge's environment (besides the three it is
+/// given): none of caforge's secrets (`CAFORGE_PASSPHRASE`, `CAFORGE_PIN`, a `CAFORGE_DB`
+/// URL with its password) ever reaches it.
+pub const HOOK_ENVIRONMENT: [&str; 8] = [
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME",
+];
+
+/// `PATH` for a hook when caforge has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -163,11 +176,14 @@ pub async fn run_pass(lifecycle: &Lifecycle<AnyStore>) -> ca_core::Result<Manage
     Ok(report)
 }
 
-/// Writes `m`'s files and runs its hook.
+/// Writes `m`'s files and runs its hook (audited).
 ///
 /// # Errors
 /// What went wrong, for the record (never key material).
 pub async fn deploy(lifecycle: &Lifecycle<AnyStore>, m: &Managed) -> Result<(), String> {
+    // A hook the configuration no longer allows stops the deployment before any file
+    // changes: the files would otherwise be replaced without what reloads them.
+    let hook = lifecycle.deploy_hook(m).map_err(|e| e.to_string())?;
     let files = lifecycle
         .managed_deployment(m)
         .await
@@ -177,8 +193,44 @@ pub async fn deploy(lifecycle: &Lifecycle<AnyStore>, m: &Managed) -> Result<(), 
     tokio::task::spawn_blocking(move || write_files(&write_dir, &files))
         .await
         .map_err(|e| format!("writing the files: {e}"))??;
-    if let Some(hook) = &m.record.deploy_hook {
-        run_hook(hook, &dir, m).await?;
+    if let Some((name, command)) = hook {
+        let ran = run_hook(&command, &dir, m).await;
+        lifecycle
+            .hook_ran(
+                m,
+                &name,
+                &command,
+                ran.as_ref().map(|_| ()).map_err(String::as_str),
+            )
+            .await
+            .map_err(|e| format!("recording the hook's run: {e}"))?;
+        ran?;
+    }
+    Ok(())
+}
+
+/// Checks that `dir` is a directory owned by this user or root and writable by no one
+/// else, so no other user can swap the files caforge writes there.
+fn check_directory(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir).map_err(|e| format!("checking {}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(format!(
+            "{} belongs to user {}, not to caforge's user ({me}) or root",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by its group or by others (mode {:o}): make it 0755 or stricter",
+            dir.display(),
+            meta.mode() & 0o7777
+        ));
     }
     Ok(())
 }
@@ -188,6 +240,7 @@ fn write_files(dir: &Path, d: &Deployment) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         set_mode(dir, 0o700)?;
     }
+    check_directory(dir)?;
     let fullchain = format!("{}{}", d.certificate, d.chain);
     // The key first: a reader that sees the new certificate must find its key.
     write_atomic(dir, "key.pem", d.key.as_bytes(), 0o600)?;
@@ -208,16 +261,21 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `name` in `dir` through a temporary file (created with `mode`) and a rename.
+/// Writes `name` in `dir` through a temporary file (created afresh with `mode`, never
+/// through a link) and a rename (which replaces a link at `name` rather than following it).
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), String> {
     let target = dir.join(name);
     let tmp = dir.join(format!(".{name}.caforge-{}", std::process::id()));
+    // A temporary file left by a crash of this same process id; unlinking never follows
+    // a link.
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(mode);
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed());
     }
     let result = (|| {
         let mut file = options
@@ -236,7 +294,17 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), S
 }
 
 async fn run_hook(hook: &str, dir: &Path, m: &Managed) -> Result<(), String> {
-    let child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    command.env_clear();
+    for name in HOOK_ENVIRONMENT {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    if std::env::var_os("PATH").is_none() {
+        command.env("PATH", DEFAULT_PATH);
+    }
+    let child = command
         .arg("-c")
         .arg(hook)
         .current_dir(dir)

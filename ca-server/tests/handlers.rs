@@ -39,6 +39,7 @@ async fn fixture() -> Fixture {
         )),
         Arc::new(SystemClock),
         Config::default().profiles().unwrap(),
+        Config::default().hooks,
         ca_core::authz::Principal::Server,
     );
     for name in ["a", "b"] {

@@ -12,6 +12,10 @@ pub mod server;
 /// The passphrase every test home uses (test-only).
 pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 
+/// The passphrase subscriber keys are written under in tests (`key-pass.txt` in every
+/// scratch directory): a subscriber's key never gets the CA passphrase.
+pub const TEST_KEY_PASSPHRASE: &str = "test-only subscriber key passphrase";
+
 /// Path of the `caforge` binary built from this workspace.
 pub fn caforge_bin() -> PathBuf {
     workspace_bin("caforge")
@@ -79,6 +83,8 @@ impl Home {
     pub fn empty() -> Home {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("pass.txt"), TEST_PASSPHRASE).expect("write passphrase");
+        std::fs::write(dir.path().join("key-pass.txt"), TEST_KEY_PASSPHRASE)
+            .expect("write key passphrase");
         Home { dir }
     }
 
@@ -97,6 +103,16 @@ impl Home {
         self.dir.path().join("home")
     }
 
+    /// Appends `toml` to the home's `caforge.toml`.
+    pub fn configure(&self, toml: &str) {
+        let config = self.home().join("caforge.toml");
+        let mut text = std::fs::read_to_string(&config).expect("read caforge.toml");
+        text.push('\n');
+        text.push_str(toml);
+        text.push('\n');
+        std::fs::write(&config, text).expect("write caforge.toml");
+    }
+
     /// Runs `caforge --home … --passphrase-file … ARGS` in the scratch directory.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(&[], args)
@@ -105,12 +121,12 @@ impl Home {
     /// As [`Home::run`], with extra environment variables (e.g. a shifted clock).
     pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         Command::new(caforge_bin())
-            .envs(env.iter().copied())
             .current_dir(self.path())
             .env_remove("CAFORGE_PASSPHRASE")
             .env_remove("CAFORGE_HOME")
             .env_remove("CAFORGE_DB")
             .env_remove("CAFORGE_PASSPHRASE_FILE")
+            .envs(env.iter().copied())
             .arg("--home")
             .arg(self.home())
             .arg("--passphrase-file")

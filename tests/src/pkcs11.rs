@@ -112,6 +112,13 @@ impl SoftHsm {
         Some(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Lets `h` load SoftHSM2 (`[keys] pkcs11_modules` in its caforge.toml): a home loads
+    /// no module its configuration does not list.
+    pub fn allow(&self, h: &crate::Home) {
+        let listed: Vec<String> = MODULES.iter().map(|m| format!("\"{m}\"")).collect();
+        h.configure(&format!("[keys]\npkcs11_modules = [{}]", listed.join(", ")));
+    }
+
     /// The token directory.
     pub fn tokens(&self) -> PathBuf {
         self.dir.join("tokens")

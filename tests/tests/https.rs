@@ -189,10 +189,7 @@ fn the_api_speaks_https_on_its_own_listener_and_takes_a_new_certificate_without_
     server_files(&h, "api");
     // The held connection waits idle while the certificate is replaced: longer than the
     // default 5 s an idle connection is kept.
-    let config = h.home().join("caforge.toml");
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text.push_str("\n[server]\nheader_timeout_secs = 120\n");
-    std::fs::write(&config, text).expect("config");
+    h.configure("[server]\nheader_timeout_secs = 120");
     let server = Server::start_args(
         &h,
         &[],
@@ -269,10 +266,7 @@ fn the_api_speaks_https_on_its_own_listener_and_takes_a_new_certificate_without_
 fn serve_issues_its_own_api_certificate_and_renews_it() {
     let h = Home::new();
     pki(&h);
-    let config = h.home().join("caforge.toml");
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text.push_str("\n[server]\nrefresh_interval_secs = 1\n");
-    std::fs::write(&config, text).expect("config");
+    h.configure("[server]\nrefresh_interval_secs = 1");
     let args = [
         "--api-listen",
         "127.0.0.1:0",

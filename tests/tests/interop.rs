@@ -43,6 +43,8 @@ fn hierarchy(h: &Home, root_kt: &str, int_kt: &str, leaf_kt: &str) -> (String, S
         "CN=www.example.com",
         "--key-type",
         leaf_kt,
+        "--key-passphrase-file",
+        "key-pass.txt",
         "--key-out",
         s(&key),
         "--san",

@@ -261,13 +261,10 @@ fn home_with_webhook(before: &str, notify: &str) -> (Home, Receiver) {
     let h = Home::new();
     h.root_and_intermediate("p256", &[], &[]);
     let receiver = Receiver::start();
-    let config = h.home().join("caforge.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "\n{before}\n[notify]\nwebhooks = [\"{}\"]\n{notify}\n",
+    h.configure(&format!(
+        "{before}\n[notify]\nwebhooks = [\"{}\"]\n{notify}",
         receiver.url
     ));
-    std::fs::write(&config, text).unwrap();
     (h, receiver)
 }
 

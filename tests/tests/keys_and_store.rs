@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use caforge_tests::{openssl_ok, s, Home, TEST_PASSPHRASE};
+use caforge_tests::{openssl_ok, s, Home, TEST_KEY_PASSPHRASE, TEST_PASSPHRASE};
 
 #[test]
 fn ca_keys_are_encrypted_0600_openssl_readable_and_never_in_the_database() {
@@ -119,6 +119,8 @@ fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
         "CN=a.example",
         "--key-type",
         "sm2",
+        "--key-passphrase-file",
+        "key-pass.txt",
         "--key-out",
         "enc.pem",
         "--san",
@@ -154,12 +156,43 @@ fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
             0o600
         );
     }
-    let pass = format!("pass:{TEST_PASSPHRASE}");
+    // The key opens with its own passphrase, and not with the CA passphrase.
+    let pass = format!("pass:{TEST_KEY_PASSPHRASE}");
     let kp = openssl_ok(
         h.path(),
         &["pkey", "-in", "enc.pem", "-passin", &pass, "-pubout"],
     )
     .stdout;
+    let ca_pass = format!("pass:{TEST_PASSPHRASE}");
+    let with_ca_passphrase = std::process::Command::new("openssl")
+        .current_dir(h.path())
+        .args(["pkey", "-in", "enc.pem", "-passin", &ca_pass, "-pubout"])
+        .output()
+        .unwrap();
+    assert!(
+        !with_ca_passphrase.status.success(),
+        "the CA passphrase must not open a subscriber's key"
+    );
+    // Without a passphrase for the key (and without --no-encrypt-key), nothing is issued.
+    let before = h.ok(&["cert", "list", "--format", "json"]).stdout;
+    h.fails(
+        &[
+            "issue",
+            "--ca",
+            "root",
+            "--subject",
+            "CN=c.example",
+            "--key-type",
+            "p256",
+            "--key-out",
+            "c.pem",
+            "--san",
+            "dns:c.example",
+        ],
+        "--key-passphrase-file",
+    );
+    assert_eq!(h.ok(&["cert", "list", "--format", "json"]).stdout, before);
+    assert!(!h.file("c.pem").exists());
     let cp = openssl_ok(h.path(), &["x509", "-in", "a.pem", "-noout", "-pubkey"]).stdout;
     assert_eq!(kp, cp);
     let kp = openssl_ok(h.path(), &["pkey", "-in", "plain.pem", "-pubout"]).stdout;

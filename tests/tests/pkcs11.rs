@@ -22,6 +22,7 @@ fn softhsm_keys_sign_certificates_crls_and_ocsp() {
     let store = hsm.store("hier");
     let pin = hsm.pin_file();
     let h = Home::new();
+    hsm.allow(&h);
     // Mixed freely: an RSA root over a P-256 intermediate, and the other way round.
     for (root, root_kt, int, int_kt) in [
         ("rsa-root", "rsa2048", "p256-int", "p256"),
@@ -131,6 +132,23 @@ fn softhsm_refusals_are_clean() {
     hsm.token("refusals");
     let store = hsm.store("refusals");
     let h = Home::new();
+    // The configuration decides what code runs: an unlisted module is never loaded.
+    h.fails(
+        &[
+            "--pin-file",
+            s(&hsm.pin_file()),
+            "ca",
+            "create-root",
+            "--name",
+            "r",
+            "--key-type",
+            "p256",
+            "--key-store",
+            &store,
+        ],
+        "not listed in caforge.toml [keys] pkcs11_modules",
+    );
+    hsm.allow(&h);
     let wrong = h.file("wrong-pin");
     std::fs::write(&wrong, "00000000").unwrap();
     h.fails(

@@ -490,3 +490,30 @@ fn db_copy_refuses_bad_targets() {
     assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
     assert_eq!(listing(&h, None), before);
 }
+
+#[test]
+#[ignore = "needs PostgreSQL (CAFORGE_TEST_POSTGRES_URL)"]
+fn init_on_postgres_records_the_url_and_makes_no_sqlite_file() {
+    let db = ScratchDb::create("init");
+    let h = Home::empty();
+    h.ok(&["--db", &db.url, "init"]);
+    let config = std::fs::read_to_string(h.home().join("caforge.toml")).unwrap();
+    assert!(
+        config.contains(&format!("database = \"{}\"", db.url)),
+        "{config}"
+    );
+    // Later commands, without --db, work on PostgreSQL.
+    h.ok(&[
+        "ca",
+        "create-root",
+        "--name",
+        "pg-root",
+        "--key-type",
+        "p256",
+    ]);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM cas WHERE name = 'pg-root'"),
+        1
+    );
+    assert!(!h.home().join("caforge.db").exists());
+}

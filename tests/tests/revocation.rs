@@ -591,6 +591,7 @@ fn revoking_an_intermediate_lists_it_in_the_parents_crl() {
             "CN=x.example",
             "--key-type",
             "p256",
+            "--no-encrypt-key",
             "--key-out",
             s(&h.file("x.key")),
             "--san",

@@ -319,10 +319,7 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
     use std::io::Write;
     let h = Home::new();
     pki(&h, "p256");
-    let config = h.home().join("caforge.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\n[server]\nheader_timeout_secs = 1\nrequest_timeout_secs = 2\n");
-    std::fs::write(&config, text).unwrap();
+    h.configure("[server]\nheader_timeout_secs = 1\nrequest_timeout_secs = 2");
     let server = Server::start(&h);
     let addr = server.url.strip_prefix("http://").unwrap().to_owned();
     // A connection that never sends a byte.

@@ -110,6 +110,12 @@ fn sign_bench(
             Some(Passphrase::new("bench-only passphrase")),
         ))),
         g.pin()?,
+        // A device key store must be allowed by the home's configuration, when there is one.
+        &if g.config_path().exists() {
+            g.config()?
+        } else {
+            ca_core::config::Config::default()
+        },
     );
     let (key, key_ref): (Arc<dyn ca_core::keys::Signer>, _) = match key_store {
         None => (
@@ -271,6 +277,7 @@ async fn bench_services(
         Arc::new(keys),
         Arc::new(SystemClock),
         Profiles::from_config(&Default::default())?,
+        ca_core::config::Hooks::default(),
         ca_core::authz::Principal::local_operator(),
     );
     let ca = |name: &str| NewCaRequest {

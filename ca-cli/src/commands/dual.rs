@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest, SubjectKey};
 use ca_core::keys::{
-    encrypt_key_pem, plain_key_pem, read_key_pem, write_private_file, SoftwareKey,
+    encrypt_key_pem, plain_key_pem, read_key_pem, write_private_file, Passphrase, SoftwareKey,
 };
 
 use crate::context::Globals;
@@ -53,9 +53,8 @@ pub(crate) struct IssueDualArgs {
     /// --out-dir (rsa-sm2 without CSRs).
     #[arg(long)]
     key_out_dir: Option<PathBuf>,
-    /// Write generated keys unencrypted (test labs only).
-    #[arg(long)]
-    no_encrypt_key: bool,
+    #[command(flatten)]
+    key_protection: super::issue::KeyProtection,
     #[command(flatten)]
     subject: super::issue::SubjectArgs,
     /// Directory for the certificates, created if missing: sm2-sign-enc writes sign.pem,
@@ -135,15 +134,7 @@ async fn rsa_sm2(g: &Globals, args: &IssueDualArgs) -> Result<()> {
         for name in ["rsa.key", "sm2.key"] {
             check_writable(&key_dir.join(name), args.force)?;
         }
-        if args.no_encrypt_key {
-            None
-        } else {
-            Some(g.passphrase()?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "a passphrase is needed to encrypt the generated keys (or pass --no-encrypt-key)"
-                )
-            })?)
-        }
+        args.key_protection.passphrase()?
     } else {
         None
     };
@@ -284,9 +275,12 @@ pub(crate) struct OpenArgs {
     /// The envelope (DER SM2EnvelopedKey, e.g. enc-key.env).
     #[arg(long)]
     envelope: PathBuf,
-    /// The SM2 signing private key (PKCS#8 PEM; encrypted keys use the passphrase).
+    /// The SM2 signing private key (PKCS#8 PEM, plain or encrypted).
     #[arg(long)]
     sign_key: PathBuf,
+    /// File holding the passphrase of an encrypted --sign-key (the key's own).
+    #[arg(long, value_name = "FILE")]
+    key_passphrase_file: Option<PathBuf>,
     /// Where to write the recovered key (PKCS#8 PEM, mode 0600).
     #[arg(long)]
     out: PathBuf,
@@ -295,11 +289,17 @@ pub(crate) struct OpenArgs {
     force: bool,
 }
 
-/// Reads a private key file (plain or passphrase-encrypted PKCS#8 PEM).
-fn read_key(g: &Globals, path: &Path) -> Result<SoftwareKey> {
+/// Reads a subscriber's private key file (plain PKCS#8 PEM, or encrypted under the
+/// passphrase in `passphrase_file`).
+fn read_key(path: &Path, passphrase_file: Option<&Path>) -> Result<SoftwareKey> {
     let pem =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let passphrase = g.passphrase().ok().flatten();
+    let passphrase = passphrase_file
+        .map(|f| {
+            Passphrase::from_file(f)
+                .with_context(|| format!("reading the key passphrase from {}", f.display()))
+        })
+        .transpose()?;
     Ok(read_key_pem(
         &pem,
         passphrase.as_ref(),
@@ -308,12 +308,12 @@ fn read_key(g: &Globals, path: &Path) -> Result<SoftwareKey> {
     )?)
 }
 
-pub(crate) fn envelope(g: &Globals, cmd: EnvelopeCommand) -> Result<()> {
+pub(crate) fn envelope(cmd: EnvelopeCommand) -> Result<()> {
     let EnvelopeCommand::Open(args) = cmd;
     check_writable(&args.out, args.force)?;
     let der = std::fs::read(&args.envelope)
         .with_context(|| format!("reading {}", args.envelope.display()))?;
-    let holder = read_key(g, &args.sign_key)?
+    let holder = read_key(&args.sign_key, args.key_passphrase_file.as_deref())?
         .sm2_secret()
         .with_context(|| format!("{} is not an SM2 key", args.sign_key.display()))?;
     let secret = ca_core::dual::open(&der, &holder)

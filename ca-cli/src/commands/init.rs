@@ -25,12 +25,39 @@ pub(crate) async fn init_home(g: &Globals) -> Result<String> {
         std::fs::set_permissions(&g.home, std::fs::Permissions::from_mode(0o700))?;
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))?;
     }
-    let config = Config::parse(DEFAULT_CONFIG)?;
+    // The database the home was made on is the one it uses from then on: a `--db` (or
+    // CAFORGE_DB) URL is recorded, or later commands would silently open an empty SQLite.
+    let text = match &g.db {
+        Some(db) => DEFAULT_CONFIG.replacen(
+            DEFAULT_DATABASE_LINE,
+            &format!("database = {}", toml::Value::String(db.clone())),
+            1,
+        ),
+        None => DEFAULT_CONFIG.to_owned(),
+    };
+    let config = Config::parse(&text)?;
     let url = g.database_url(&config);
     AnyStore::open(&url).await?;
-    std::fs::write(&config_path, DEFAULT_CONFIG)
+    // 0600: the database URL may carry a password.
+    write_new_private(&config_path, text.as_bytes())
         .with_context(|| format!("writing {}", config_path.display()))?;
     Ok(url)
+}
+
+/// The line of [`DEFAULT_CONFIG`] that names the database.
+const DEFAULT_DATABASE_LINE: &str = "database = \"sqlite:caforge.db\"";
+
+/// Creates `path` (which must not exist) readable by this user only.
+fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
@@ -40,4 +67,14 @@ pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
     println!("  database: {}", ca_core::store::redact_url(&url));
     println!("  keys:     {}", g.home.join("keys").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_names_its_database_on_the_line_init_replaces() {
+        assert_eq!(DEFAULT_CONFIG.matches(DEFAULT_DATABASE_LINE).count(), 1);
+    }
 }

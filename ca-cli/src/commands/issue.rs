@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{IssueRequest, Issued, SubjectKey};
 use ca_core::issuance::MAX_CSR_BYTES;
-use ca_core::keys::{encrypt_key_pem, plain_key_pem, write_private_file};
+use ca_core::keys::{encrypt_key_pem, plain_key_pem, write_private_file, Passphrase};
 use ca_core::profile::ProfileName;
 
 use crate::context::Globals;
@@ -30,9 +30,8 @@ pub(crate) struct Args {
     /// Where to write the generated private key (encrypted PKCS#8 PEM, mode 0600).
     #[arg(long)]
     key_out: Option<PathBuf>,
-    /// Write the generated key unencrypted (test labs only).
-    #[arg(long)]
-    no_encrypt_key: bool,
+    #[command(flatten)]
+    key_protection: KeyProtection,
     #[command(flatten)]
     subject: SubjectArgs,
     /// caforge keeps the key (sealed like CA keys), renews the certificate with a new key
@@ -44,12 +43,45 @@ pub(crate) struct Args {
     /// key.pem (0600), each replaced atomically.
     #[arg(long, requires = "managed")]
     deploy_dir: Option<PathBuf>,
-    /// Command run (`sh -c`, in the deployment directory) after each deployment; a failure
-    /// is reported and retried.
-    #[arg(long, requires = "managed")]
+    /// Hook run after each deployment: a name caforge.toml's [hooks] table allows (its
+    /// command runs with `sh -c` in the deployment directory); a failure is reported and
+    /// retried.
+    #[arg(long, requires = "managed", value_name = "NAME")]
     deploy_hook: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// How a private key caforge generates for a subscriber is written: under a passphrase
+/// given for it (never the CA passphrase, which must not travel with a subscriber's key),
+/// or unencrypted on request. Shared by `issue` and `issue-dual`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeyProtection {
+    /// File holding the passphrase the generated private key is encrypted under (the
+    /// key's own; never the CA passphrase).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_encrypt_key")]
+    pub(crate) key_passphrase_file: Option<PathBuf>,
+    /// Write the generated key unencrypted (mode 0600).
+    #[arg(long)]
+    pub(crate) no_encrypt_key: bool,
+}
+
+impl KeyProtection {
+    /// The generated key's passphrase, or `None` for `--no-encrypt-key`.
+    ///
+    /// # Errors
+    /// Neither option given, or an unreadable or empty passphrase file.
+    pub(crate) fn passphrase(&self) -> Result<Option<Passphrase>> {
+        match (&self.key_passphrase_file, self.no_encrypt_key) {
+            (_, true) => Ok(None),
+            (Some(file), false) => Ok(Some(Passphrase::from_file(file).with_context(|| {
+                format!("reading the key passphrase from {}", file.display())
+            })?)),
+            (None, false) => bail!(
+                "a generated key is encrypted under its own passphrase: pass --key-passphrase-file FILE (or --no-encrypt-key)"
+            ),
+        }
+    }
 }
 
 /// Where an issued certificate goes, shared by `issue`, `renew` and `reissue`.
@@ -138,12 +170,8 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         }
         _ => bail!("give either --csr FILE or --key-type TYPE"),
     };
-    let key_passphrase = match (&key, args.no_encrypt_key || args.key_out.is_none()) {
-        (SubjectKey::Generate(_), false) => Some(g.passphrase()?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "a passphrase is needed to encrypt --key-out (or pass --no-encrypt-key)"
-            )
-        })?),
+    let key_passphrase = match (&key, &args.key_out) {
+        (SubjectKey::Generate(_), Some(_)) => args.key_protection.passphrase()?,
         _ => None,
     };
     let deploy_dir = match &args.deploy_dir {

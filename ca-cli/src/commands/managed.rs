@@ -14,11 +14,46 @@ pub(crate) enum ManagedCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Set or clear a managed certificate's deployment hook (a name caforge.toml's [hooks]
+    /// allows); audited.
+    SetHook {
+        /// The managed certificate's id (`managed list`).
+        id: i64,
+        /// The hook's name in [hooks].
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        hook: Option<String>,
+        /// Run no hook after deployments.
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 pub(crate) async fn run(g: &Globals, cmd: ManagedCommand) -> Result<()> {
     let services = g.services().await?;
     match cmd {
+        ManagedCommand::SetHook { id, hook, clear } => {
+            let managed = services
+                .lifecycle
+                .managed()
+                .await?
+                .into_iter()
+                .find(|m| m.record.id == id)
+                .ok_or_else(|| {
+                    ca_core::store::StoreError::NotFound(format!("managed certificate {id}"))
+                })?;
+            let hook = if clear { None } else { hook };
+            services
+                .lifecycle
+                .set_managed_hook(&managed, hook.as_deref())
+                .await?;
+            match hook {
+                Some(h) => {
+                    println!("managed certificate {id} runs hook '{h}' after each deployment")
+                }
+                None => println!("managed certificate {id} runs no hook"),
+            }
+            Ok(())
+        }
         ManagedCommand::List { format } => {
             let all = services.lifecycle.managed().await?;
             match format {

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{IssueRequest, NewCaRequest, SubjectKey};
-use ca_core::keys::{encrypt_key_pem, write_private_file};
+use ca_core::keys::{encrypt_key_pem, write_private_file, Passphrase};
 use ca_core::profile::ProfileName;
 
 use crate::context::Globals;
@@ -111,6 +111,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 db: g.db.clone(),
                 passphrase_file: g.passphrase_file.clone(),
                 pin_file: g.pin_file.clone(),
+                env: g.env.clone(),
             },
             None,
         ),
@@ -125,6 +126,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                     db: g.db.clone(),
                     passphrase_file: Some(file.clone()),
                     pin_file: g.pin_file.clone(),
+                    env: g.env.clone(),
                 },
                 Some(file),
             )
@@ -132,9 +134,6 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     };
     let url = super::init::init_home(&globals).await?;
     let services = globals.services().await?;
-    let passphrase = globals
-        .passphrase()?
-        .ok_or_else(|| anyhow::anyhow!("no passphrase"))?;
 
     println!(
         "caforge quickstart: home {} (database {url})",
@@ -180,9 +179,17 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             .generated_key
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no generated key"))?;
+        // The subscriber's key gets its own passphrase: the CA passphrase never travels
+        // with a key that is handed out.
+        let key_passphrase = random_passphrase()?;
+        write_private_file(
+            &out_dir.join("localhost.key.pass"),
+            key_passphrase.as_bytes(),
+            false,
+        )?;
         write_private_file(
             &out_dir.join("localhost.key.pem"),
-            encrypt_key_pem(key, &passphrase)?.as_bytes(),
+            encrypt_key_pem(key, &Passphrase::new(key_passphrase))?.as_bytes(),
             false,
         )?;
         write_file(
@@ -234,13 +241,13 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         );
         println!("  files            {}", display(&out_dir));
         println!(
-            "                   localhost.pem, localhost.key.pem (encrypted), chain.pem, root.pem, issuing.crl.pem"
+            "                   localhost.pem, localhost.key.pem (encrypted under localhost.key.pass), chain.pem, root.pem, issuing.crl.pem"
         );
     }
     println!();
     if let Some(file) = passphrase_note {
         println!(
-            "Keys are encrypted with a generated passphrase stored in {} (mode 0600).",
+            "CA keys are encrypted with a generated passphrase stored in {} (mode 0600).",
             display(&file)
         );
         println!(

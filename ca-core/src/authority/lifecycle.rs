@@ -148,6 +148,8 @@ pub struct Lifecycle<S> {
     revocations: Arc<Revocations<S>>,
     responder: Arc<Responder<S>>,
     pub(super) clock: Arc<dyn Clock>,
+    /// The deployment hooks the configuration allows.
+    pub(super) hooks: crate::config::Hooks,
 }
 
 impl<S> std::fmt::Debug for Lifecycle<S> {
@@ -190,7 +192,8 @@ impl<
 
 impl<S: LifecycleRoles> Lifecycle<S> {
     /// The service over `store`, composing `issuance`, `revocations` and `responder`
-    /// (all over CAs in `directory`), with time from `clock`.
+    /// (all over CAs in `directory`), with time from `clock` and the deployment `hooks`
+    /// the configuration allows.
     pub(crate) fn new(
         store: S,
         directory: Arc<Directory<S>>,
@@ -198,6 +201,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         revocations: Arc<Revocations<S>>,
         responder: Arc<Responder<S>>,
         clock: Arc<dyn Clock>,
+        hooks: crate::config::Hooks,
     ) -> Self {
         Lifecycle {
             store,
@@ -206,6 +210,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             revocations,
             responder,
             clock,
+            hooks,
         }
     }
 

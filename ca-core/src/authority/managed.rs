@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::{IssueRequest, Issued, LeafOverrides, Lifecycle, RenewRequest, SubjectKey};
 use crate::algorithm::KeyType;
+use crate::audit::{AuditAction, AuditEvent};
 use crate::keys::{plain_key_pem, Signer as _, SoftwareKey};
 use crate::store::{CertificateRecord, ManagedRecord, ManagedState, NewManaged};
 use crate::{Error, Result};
@@ -61,11 +62,13 @@ fn retry_delay(attempts: u32) -> i64 {
 impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
     /// Issues a managed certificate: `req` must generate the key, which is sealed by the key
     /// custodian and kept; the certificate is recorded as pending its first deployment into
-    /// `deploy_dir` (then `deploy_hook` runs).
+    /// `deploy_dir` (then the hook `caforge.toml` allows under the name `deploy_hook`
+    /// runs). The creation is audited with the directory and hook.
     ///
     /// # Errors
     /// A CSR request (caforge must hold the key to renew and deploy it), a relative
-    /// deployment directory, and everything [`super::Issuance::issue`] refuses.
+    /// deployment directory, a hook the configuration does not allow
+    /// ([`Error::Forbidden`]), and everything [`super::Issuance::issue`] refuses.
     pub async fn issue_managed(
         &self,
         req: &IssueRequest,
@@ -82,9 +85,9 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
                 "the deployment directory '{deploy_dir}' must be an absolute path"
             )));
         }
-        if deploy_hook.is_some_and(|h| h.trim().is_empty()) {
-            return Err(Error::Invalid("the deployment hook is empty".into()));
-        }
+        let hook = deploy_hook
+            .map(|h| self.hooks.named(h).map(|(name, _)| name.to_owned()))
+            .transpose()?;
         // The key is made and sealed first: a custodian that cannot seal (no passphrase)
         // stops this before anything is issued.
         let (key, sealed) = self.sealed_key(key_type).await?;
@@ -94,19 +97,112 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
         };
         let mut issued = self.issuance.issue_with(req, overrides).await?;
         issued.generated_key = Some(key);
+        let now = self.clock.now().unix_timestamp();
+        let audit = self.managed_audit(
+            AuditAction::ManagedCreated,
+            &issued.record,
+            serde_json::json!({"deploy_dir": deploy_dir, "hook": hook}),
+        );
         let record = self
             .store
-            .create_managed(&NewManaged {
-                certificate_id: issued.record.id,
-                key_type: key_type.as_str().into(),
-                sealed_key: sealed,
-                deploy_dir: deploy_dir.into(),
-                deploy_hook: deploy_hook.map(str::to_owned),
-                created_at: self.clock.now().unix_timestamp(),
-            })
+            .create_managed(
+                &NewManaged {
+                    certificate_id: issued.record.id,
+                    key_type: key_type.as_str().into(),
+                    sealed_key: sealed,
+                    deploy_dir: deploy_dir.into(),
+                    deploy_hook: hook,
+                    created_at: now,
+                },
+                &audit,
+            )
             .await?;
         let managed = self.managed_view(record).await?;
         Ok((issued, managed))
+    }
+
+    /// An audit entry about a managed certificate whose current certificate is `cert`.
+    fn managed_audit(
+        &self,
+        action: AuditAction,
+        cert: &CertificateRecord,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: self.clock.now().unix_timestamp(),
+            action,
+            ca: Some(cert.issuer_name.clone()),
+            serial: Some(cert.serial.to_hex()),
+            details,
+            principal: Some(self.directory.acting().audit_name()),
+        }
+    }
+
+    /// Sets or clears `m`'s deployment hook (a name `caforge.toml` allows); audited with
+    /// the old and new hook.
+    ///
+    /// # Errors
+    /// A hook the configuration does not allow ([`Error::Forbidden`]); store failures.
+    pub async fn set_managed_hook(&self, m: &Managed, hook: Option<&str>) -> Result<()> {
+        let hook = hook
+            .map(|h| self.hooks.named(h).map(|(name, _)| name.to_owned()))
+            .transpose()?;
+        let audit = self.managed_audit(
+            AuditAction::ManagedHookChanged,
+            &m.certificate,
+            serde_json::json!({
+                "managed": m.record.id,
+                "from": m.record.deploy_hook,
+                "to": hook,
+            }),
+        );
+        Ok(self
+            .store
+            .set_managed_hook(m.record.id, hook.as_deref(), &audit)
+            .await?)
+    }
+
+    /// The hook to run after deploying `m`, as (name, command), with the command from the
+    /// configuration: the row only names it.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] when the configuration does not allow the hook `m` names.
+    pub fn deploy_hook(&self, m: &Managed) -> Result<Option<(String, String)>> {
+        m.record
+            .deploy_hook
+            .as_deref()
+            .map(|h| {
+                self.hooks
+                    .resolve(h)
+                    .map(|(name, command)| (name.to_owned(), command.to_owned()))
+            })
+            .transpose()
+    }
+
+    /// Records that `m`'s hook `name` (`command`) ran, and how it ended.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn hook_ran(
+        &self,
+        m: &Managed,
+        name: &str,
+        command: &str,
+        outcome: std::result::Result<(), &str>,
+    ) -> Result<()> {
+        let audit = self.managed_audit(
+            AuditAction::HookRan,
+            &m.certificate,
+            serde_json::json!({
+                "managed": m.record.id,
+                "hook": name,
+                "command": command,
+                "ok": outcome.is_ok(),
+                "error": outcome.err(),
+            }),
+        );
+        self.store.append_audit(&audit).await?;
+        Ok(())
     }
 
     /// A new key of `key_type` and its sealed form.

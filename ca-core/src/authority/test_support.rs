@@ -158,6 +158,7 @@ pub(crate) async fn memory_services_at(
         clock,
         // Invariant: the built-in profiles of an empty configuration are valid.
         Profiles::from_config(&Default::default()).expect("profiles"),
+        crate::config::Hooks::default(),
         crate::authz::Principal::Operator("test".into()),
     )
 }

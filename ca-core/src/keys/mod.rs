@@ -89,6 +89,10 @@ pub enum KeyError {
     /// The public key or signature is not acceptable.
     #[error("{0}")]
     Rejected(String),
+    /// The key reference names something the configuration does not allow (a PKCS#11
+    /// module not listed in `[keys] pkcs11_modules`).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
 }
 
 /// Something that can sign with a private key it keeps to itself.

@@ -409,6 +409,7 @@ impl Signer for Pkcs11Signer {
 /// caforge's key custodian for `pkcs11:` URIs.
 pub struct Pkcs11KeyProvider {
     pin: Option<Pin>,
+    allowed_modules: Vec<PathBuf>,
     tokens: DeviceMap<(PathBuf, String), Token>,
 }
 
@@ -419,15 +420,30 @@ impl fmt::Debug for Pkcs11KeyProvider {
 }
 
 impl Pkcs11KeyProvider {
-    /// A provider whose tokens take `pin` unless a URI names its own `pin-source`.
-    pub fn new(pin: Option<Pin>) -> Self {
+    /// A provider whose tokens take `pin` unless a URI names its own `pin-source`, and
+    /// that loads only the modules in `allowed_modules` (`[keys] pkcs11_modules`): a key
+    /// reference comes from the database, and the database must not decide what code runs.
+    pub fn new(pin: Option<Pin>, allowed_modules: Vec<PathBuf>) -> Self {
         Pkcs11KeyProvider {
             pin,
+            allowed_modules,
             tokens: DeviceMap::default(),
         }
     }
 
+    /// The one check before any module is opened.
+    fn allowed(&self, module: &Path) -> Result<(), KeyError> {
+        if self.allowed_modules.iter().any(|m| m == module) {
+            return Ok(());
+        }
+        Err(KeyError::NotAllowed(format!(
+            "PKCS#11 module {} is not listed in caforge.toml [keys] pkcs11_modules",
+            module.display()
+        )))
+    }
+
     fn token(&self, uri: &Pkcs11Uri) -> Result<Arc<Token>, KeyError> {
+        self.allowed(&uri.module_path)?;
         let key = (uri.module_path.clone(), uri.token.clone());
         self.tokens.get_or_try_init(key, || {
             let pin = Pin::resolve(uri.pin_source.as_deref(), self.pin.as_ref(), &uri.token)?;
@@ -605,12 +621,23 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_module_is_unavailable() {
-        let p = Pkcs11KeyProvider::new(Some(Pin::new("1234")));
-        let r = p.load(
-            &KeyRef::new("pkcs11:token=t;object=o?module-path=/nonexistent/module.so"),
+    fn a_missing_module_is_unavailable_and_an_unlisted_one_not_allowed() {
+        let uri = KeyRef::new("pkcs11:token=t;object=o?module-path=/nonexistent/module.so");
+        let p = Pkcs11KeyProvider::new(
+            Some(Pin::new("1234")),
+            vec![PathBuf::from("/nonexistent/module.so")],
+        );
+        let r = p.load(&uri, "");
+        assert!(matches!(r, Err(KeyError::Unavailable(_))), "{:?}", r.err());
+        let p = Pkcs11KeyProvider::new(Some(Pin::new("1234")), vec![PathBuf::from("/other.so")]);
+        let r = p.load(&uri, "");
+        assert!(matches!(r, Err(KeyError::NotAllowed(_))), "{:?}", r.err());
+        let r = p.generate(
+            "pkcs11:token=t?module-path=/nonexistent/module.so",
+            KeyType::P256,
+            "x",
             "",
         );
-        assert!(matches!(r, Err(KeyError::Unavailable(_))), "{:?}", r.err());
+        assert!(matches!(r, Err(KeyError::NotAllowed(_))), "{:?}", r.err());
     }
 }

@@ -1317,21 +1317,49 @@ async fn quotas<S: Store>(store: &S) {
         .is_ok());
 }
 
+async fn listed_managed<S: Store>(store: &S, id: i64) -> ManagedRecord {
+    store
+        .list_managed()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|x| x.id == id)
+        .expect("listed")
+}
+
 /// Managed certificates: created pending, renewed, attempts recorded and reset.
 async fn managed<S: Store>(store: &S) {
     let root = root(store, &unique("managed")).await.id;
     let first = committed(store, root, "root-kid", 1_900_000_000).await;
     let m = store
-        .create_managed(&NewManaged {
-            certificate_id: first.id,
-            key_type: "p256".into(),
-            sealed_key: vec![1, 2, 3],
-            deploy_dir: "/srv/tls".into(),
-            deploy_hook: Some("systemctl reload web".into()),
-            created_at: 10,
-        })
+        .create_managed(
+            &NewManaged {
+                certificate_id: first.id,
+                key_type: "p256".into(),
+                sealed_key: vec![1, 2, 3],
+                deploy_dir: "/srv/tls".into(),
+                deploy_hook: Some("reload-web".into()),
+                created_at: 10,
+            },
+            &event(AuditAction::ManagedCreated),
+        )
         .await
         .expect("create");
+    store
+        .set_managed_hook(m.id, None, &event(AuditAction::ManagedHookChanged))
+        .await
+        .expect("hook cleared");
+    assert_eq!(listed_managed(store, m.id).await.deploy_hook, None);
+    assert!(matches!(
+        store
+            .set_managed_hook(
+                m.id + 1000,
+                Some("x"),
+                &event(AuditAction::ManagedHookChanged)
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(
         (m.state, m.attempts, m.next_attempt_at),
         (ManagedState::Pending, 0, 10)
@@ -1340,15 +1368,7 @@ async fn managed<S: Store>(store: &S) {
         !format!("{m:?}").contains("sealed"),
         "no key material in Debug"
     );
-    let listed = |id| async move {
-        store
-            .list_managed()
-            .await
-            .expect("list")
-            .into_iter()
-            .find(|x| x.id == id)
-            .expect("listed")
-    };
+    let listed = |id| listed_managed(store, id);
     store
         .managed_attempted(m.id, Some("hook failed"), 400, 20)
         .await

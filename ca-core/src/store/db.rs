@@ -165,6 +165,9 @@ impl AnyStore {
     /// migrating it. WAL with `synchronous=FULL`: a commit is durable when it returns.
     async fn open_sqlite(path: &str) -> Result<AnyStore, StoreError> {
         let memory = path == ":memory:";
+        if !memory {
+            private_database_files(std::path::Path::new(path))?;
+        }
         let options = if memory {
             SqliteConnectOptions::from_str("sqlite::memory:")?
         } else {
@@ -479,4 +482,37 @@ async fn finish(
             Err(e)
         }
     }
+}
+
+/// Makes the SQLite database at `path` private before SQLite opens it: created 0600 when
+/// missing (SQLite gives its WAL and shared-memory files the database file's mode), and
+/// an existing database, WAL or shared-memory file this user owns narrowed to 0600 (homes
+/// made before caforge did this had them 0644). The database holds tokens' hashes, sealed
+/// keys of managed certificates and the audit log: no other user reads it.
+fn private_database_files(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+    let io = |e: std::io::Error| {
+        StoreError::Unavailable(format!("database file {}: {e}", path.display()))
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(e)),
+    }
+    let me = std::fs::metadata(path).map_err(io)?.uid();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(meta) = std::fs::symlink_metadata(&file) else {
+            continue;
+        };
+        if meta.is_file() && meta.uid() == me && meta.mode() & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+    }
+    Ok(())
 }

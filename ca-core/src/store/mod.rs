@@ -1507,7 +1507,7 @@ pub struct NewManaged {
     pub sealed_key: Vec<u8>,
     /// Where it is deployed.
     pub deploy_dir: String,
-    /// Run after each deployment (`sh -c`).
+    /// Run after each deployment: the name of a hook `caforge.toml` allows.
     pub deploy_hook: Option<String>,
     /// Creation time.
     pub created_at: i64,
@@ -1526,7 +1526,8 @@ pub struct ManagedRecord {
     pub sealed_key: Vec<u8>,
     /// Deployment directory.
     pub deploy_dir: String,
-    /// Deployment hook.
+    /// Deployment hook: a name in `caforge.toml` `[hooks]` (rows made before hooks were
+    /// named hold the command itself, which must be listed there too).
     pub deploy_hook: Option<String>,
     /// State.
     pub state: ManagedState,
@@ -1557,11 +1558,27 @@ impl std::fmt::Debug for ManagedRecord {
 /// Managed certificates: renewed and deployed by caforge.
 #[allow(async_fn_in_trait)]
 pub trait ManagedStore {
-    /// Records a managed certificate (pending its first deployment).
+    /// Records a managed certificate (pending its first deployment) with `audit`, in one
+    /// transaction.
     ///
     /// # Errors
     /// Store failures.
-    async fn create_managed(&self, m: &NewManaged) -> Result<ManagedRecord, StoreError>;
+    async fn create_managed(
+        &self,
+        m: &NewManaged,
+        audit: &AuditEvent,
+    ) -> Result<ManagedRecord, StoreError>;
+
+    /// Sets (or clears) managed certificate `id`'s deployment hook, with `audit`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; store failures.
+    async fn set_managed_hook(
+        &self,
+        id: i64,
+        hook: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
 
     /// Every managed certificate, by id.
     ///

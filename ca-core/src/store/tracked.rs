@@ -290,7 +290,11 @@ impl QuotaStore for AnyStore {
 }
 
 impl ManagedStore for AnyStore {
-    async fn create_managed(&self, m: &NewManaged) -> Result<ManagedRecord, StoreError> {
+    async fn create_managed(
+        &self,
+        m: &NewManaged,
+        audit: &AuditEvent,
+    ) -> Result<ManagedRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
         let row = sql(
             "INSERT INTO managed_certificates (certificate_id, key_type, sealed_key, deploy_dir, deploy_hook,
@@ -306,8 +310,28 @@ impl ManagedStore for AnyStore {
         .one(tx.on())
         .await?;
         let record = super::rows::managed_from_row(&row)?;
+        append_audit(tx.on(), audit).await?;
         self.commit(tx).await?;
         Ok(record)
+    }
+
+    async fn set_managed_hook(
+        &self,
+        id: i64,
+        hook: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.write_tx().await?;
+        let changed = sql("UPDATE managed_certificates SET deploy_hook = $1 WHERE id = $2")
+            .bind(hook)
+            .bind(id)
+            .execute(tx.on())
+            .await?;
+        if changed.0 == 0 {
+            return Err(StoreError::NotFound(format!("managed certificate {id}")));
+        }
+        append_audit(tx.on(), audit).await?;
+        self.commit(tx).await
     }
 
     async fn list_managed(&self) -> Result<Vec<ManagedRecord>, StoreError> {
