@@ -35,9 +35,9 @@ impl MasterKey {
             Some(f) => Zeroizing::new(
                 std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
             ),
-            None => match std::env::var("HSM_SIM_MASTER_KEY") {
-                Ok(v) if !v.is_empty() => Zeroizing::new(v.into_bytes()),
-                _ => bail!("a master secret is required: pass --master-key-file FILE or set HSM_SIM_MASTER_KEY"),
+            None => match master_from_env() {
+                Some(v) => v,
+                None => bail!("a master secret is required: pass --master-key-file FILE or set HSM_SIM_MASTER_KEY"),
             },
         };
         while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
@@ -48,6 +48,15 @@ impl MasterKey {
         }
         Ok(secret)
     }
+}
+
+/// `HSM_SIM_MASTER_KEY`, read once at start (see [`main`]) and removed from the
+/// environment.
+static MASTER_FROM_ENV: std::sync::OnceLock<Option<Zeroizing<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+fn master_from_env() -> Option<Zeroizing<Vec<u8>>> {
+    MASTER_FROM_ENV.get().cloned().flatten()
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,11 +121,24 @@ enum Command {
         /// Listen on TCP (e.g. 127.0.0.1:5696; port 0 picks one and prints it).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Listen on a TCP address that is not loopback (the protocol is cleartext: PINs
+        /// cross the network as they are).
+        #[arg(long, requires = "listen")]
+        allow_remote: bool,
         #[command(flatten)]
         master: MasterKey,
         /// Consecutive wrong PINs before a PIN locks.
         #[arg(long, default_value_t = 3)]
         max_pin_tries: u32,
+        /// Most connections served at once.
+        #[arg(long, default_value_t = 64)]
+        max_connections: usize,
+        /// Seconds a client has to finish a request it started (and to take the answer).
+        #[arg(long, default_value_t = 10)]
+        io_timeout_secs: u64,
+        /// Seconds a connection may idle between requests before it is closed.
+        #[arg(long, default_value_t = 300)]
+        idle_timeout_secs: u64,
         #[command(flatten)]
         faults: FaultArgs,
     },
@@ -169,11 +191,18 @@ enum Command {
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         format: String,
     },
-    /// Show, change or clear the fault settings of a running device.
+    /// Show, change or clear the fault settings of a running device (on TCP, as a token's
+    /// security officer).
     Control {
         /// A running device: HOST:PORT or a socket path.
         #[arg(long, value_name = "ADDR")]
         connect: String,
+        /// Log in as this token's security officer first (needed on TCP).
+        #[arg(long, requires = "so_pin_file")]
+        token: Option<String>,
+        /// File holding that security officer's PIN.
+        #[arg(long, value_name = "FILE", requires = "token")]
+        so_pin_file: Option<PathBuf>,
         #[command(flatten)]
         faults: FaultArgs,
         /// Clear every fault first.
@@ -210,12 +239,19 @@ fn run(cli: Cli) -> Result<()> {
             state,
             socket,
             listen,
+            allow_remote,
             master,
             max_pin_tries,
+            max_connections,
+            io_timeout_secs,
+            idle_timeout_secs,
             faults,
         } => {
             if max_pin_tries == 0 {
                 bail!("--max-pin-tries must be at least 1");
+            }
+            if max_connections == 0 || io_timeout_secs == 0 || idle_timeout_secs == 0 {
+                bail!("--max-connections and the time-outs must be at least 1");
             }
             let secret = master.read()?;
             let vault = Vault::open(&state, &secret, DEFAULT_KDF_LOG_N)?;
@@ -223,12 +259,15 @@ fn run(cli: Cli) -> Result<()> {
             let options = ServerOptions {
                 max_pin_tries,
                 faults: faults.apply(Faults::default()),
+                max_connections,
+                io_timeout: Duration::from_secs(io_timeout_secs),
+                idle_timeout: Duration::from_secs(idle_timeout_secs),
             };
             eprintln!("hsm-sim: faults {}", faults_text(&options.faults));
             let shared = Shared::new(vault, options);
             let listen = match (socket, listen) {
                 (Some(p), _) => Listen::Unix(p),
-                (None, Some(a)) => Listen::Tcp(a),
+                (None, Some(addr)) => Listen::Tcp { addr, allow_remote },
                 (None, None) => bail!("pass --socket PATH or --listen ADDR"),
             };
             let rt = tokio::runtime::Runtime::new()?;
@@ -334,10 +373,23 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Control {
             connect: addr,
+            token,
+            so_pin_file,
             faults,
             clear,
         } => {
             let mut c = connect(&addr)?;
+            if let (Some(token), Some(file)) = (token, so_pin_file) {
+                let so = pin(&file)?;
+                let Reply::Session(session) = c.call(&Request::OpenSession { token })? else {
+                    bail!("unexpected answer");
+                };
+                c.call(&Request::Login {
+                    session,
+                    user: UserType::So,
+                    pin: so.expose().to_owned(),
+                })?;
+            }
             let Reply::Faults(current) = c.call(&Request::Control { set: None })? else {
                 bail!("unexpected answer");
             };
@@ -355,6 +407,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: the master secret is read once and leaves the environment.
+    let from_env = std::env::var("HSM_SIM_MASTER_KEY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| Zeroizing::new(v.into_bytes()));
+    std::env::remove_var("HSM_SIM_MASTER_KEY");
+    let _ = MASTER_FROM_ENV.set(from_env);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HSM_SIM_LOG")

@@ -26,15 +26,50 @@ pub struct ServerOptions {
     pub max_pin_tries: u32,
     /// Faults in force at start.
     pub faults: Faults,
+    /// Most connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to finish sending a request it started, and to take the answer.
+    pub io_timeout: Duration,
+    /// Longest a connection may sit idle between requests before it is closed (caforge's
+    /// pool reconnects).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_pin_tries: 3,
+            faults: Faults::default(),
+            max_connections: 64,
+            io_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Where the server listens.
 #[derive(Debug, Clone)]
 pub enum Listen {
-    /// A TCP address (loopback in tests and labs).
-    Tcp(String),
-    /// A Unix domain socket path.
+    /// A TCP address: loopback unless `allow_remote` (the protocol is cleartext: PINs
+    /// cross the network as they are).
+    Tcp {
+        /// `HOST:PORT`.
+        addr: String,
+        /// Accept a non-loopback address.
+        allow_remote: bool,
+    },
+    /// A Unix domain socket path (created 0600: only its owner connects).
     Unix(PathBuf),
+}
+
+/// Whether a connection came over the owner-only Unix socket, where the filesystem has
+/// already said who the peer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The Unix socket.
+    Local,
+    /// TCP.
+    Network,
 }
 
 struct FaultState {
@@ -118,6 +153,8 @@ impl Shared {
 struct Conn {
     sessions: HashMap<u64, u32>,
     logins: HashMap<u32, UserType>,
+    /// How the peer reached the device (`None` never serves device-wide operations).
+    transport: Option<Transport>,
 }
 
 impl Conn {
@@ -125,6 +162,20 @@ impl Conn {
         self.sessions.get(&session).copied().ok_or((
             Status::SessionInvalid,
             format!("session {session} is not open on this connection"),
+        ))
+    }
+
+    /// Device-wide operations (fault control): the owner-only Unix socket, or a security
+    /// officer logged in on this connection.
+    fn administrator(&self) -> Result<(), Refusal> {
+        if self.transport == Some(Transport::Local)
+            || self.logins.values().any(|u| *u == UserType::So)
+        {
+            return Ok(());
+        }
+        Err((
+            Status::NotLoggedIn,
+            "this operation needs a security officer login (or the Unix socket)".into(),
         ))
     }
 
@@ -159,26 +210,63 @@ fn mechanism_fits(key_type: KeyType, m: &Mechanism) -> bool {
     )
 }
 
+/// Reads one request frame: as long as the connection may idle for its first byte, then
+/// the I/O time-out for the rest. `None` ends the connection (closed, idle, slow,
+/// oversized).
+async fn read_frame<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    options: &ServerOptions,
+) -> Option<Vec<u8>> {
+    let first = tokio::time::timeout(options.idle_timeout, stream.read_u8())
+        .await
+        .ok()?
+        .ok()?;
+    let rest = async {
+        let mut more = [0u8; 3];
+        stream.read_exact(&mut more).await.ok()?;
+        let len = u32::from_be_bytes([first, more[0], more[1], more[2]]);
+        let Ok(len) = check_frame_len(len) else {
+            tracing::info!("closing a connection that sent an oversized frame");
+            return None;
+        };
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).await.ok()?;
+        Some(body)
+    };
+    match tokio::time::timeout(options.io_timeout, rest).await {
+        Ok(body) => body,
+        Err(_) => {
+            tracing::info!("closing a connection that sent a request too slowly");
+            None
+        }
+    }
+}
+
 /// Serves one connection until the peer closes it (or a fault drops it).
-pub async fn serve_connection<S>(shared: Arc<Shared>, mut stream: S)
+pub async fn serve_connection<S>(shared: Arc<Shared>, mut stream: S, transport: Transport)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = Conn::default();
-    while let Ok(len) = stream.read_u32().await {
-        let Ok(len) = check_frame_len(len) else {
-            tracing::info!("closing a connection that sent an oversized frame");
-            break;
-        };
-        let mut body = vec![0u8; len];
-        if stream.read_exact(&mut body).await.is_err() {
-            break;
-        }
+    let mut conn = Conn {
+        transport: Some(transport),
+        ..Conn::default()
+    };
+    while let Some(body) = read_frame(&mut stream, &shared.options).await {
         let response = match Request::decode(&body) {
             Ok((id, request)) => {
+                // What an administrator needs to reach fault control (a session and a
+                // security officer login) is never faulted: a device failing every
+                // operation must still be recoverable over TCP.
                 let faultable = !matches!(
                     request,
-                    Request::Hello { .. } | Request::Control { .. } | Request::ListSlots
+                    Request::Hello { .. }
+                        | Request::Control { .. }
+                        | Request::ListSlots
+                        | Request::OpenSession { .. }
+                        | Request::Login {
+                            user: UserType::So,
+                            ..
+                        }
                 );
                 let (fault, latency) = if faultable {
                     shared.fault()
@@ -219,7 +307,12 @@ where
         let mut frame = Vec::with_capacity(4 + body.len());
         frame.extend_from_slice(&len.to_be_bytes());
         frame.extend_from_slice(&body);
-        if stream.write_all(&frame).await.is_err() || stream.flush().await.is_err() {
+        let sent = tokio::time::timeout(shared.options.io_timeout, async {
+            stream.write_all(&frame).await?;
+            stream.flush().await
+        })
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
             break;
         }
     }
@@ -246,6 +339,13 @@ async fn handle(shared: &Arc<Shared>, conn: &mut Conn, request: Request) -> Resu
             so_pin,
             user_pin,
         } => {
+            if conn.transport != Some(Transport::Local) {
+                return Err((
+                    Status::NotLoggedIn,
+                    "InitToken is served on the Unix socket only (or offline: init-token --state)"
+                        .into(),
+                ));
+            }
             let shared = Arc::clone(shared);
             blocking(move || {
                 locked(&shared.vault)
@@ -401,6 +501,7 @@ async fn handle(shared: &Arc<Shared>, conn: &mut Conn, request: Request) -> Resu
             .await
         }
         Request::Control { set } => {
+            conn.administrator()?;
             let mut f = locked(&shared.faults);
             if let Some(new) = set {
                 tracing::info!(?new, "fault settings changed");
@@ -522,14 +623,44 @@ async fn blocking<T: Send + 'static>(
 /// # Errors
 /// Binding failures.
 pub async fn run(shared: Arc<Shared>, listen: Listen) -> std::io::Result<()> {
+    // Each connection holds a permit; without one the next is not accepted.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        shared.options.max_connections.max(1),
+    ));
+    let permit = || async {
+        Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| std::io::Error::other("connection limit closed"))
+    };
     match listen {
-        Listen::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(&addr).await?;
-            println!("hsm-sim listening on {}", listener.local_addr()?);
+        Listen::Tcp { addr, allow_remote } => {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(&addr).await?.collect();
+            if !allow_remote && addrs.iter().any(|a| !a.ip().is_loopback()) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{addr} is not a loopback address: hsm-sim speaks cleartext (PINs included); pass --allow-remote to listen there anyway"
+                    ),
+                ));
+            }
+            let listener = tokio::net::TcpListener::bind(addrs.as_slice()).await?;
+            let local = listener.local_addr()?;
+            if !local.ip().is_loopback() {
+                eprintln!(
+                    "hsm-sim: warning: listening on {local} in cleartext: PINs and requests cross the network unencrypted"
+                );
+            }
+            println!("hsm-sim listening on {local}");
             loop {
+                let held = permit().await?;
                 let (stream, _) = listener.accept().await?;
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(Arc::clone(&shared), stream));
+                let shared = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    serve_connection(shared, stream, Transport::Network).await;
+                    drop(held);
+                });
             }
         }
         Listen::Unix(path) => {
@@ -537,15 +668,21 @@ pub async fn run(shared: Arc<Shared>, listen: Listen) -> std::io::Result<()> {
             if path.exists() && std::os::unix::net::UnixStream::connect(&path).is_err() {
                 std::fs::remove_file(&path)?;
             }
-            let listener = tokio::net::UnixListener::bind(&path)?;
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
+            // Created 0600 (the umask while it is bound), so no other user can connect
+            // between bind and a chmod.
+            let old = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o177));
+            let bound = tokio::net::UnixListener::bind(&path);
+            rustix::process::umask(old);
+            let listener = bound?;
             println!("hsm-sim listening on {}", path.display());
             loop {
+                let held = permit().await?;
                 let (stream, _) = listener.accept().await?;
-                tokio::spawn(serve_connection(Arc::clone(&shared), stream));
+                let shared = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    serve_connection(shared, stream, Transport::Local).await;
+                    drop(held);
+                });
             }
         }
     }

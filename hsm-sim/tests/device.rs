@@ -25,6 +25,7 @@ fn device(dir: &Path) -> (tokio::runtime::Runtime, String) {
         ServerOptions {
             max_pin_tries: 3,
             faults: Faults::default(),
+            ..ServerOptions::default()
         },
     );
     let socket = dir.join("hsm.sock");

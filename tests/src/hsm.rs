@@ -163,9 +163,19 @@ impl HsmSim {
             .into()
     }
 
-    /// Runs `hsm-sim control --connect ADDR ARGS` and asserts success.
+    /// Runs `hsm-sim control --connect ADDR` as [`TOKEN`]'s security officer with `ARGS`
+    /// and asserts success.
     pub fn control(&self, args: &[&str]) -> Run {
-        let mut all = vec!["control", "--connect", &self.addr];
+        let so_pin = self.file("so-pin");
+        let mut all = vec![
+            "control",
+            "--connect",
+            &self.addr,
+            "--token",
+            TOKEN,
+            "--so-pin-file",
+            s(&so_pin),
+        ];
         all.extend_from_slice(args);
         let r = self.cli(&all);
         assert!(r.ok, "hsm-sim control failed: {}", r.stderr);

@@ -340,6 +340,12 @@ fn device_faults_fail_cleanly_and_a_retry_succeeds() {
     let h = Home::new();
     let store = format!("{}&timeout-ms=700", sim.store());
     assert!(store.starts_with("hsm-sim:///"), "{store}");
+    {
+        // The socket is its owner's alone (made so as it was bound, not after).
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&sim.addr).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     device_hierarchy(&h, "p256", &store, &mut Vec::new());
     assert!(issue(&h, 0).ok);
     let base = recorded(&h);
@@ -400,7 +406,7 @@ fn device_faults_fail_cleanly_and_a_retry_succeeds() {
     );
     assert_eq!(recorded(&h), base);
     // Failing after a few operations: past the key lookup, at the signature.
-    sim.control(&["--clear", "--fail-after", "4"]);
+    sim.control(&["--clear", "--fail-after", "3"]);
     let r = issue(&h, 3);
     assert!(r.stderr.contains("key device failed"), "{}", r.stderr);
     assert_eq!(recorded(&h), base);
@@ -576,5 +582,115 @@ fn the_server_keeps_serving_while_the_device_is_down_and_says_so() {
     assert_eq!(
         ocsp_status(&h, &server, s(&int), s(&chain), &leaf, true),
         "good"
+    );
+}
+
+#[test]
+fn the_device_serves_administration_only_to_its_owner_or_security_officer() {
+    use caforge_tests::hsm::{SO_PIN, TOKEN};
+    use hsm_sim::protocol::{Faults, Reply, Request, UserType};
+    use hsm_sim::{Client, Endpoint};
+    use std::time::Duration;
+
+    let sim = HsmSim::start(&[]);
+    let endpoint = Endpoint::parse(&sim.addr);
+    let mut c = Client::connect(&endpoint, Duration::from_secs(5)).unwrap();
+    // On TCP, neither a new token nor fault control without a security officer login.
+    let init = c.call(&Request::InitToken {
+        label: "intruder".into(),
+        so_pin: "12345678".into(),
+        user_pin: "12345678".into(),
+    });
+    assert!(
+        format!("{:?}", init.unwrap_err()).contains("Unix socket only"),
+        "InitToken refused on TCP"
+    );
+    let stop_all = Request::Control {
+        set: Some(Faults {
+            fail_after: Some(0),
+            ..Faults::default()
+        }),
+    };
+    assert!(c.call(&stop_all).is_err(), "Control refused without login");
+    let cli = sim.cli(&["control", "--connect", &sim.addr, "--fail-rate", "1"]);
+    assert!(
+        !cli.ok && cli.stderr.contains("security officer"),
+        "{}",
+        cli.stderr
+    );
+    // A user login is not enough; the security officer's is.
+    let Reply::Session(session) = c
+        .call(&Request::OpenSession {
+            token: TOKEN.into(),
+        })
+        .unwrap()
+    else {
+        panic!("no session")
+    };
+    c.call(&Request::Login {
+        session,
+        user: UserType::So,
+        pin: SO_PIN.into(),
+    })
+    .unwrap();
+    assert!(matches!(
+        c.call(&Request::Control { set: None }),
+        Ok(Reply::Faults(_))
+    ));
+    sim.control(&["--clear"]);
+
+    // TCP only on loopback unless asked, and then it says the channel is cleartext.
+    let remote = sim.cli(&[
+        "serve",
+        "--state",
+        s(&sim.file("another-state")),
+        "--master-key-file",
+        s(&sim.file("master")),
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert!(
+        !remote.ok && remote.stderr.contains("not a loopback address"),
+        "{}",
+        remote.stderr
+    );
+}
+
+#[test]
+fn the_device_caps_connections_and_closes_idle_and_slow_ones() {
+    use hsm_sim::protocol::{Reply, Request};
+    use hsm_sim::{Client, Endpoint};
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+
+    let sim = HsmSim::start(&[
+        "--max-connections",
+        "1",
+        "--idle-timeout-secs",
+        "1",
+        "--io-timeout-secs",
+        "1",
+    ]);
+    // A client that starts a request and never finishes it is cut off.
+    let mut slow = std::net::TcpStream::connect(&sim.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    slow.write_all(&[0, 0]).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(slow.read(&mut buf).unwrap(), 0, "a slow request is closed");
+    // With one connection allowed, a second client is served only once the first, idle,
+    // is closed: when it gets its answer, the first has already been hung up on.
+    let mut idle = std::net::TcpStream::connect(&sim.addr).unwrap();
+    let mut second = Client::connect(&Endpoint::parse(&sim.addr), Duration::from_secs(30)).unwrap();
+    let hello = second.call(&Request::Hello {
+        client: "test".into(),
+    });
+    assert!(matches!(hello, Ok(Reply::Hello { .. })), "{hello:?}");
+    idle.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(
+        idle.read(&mut buf).unwrap(),
+        0,
+        "the idle connection was closed first"
     );
 }
