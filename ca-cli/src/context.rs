@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
+use ca_core::audit::{AuditKey, Checkpoints};
 use ca_core::authority::{Inventory, Services, Tokens};
 use ca_core::config::Config;
 use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvider};
 use ca_core::store::AnyStore;
+use ca_core::store::AuditStore as _;
 use ca_core::time::{Clock, ShiftedClock, SystemClock};
 
 /// The environment variables that hold secrets. [`EnvSecrets::take`] reads them once, at
@@ -50,6 +52,9 @@ pub(crate) struct Globals {
     pub(crate) pin_file: Option<PathBuf>,
     /// Secrets from the environment (read once at start).
     pub(crate) env: EnvSecrets,
+    /// The home's store, once a command opened it (its audit head is checkpointed when
+    /// the command ends).
+    pub(crate) opened: std::sync::OnceLock<AnyStore>,
 }
 
 impl Globals {
@@ -113,6 +118,71 @@ impl Globals {
         }
     }
 
+    /// The home's audit key file (0600; shared by every server of one PostgreSQL database).
+    pub(crate) fn audit_key_path(&self) -> PathBuf {
+        self.home.join("audit.key")
+    }
+
+    /// The home's audit checkpoint file (operators keep a copy elsewhere too).
+    pub(crate) fn checkpoints_path(&self) -> PathBuf {
+        self.home.join("audit.checkpoints")
+    }
+
+    /// The home's audit checkpoints, keyed with its audit key.
+    pub(crate) fn checkpoints(&self) -> Result<Checkpoints> {
+        Ok(Checkpoints::new(
+            self.checkpoints_path(),
+            AuditKey::read(&self.audit_key_path())?,
+        ))
+    }
+
+    /// Opens the store at `url` with the home's audit key. A home without one gets a new
+    /// key, unless the log is keyed already (by another home sharing the database, whose
+    /// `audit.key` this home must be given).
+    pub(crate) async fn open_store(&self, url: &str) -> Result<AnyStore> {
+        let store = AnyStore::open(url).await?;
+        let path = self.audit_key_path();
+        let key = if path.exists() {
+            AuditKey::read(&path)?
+        } else {
+            if let Some((seq, _, true)) = store.audit_head().await? {
+                bail!(
+                    "the audit log ({seq} entries) is keyed and this home has no {}: copy audit.key from the home that keeps the log",
+                    path.display()
+                );
+            }
+            AuditKey::create(&path)?
+        };
+        Ok(store.with_audit_key(key))
+    }
+
+    /// The home's own store (`--db` or the configuration's), remembered for the audit
+    /// checkpoint when the command ends.
+    pub(crate) async fn home_store(&self, config: &Config) -> Result<AnyStore> {
+        let store = self.open_store(&self.database_url(config)).await?;
+        let _ = self.opened.set(store.clone());
+        Ok(store)
+    }
+
+    /// Checkpoints the audit head of the store this command opened, if any; a failure is a
+    /// warning (the command's own outcome stands).
+    pub(crate) async fn checkpoint_audit(&self) {
+        let Some(store) = self.opened.get() else {
+            return;
+        };
+        let result = async {
+            let checkpoints = self.checkpoints()?;
+            if let Some((seq, hash, _)) = store.audit_head().await? {
+                checkpoints.record(seq, &hash, self.now()?)?;
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            eprintln!("warning: the audit log's head was not checkpointed: {e:#}");
+        }
+    }
+
     /// Opens the services over this home, acting for the local operator.
     pub(crate) async fn services(&self) -> Result<Services<AnyStore>> {
         self.services_acting(Principal::local_operator()).await
@@ -123,7 +193,7 @@ impl Globals {
     pub(crate) async fn services_acting(&self, acting: Principal) -> Result<Services<AnyStore>> {
         let config = self.config()?;
         let profiles = config.profiles()?;
-        let store = AnyStore::open(&self.database_url(&config)).await?;
+        let store = self.home_store(&config).await?;
         Ok(Services::new(
             store,
             Arc::new(self.key_custody(&config)?),
@@ -137,14 +207,14 @@ impl Globals {
     /// The API token service over this home's database (no keys needed).
     pub(crate) async fn tokens(&self) -> Result<Tokens<AnyStore>> {
         let config = self.config()?;
-        let store = AnyStore::open(&self.database_url(&config)).await?;
+        let store = self.home_store(&config).await?;
         Ok(Tokens::new(store, clock()?, Principal::local_operator()))
     }
 
     /// The inventory and notification service over this home's database (no keys needed).
     pub(crate) async fn inventory(&self) -> Result<Inventory<AnyStore>> {
         let config = self.config()?;
-        let store = AnyStore::open(&self.database_url(&config)).await?;
+        let store = self.home_store(&config).await?;
         Ok(Inventory::new(store, clock()?, Principal::local_operator()))
     }
 

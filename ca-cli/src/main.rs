@@ -147,9 +147,10 @@ fn main() -> ExitCode {
         passphrase_file: cli.passphrase_file,
         pin_file: cli.pin_file,
         env,
+        opened: std::sync::OnceLock::new(),
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
+    let result = runtime.block_on(async {
+        let result = match cli.command {
             Command::Init(a) => commands::init::run(&globals, a).await,
             Command::Ca(c) => commands::ca::run(&globals, c).await,
             Command::Issue(a) => commands::issue::run(&globals, a).await,
@@ -174,7 +175,10 @@ fn main() -> ExitCode {
             Command::Db(c) => commands::db::run(&globals, c).await,
             Command::Bench(c) => commands::bench::run(&globals, c).await,
             Command::Quickstart(a) => commands::quickstart::run(&globals, a).await,
-        }
+        };
+        // Whatever the command wrote to the audit log (a failed one too) is checkpointed.
+        globals.checkpoint_audit().await;
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,21 @@
 //! The audit log: an append-only, hash-chained record of every CA operation.
 //!
-//! Each entry's hash is SHA-256 over the previous entry's hash and the entry's own fields,
-//! so deleting, reordering or editing any entry breaks every hash after it.
+//! Each entry's hash covers the previous entry's hash and the entry's own fields, so
+//! deleting, reordering or editing any entry breaks every hash after it. Entries are keyed:
+//! the hash is HMAC-SHA256 under an [`AuditKey`] kept outside the database (`audit.key`,
+//! 0600, in the home), so whoever can write the database cannot write entries that verify,
+//! nor re-chain the log after an edit. Entries written before caforge kept a key are plain
+//! SHA-256: a legacy segment at the start of the log, verified as before, which no keyed
+//! entry may be followed by. Cutting the newest entries off leaves a chain that still
+//! verifies; [`Checkpoints`] — the chain's head, keyed, appended to a file outside the
+//! database — show that.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// The hash that precedes the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -189,14 +200,108 @@ pub struct AuditRecord {
     pub prev_hash: String,
     /// This record's hash.
     pub hash: String,
+    /// Whether `hash` is keyed (HMAC-SHA256 under the [`AuditKey`]); entries from before
+    /// caforge kept a key are plain SHA-256.
+    #[serde(default)]
+    pub keyed: bool,
 }
 
-/// Computes the chained hash of `event` at `seq` after `prev_hash`.
+/// The key audit entries and checkpoints are keyed with: 32 random bytes in a 0600 file
+/// outside the database (every server sharing one PostgreSQL database uses the same
+/// file). Never printed.
+#[derive(Clone)]
+pub struct AuditKey(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(<redacted>)")
+    }
+}
+
+/// Length of a new audit key.
+const AUDIT_KEY_BYTES: usize = 32;
+
+impl AuditKey {
+    /// A key from its bytes (at least 32).
+    ///
+    /// # Errors
+    /// Shorter keys.
+    pub fn from_bytes(bytes: &[u8]) -> crate::Result<AuditKey> {
+        if bytes.len() < AUDIT_KEY_BYTES {
+            return Err(crate::Error::Config(format!(
+                "an audit key has at least {AUDIT_KEY_BYTES} bytes"
+            )));
+        }
+        Ok(AuditKey(Zeroizing::new(bytes.to_vec())))
+    }
+
+    /// Reads the key file at `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when it cannot be read or is too short.
+    pub fn read(path: &Path) -> crate::Result<AuditKey> {
+        let bytes = Zeroizing::new(
+            std::fs::read(path)
+                .map_err(|e| crate::Error::Config(format!("audit key {}: {e}", path.display())))?,
+        );
+        Self::from_bytes(&bytes)
+    }
+
+    /// Creates a new key file at `path` (0600; never over an existing file) and returns it.
+    ///
+    /// # Errors
+    /// The file exists or cannot be written; the random generator failed.
+    pub fn create(path: &Path) -> crate::Result<AuditKey> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut bytes = Zeroizing::new(vec![0u8; AUDIT_KEY_BYTES]);
+        aws_lc_rs::rand::fill(&mut bytes)
+            .map_err(|_| crate::Error::Internal("random generator failed".into()))?;
+        let io = |e: std::io::Error| {
+            crate::Error::Config(format!("creating audit key {}: {e}", path.display()))
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(io)?;
+        Ok(AuditKey(bytes))
+    }
+
+    fn mac(&self, feed: impl FnOnce(&mut dyn FnMut(&[u8]))) -> String {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.0);
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
+        feed(&mut |bytes| ctx.update(bytes));
+        hex::encode(ctx.sign().as_ref())
+    }
+}
+
+/// Computes the chained hash of `event` at `seq` after `prev_hash`: HMAC-SHA256 under
+/// `key`, or plain SHA-256 without one (entries from before caforge kept a key).
+#[must_use]
+pub fn entry_hash(key: Option<&AuditKey>, prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
+    match key {
+        Some(key) => key.mac(|update| feed_entry(update, prev_hash, seq, event)),
+        None => chain_hash(prev_hash, seq, event),
+    }
+}
+
+/// Computes the plain (unkeyed, legacy) chained hash of `event` at `seq` after `prev_hash`.
+#[must_use]
 pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
     let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(seq.to_be_bytes());
-    h.update(event.at.to_be_bytes());
+    feed_entry(&mut |bytes| h.update(bytes), prev_hash, seq, event);
+    hex::encode(h.finalize())
+}
+
+/// What an entry's hash covers, fed to `h` in order.
+fn feed_entry(h: &mut dyn FnMut(&[u8]), prev_hash: &str, seq: i64, event: &AuditEvent) {
+    h(prev_hash.as_bytes());
+    h(&seq.to_be_bytes());
+    h(&event.at.to_be_bytes());
     for field in [
         Some(event.action.as_str()),
         event.ca.as_deref(),
@@ -204,24 +309,23 @@ pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
     ] {
         match field {
             Some(s) => {
-                h.update([1u8]);
-                h.update((s.len() as u64).to_be_bytes());
-                h.update(s.as_bytes());
+                h(&[1u8]);
+                h(&(s.len() as u64).to_be_bytes());
+                h(s.as_bytes());
             }
-            None => h.update([0u8]),
+            None => h(&[0u8]),
         }
     }
     let details = event.details.to_string();
-    h.update((details.len() as u64).to_be_bytes());
-    h.update(details.as_bytes());
+    h(&(details.len() as u64).to_be_bytes());
+    h(details.as_bytes());
     // Entries from before principals were recorded hash as they always did; a principal,
     // once there, is covered, so removing or changing it breaks the chain.
     if let Some(p) = &event.principal {
-        h.update([1u8]);
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
+        h(&[1u8]);
+        h(&(p.len() as u64).to_be_bytes());
+        h(p.as_bytes());
     }
-    hex::encode(h.finalize())
 }
 
 /// A break in the chain.
@@ -234,35 +338,262 @@ pub struct AuditBroken {
     pub reason: String,
 }
 
-/// Checks a whole log, in sequence order.
+/// What a verified log holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// Entries in the log.
+    pub entries: usize,
+    /// Of those, the unkeyed entries at its start (written before caforge kept a key).
+    pub legacy: usize,
+}
+
+/// Checks a whole log, in sequence order: links, hashes (keyed entries under `key`), and
+/// that unkeyed entries only come first.
 ///
 /// # Errors
-/// [`AuditBroken`] at the first entry whose link or hash does not match.
-pub fn verify_chain(records: &[AuditRecord]) -> Result<usize, AuditBroken> {
+/// [`AuditBroken`] at the first entry whose link or hash does not match, or that is
+/// unkeyed after a keyed one, or keyed when no key is given.
+pub fn verify_chain(
+    records: &[AuditRecord],
+    key: Option<&AuditKey>,
+) -> Result<ChainReport, AuditBroken> {
     let mut prev = GENESIS_HASH.to_owned();
+    let mut report = ChainReport::default();
     for (i, r) in records.iter().enumerate() {
         let expected_seq = i as i64 + 1;
+        let broken = |reason: &str| AuditBroken {
+            seq: r.seq,
+            reason: reason.to_owned(),
+        };
         if r.seq != expected_seq {
-            return Err(AuditBroken {
-                seq: r.seq,
-                reason: format!("expected entry {expected_seq}"),
-            });
+            return Err(broken(&format!("expected entry {expected_seq}")));
         }
         if r.prev_hash != prev {
-            return Err(AuditBroken {
-                seq: r.seq,
-                reason: "previous-hash link does not match".into(),
-            });
+            return Err(broken("previous-hash link does not match"));
         }
-        if chain_hash(&prev, r.seq, &r.event) != r.hash {
-            return Err(AuditBroken {
-                seq: r.seq,
-                reason: "entry hash does not match its contents".into(),
-            });
+        let expected = match (r.keyed, key) {
+            (false, _) if report.legacy < i => {
+                return Err(broken(
+                    "an unkeyed entry after keyed ones (written without the audit key)",
+                ))
+            }
+            (false, _) => {
+                report.legacy += 1;
+                chain_hash(&prev, r.seq, &r.event)
+            }
+            (true, Some(key)) => entry_hash(Some(key), &prev, r.seq, &r.event),
+            (true, None) => return Err(broken("a keyed entry, and no audit key to check it")),
+        };
+        if expected != r.hash {
+            return Err(broken("entry hash does not match its contents"));
         }
         prev = r.hash.clone();
+        report.entries += 1;
     }
-    Ok(records.len())
+    Ok(report)
+}
+
+/// What `caforge audit verify` found: the chain and, when a checkpoint file was given,
+/// the checkpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// The chain.
+    pub chain: ChainReport,
+    /// The checkpoints.
+    pub checkpoints: Option<CheckpointReport>,
+}
+
+/// One checkpoint: the chain's head at a moment, keyed so that only the key's holder
+/// writes one.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The head's sequence number.
+    pub seq: i64,
+    /// The head's hash.
+    pub hash: String,
+    /// When it was taken (Unix seconds).
+    pub at: i64,
+    /// HMAC-SHA256 of the three under the audit key.
+    pub mac: String,
+}
+
+impl Checkpoint {
+    fn mac(key: &AuditKey, seq: i64, hash: &str, at: i64) -> String {
+        key.mac(|update| {
+            update(b"caforge audit checkpoint\0");
+            update(&seq.to_be_bytes());
+            update(hash.as_bytes());
+            update(&at.to_be_bytes());
+        })
+    }
+}
+
+/// The checkpoint file: one JSON [`Checkpoint`] per line, appended (`audit.checkpoints` in
+/// the home, or wherever the operator keeps it). A log whose checkpointed head is missing
+/// or different was cut short or rewritten.
+#[derive(Clone, Debug)]
+pub struct Checkpoints {
+    path: PathBuf,
+    key: AuditKey,
+}
+
+/// What the checkpoints say about a log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CheckpointReport {
+    /// Checkpoints in the file.
+    pub checkpoints: usize,
+    /// The newest checkpointed head (sequence number), if any.
+    pub latest: Option<i64>,
+}
+
+impl Checkpoints {
+    /// The checkpoint file at `path`, keyed with `key`.
+    #[must_use]
+    pub fn new(path: PathBuf, key: AuditKey) -> Checkpoints {
+        Checkpoints { path, key }
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn text(&self) -> crate::Result<String> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(t) => Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(crate::Error::Config(format!(
+                "audit checkpoints {}: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// The newest checkpoint, if any (its MAC checked).
+    fn newest(&self) -> crate::Result<Option<Checkpoint>> {
+        let text = self.text()?;
+        let last = text.lines().rev().find(|l| !l.trim().is_empty());
+        Ok(match last {
+            Some(line) => self.parse(line)?.pop(),
+            None => None,
+        })
+    }
+
+    /// Every checkpoint in the file, in order; none when there is no file.
+    ///
+    /// # Errors
+    /// Unreadable file; [`crate::Error::Invalid`] for a line that is not a checkpoint or
+    /// whose MAC is wrong.
+    pub fn read(&self) -> crate::Result<Vec<Checkpoint>> {
+        self.parse(&self.text()?)
+    }
+
+    fn parse(&self, text: &str) -> crate::Result<Vec<Checkpoint>> {
+        let mut out = Vec::new();
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let bad = |why: &str| {
+                crate::Error::Invalid(format!(
+                    "audit checkpoints {} line {}: {why}",
+                    self.path.display(),
+                    n + 1
+                ))
+            };
+            let c: Checkpoint =
+                serde_json::from_str(line).map_err(|e| bad(&format!("not a checkpoint: {e}")))?;
+            if Checkpoint::mac(&self.key, c.seq, &c.hash, c.at) != c.mac {
+                return Err(bad(
+                    "its MAC does not match (altered, or another audit key)",
+                ));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Appends a checkpoint of the head (`seq`, `hash`) at `at`, unless the newest one
+    /// already records it. Returns whether one was written.
+    ///
+    /// # Errors
+    /// The file cannot be read or appended to.
+    pub fn record(&self, seq: i64, hash: &str, at: i64) -> crate::Result<bool> {
+        if seq == 0 {
+            return Ok(false);
+        }
+        if self
+            .newest()?
+            .is_some_and(|c| c.seq == seq && c.hash == hash)
+        {
+            return Ok(false);
+        }
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let c = Checkpoint {
+            seq,
+            hash: hash.to_owned(),
+            at,
+            mac: Checkpoint::mac(&self.key, seq, hash, at),
+        };
+        let line = serde_json::to_string(&c)
+            .map_err(|e| crate::Error::Internal(format!("checkpoint: {e}")))?;
+        let io = |e: std::io::Error| {
+            crate::Error::Config(format!("audit checkpoints {}: {e}", self.path.display()))
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.path)
+            .map_err(io)?;
+        file.write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io)?;
+        Ok(true)
+    }
+
+    /// Checks `records` (already chain-verified) against every checkpoint: each must name
+    /// an entry the log still holds, with the same hash.
+    ///
+    /// # Errors
+    /// [`AuditBroken`] naming the first checkpointed entry that is missing (the log was cut
+    /// short) or different (rewritten); file errors as [`Checkpoints::read`].
+    pub fn verify(
+        &self,
+        records: &[AuditRecord],
+    ) -> crate::Result<Result<CheckpointReport, AuditBroken>> {
+        let checkpoints = self.read()?;
+        for c in &checkpoints {
+            let found = usize::try_from(c.seq - 1).ok().and_then(|i| records.get(i));
+            match found {
+                None => {
+                    return Ok(Err(AuditBroken {
+                        seq: c.seq,
+                        reason: format!(
+                            "the log ends at entry {} but was checkpointed at entry {} on {}: entries were cut off",
+                            records.len(),
+                            c.seq,
+                            crate::notify::rfc3339(c.at)
+                        ),
+                    }))
+                }
+                Some(r) if r.hash != c.hash => {
+                    return Ok(Err(AuditBroken {
+                        seq: c.seq,
+                        reason: "differs from the checkpointed entry: the log was rewritten"
+                            .into(),
+                    }))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Ok(CheckpointReport {
+            checkpoints: checkpoints.len(),
+            latest: checkpoints.last().map(|c| c.seq),
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -284,26 +615,99 @@ mod tests {
             event,
             prev_hash: prev.into(),
             hash,
+            keyed: false,
         }
+    }
+
+    fn keyed(key: &AuditKey, seq: i64, prev: &str) -> AuditRecord {
+        let mut r = rec(seq, prev, AuditAction::CertSigned);
+        r.hash = entry_hash(Some(key), prev, seq, &r.event);
+        r.keyed = true;
+        r
+    }
+
+    #[test]
+    fn keyed_entries_need_the_key_and_follow_the_legacy_segment() {
+        let key = AuditKey::from_bytes(&[7u8; 32]).expect("key");
+        let other = AuditKey::from_bytes(&[8u8; 32]).expect("key");
+        let a = rec(1, GENESIS_HASH, AuditAction::CertSigning);
+        let b = keyed(&key, 2, &a.hash);
+        let c = keyed(&key, 3, &b.hash);
+        let log = [a.clone(), b.clone(), c.clone()];
+        assert_eq!(
+            verify_chain(&log, Some(&key)),
+            Ok(ChainReport {
+                entries: 3,
+                legacy: 1
+            })
+        );
+        assert_eq!(verify_chain(&log, Some(&other)).map_err(|e| e.seq), Err(2));
+        assert_eq!(verify_chain(&log, None).map_err(|e| e.seq), Err(2));
+        // A database writer re-chains an edited entry with plain SHA-256: refused.
+        let mut forged = c.clone();
+        forged.event.details = serde_json::json!({"forged": true});
+        forged.keyed = false;
+        forged.hash = chain_hash(&b.hash, 3, &forged.event);
+        assert_eq!(
+            verify_chain(&[a.clone(), b.clone(), forged], Some(&key)).map_err(|e| e.seq),
+            Err(3)
+        );
+        assert!(!format!("{key:?}").contains('7'));
+        assert!(AuditKey::from_bytes(&[1u8; 16]).is_err());
+    }
+
+    #[test]
+    fn checkpoints_catch_truncation_and_rewrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = AuditKey::from_bytes(&[7u8; 32]).expect("key");
+        let a = keyed(&key, 1, GENESIS_HASH);
+        let b = keyed(&key, 2, &a.hash);
+        let points = Checkpoints::new(dir.path().join("cp"), key.clone());
+        assert!(points.record(2, &b.hash, 100).expect("record"));
+        assert!(
+            !points.record(2, &b.hash, 200).expect("same head"),
+            "no repeat"
+        );
+        let full = [a.clone(), b.clone()];
+        assert_eq!(
+            points.verify(&full).expect("read"),
+            Ok(CheckpointReport {
+                checkpoints: 1,
+                latest: Some(2)
+            })
+        );
+        let cut = points.verify(&full[..1]).expect("read").expect_err("cut");
+        assert_eq!(cut.seq, 2);
+        assert!(cut.reason.contains("cut off"), "{}", cut.reason);
+        let mut other = b.clone();
+        other.hash = "00".repeat(32);
+        assert!(points.verify(&[a.clone(), other]).expect("read").is_err());
+        // A checkpoint line written without the key is refused.
+        let text = std::fs::read_to_string(points.path()).expect("read");
+        std::fs::write(points.path(), text.replace("\"seq\":2", "\"seq\":1")).expect("write");
+        assert!(points.read().is_err());
     }
 
     #[test]
     fn detects_edits_and_gaps() {
         let a = rec(1, GENESIS_HASH, AuditAction::CertSigning);
         let b = rec(2, &a.hash, AuditAction::CertSigned);
-        assert_eq!(verify_chain(&[a.clone(), b.clone()]), Ok(2));
+        assert_eq!(
+            verify_chain(&[a.clone(), b.clone()], None).map(|r| r.entries),
+            Ok(2)
+        );
         let mut edited = b.clone();
         edited.event.action = AuditAction::CertRevoked;
-        assert!(verify_chain(&[a.clone(), edited]).is_err());
+        assert!(verify_chain(&[a.clone(), edited], None).is_err());
         for principal in [None, Some("token:2".to_owned())] {
             let mut other = b.clone();
             other.event.principal = principal;
             assert!(
-                verify_chain(&[a.clone(), other]).is_err(),
+                verify_chain(&[a.clone(), other], None).is_err(),
                 "principal covered"
             );
         }
-        assert!(verify_chain(std::slice::from_ref(&b)).is_err());
+        assert!(verify_chain(std::slice::from_ref(&b), None).is_err());
     }
 
     #[test]

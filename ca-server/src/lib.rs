@@ -242,6 +242,17 @@ pub async fn refresh_once(state: &AppState) {
             }
         }
     }
+    checkpoint_audit(state).await;
+}
+
+/// Records the audit log's head in the checkpoint file, if the server keeps one.
+pub async fn checkpoint_audit(state: &AppState) {
+    if let Some(checkpoints) = &state.audit_checkpoints {
+        if let Err(e) = state.services.lifecycle.checkpoint_audit(checkpoints).await {
+            Metrics::inc(&state.metrics.refresh_failures);
+            tracing::warn!(error = %e, "refresh: audit checkpoint");
+        }
+    }
 }
 
 /// The API's own listener: its socket and, for HTTPS, its TLS configuration.

@@ -31,6 +31,8 @@ pub struct Shared {
     pub notify: Arc<ca_core::notify::NotifySettings>,
     /// CRL scopes that fetches found missing or due, for the background signer.
     pub crls: Arc<crate::publish::CrlQueue>,
+    /// Where the background pass checkpoints the audit log's head (none: not at all).
+    pub audit_checkpoints: Option<Arc<ca_core::audit::Checkpoints>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,6 +52,15 @@ impl AppState {
         AppState(Arc::new(shared))
     }
 
+    /// The same state, checkpointing the audit log's head into `checkpoints` on every
+    /// background pass.
+    #[must_use]
+    pub fn with_audit_checkpoints(self, checkpoints: ca_core::audit::Checkpoints) -> AppState {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.audit_checkpoints = Some(Arc::new(checkpoints));
+        AppState(Arc::new(shared))
+    }
+
     /// State over `services` with `config`.
     pub fn new(services: Services<AnyStore>, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
@@ -61,6 +72,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             notify: Arc::new(ca_core::notify::NotifySettings::default()),
             crls: Arc::default(),
+            audit_checkpoints: None,
         }))
     }
 

@@ -1,4 +1,4 @@
-//! `caforge audit`: read and check the hash-chained audit log.
+//! `caforge audit`: read and check the keyed, hash-chained audit log and its checkpoints.
 
 use anyhow::Result;
 
@@ -8,8 +8,14 @@ use crate::output::{print_json, timestamp, Format};
 /// Audit subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Verify that the audit log is complete and unmodified.
+    /// Verify that the audit log is complete and unmodified: every entry's link and keyed
+    /// hash (entries from before caforge kept a key form a legacy segment at the start),
+    /// and every checkpoint of its head still in it; names the first bad entry.
     Verify {
+        /// The checkpoint file to check against (default: the home's audit.checkpoints;
+        /// give the copy you keep elsewhere).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<std::path::PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -32,12 +38,39 @@ pub(crate) enum AuditCommand {
 pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
     let services = g.services().await?;
     match cmd {
-        AuditCommand::Verify { format } => {
-            let n = services.lifecycle.verify_audit().await??;
+        AuditCommand::Verify {
+            checkpoints,
+            format,
+        } => {
+            let key = ca_core::audit::AuditKey::read(&g.audit_key_path())?;
+            let points = ca_core::audit::Checkpoints::new(
+                checkpoints.unwrap_or_else(|| g.checkpoints_path()),
+                key.clone(),
+            );
+            let report = services
+                .lifecycle
+                .verify_audit(Some(&key), Some(&points))
+                .await??;
+            let checked = report.checkpoints.clone().unwrap_or_default();
             match format {
-                Format::Text => println!("audit log intact: {n} entries"),
+                Format::Text => println!(
+                    "audit log intact: {} entries ({} legacy, unkeyed), {} checkpoints{}",
+                    report.chain.entries,
+                    report.chain.legacy,
+                    checked.checkpoints,
+                    checked
+                        .latest
+                        .map(|s| format!(" (newest at entry {s})"))
+                        .unwrap_or_default()
+                ),
                 Format::Json => {
-                    print_json(&serde_json::json!({"intact": true, "entries": n}))?;
+                    print_json(&serde_json::json!({
+                        "intact": true,
+                        "entries": report.chain.entries,
+                        "legacy_entries": report.chain.legacy,
+                        "checkpoints": checked.checkpoints,
+                        "newest_checkpoint": checked.latest,
+                    }))?;
                 }
             }
         }

@@ -157,7 +157,7 @@ pub(crate) async fn run(g: &Globals, cmd: DbCommand) -> Result<()> {
                 bail!("--from and --to name the same database");
             }
             let source = AnyStore::open(&from).await?;
-            let target = AnyStore::open(&to).await?;
+            let target = g.open_store(&to).await?;
             let bar = progress_spinner("copying");
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let report = copy_store(

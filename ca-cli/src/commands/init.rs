@@ -2,7 +2,6 @@
 
 use anyhow::{bail, Context as _, Result};
 use ca_core::config::{Config, DEFAULT_CONFIG};
-use ca_core::store::AnyStore;
 
 use crate::context::Globals;
 
@@ -37,7 +36,8 @@ pub(crate) async fn init_home(g: &Globals) -> Result<String> {
     };
     let config = Config::parse(&text)?;
     let url = g.database_url(&config);
-    AnyStore::open(&url).await?;
+    // The database, migrated, and the home's audit key.
+    g.open_store(&url).await?;
     // 0600: the database URL may carry a password.
     write_new_private(&config_path, text.as_bytes())
         .with_context(|| format!("writing {}", config_path.display()))?;

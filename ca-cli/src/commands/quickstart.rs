@@ -112,6 +112,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 passphrase_file: g.passphrase_file.clone(),
                 pin_file: g.pin_file.clone(),
                 env: g.env.clone(),
+                opened: std::sync::OnceLock::new(),
             },
             None,
         ),
@@ -127,6 +128,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                     passphrase_file: Some(file.clone()),
                     pin_file: g.pin_file.clone(),
                     env: g.env.clone(),
+                    opened: std::sync::OnceLock::new(),
                 },
                 Some(file),
             )

@@ -202,12 +202,10 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         println!("caforge API on https://{}", api.listener.local_addr()?);
     }
     tracing::info!(%addr, "serving OCSP, CRLs and CA certificates");
-    ca_server::serve_doors(
-        listener,
-        api,
-        AppState::new(services, settings).with_notify(config.notify.clone()),
-        shutdown_signal(),
-    )
-    .await?;
+    let state = AppState::new(services, settings)
+        .with_notify(config.notify.clone())
+        .with_audit_checkpoints(g.checkpoints()?);
+    ca_server::serve_doors(listener, api, state.clone(), shutdown_signal()).await?;
+    ca_server::checkpoint_audit(&state).await;
     Ok(())
 }

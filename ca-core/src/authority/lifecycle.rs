@@ -220,16 +220,43 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         self.clock.now().unix_timestamp()
     }
 
-    /// Checks the hash-chained audit log: the number of entries when it is complete and
-    /// unmodified, or where it breaks.
+    /// Checks the audit log: its chain (keyed entries under `key`, the legacy segment
+    /// first) and, given `checkpoints`, that every checkpointed head is still there.
+    /// Returns what it found, or the first bad entry.
     ///
     /// # Errors
-    /// Store failures (a broken chain is the inner error).
+    /// Store failures, an unreadable or altered checkpoint file (a broken log is the inner
+    /// error).
     pub async fn verify_audit(
         &self,
-    ) -> Result<std::result::Result<usize, crate::audit::AuditBroken>> {
+        key: Option<&crate::audit::AuditKey>,
+        checkpoints: Option<&crate::audit::Checkpoints>,
+    ) -> Result<std::result::Result<crate::audit::AuditReport, crate::audit::AuditBroken>> {
         let log = self.store.audit_log().await?;
-        Ok(crate::audit::verify_chain(&log))
+        let chain = match crate::audit::verify_chain(&log, key) {
+            Ok(chain) => chain,
+            Err(broken) => return Ok(Err(broken)),
+        };
+        let checkpoints = match checkpoints {
+            Some(c) => match c.verify(&log)? {
+                Ok(report) => Some(report),
+                Err(broken) => return Ok(Err(broken)),
+            },
+            None => None,
+        };
+        Ok(Ok(crate::audit::AuditReport { chain, checkpoints }))
+    }
+
+    /// Records the audit log's head in `checkpoints` (unless the newest checkpoint has it
+    /// already); returns whether it wrote one.
+    ///
+    /// # Errors
+    /// Store failures; the checkpoint file cannot be written.
+    pub async fn checkpoint_audit(&self, checkpoints: &crate::audit::Checkpoints) -> Result<bool> {
+        match self.store.audit_head().await? {
+            Some((seq, hash, _)) => checkpoints.record(seq, &hash, self.now()),
+            None => Ok(false),
+        }
     }
 
     /// The audit log's entries, in order (for reading; [`Lifecycle::verify_audit`] checks

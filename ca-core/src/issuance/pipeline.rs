@@ -479,7 +479,7 @@ mod tests {
         assert_eq!(after, before);
         assert_eq!(unused_after, unused_before + attempts);
         let log = a.store().audit_log().await.expect("log");
-        assert!(crate::audit::verify_chain(&log).is_ok());
+        assert!(crate::audit::verify_chain(&log, None).is_ok());
 
         // Mended, the same operations sign and commit.
         keys.broken.store(false, Ordering::SeqCst);

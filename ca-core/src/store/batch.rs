@@ -16,13 +16,17 @@ use super::{
     CertificateRecord, CertificateStatus, IssuerId, NewCertificate, SigningIntent, SigningRefusal,
     StoreError,
 };
-use crate::audit::{chain_hash, AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::audit::{entry_hash, AuditEvent, AuditKey, AuditRecord, GENESIS_HASH};
 use crate::revocation::RevocationReason;
 
 /// Applies `ops` inside the caller's write transaction; answers in the same order. An
 /// error means the whole batch must be rolled back. A batch costs five statements
 /// whatever its size: what it must read, the serials, the certificates, the audit entries.
-pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+pub(super) async fn apply_in(
+    mut on: On<'_>,
+    key: Option<&AuditKey>,
+    ops: &[Op],
+) -> Result<Vec<Done>, StoreError> {
     let mut done: Vec<Option<Done>> = ops.iter().map(|_| None).collect();
     let mut audits: Vec<(usize, &AuditEvent)> = Vec::new();
     let signs: Vec<(usize, &SigningIntent)> = ops
@@ -82,7 +86,7 @@ pub(super) async fn apply_in(mut on: On<'_>, ops: &[Op]) -> Result<Vec<Done>, St
 
     // 4. The audit entries, chained in operation order after the head read in step 1.
     audits.sort_by_key(|(i, _)| *i);
-    append_audits_after(on, head, audits.iter().map(|(_, a)| *a)).await?;
+    append_audits_after(on, key, head, audits.iter().map(|(_, a)| *a)).await?;
     done.into_iter()
         .map(|d| d.ok_or_else(|| StoreError::Corrupt("an operation was not applied".into())))
         .collect()
@@ -382,13 +386,14 @@ pub(super) async fn insert_certificates(
 /// appends `audit`; returns its record.
 pub(super) async fn commit_one(
     mut on: On<'_>,
+    key: Option<&AuditKey>,
     cert: &NewCertificate,
     issuer_key_id: &str,
     audit: &AuditEvent,
 ) -> Result<CertificateRecord, StoreError> {
     mark_serials_used(on.again(), &[(issuer_key_id, cert.serial.to_hex())]).await?;
     let mut records = insert_certificates(on.again(), &[cert], None).await?;
-    append_audits(on, std::iter::once(audit)).await?;
+    append_audits(on, key, std::iter::once(audit)).await?;
     records
         .pop()
         .ok_or_else(|| StoreError::Corrupt("inserted certificate not returned".into()))
@@ -399,6 +404,7 @@ pub(super) async fn commit_one(
 /// caller holds the write lock, so the head read here is the head the entries follow.
 pub(super) async fn append_audits<'a>(
     mut on: On<'_>,
+    key: Option<&AuditKey>,
     events: impl ExactSizeIterator<Item = &'a AuditEvent>,
 ) -> Result<Vec<(i64, String, String)>, StoreError> {
     if events.len() == 0 {
@@ -411,12 +417,13 @@ pub(super) async fn append_audits<'a>(
         Some((_, seq, hash, _, _)) => (seq, hash),
         None => (0, GENESIS_HASH.to_owned()),
     };
-    append_audits_after(on, head, events).await
+    append_audits_after(on, key, head, events).await
 }
 
 /// [`append_audits`] after `head`, read in the caller's write transaction.
 async fn append_audits_after<'a>(
     on: On<'_>,
+    key: Option<&AuditKey>,
     head: AuditHead,
     events: impl ExactSizeIterator<Item = &'a AuditEvent>,
 ) -> Result<Vec<(i64, String, String)>, StoreError> {
@@ -433,15 +440,15 @@ async fn append_audits_after<'a>(
         )));
     }
     let mut q = sql_built(values_list(
-        "INSERT INTO audit (seq, at, action, ca, serial, details, principal, prev_hash, hash)",
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit (seq, at, action, ca, serial, details, principal, prev_hash, hash, keyed)",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         n,
         1,
     ));
     let mut links = Vec::with_capacity(n);
     for event in events {
         seq += 1;
-        let hash = chain_hash(&prev, seq, event);
+        let hash = entry_hash(key, &prev, seq, event);
         let prev_hash = std::mem::replace(&mut prev, hash.clone());
         q = q
             .bind(seq)
@@ -452,7 +459,8 @@ async fn append_audits_after<'a>(
             .bind(event.details.to_string())
             .bind(event.principal.as_deref())
             .bind(prev_hash.clone())
-            .bind(hash.clone());
+            .bind(hash.clone())
+            .bind(i64::from(key.is_some()));
         links.push((seq, prev_hash, hash));
     }
     q.execute(on).await?;
@@ -462,9 +470,10 @@ async fn append_audits_after<'a>(
 /// Appends one event (see [`append_audits`]).
 pub(super) async fn append_audit(
     on: On<'_>,
+    key: Option<&AuditKey>,
     event: &AuditEvent,
 ) -> Result<AuditRecord, StoreError> {
-    let (seq, prev_hash, hash) = append_audits(on, std::iter::once(event))
+    let (seq, prev_hash, hash) = append_audits(on, key, std::iter::once(event))
         .await?
         .pop()
         .ok_or_else(|| StoreError::Corrupt("audit entry not appended".into()))?;
@@ -473,5 +482,6 @@ pub(super) async fn append_audit(
         event: event.clone(),
         prev_hash,
         hash,
+        keyed: key.is_some(),
     })
 }

@@ -248,10 +248,11 @@ pub async fn copy_store(
             }
         }
     }
-    super::batch::append_audit(target.on(), audit).await?;
+    super::batch::append_audit(target.on(), to.audit_key(), audit).await?;
     to.commit(target).await?;
-    report.audit_entries = verify_chain(&to.audit_log().await?)
-        .map_err(|e| StoreError::Corrupt(format!("copied audit log: {e}")))?;
+    report.audit_entries = verify_chain(&to.audit_log().await?, to.audit_key())
+        .map_err(|e| StoreError::Corrupt(format!("copied audit log: {e}")))?
+        .entries;
     Ok(report)
 }
 

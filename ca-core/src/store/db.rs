@@ -18,6 +18,7 @@ use super::group::{Batcher, Done, GroupCommit, Op};
 use super::marks::Marks;
 use super::sql::{lock_for_writing, sql, Changed, Dialect, On, Pool, Sql, Tx};
 use super::{redact_url, StoreError};
+use crate::audit::AuditKey;
 
 /// SQLite's migrations, applied in order and recorded in `caforge_migrations`.
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
@@ -66,6 +67,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../migrations/sqlite/0015_token_client_keys.sql"),
     ),
+    (
+        16,
+        include_str!("../../migrations/sqlite/0016_keyed_audit.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations: the same tables in PostgreSQL types, plus the `NOTIFY`
@@ -106,6 +111,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/postgres/0011_token_client_keys.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_keyed_audit.sql"),
+    ),
 ];
 
 /// Pages in SQLite's write-ahead log before a commit copies them into the database file
@@ -129,6 +138,9 @@ pub struct AnyStore {
     writer: WriterConnect,
     /// Migrations applied by [`AnyStore::open`].
     applied: Vec<i64>,
+    /// The key audit entries are keyed with ([`AnyStore::with_audit_key`]); without one
+    /// they are plain SHA-256 (tests, and stores opened only to read).
+    audit_key: Option<Arc<AuditKey>>,
 }
 
 /// How the group commit's writer gets its connection.
@@ -200,6 +212,7 @@ impl AnyStore {
             group: Arc::default(),
             writer,
             applied: Vec::new(),
+            audit_key: None,
         };
         store.migrate(SQLITE_MIGRATIONS).await?;
         Ok(store)
@@ -227,6 +240,7 @@ impl AnyStore {
             group: Arc::default(),
             writer: WriterConnect::Postgres(Box::new(options)),
             applied: Vec::new(),
+            audit_key: None,
         };
         store.migrate(POSTGRES_MIGRATIONS).await?;
         Ok(store)
@@ -359,7 +373,22 @@ impl AnyStore {
             connect: self.writer.clone(),
             conn: None,
             marks: Arc::clone(&self.marks),
+            audit_key: self.audit_key.clone(),
         }
+    }
+
+    /// This store with audit entries keyed under `key` (HMAC-SHA256; see
+    /// [`crate::audit`]). Set it before the first write: the group commit's writer takes
+    /// the key it has when it starts.
+    #[must_use]
+    pub fn with_audit_key(mut self, key: AuditKey) -> Self {
+        self.audit_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The key audit entries are keyed with, if any.
+    pub(super) fn audit_key(&self) -> Option<&AuditKey> {
+        self.audit_key.as_deref()
     }
 }
 
@@ -371,6 +400,7 @@ pub(super) struct BatchWriter {
     connect: WriterConnect,
     conn: Option<WriterConn>,
     marks: Arc<Marks>,
+    audit_key: Option<Arc<AuditKey>>,
 }
 
 enum WriterConn {
@@ -406,7 +436,7 @@ impl Batcher for BatchWriter {
         let out = match (&self.connect, &mut self.conn) {
             (WriterConnect::SqlitePool, _) => {
                 let mut tx = self.pool.write_tx().await?;
-                finish(apply_in(tx.on(), ops).await, tx).await
+                finish(apply_in(tx.on(), self.audit_key.as_deref(), ops).await, tx).await
             }
             (WriterConnect::Sqlite(path), slot) => {
                 if slot.is_none() {
@@ -415,7 +445,7 @@ impl Batcher for BatchWriter {
                 let Some(WriterConn::Sqlite(conn)) = slot else {
                     return Err(StoreError::Internal("writer connection".into()));
                 };
-                let out = apply_lite(conn, ops).await;
+                let out = apply_lite(conn, self.audit_key.as_deref(), ops).await;
                 // A transaction still open here could not be rolled back: closing the
                 // connection ends it, rather than holding the write lock.
                 if !conn.is_autocommit() {
@@ -435,7 +465,7 @@ impl Batcher for BatchWriter {
                 let mut t = conn.begin().await?;
                 lock_for_writing(&mut t).await?;
                 let mut tx = Tx::Postgres(t);
-                finish(apply_in(tx.on(), ops).await, tx).await
+                finish(apply_in(tx.on(), self.audit_key.as_deref(), ops).await, tx).await
             }
         };
         match &out {
@@ -451,9 +481,13 @@ impl Batcher for BatchWriter {
 /// Applies a batch in one write transaction on the writer's own SQLite connection. After a
 /// failure the transaction is rolled back if it is still open (SQLite ends some itself,
 /// e.g. on a full disk), and the failure itself is reported.
-async fn apply_lite(conn: &mut rusqlite::Connection, ops: &[Op]) -> Result<Vec<Done>, StoreError> {
+async fn apply_lite(
+    conn: &mut rusqlite::Connection,
+    key: Option<&AuditKey>,
+    ops: &[Op],
+) -> Result<Vec<Done>, StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let out = match apply_in(On::Lite(conn), ops).await {
+    let out = match apply_in(On::Lite(conn), key, ops).await {
         Ok(done) => conn
             .execute_batch("COMMIT")
             .map(|()| done)

@@ -117,7 +117,7 @@ impl CaStore for AnyStore {
         })?;
         mark_serials_used(tx.on(), &[(issuer_key_id, cert.serial.to_hex())]).await?;
         insert_certificates(tx.on(), &[cert], Some(IssuerId(id))).await?;
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         let record = ca_by_id_on(tx.on(), IssuerId(id)).await?;
         self.commit(tx).await?;
         Ok(record)
@@ -239,8 +239,22 @@ impl PairStore for AnyStore {
         escrow: Option<&[u8]>,
     ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
         let mut tx = self.pool.write_tx().await?;
-        let a = commit_one(tx.on(), first.cert, first.issuer_key_id, first.audit).await?;
-        let b = commit_one(tx.on(), second.cert, second.issuer_key_id, second.audit).await?;
+        let a = commit_one(
+            tx.on(),
+            self.audit_key(),
+            first.cert,
+            first.issuer_key_id,
+            first.audit,
+        )
+        .await?;
+        let b = commit_one(
+            tx.on(),
+            self.audit_key(),
+            second.cert,
+            second.issuer_key_id,
+            second.audit,
+        )
+        .await?;
         let created_at = second.cert.created_at;
         sql("INSERT INTO certificate_pairs (mode, first_id, second_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(mode.as_str())
@@ -297,7 +311,7 @@ impl LifecycleStore for AnyStore {
         succession: &Succession,
     ) -> Result<CertificateRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
-        let record = commit_one(tx.on(), cert, issuer_key_id, audit).await?;
+        let record = commit_one(tx.on(), self.audit_key(), cert, issuer_key_id, audit).await?;
         sql("INSERT INTO certificate_successions (successor_id, predecessor_id, kind, created_at) VALUES ($1, $2, $3, $4)")
             .bind(record.id)
             .bind(succession.predecessor_id)
@@ -393,7 +407,7 @@ impl LifecycleStore for AnyStore {
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
-        let record = commit_one(tx.on(), cert, issuer_key_id, audit).await?;
+        let record = commit_one(tx.on(), self.audit_key(), cert, issuer_key_id, audit).await?;
         sql("INSERT INTO cross_certificates (certificate_id, subject_ca_id, created_at) VALUES ($1, $2, $3)")
             .bind(record.id)
             .bind(subject_ca.0)
@@ -454,7 +468,7 @@ impl TokenStore for AnyStore {
         .bind(t.client_key.as_deref())
         .scalar(tx.on())
         .await?;
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         let record = token_by_id(tx.on(), id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("inserted token not found".into()))?;
@@ -501,7 +515,7 @@ impl TokenStore for AnyStore {
             .bind(id)
             .execute(tx.on())
             .await?;
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         let record = token_by_id(tx.on(), id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no API token with id {id}")))?;
@@ -511,15 +525,23 @@ impl TokenStore for AnyStore {
 }
 
 impl AuditStore for AnyStore {
+    async fn audit_head(&self) -> Result<Option<(i64, String, bool)>, StoreError> {
+        let row = sql("SELECT seq, hash, keyed FROM audit ORDER BY seq DESC LIMIT 1")
+            .optional(self.pool.on())
+            .await?;
+        row.map(|r| Ok((r.get("seq")?, r.get("hash")?, r.get::<i64>("keyed")? != 0)))
+            .transpose()
+    }
+
     async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
-        let record = append_audit(tx.on(), event).await?;
+        let record = append_audit(tx.on(), self.audit_key(), event).await?;
         self.commit(tx).await?;
         Ok(record)
     }
 
     async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        sql("SELECT seq, at, action, ca, serial, details, principal, prev_hash, hash FROM audit ORDER BY seq")
+        sql("SELECT seq, at, action, ca, serial, details, principal, prev_hash, hash, keyed FROM audit ORDER BY seq")
             .all(self.pool.on())
             .await?
             .iter()
@@ -541,6 +563,7 @@ impl AuditStore for AnyStore {
                     },
                     prev_hash: r.get("prev_hash")?,
                     hash: r.get("hash")?,
+                    keyed: r.get::<i64>("keyed")? != 0,
                 })
             })
             .collect()

@@ -1057,6 +1057,13 @@ pub trait AuditStore {
     /// # Errors
     /// Database errors.
     async fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The newest entry's sequence number, hash and whether it is keyed (none in an empty
+    /// log).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn audit_head(&self) -> Result<Option<(i64, String, bool)>, StoreError>;
 }
 
 /// How a certificate replaced its predecessor.

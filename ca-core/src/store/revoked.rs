@@ -13,6 +13,7 @@ use super::{
     RevocationItem, RevocationStore, RevokedRow, StoreError, WriteMark,
 };
 use crate::audit::AuditEvent;
+use crate::audit::AuditKey;
 use crate::keys::KeyRef;
 use crate::revocation::{CaSettings, RevocationReason};
 
@@ -35,6 +36,7 @@ const CA_REVOCATION_SEQ: &str = "SELECT COALESCE(MAX(revocation_seq), 0) FROM ce
 /// responses are dropped and `audit` appended; returns the updated record.
 async fn status_changed(
     mut on: On<'_>,
+    key: Option<&AuditKey>,
     current: &CertificateRecord,
     audit: &AuditEvent,
 ) -> Result<CertificateRecord, StoreError> {
@@ -43,13 +45,14 @@ async fn status_changed(
         .bind(current.serial.to_hex())
         .execute(on.again())
         .await?;
-    append_audit(on.again(), audit).await?;
+    append_audit(on.again(), key, audit).await?;
     cert_by_id(on, current.id).await
 }
 
 /// One revocation inside a write transaction (see [`RevocationStore::revoke`]).
 async fn revoke_in(
     mut on: On<'_>,
+    key: Option<&AuditKey>,
     cert_id: i64,
     revocation: &Revocation,
     block: Option<&BlockedKey>,
@@ -87,7 +90,7 @@ async fn revoke_in(
             .execute(on.again())
             .await?;
     }
-    status_changed(on, &current, audit).await
+    status_changed(on, key, &current, audit).await
 }
 
 impl RevocationStore for AnyStore {
@@ -99,7 +102,8 @@ impl RevocationStore for AnyStore {
         audit: &AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
-        let record = revoke_in(tx.on(), cert_id, revocation, block, audit).await?;
+        let record =
+            revoke_in(tx.on(), self.audit_key(), cert_id, revocation, block, audit).await?;
         self.commit(tx).await?;
         Ok(record)
     }
@@ -111,7 +115,17 @@ impl RevocationStore for AnyStore {
         let mut tx = self.pool.write_tx().await?;
         let mut records = Vec::with_capacity(items.len());
         for i in items {
-            records.push(revoke_in(tx.on(), i.cert_id, i.revocation, i.block, i.audit).await?);
+            records.push(
+                revoke_in(
+                    tx.on(),
+                    self.audit_key(),
+                    i.cert_id,
+                    i.revocation,
+                    i.block,
+                    i.audit,
+                )
+                .await?,
+            );
         }
         self.commit(tx).await?;
         Ok(records)
@@ -141,7 +155,7 @@ impl RevocationStore for AnyStore {
             .bind(cert_id)
             .execute(tx.on())
             .await?;
-        let record = status_changed(tx.on(), &current, audit).await?;
+        let record = status_changed(tx.on(), self.audit_key(), &current, audit).await?;
         self.commit(tx).await?;
         Ok(record)
     }
@@ -298,7 +312,7 @@ impl RevocationStore for AnyStore {
                     .await?;
             }
         }
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         self.commit(tx).await?;
         Ok(CrlRecord { id, crl })
     }
@@ -373,7 +387,7 @@ impl RevocationStore for AnyStore {
         if done.0 != 1 {
             return Err(StoreError::NotFound(format!("no CA with id {ca}")));
         }
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         let row = sql("SELECT * FROM cas WHERE id = $1")
             .bind(ca.0)
             .one(tx.on())
@@ -608,7 +622,7 @@ impl OcspStore for AnyStore {
         key_ref: &KeyRef,
     ) -> Result<CertificateRecord, StoreError> {
         let mut tx = self.pool.write_tx().await?;
-        let record = commit_one(tx.on(), cert, issuer_key_id, audit).await?;
+        let record = commit_one(tx.on(), self.audit_key(), cert, issuer_key_id, audit).await?;
         sql("INSERT INTO ocsp_responders (ca_id, certificate_id, key_ref, not_after, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(ca.0)
             .bind(record.id)

@@ -393,8 +393,9 @@ async fn check_6d26787_fixture(store: &AnyStore) {
         1
     );
     assert_eq!(
-        crate::audit::verify_chain(&store.audit_log().await.expect("audit")),
-        Ok(26)
+        crate::audit::verify_chain(&store.audit_log().await.expect("audit"), None)
+            .map(|r| (r.entries, r.legacy)),
+        Ok((26, 26))
     );
 }
 
@@ -415,7 +416,7 @@ async fn a_sqlite_home_made_by_6d26787_opens_and_passes_the_contract() {
         .expect("open");
     check_6d26787_fixture(&store).await;
     contract::run_all(&store).await;
-    assert!(crate::audit::verify_chain(&store.audit_log().await.expect("audit")).is_ok());
+    assert!(crate::audit::verify_chain(&store.audit_log().await.expect("audit"), None).is_ok());
 }
 
 #[tokio::test]
@@ -432,7 +433,7 @@ async fn a_postgres_schema_made_by_6d26787_opens_and_passes_the_contract() {
     let store = AnyStore::open(&db.url).await.expect("open");
     check_6d26787_fixture(&store).await;
     contract::run_all(&store).await;
-    assert!(crate::audit::verify_chain(&store.audit_log().await.expect("audit")).is_ok());
+    assert!(crate::audit::verify_chain(&store.audit_log().await.expect("audit"), None).is_ok());
     store.close().await;
     db.drop_now().await;
 }

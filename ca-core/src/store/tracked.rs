@@ -50,7 +50,7 @@ impl InventoryStore for AnyStore {
             return Ok(None);
         };
         let record = super::rows::inventory_from_row(&row)?;
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         self.commit(tx).await?;
         Ok(Some(record))
     }
@@ -121,7 +121,7 @@ impl InventoryStore for AnyStore {
             .bind(format!("inventory:{id}"))
             .execute(tx.on())
             .await?;
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         self.commit(tx).await?;
         Ok(record)
     }
@@ -310,7 +310,7 @@ impl ManagedStore for AnyStore {
         .one(tx.on())
         .await?;
         let record = super::rows::managed_from_row(&row)?;
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         self.commit(tx).await?;
         Ok(record)
     }
@@ -330,7 +330,7 @@ impl ManagedStore for AnyStore {
         if changed.0 == 0 {
             return Err(StoreError::NotFound(format!("managed certificate {id}")));
         }
-        append_audit(tx.on(), audit).await?;
+        append_audit(tx.on(), self.audit_key(), audit).await?;
         self.commit(tx).await
     }
 
