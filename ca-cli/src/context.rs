@@ -50,6 +50,7 @@ pub(crate) struct Globals {
     pub(crate) db: Option<String>,
     pub(crate) passphrase_file: Option<PathBuf>,
     pub(crate) pin_file: Option<PathBuf>,
+    pub(crate) kmc_passphrase_file: Option<PathBuf>,
     /// Secrets from the environment (read once at start).
     pub(crate) env: EnvSecrets,
     /// The home's store, once a command opened it (its audit head is checkpointed when
@@ -81,9 +82,20 @@ impl Globals {
     /// Key custody for this home: encrypted files under it, hsm-sim devices, and the
     /// PKCS#11 modules `config` allows.
     pub(crate) fn key_custody(&self, config: &Config) -> Result<KeyCustody> {
-        let files = FileKeyProvider::new(&self.home, self.passphrase()?);
+        let passphrase = self.passphrase()?;
+        let kmc = self
+            .kmc_passphrase_file
+            .as_deref()
+            .map(Passphrase::from_file)
+            .transpose()?;
+        if let (Some(ca), Some(kmc)) = (&passphrase, &kmc) {
+            if ca.expose() == kmc.expose() {
+                bail!("the KMC passphrase must not be the CA passphrase");
+            }
+        }
+        let files = FileKeyProvider::new(&self.home, passphrase);
         Ok(with_devices(
-            KeyCustody::new(Arc::new(files)),
+            KeyCustody::new(Arc::new(files)).with_escrow(kmc),
             self.pin()?,
             config,
         ))

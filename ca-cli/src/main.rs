@@ -30,6 +30,10 @@ struct Cli {
     /// File holding the user PIN of the key device CA keys live in (or set CAFORGE_PIN).
     #[arg(long, global = true, env = "CAFORGE_PIN_FILE")]
     pin_file: Option<PathBuf>,
+    /// File holding the KMC's own passphrase, which seals escrowed encryption keys (never
+    /// the CA passphrase).
+    #[arg(long, global = true, env = "CAFORGE_KMC_PASSPHRASE_FILE")]
+    kmc_passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
         db: cli.db,
         passphrase_file: cli.passphrase_file,
         pin_file: cli.pin_file,
+        kmc_passphrase_file: cli.kmc_passphrase_file,
         env,
         opened: std::sync::OnceLock::new(),
     };

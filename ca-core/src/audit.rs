@@ -75,11 +75,13 @@ pub enum AuditAction {
     ManagedHookChanged,
     /// A deployment hook ran (its name, command and outcome).
     HookRan,
+    /// The KMC re-sealed an escrowed key under its own key.
+    KmcResealed,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::CaSigning,
         AuditAction::CaCreated,
         AuditAction::CaConfigured,
@@ -104,6 +106,7 @@ impl AuditAction {
         AuditAction::ManagedCreated,
         AuditAction::ManagedHookChanged,
         AuditAction::HookRan,
+        AuditAction::KmcResealed,
     ];
 
     /// The stored name (`cert.signed`, …).
@@ -134,6 +137,7 @@ impl AuditAction {
             AuditAction::ManagedCreated => "managed.created",
             AuditAction::ManagedHookChanged => "managed.hook_changed",
             AuditAction::HookRan => "hook.ran",
+            AuditAction::KmcResealed => "kmc.resealed",
         }
     }
 }

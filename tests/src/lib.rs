@@ -12,6 +12,10 @@ pub mod server;
 /// The passphrase every test home uses (test-only).
 pub const TEST_PASSPHRASE: &str = "test-only passphrase, not a secret";
 
+/// The KMC's own passphrase in tests (`kmc-pass.txt`, given to every command): escrowed
+/// encryption keys are sealed under it, never the CA passphrase.
+pub const TEST_KMC_PASSPHRASE: &str = "test-only KMC escrow passphrase";
+
 /// The passphrase subscriber keys are written under in tests (`key-pass.txt` in every
 /// scratch directory): a subscriber's key never gets the CA passphrase.
 pub const TEST_KEY_PASSPHRASE: &str = "test-only subscriber key passphrase";
@@ -83,6 +87,8 @@ impl Home {
     pub fn empty() -> Home {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("pass.txt"), TEST_PASSPHRASE).expect("write passphrase");
+        std::fs::write(dir.path().join("kmc-pass.txt"), TEST_KMC_PASSPHRASE)
+            .expect("write KMC passphrase");
         std::fs::write(dir.path().join("key-pass.txt"), TEST_KEY_PASSPHRASE)
             .expect("write key passphrase");
         Home { dir }
@@ -113,7 +119,8 @@ impl Home {
         std::fs::write(&config, text).expect("write caforge.toml");
     }
 
-    /// Runs `caforge --home … --passphrase-file … ARGS` in the scratch directory.
+    /// Runs `caforge --home … --passphrase-file … --kmc-passphrase-file … ARGS` in the
+    /// scratch directory.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(&[], args)
     }
@@ -131,6 +138,8 @@ impl Home {
             .arg(self.home())
             .arg("--passphrase-file")
             .arg(self.file("pass.txt"))
+            .arg("--kmc-passphrase-file")
+            .arg(self.file("kmc-pass.txt"))
             .args(args)
             .output()
             .expect("run caforge")

@@ -668,3 +668,132 @@ fn rsa_sm2_pairs_from_generated_keys_and_csrs() {
         "already revoked",
     );
 }
+
+/// The sealed escrow row of the only escrowed key.
+fn escrow_row(h: &Home) -> String {
+    let db = rusqlite::Connection::open(h.home().join("caforge.db")).unwrap();
+    let sealed: Vec<u8> = db
+        .query_row("SELECT sealed FROM kmc_escrow", [], |r| r.get(0))
+        .unwrap();
+    String::from_utf8(sealed).unwrap()
+}
+
+/// Whether OpenSSL opens the escrow's encrypted PKCS#8 with `passphrase`.
+fn opens_with(h: &Home, sealed: &str, passphrase: &str) -> bool {
+    let inner = sealed
+        .replace("CAFORGE KMC ESCROWED KEY", "ENCRYPTED PRIVATE KEY")
+        .into_bytes();
+    std::fs::write(h.file("escrow.pem"), inner).unwrap();
+    std::process::Command::new("openssl")
+        .current_dir(h.path())
+        .args([
+            "pkey",
+            "-in",
+            "escrow.pem",
+            "-passin",
+            &format!("pass:{passphrase}"),
+            "-noout",
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn escrow_is_sealed_under_the_kmc_passphrase_and_old_escrow_is_resealed() {
+    use caforge_tests::{TEST_KMC_PASSPHRASE, TEST_PASSPHRASE};
+    let h = Home::new();
+    setup(&h);
+    h.ok(&dual_args("int", "sign.csr"));
+    let sealed = escrow_row(&h);
+    assert!(
+        sealed.starts_with("-----BEGIN CAFORGE KMC ESCROWED KEY-----"),
+        "{sealed}"
+    );
+    assert!(opens_with(&h, &sealed, TEST_KMC_PASSPHRASE));
+    assert!(
+        !opens_with(&h, &sealed, TEST_PASSPHRASE),
+        "not the CA passphrase"
+    );
+    let enc_serial = caforge_tests::serial_of(h.path(), "out/enc.pem");
+    h.ok(&["kmc", "recover", &enc_serial, "--out", "recovered.key"]);
+
+    // Escrow made before the KMC had its own passphrase (under the CA passphrase) is still
+    // recovered, and `kmc reseal` moves it under the KMC passphrase, audited.
+    let legacy = openssl_ok(
+        h.path(),
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "recovered.key",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            &format!("pass:{TEST_PASSPHRASE}"),
+        ],
+    )
+    .stdout;
+    let db = rusqlite::Connection::open(h.home().join("caforge.db")).unwrap();
+    db.execute("UPDATE kmc_escrow SET sealed = ?1", [legacy.as_bytes()])
+        .unwrap();
+    drop(db);
+    h.ok(&[
+        "kmc",
+        "recover",
+        &enc_serial,
+        "--out",
+        "legacy.key",
+        "--force",
+    ]);
+    let r = h.ok(&["kmc", "reseal"]);
+    assert!(r.stdout.contains("re-sealed 1"), "{}", r.stdout);
+    let sealed = escrow_row(&h);
+    assert!(opens_with(&h, &sealed, TEST_KMC_PASSPHRASE));
+    let again = h.ok(&["kmc", "reseal"]);
+    assert!(again.stdout.contains("re-sealed 0") && again.stdout.contains("1 already"));
+    let audit: Vec<serde_json::Value> =
+        serde_json::from_str(&h.ok(&["audit", "list", "--format", "json"]).stdout).unwrap();
+    let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "kmc.resealed").count(), 1);
+    let recovers: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|e| e["action"] == "kmc.recover")
+        .collect();
+    assert_eq!(recovers.len(), 2);
+    assert!(recovers.iter().all(|e| e["principal"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("operator:"))));
+    h.ok(&["kmc", "recover", &enc_serial, "--out", "again.key"]);
+    assert_eq!(
+        openssl_ok(h.path(), &["pkey", "-in", "again.key", "-pubout"]).stdout,
+        openssl_ok(h.path(), &["pkey", "-in", "recovered.key", "-pubout"]).stdout
+    );
+    // The KMC passphrase may not be the CA passphrase, and without one nothing is sealed.
+    for kmc in [Some("pass.txt"), None] {
+        let mut cmd = std::process::Command::new(caforge_tests::caforge_bin());
+        cmd.current_dir(h.path())
+            .env_remove("CAFORGE_KMC_PASSPHRASE_FILE")
+            .args(["--home", s(&h.home()), "--passphrase-file", "pass.txt"]);
+        if let Some(file) = kmc {
+            cmd.args(["--kmc-passphrase-file", file]);
+        }
+        let out = cmd
+            .args(dual_args("int", "sign.csr"))
+            .arg("--force")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains("must not be the CA passphrase") || err.contains("--kmc-passphrase-file"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        caforge_tests::serial_of(h.path(), "out/enc.pem"),
+        enc_serial,
+        "nothing issued"
+    );
+}

@@ -329,6 +329,9 @@ pub(crate) fn envelope(cmd: EnvelopeCommand) -> Result<()> {
 pub(crate) enum KmcCommand {
     /// Recover the escrowed encryption key of a certificate (audited as kmc.recover).
     Recover(RecoverArgs),
+    /// Re-seal escrow made before the KMC had its own passphrase (sealed under the CA
+    /// passphrase) under --kmc-passphrase-file; each audited as kmc.resealed.
+    Reseal,
 }
 
 /// Arguments of `caforge kmc recover`.
@@ -348,7 +351,16 @@ pub(crate) struct RecoverArgs {
 }
 
 pub(crate) async fn kmc(g: &Globals, cmd: KmcCommand) -> Result<()> {
-    let KmcCommand::Recover(args) = cmd;
+    let args = match cmd {
+        KmcCommand::Recover(args) => args,
+        KmcCommand::Reseal => {
+            let (resealed, current) = g.services().await?.dual.kmc_reseal().await?;
+            println!(
+                "re-sealed {resealed} escrowed key(s) under the KMC passphrase; {current} already were"
+            );
+            return Ok(());
+        }
+    };
     check_writable(&args.out, args.force)?;
     let services = g.services().await?;
     let cert = services

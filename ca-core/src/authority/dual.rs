@@ -223,7 +223,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         // 5.
         let envelope =
             dual::seal(&holder, &enc_secret).map_err(|e| Error::Invalid(e.to_string()))?;
-        let sealed = self.directory.signers().keys().seal(&enc_key)?;
+        let sealed = self.directory.signers().keys().seal_escrow(&enc_key)?;
         drop(enc_secret);
         drop(enc_key);
         // 6.
@@ -428,7 +428,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             .directory
             .signers()
             .keys()
-            .unseal(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
+            .unseal_escrow(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
         self.store
             .append_audit(&AuditEvent {
                 at: self.clock.now().unix_timestamp(),
@@ -440,6 +440,42 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             })
             .await?;
         Ok(key)
+    }
+
+    /// Re-seals every escrowed key that is not yet under the KMC's own key (escrow made
+    /// when it was sealed under the CA passphrase), each audited as `kmc.resealed`.
+    /// Returns how many were re-sealed and how many already were current.
+    ///
+    /// # Errors
+    /// Key custody errors (the CA passphrase to open old escrow, the KMC passphrase to seal
+    /// anew); store errors.
+    pub async fn kmc_reseal(&self) -> Result<(usize, usize)> {
+        let keys = self.directory.signers().keys();
+        let (mut resealed, mut current) = (0, 0);
+        for id in self.store.escrowed_ids().await? {
+            let Some(sealed) = self.store.escrowed_key(id).await? else {
+                continue;
+            };
+            if keys.escrow_is_current(&sealed) {
+                current += 1;
+                continue;
+            }
+            let key = keys.unseal_escrow(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
+            let anew = keys.seal_escrow(&key)?;
+            let certificate = self.store.certificate_by_id(id).await?;
+            let audit = AuditEvent {
+                at: self.clock.now().unix_timestamp(),
+                action: crate::audit::AuditAction::KmcResealed,
+                ca: Some(certificate.issuer_name.clone()),
+                serial: Some(certificate.serial.to_hex()),
+                details: serde_json::json!({"subject": certificate.subject}),
+                principal: Some(self.directory.acting().audit_name()),
+            };
+            if self.store.reseal_escrow(id, &sealed, &anew, &audit).await? {
+                resealed += 1;
+            }
+        }
+        Ok((resealed, current))
     }
 }
 

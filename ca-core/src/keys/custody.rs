@@ -4,18 +4,28 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{KeyError, KeyProvider, KeyRef, Signer, SoftwareKey};
+use super::{
+    encrypt_key_pem, read_key_pem, KeyError, KeyProvider, KeyRef, Passphrase, Signer, SoftwareKey,
+};
 use crate::algorithm::KeyType;
 
 /// Where new keys go when a command names no key store: encrypted files in the home's `keys/`.
 pub const DEFAULT_KEY_STORE: &str = "file:keys";
 
-/// Routes key URIs to custodians by scheme. The `file:` provider it is built with also seals
-/// escrowed keys (the KMC's encryption keys), whatever custodian holds the CA keys.
+/// Routes key URIs to custodians by scheme. The `file:` provider it is built with seals
+/// managed certificates' keys; the KMC's escrow (encryption keys of SM2 pairs) is sealed
+/// under the KMC's own passphrase ([`KeyCustody::with_escrow`]), never the CA passphrase.
 pub struct KeyCustody {
     files: Arc<dyn KeyProvider>,
     others: Vec<(String, Arc<dyn KeyProvider>)>,
+    escrow: Option<Passphrase>,
 }
+
+/// The PEM label of escrow sealed under the KMC's passphrase (encrypted PKCS#8 inside);
+/// escrow from before the KMC had its own passphrase is labelled `ENCRYPTED PRIVATE KEY`
+/// and sealed under the CA passphrase.
+const ESCROW_LABEL: &str = "CAFORGE KMC ESCROWED KEY";
+const PKCS8_ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
 impl fmt::Debug for KeyCustody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,7 +50,24 @@ impl KeyCustody {
         KeyCustody {
             files,
             others: Vec::new(),
+            escrow: None,
         }
+    }
+
+    /// Custody whose KMC escrow is sealed under `passphrase` (the KMC's own, from
+    /// `--kmc-passphrase-file`).
+    #[must_use]
+    pub fn with_escrow(mut self, passphrase: Option<Passphrase>) -> Self {
+        self.escrow = passphrase;
+        self
+    }
+
+    fn escrow_passphrase(&self) -> Result<&Passphrase, KeyError> {
+        self.escrow.as_ref().ok_or_else(|| {
+            KeyError::Material(
+                "the KMC seals escrowed keys under its own passphrase: pass --kmc-passphrase-file FILE (never the CA passphrase)".into(),
+            )
+        })
     }
 
     /// Adds the custodian for `scheme` (without the colon).
@@ -84,6 +111,32 @@ impl KeyProvider for KeyCustody {
 
     fn unseal(&self, sealed: &[u8], sm2_id: &str) -> Result<SoftwareKey, KeyError> {
         self.files.unseal(sealed, sm2_id)
+    }
+
+    fn seal_escrow(&self, key: &SoftwareKey) -> Result<Vec<u8>, KeyError> {
+        let pem = encrypt_key_pem(key, self.escrow_passphrase()?)?;
+        Ok(pem
+            .replace(PKCS8_ENCRYPTED_LABEL, ESCROW_LABEL)
+            .into_bytes())
+    }
+
+    fn unseal_escrow(&self, sealed: &[u8], sm2_id: &str) -> Result<SoftwareKey, KeyError> {
+        if !self.escrow_is_current(sealed) {
+            return self.files.unseal(sealed, sm2_id);
+        }
+        let pem = std::str::from_utf8(sealed)
+            .map_err(|_| KeyError::Material("escrowed key: not PEM".into()))?
+            .replace(ESCROW_LABEL, PKCS8_ENCRYPTED_LABEL);
+        read_key_pem(
+            &pem,
+            Some(self.escrow_passphrase()?),
+            sm2_id,
+            "escrowed key",
+        )
+    }
+
+    fn escrow_is_current(&self, sealed: &[u8]) -> bool {
+        sealed.starts_with(format!("-----BEGIN {ESCROW_LABEL}-----").as_bytes())
     }
 
     fn list(&self, store: &str) -> Result<Vec<(KeyRef, Option<i64>)>, KeyError> {

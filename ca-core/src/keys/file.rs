@@ -40,6 +40,11 @@ impl Passphrase {
     fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    /// The passphrase's text (for comparing two passphrases; never printed).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Passphrase {

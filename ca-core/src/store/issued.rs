@@ -300,6 +300,38 @@ impl PairStore for AnyStore {
             .scalar_opt(self.pool.on())
             .await
     }
+
+    async fn escrowed_ids(&self) -> Result<Vec<i64>, StoreError> {
+        sql("SELECT certificate_id FROM kmc_escrow ORDER BY certificate_id")
+            .all(self.pool.on())
+            .await?
+            .iter()
+            .map(|r| r.get("certificate_id"))
+            .collect()
+    }
+
+    async fn reseal_escrow(
+        &self,
+        id: i64,
+        was: &[u8],
+        sealed: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.write_tx().await?;
+        let changed =
+            sql("UPDATE kmc_escrow SET sealed = $1 WHERE certificate_id = $2 AND sealed = $3")
+                .bind(sealed)
+                .bind(id)
+                .bind(was)
+                .execute(tx.on())
+                .await?;
+        if changed.0 == 0 {
+            return Ok(false);
+        }
+        append_audit(tx.on(), self.audit_key(), audit).await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
 }
 
 impl LifecycleStore for AnyStore {

@@ -810,6 +810,25 @@ pub trait PairStore {
     /// # Errors
     /// Database errors.
     async fn escrowed_key(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The certificate ids of every escrowed key, in order.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn escrowed_ids(&self) -> Result<Vec<i64>, StoreError>;
+
+    /// Replaces the sealed form of certificate `id`'s escrowed key (re-sealed under another
+    /// key), only if it is still `was`; appends `audit`. Returns whether it replaced it.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn reseal_escrow(
+        &self,
+        id: i64,
+        was: &[u8],
+        sealed: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One certificate of a revocation made together with others
