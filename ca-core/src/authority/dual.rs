@@ -430,16 +430,26 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             .keys()
             .unseal_escrow(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
         self.store
-            .append_audit(&AuditEvent {
-                at: self.clock.now().unix_timestamp(),
-                action: crate::audit::AuditAction::KmcRecover,
-                ca: Some(certificate.issuer_name.clone()),
-                serial: Some(certificate.serial.to_hex()),
-                details: serde_json::json!({"subject": certificate.subject}),
-                principal: Some(self.directory.acting().audit_name()),
-            })
+            .append_audit(&self.kmc_audit(crate::audit::AuditAction::KmcRecover, certificate))
             .await?;
         Ok(key)
+    }
+
+    /// The audit entry of a KMC operation on `certificate`'s escrowed key, by the acting
+    /// principal.
+    fn kmc_audit(
+        &self,
+        action: crate::audit::AuditAction,
+        certificate: &CertificateRecord,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: self.clock.now().unix_timestamp(),
+            action,
+            ca: Some(certificate.issuer_name.clone()),
+            serial: Some(certificate.serial.to_hex()),
+            details: serde_json::json!({"subject": certificate.subject}),
+            principal: Some(self.directory.acting().audit_name()),
+        }
     }
 
     /// Re-seals every escrowed key that is not yet under the KMC's own key (escrow made
@@ -463,14 +473,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
             let key = keys.unseal_escrow(&sealed, crate::algorithm::DEFAULT_SM2_ID)?;
             let anew = keys.seal_escrow(&key)?;
             let certificate = self.store.certificate_by_id(id).await?;
-            let audit = AuditEvent {
-                at: self.clock.now().unix_timestamp(),
-                action: crate::audit::AuditAction::KmcResealed,
-                ca: Some(certificate.issuer_name.clone()),
-                serial: Some(certificate.serial.to_hex()),
-                details: serde_json::json!({"subject": certificate.subject}),
-                principal: Some(self.directory.acting().audit_name()),
-            };
+            let audit = self.kmc_audit(crate::audit::AuditAction::KmcResealed, &certificate);
             if self.store.reseal_escrow(id, &sealed, &anew, &audit).await? {
                 resealed += 1;
             }
