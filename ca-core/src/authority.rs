@@ -29,7 +29,7 @@ pub use self::inventory::{Imported, ImportedCertificate, Inventory};
 pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};
 pub use self::lifecycle::{
     CaState, CrossSigned, DueRevocations, Lifecycle, LifecycleRoles, PathElement, RenewRequest,
-    RolloverRequest,
+    RolloverRequest, StoreHealth,
 };
 pub use self::managed::{renewal_starts, Deployment, Managed, MAX_RENEWAL_WINDOW_SECS};
 pub use self::responder::{

@@ -148,8 +148,19 @@ pub struct ServerSettings {
     /// How long after a revocation a CRL is due again (seconds): the server's background
     /// signer signs it when a fetch or its refresh finds it due.
     pub crl_revocation_delay_secs: i64,
-    /// Most signatures (OCSP, CRL, issuance) made at once; further requests wait.
+    /// Most signatures (OCSP, CRL, issuance) in flight on one key device at once (this
+    /// process's memory, for file keys, counts as one device); further requests wait, at
+    /// most `device_timeout_secs`.
     pub max_concurrent_signings: usize,
+    /// Longest a signature waits for its key device (a slot, then the answer) before the
+    /// client gets `tryLater` / 503 with Retry-After; a device that did not answer is
+    /// marked down until a health probe reaches it again. Below `request_timeout_secs`.
+    pub device_timeout_secs: u64,
+    /// Seconds between health checks (devices, store, disk, CRLs); `/healthz` answers from
+    /// the last one at once.
+    pub health_interval_secs: u64,
+    /// Free disk beside a SQLite database (MiB) below which the server reports degraded.
+    pub min_free_disk_mib: u64,
     /// Seconds between background refreshes: due revocations, managed certificates,
     /// delegated OCSP responders (issued here, never on a request), CRLs, and pre-signed
     /// OCSP responses when `presign` is on. 0 disables the background task; then run
@@ -174,6 +185,9 @@ impl Default for ServerSettings {
             max_connections: 1024,
             crl_revocation_delay_secs: 0,
             max_concurrent_signings: 16,
+            device_timeout_secs: 3,
+            health_interval_secs: 2,
+            min_free_disk_mib: 64,
             refresh_interval_secs: 60,
             presign: false,
             online_roots: Vec::new(),
@@ -181,6 +195,30 @@ impl Default for ServerSettings {
             api_on_public: false,
             tls: ApiTls::default(),
         }
+    }
+}
+
+impl ServerSettings {
+    /// Checks that the time-outs fit together.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the device time-out is zero or not below the request
+    /// time-out (a client would then get 408 rather than `tryLater` or 503), or the health
+    /// interval is zero.
+    pub fn validate(&self) -> Result<()> {
+        if self.device_timeout_secs == 0 || self.device_timeout_secs >= self.request_timeout_secs {
+            return Err(Error::Config(format!(
+                "[server] device_timeout_secs ({}) must be at least 1 and below request_timeout_secs ({})",
+                self.device_timeout_secs, self.request_timeout_secs
+            )));
+        }
+        if self.health_interval_secs == 0 || self.max_concurrent_signings == 0 {
+            return Err(Error::Config(
+                "[server] health_interval_secs and max_concurrent_signings must be at least 1"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -234,7 +272,10 @@ database = "sqlite:caforge.db"
 # header_timeout_secs = 5          # slow or idle clients are disconnected after this
 # max_connections = 1024
 # crl_revocation_delay_secs = 0    # re-sign CRLs this long after a revocation
-# max_concurrent_signings = 16
+# max_concurrent_signings = 16     # per key device
+# device_timeout_secs = 3          # then tryLater / 503; below request_timeout_secs
+# health_interval_secs = 2         # /healthz answers from the last check
+# min_free_disk_mib = 64           # less beside the SQLite file: degraded
 # refresh_interval_secs = 60       # background work: CRLs, OCSP responders, renewals
 # presign = false                  # pre-sign OCSP responses for every certificate
 # online_roots = []                # roots whose keys serve may load (others stay offline)
@@ -271,6 +312,7 @@ impl Config {
         cfg.profiles()?;
         cfg.notify.validate().map_err(Error::Config)?;
         cfg.hooks.validate()?;
+        cfg.server.validate()?;
         if let Some(m) = cfg.keys.pkcs11_modules.iter().find(|m| !m.is_absolute()) {
             return Err(Error::Config(format!(
                 "[keys] pkcs11_modules: '{}' must be an absolute path",

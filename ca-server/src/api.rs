@@ -145,7 +145,6 @@ async fn issue(
             .into_response();
     };
     let token = std::sync::Arc::clone(token);
-    let slot = state.signing_slot().await;
     let request = IssueRequest {
         ca: ca.name.clone(),
         key: SubjectKey::Csr(body.csr.into_bytes()),
@@ -162,7 +161,6 @@ async fn issue(
             i.record.id
         })
         .await;
-    drop(slot);
     match issued {
         Ok(issued) => {
             crate::metrics::Metrics::inc(&state.metrics.certificates_issued);

@@ -14,9 +14,15 @@ pub struct Problem {
     pub kind: &'static str,
     /// Human-readable explanation (never contains key material).
     pub detail: String,
-    /// Seconds until retrying makes sense (`Retry-After`), with the time in the body.
-    pub retry_after: Option<(u64, i64)>,
+    /// Seconds until retrying makes sense (`Retry-After`).
+    pub retry_after: Option<u64>,
+    /// When a used-up quota frees a slot (Unix seconds; `frees_at` in the body).
+    pub frees_at: Option<i64>,
 }
+
+/// `Retry-After` of a 503: what the server lacks now (a key device that is down or busy,
+/// a responder not yet issued) is usually back within seconds.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl Problem {
     /// A problem with an explicit status.
@@ -26,6 +32,7 @@ impl Problem {
             kind,
             detail: detail.into(),
             retry_after: None,
+            frees_at: None,
         }
     }
 }
@@ -42,18 +49,23 @@ impl From<ca_core::Error> for Problem {
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ErrorKind::Exhausted => (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded"),
         };
-        let retry_after = match &e {
+        let (retry_after, frees_at) = match &e {
             ca_core::Error::QuotaExceeded { frees_at, .. } => {
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                Some((u64::try_from(frees_at - now).unwrap_or(0).max(1), *frees_at))
+                (
+                    Some(u64::try_from(frees_at - now).unwrap_or(0).max(1)),
+                    Some(*frees_at),
+                )
             }
-            _ => None,
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => (Some(UNAVAILABLE_RETRY_SECS), None),
+            _ => (None, None),
         };
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         }
         Problem {
             retry_after,
+            frees_at,
             ..Problem::new(status, kind, e.to_string())
         }
     }
@@ -73,8 +85,10 @@ impl IntoResponse for Problem {
             String::new(),
         )
             .into_response();
-        if let Some((secs, at)) = self.retry_after {
+        if let Some(at) = self.frees_at {
             body["frees_at"] = ca_core::notify::rfc3339(at).into();
+        }
+        if let Some(secs) = self.retry_after {
             if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }

@@ -8,6 +8,7 @@
 
 mod api;
 pub mod error;
+pub mod health;
 mod metrics;
 mod ocsp;
 mod ops;
@@ -233,9 +234,7 @@ pub async fn refresh_once(state: &AppState) {
             publish::sign_scope(state, &scope).await;
         }
         if state.config.presign {
-            let slot = state.signing_slot().await;
             let result = state.services.responder.presign_ocsp(&ca.name).await;
-            drop(slot);
             if let Err(e) = result {
                 Metrics::inc(&state.metrics.refresh_failures);
                 tracing::warn!(ca = %ca.name, error = %e, "refresh: OCSP pre-signing");
@@ -309,6 +308,7 @@ pub async fn serve_doors(
         })
     });
     let crl_signer = tokio::spawn(publish::sign_queued_crls(state.clone()));
+    let health = tokio::spawn(health::monitor(state.clone()));
     let notifier = (!state.notify.webhooks.is_empty()).then(|| {
         let state = state.clone();
         tokio::spawn(async move {
@@ -366,6 +366,7 @@ pub async fn serve_doors(
     graceful.shutdown().await;
     stopper.abort();
     crl_signer.abort();
+    health.abort();
     for task in [refresher, notifier].into_iter().flatten() {
         task.abort();
     }

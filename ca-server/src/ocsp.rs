@@ -32,11 +32,7 @@ const OCSP_RESPONSE: &str = "application/ocsp-response";
 async fn answer(state: &AppState, der: &[u8]) -> OcspOutcome {
     let started = Instant::now();
     Metrics::inc(&state.metrics.ocsp_requests);
-    let outcome = state
-        .services
-        .responder
-        .ocsp_respond_gated(der, || state.signing_slot())
-        .await;
+    let outcome = state.services.responder.ocsp_respond(der).await;
     match (outcome.status, outcome.cached) {
         (ResponseStatus::Successful, true) => {
             Metrics::inc(&state.metrics.ocsp_cache_hits);
@@ -59,6 +55,17 @@ async fn answer(state: &AppState, der: &[u8]) -> OcspOutcome {
 
 fn ocsp_body(der: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, OCSP_RESPONSE)], der).into_response()
+}
+
+/// An OCSP answer; `tryLater` ones say when to ask again (the device time-out).
+fn ocsp_answer(state: &AppState, outcome: &OcspOutcome) -> Response {
+    let mut response = ocsp_body(outcome.der.clone());
+    if outcome.status == ResponseStatus::TryLater {
+        if let Ok(v) = HeaderValue::from_str(&state.config.device_timeout_secs.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
 }
 
 /// Whether the request says it carries an OCSP request (RFC 6960 appendix A.1).
@@ -85,7 +92,7 @@ fn unsupported_media_type() -> Response {
 async fn post_answer(state: &AppState, body: &[u8]) -> Response {
     let outcome = answer(state, body).await;
     // RFC 5019 §5: POSTed answers are not cached by intermediaries.
-    let mut response = ocsp_body(outcome.der);
+    let mut response = ocsp_answer(state, &outcome);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -199,7 +206,7 @@ async fn get_ocsp(State(state): State<AppState>, Path(request): Path<String>) ->
         return ocsp_body(error_response(ResponseStatus::MalformedRequest));
     };
     let outcome = answer(&state, &der).await;
-    let mut response = ocsp_body(outcome.der.clone());
+    let mut response = ocsp_answer(&state, &outcome);
     let (Some(produced), Some(next)) = (outcome.produced_at, outcome.next_update) else {
         return response;
     };

@@ -1,4 +1,4 @@
-//! Operations: `/healthz` (checks the store) and `/metrics` (Prometheus text).
+//! Operations: `/healthz` (the last health pass) and `/metrics` (Prometheus text).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -14,47 +14,26 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// `200 {"status":"ok"}` when the store answers and every CA key can be used;
-/// `200 {"status":"degraded"}` when the store answers but some CA's key device does not (the
-/// server still serves pre-signed OCSP responses and published CRLs; `keys` says which);
-/// `503` when the store does not answer.
+/// `200 {"status":"ok"|"degraded", …}` from the last health pass ([`crate::health`]),
+/// at once: `degraded` when a CA's key device does not answer, the store takes no writes,
+/// the disk beside it runs low or a CRL has expired (the server still serves pre-signed
+/// OCSP answers and published CRLs; `problems` says what is off); `503` when the store
+/// could not even be read. Before the first pass, one is made.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.services.directory.key_health().await {
-        Ok(keys) => {
-            let degraded = keys.iter().any(|k| k.problem.is_some());
-            if degraded {
-                for k in keys.iter().filter(|k| k.problem.is_some()) {
-                    tracing::warn!(ca = %k.ca, problem = ?k.problem, "CA key unavailable");
-                }
-            }
-            let keys_json: Vec<_> = keys
-                .iter()
-                .map(|k| {
-                    serde_json::json!({
-                        "ca": k.ca,
-                        "custodian": k.custodian,
-                        "status": if k.problem.is_some() { "unavailable" } else { "ok" },
-                        "error": k.problem,
-                    })
-                })
-                .collect();
-            axum::Json(serde_json::json!({
-                "status": if degraded { "degraded" } else { "ok" },
-                "version": crate::VERSION,
-                "cas": keys.len(),
-                "keys": keys_json,
-            }))
-            .into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable"})),
-            )
-                .into_response()
-        }
-    }
+    let report = match state.health.last() {
+        Some(r) => r,
+        None => crate::health::check(&state).await,
+    };
+    let status = if report.store_readable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(crate::health::with_live_devices(&report)),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -64,8 +64,8 @@ impl CrlQueue {
     }
 }
 
-/// The background CRL signer `serve` runs: signs each scope that fetches queued, under a
-/// signing slot, through [`ca_core::authority::Revocations::published_crl`] (which signs only
+/// The background CRL signer `serve` runs: signs each scope that fetches queued (within
+/// its key device's budget), through [`ca_core::authority::Revocations::published_crl`] (which signs only
 /// when still due, so concurrent asks and replicas sign once). Runs until aborted.
 pub async fn sign_queued_crls(state: AppState) {
     loop {
@@ -75,10 +75,9 @@ pub async fn sign_queued_crls(state: AppState) {
     }
 }
 
-/// Signs `scope`'s CRL when due, under a signing slot; a failure is logged and counted (the
+/// Signs `scope`'s CRL when due; a failure is logged and counted (the
 /// CRL already published keeps being served until its nextUpdate).
 pub(crate) async fn sign_scope(state: &AppState, scope: &CrlScope) {
-    let slot = state.signing_slot().await;
     let result = state
         .services
         .revocations
@@ -89,7 +88,6 @@ pub(crate) async fn sign_scope(state: &AppState, scope: &CrlScope) {
             state.config.crl_revocation_delay_secs,
         )
         .await;
-    drop(slot);
     if let Err(e) = result {
         Metrics::inc(&state.metrics.refresh_failures);
         tracing::warn!(ca = %scope.ca, partition = ?scope.partition, delta = scope.delta, error = %e, "CRL signing failed");
@@ -197,7 +195,7 @@ async fn get_crl(State(state): State<AppState>, Path(file): Path<String>) -> Res
             "unavailable",
             "this CRL is being signed; try again in a moment",
         );
-        problem.retry_after = Some((1, now() + 1));
+        problem.retry_after = Some(1);
         return problem.into_response();
     };
     // A CRL that is due is replaced within moments: caches must not keep it. (An offline

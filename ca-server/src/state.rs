@@ -25,8 +25,8 @@ pub struct Shared {
     pub config: Arc<ServerConfig>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Bounds the signatures made at once (`max_concurrent_signings`).
-    pub signing: Arc<tokio::sync::Semaphore>,
+    /// The last health pass (`/healthz` answers from it).
+    pub health: Arc<crate::health::HealthState>,
     /// Expiry notifications sent by the background pass (none without webhooks).
     pub notify: Arc<ca_core::notify::NotifySettings>,
     /// CRL scopes that fetches found missing or due, for the background signer.
@@ -65,19 +65,12 @@ impl AppState {
     pub fn new(services: Services<AnyStore>, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
             services,
-            signing: Arc::new(tokio::sync::Semaphore::new(
-                config.max_concurrent_signings.max(1),
-            )),
+            health: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             notify: Arc::new(ca_core::notify::NotifySettings::default()),
             crls: Arc::default(),
             audit_checkpoints: None,
         }))
-    }
-
-    /// Waits for a signing slot (held until the returned permit is dropped).
-    pub async fn signing_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.signing.clone().acquire_owned().await.ok()
     }
 }

@@ -244,6 +244,10 @@ impl Signer for HsmSimSigner {
         self.key_type
     }
 
+    fn device(&self) -> Option<String> {
+        Some(format!("hsm-sim://{}", self.pool.endpoint))
+    }
+
     fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned {
         &self.spki
     }

@@ -119,9 +119,25 @@ impl HsmSim {
     /// Kills the device (SIGKILL: no chance to tidy up).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // A stopped device is killed all the same; continued, it dies at once.
+            let _ = Command::new("kill")
+                .args(["-CONT", &c.id().to_string()])
+                .status();
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the device: a stopped device accepts
+    /// connections (the kernel does) and never answers, as a hung one.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the device runs").id();
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{signal} {pid}");
     }
 
     /// Starts the device again on the same address and state.

@@ -270,3 +270,32 @@ pub fn api(
         std::fs::read_to_string(out).unwrap_or_default(),
     )
 }
+
+/// `/healthz`, within 5 s (it answers from its last pass, whatever hangs).
+pub fn health(h: &Home, server: &Server) -> serde_json::Value {
+    let (code, _) = curl(
+        h,
+        &["-m", "5", &format!("{}/healthz", server.url)],
+        "health.json",
+    );
+    assert_eq!(code, 200, "/healthz answered");
+    serde_json::from_str(&std::fs::read_to_string(h.file("health.json")).unwrap()).unwrap()
+}
+
+/// `/healthz` polled until `done` holds (health passes run every 2 s), at most 30 s.
+pub fn health_until(
+    h: &Home,
+    server: &Server,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..60 {
+        let v = health(h, server);
+        if done(&v) {
+            return v;
+        }
+        last = v;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("/healthz never got there: {last}");
+}

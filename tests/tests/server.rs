@@ -319,7 +319,9 @@ fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
     use std::io::Write;
     let h = Home::new();
     pki(&h, "p256");
-    h.configure("[server]\nheader_timeout_secs = 1\nrequest_timeout_secs = 2");
+    h.configure(
+        "[server]\nheader_timeout_secs = 1\nrequest_timeout_secs = 2\ndevice_timeout_secs = 1",
+    );
     let server = Server::start(&h);
     let addr = server.url.strip_prefix("http://").unwrap().to_owned();
     // A connection that never sends a byte.

@@ -134,6 +134,14 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         settings.tls.client_ca_file = a.client_ca;
     }
     settings.online_roots.extend(a.online_roots);
+    settings.validate()?;
+    // Every signature waits for its key device at most the device time-out, on a budget
+    // of its own per device: a hung device gives its CAs tryLater / 503, and no one else
+    // waits for it.
+    ca_core::keys::devices::Devices::global().limit(ca_core::keys::devices::DeviceLimits {
+        deadline: std::time::Duration::from_secs(settings.device_timeout_secs),
+        budget: settings.max_concurrent_signings,
+    })?;
     let services = g.services_acting(ca_core::authz::Principal::Server).await?;
     let cas = services.directory.cas().await?;
     // Online roots by name or id, as every CA is named; kept by their stored names.
@@ -196,15 +204,17 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    let state = AppState::new(services, settings)
+        .with_notify(config.notify.clone())
+        .with_audit_checkpoints(g.checkpoints()?);
+    // The first health pass before the first request: /healthz answers from it.
+    ca_server::health::check(&state).await;
     // Lines scripts (and tests) can wait for: the public listener first.
     println!("caforge serving on http://{addr}");
     if let Some(api) = &api {
         println!("caforge API on https://{}", api.listener.local_addr()?);
     }
     tracing::info!(%addr, "serving OCSP, CRLs and CA certificates");
-    let state = AppState::new(services, settings)
-        .with_notify(config.notify.clone())
-        .with_audit_checkpoints(g.checkpoints()?);
     ca_server::serve_doors(listener, api, state.clone(), shutdown_signal()).await?;
     ca_server::checkpoint_audit(&state).await;
     Ok(())

@@ -56,6 +56,16 @@ impl Signers {
         self.keys.as_ref()
     }
 
+    /// The device of the signer already loaded for `key_ref`, if any.
+    pub(super) fn cached_device(&self, key_ref: &KeyRef, sm2_id: &str) -> Option<String> {
+        let cache_key = format!("{}\0{sm2_id}", key_ref.as_str());
+        self.cache
+            .lock()
+            .ok()?
+            .get(&cache_key)
+            .map(|s| crate::keys::devices::device_name(&**s))
+    }
+
     /// The signer for `key_ref`, loaded once and then kept.
     pub(super) fn signer(&self, key_ref: &KeyRef, sm2_id: &str) -> Result<Arc<dyn Signer>> {
         let cache_key = format!("{}\0{sm2_id}", key_ref.as_str());
@@ -154,18 +164,37 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     }
 
     /// Whether each CA's key can be used now: its custodian is asked (a device must answer
-    /// and still hold the key). For `/healthz`: a CA whose key device is down still serves
-    /// its pre-signed OCSP responses and published CRLs. Roots kept offline
-    /// ([`Directory::keep_roots_offline`]) are left out: their keys are meant to be away.
+    /// and still hold the key), every CA at once, each within the device deadline when the
+    /// process has device limits ([`crate::keys::devices::Devices`]). A device that answers
+    /// is marked up, one that does not is marked down. For `/healthz`: a CA whose key
+    /// device is down still serves its pre-signed OCSP responses and published CRLs. Roots
+    /// kept offline ([`Directory::keep_roots_offline`]) are left out: their keys are meant
+    /// to be away.
     ///
     /// # Errors
     /// Store failures only; key problems are reported per CA.
     pub async fn key_health(&self) -> Result<Vec<KeyHealth>> {
-        let mut out = Vec::new();
+        use crate::keys::devices::{device_name, Devices};
+        let devices = Devices::global();
+        let deadline = devices.limits().map(|l| l.deadline);
+        let mut probes = Vec::new();
         for record in self.store.list_cas().await? {
             if self.is_offline(&record) {
                 continue;
             }
+            let signers = Arc::clone(&self.signers);
+            let (key_ref, sm2_id) = (record.key_ref.clone(), record.sm2_id.clone());
+            // Loading a device key talks to the device too: both off the async threads.
+            let probe = tokio::task::spawn_blocking(move || {
+                let signer = signers.signer(&key_ref, &sm2_id)?;
+                let device = device_name(&*signer);
+                let probed = signer.probe().map_err(Error::from);
+                Ok::<_, Error>((device, probed))
+            });
+            probes.push((record, probe));
+        }
+        let mut out = Vec::new();
+        for (record, probe) in probes {
             let custodian = record
                 .key_ref
                 .as_str()
@@ -173,17 +202,42 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            let result = match self.ca_signer(&record) {
-                Ok(signer) => tokio::task::spawn_blocking(move || signer.probe())
-                    .await
-                    .map_err(|e| Error::Internal(format!("key probe task failed: {e}")))
-                    .and_then(|r| r.map_err(Error::from)),
-                Err(e) => Err(e),
+            let answered = match deadline {
+                Some(d) => tokio::time::timeout(d, probe).await.map_err(|_| {
+                    Error::from(crate::keys::KeyError::Timeout(format!(
+                        "the key of CA '{}' did not answer within {} ms",
+                        record.name,
+                        d.as_millis()
+                    )))
+                }),
+                None => Ok(probe.await),
+            };
+            let problem = match answered {
+                Err(e) => {
+                    if let Some(device) =
+                        self.signers.cached_device(&record.key_ref, &record.sm2_id)
+                    {
+                        devices.mark_down(&device, e.to_string());
+                    }
+                    Some(e.to_string())
+                }
+                Ok(Err(e)) => Some(format!("key probe task failed: {e}")),
+                Ok(Ok(Err(e))) => Some(e.to_string()),
+                Ok(Ok(Ok((device, Ok(()))))) => {
+                    devices.mark_up(&device);
+                    None
+                }
+                Ok(Ok(Ok((device, Err(e))))) => {
+                    if e.kind() == crate::error::ErrorKind::Unavailable {
+                        devices.mark_down(&device, e.to_string());
+                    }
+                    Some(e.to_string())
+                }
             };
             out.push(KeyHealth {
                 ca: record.name,
                 custodian,
-                problem: result.err().map(|e| e.to_string()),
+                problem,
             });
         }
         Ok(out)

@@ -24,9 +24,9 @@ use crate::profile::CertificateProfile;
 use crate::revocation::RevocationReason;
 use crate::revocation::{CaSettings, OcspSigner};
 use crate::store::{
-    AuditStore, CaRecord, CaStore, CertificateRecord, CertificateStore, InventoryStore, IssuerId,
-    LifecycleStore, Lineage, ManagedStore, OcspStore, PairStore, RevocationStore, SerialStore,
-    StoreError, Succession, SuccessionKind,
+    AuditStore, CaRecord, CaStore, CertificateRecord, CertificateStore, HealthStore,
+    InventoryStore, IssuerId, LifecycleStore, Lineage, ManagedStore, OcspStore, PairStore,
+    RevocationStore, SerialStore, StoreError, Succession, SuccessionKind,
 };
 use crate::time::Clock;
 use crate::{Error, Result};
@@ -122,6 +122,15 @@ pub struct PathElement {
     pub cross: bool,
 }
 
+/// The store as a health check sees it ([`Lifecycle::store_health`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Why a write failed, when it did.
+    pub write_error: Option<String>,
+    /// Free bytes beside a SQLite database file (`None` for PostgreSQL).
+    pub disk_free: Option<u64>,
+}
+
 /// What one pass of scheduled work did ([`Lifecycle::run_due_revocations`]).
 #[derive(Clone, Debug, Default)]
 pub struct DueRevocations {
@@ -172,6 +181,7 @@ pub trait LifecycleRoles:
     + LifecycleStore
     + InventoryStore
     + ManagedStore
+    + HealthStore
 {
 }
 
@@ -185,7 +195,8 @@ impl<
             + AuditStore
             + LifecycleStore
             + InventoryStore
-            + ManagedStore,
+            + ManagedStore
+            + HealthStore,
     > LifecycleRoles for T
 {
 }
@@ -245,6 +256,15 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             None => None,
         };
         Ok(Ok(crate::audit::AuditReport { chain, checkpoints }))
+    }
+
+    /// Whether the store takes writes now (a write that changes nothing) and the free
+    /// space beside a SQLite database file.
+    pub async fn store_health(&self) -> StoreHealth {
+        StoreHealth {
+            write_error: self.store.probe_write().await.err().map(|e| e.to_string()),
+            disk_free: self.store.disk_free(),
+        }
     }
 
     /// Records the audit log's head in `checkpoints` (unless the newest checkpoint has it

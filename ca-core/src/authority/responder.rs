@@ -297,19 +297,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
     /// answer is tryLater); 6. keep single, nonce-less responses about our certificates for
     /// reuse (a stranger's question writes nothing).
     pub async fn ocsp_respond(&self, request_der: &[u8]) -> OcspOutcome {
-        self.ocsp_respond_gated(request_der, || std::future::ready(()))
-            .await
-    }
-
-    /// [`Responder::ocsp_respond`], awaiting `gate` before signing and holding what it gives
-    /// until the signature is made: a server bounds its concurrent signatures this way
-    /// without making answers that need no signature (pre-signed ones, errors) wait.
-    pub async fn ocsp_respond_gated<G, F>(&self, request_der: &[u8], gate: G) -> OcspOutcome
-    where
-        G: FnOnce() -> F,
-        F: std::future::Future,
-    {
-        match self.ocsp_respond_inner(request_der, gate).await {
+        match self.ocsp_respond_inner(request_der).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 // The README's table: the same kinds as every front end.
@@ -327,11 +315,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         }
     }
 
-    async fn ocsp_respond_inner<G, F>(&self, request_der: &[u8], gate: G) -> Result<OcspOutcome>
-    where
-        G: FnOnce() -> F,
-        F: std::future::Future,
-    {
+    async fn ocsp_respond_inner(&self, request_der: &[u8]) -> Result<OcspOutcome> {
         // 1.
         let request = match parse_request(request_der) {
             Ok(r) => r,
@@ -410,11 +394,11 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                 ));
             }
         }
-        let slot = gate().await;
+        // The signature waits for its key device within the process's device limits
+        // (`keys::devices`): a device that is down, busy or hung gives tryLater.
         let signed = self
             .sign_ocsp(request, &statuses, issuer, now, single && !strangers)
             .await;
-        drop(slot);
         match signed {
             // The key device is unavailable: a pre-signed answer that is due for refresh
             // but not yet expired is still a correct answer (RFC 5019 §2.2.2).
@@ -460,10 +444,12 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         let algorithm = signer.signature_algorithm();
         let (tbs, signature) = sign_verified(signer, template.to_tbs_der()?).await?;
         let der = assemble_response(&tbs, algorithm, &signature, &certs)?;
-        // 6.
+        // 6. Kept for the next request; an answer that cannot be stored (a full disk) is
+        // still a correct answer, and is returned.
         if keep {
             let id = &request.cert_ids[0];
-            self.store
+            let stored = self
+                .store
                 .store_ocsp(&CachedOcspResponse {
                     ca: issuer.record.id,
                     serial: id.serial_hex.clone(),
@@ -473,7 +459,10 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                     seen_seq: statuses[0].1,
                     der: der.clone(),
                 })
-                .await?;
+                .await;
+            if let Err(e) = stored {
+                tracing::warn!(ca = %issuer.record.name, serial = %id.serial_hex, error = %e, "a signed OCSP answer could not be stored; returned all the same");
+            }
         }
         Ok(OcspOutcome {
             der,
@@ -739,9 +728,7 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                     c.serial.as_bytes(),
                 )?;
                 let request = ocsp::build_request(&[id], None)?;
-                let outcome = self
-                    .ocsp_respond_inner(&request, || std::future::ready(()))
-                    .await?;
+                let outcome = self.ocsp_respond_inner(&request).await?;
                 if outcome.status != ResponseStatus::Successful {
                     return Err(Error::Invalid(format!(
                         "pre-signing failed: {}",

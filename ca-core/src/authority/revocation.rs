@@ -442,6 +442,27 @@ impl<
         Ok(out)
     }
 
+    /// The newest full CRL of each of `record`'s scopes: (partition, thisUpdate,
+    /// nextUpdate), or `None` where none was ever signed. For health checks: a CRL past its
+    /// nextUpdate is one relying parties no longer accept.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn crl_ages(
+        &self,
+        record: &CaRecord,
+    ) -> Result<Vec<(Option<u32>, Option<(i64, i64)>)>> {
+        let mut out = Vec::new();
+        for partition in self.crl_scopes(record).await? {
+            let latest = self.store.latest_crl(record.id, partition, false).await?;
+            out.push((
+                partition,
+                latest.map(|c| (c.crl.this_update, c.crl.next_update)),
+            ));
+        }
+        Ok(out)
+    }
+
     /// The CRL scopes of a CA: its configured partitions (or its one CRL) and any partition
     /// that certificates were assigned under earlier settings.
     ///

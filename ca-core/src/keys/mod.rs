@@ -7,6 +7,7 @@
 //! [`KeyCustody`] routes each URI to the provider for its scheme.
 
 mod custody;
+pub mod devices;
 mod file;
 mod pin;
 mod pkcs11;
@@ -119,6 +120,13 @@ pub trait Signer: Send + Sync {
 
     /// For SM2 keys, the signer ID the signatures are made with.
     fn sm2_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// The key device this key signs on (an hsm-sim address, a PKCS#11 token), so that
+    /// signatures on one device share its budget and its outages ([`devices`]); `None` for
+    /// keys in this process's memory.
+    fn device(&self) -> Option<String> {
         None
     }
 
@@ -327,11 +335,21 @@ pub fn random_bytes(bytes: &mut [u8]) -> Result<(), KeyError> {
 }
 
 /// Signs `tbs` off the async threads and checks the signature before returning it: a faulty
-/// custodian must never produce a certificate, CRL or OCSP response.
+/// custodian must never produce a certificate, CRL or OCSP response. Every signature goes
+/// through here, within the process's device limits ([`devices::Devices`]).
 ///
 /// # Errors
-/// [`crate::Error::BadSignature`] when the signature does not verify; key errors.
+/// [`crate::Error::BadSignature`] when the signature does not verify; key errors (a device
+/// down, busy or too slow is [`KeyError::Unavailable`] or [`KeyError::Timeout`]).
 pub async fn sign_verified(
+    signer: std::sync::Arc<dyn Signer>,
+    tbs: Vec<u8>,
+) -> crate::Result<(Vec<u8>, Vec<u8>)> {
+    devices::Devices::global().sign(signer, tbs).await
+}
+
+/// [`sign_verified`] without device limits.
+pub(crate) async fn sign_verified_now(
     signer: std::sync::Arc<dyn Signer>,
     tbs: Vec<u8>,
 ) -> crate::Result<(Vec<u8>, Vec<u8>)> {

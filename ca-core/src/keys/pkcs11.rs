@@ -361,6 +361,10 @@ impl Signer for Pkcs11Signer {
         self.key_type
     }
 
+    fn device(&self) -> Option<String> {
+        Some(format!("pkcs11:token={}", self.token.label))
+    }
+
     fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned {
         &self.spki
     }

@@ -366,6 +366,14 @@ impl AnyStore {
         Ok(changed)
     }
 
+    /// The SQLite database file, if this store is one.
+    fn sqlite_file(&self) -> Option<&std::path::Path> {
+        match &self.writer {
+            WriterConnect::Sqlite(path) => Some(path),
+            _ => None,
+        }
+    }
+
     /// The group commit's batcher.
     pub(super) fn writer(&self) -> BatchWriter {
         BatchWriter {
@@ -549,4 +557,27 @@ fn private_database_files(path: &std::path::Path) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+impl super::HealthStore for AnyStore {
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        // An update to the newest migration's row that leaves it as it is: SQLite still
+        // writes the page (to the WAL), PostgreSQL a new row version.
+        self.write_one(sql(
+            "UPDATE caforge_migrations SET applied_at = applied_at WHERE version = (SELECT MAX(version) FROM caforge_migrations)",
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    fn disk_free(&self) -> Option<u64> {
+        let dir = self.sqlite_file()?.parent()?;
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        };
+        let stat = rustix::fs::statvfs(dir).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
 }

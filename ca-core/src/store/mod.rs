@@ -1638,6 +1638,21 @@ pub trait ManagedStore {
     ) -> Result<(), StoreError>;
 }
 
+/// What a health check asks of the store.
+#[allow(async_fn_in_trait)]
+pub trait HealthStore {
+    /// Writes and commits without changing anything: whether the database takes writes
+    /// now.
+    ///
+    /// # Errors
+    /// The database refuses the write (a full disk, a read-only file, a lost server).
+    async fn probe_write(&self) -> Result<(), StoreError>;
+
+    /// Free bytes (for this user) on the filesystem of a SQLite database file; `None` for
+    /// PostgreSQL (its disk is the server's) and in-memory databases.
+    fn disk_free(&self) -> Option<u64>;
+}
+
 /// Everything a CA stores.
 pub trait Store:
     SerialStore
@@ -1653,6 +1668,7 @@ pub trait Store:
     + NotificationStore
     + QuotaStore
     + ManagedStore
+    + HealthStore
     + Send
     + Sync
 {
@@ -1672,6 +1688,7 @@ impl<
             + NotificationStore
             + QuotaStore
             + ManagedStore
+            + HealthStore
             + Send
             + Sync,
     > Store for T
