@@ -22,15 +22,15 @@ fn the_database_and_its_wal_are_private() {
     let h = Home::new();
     h.ok(&create_root("root", &[]));
     let db = h.home().join("caforge.db");
-    let wal = h.home().join("caforge.db-wal");
-    let shm = h.home().join("caforge.db-shm");
-    // A writer that has not closed yet keeps the WAL: make one exist for the check.
     assert_eq!(mode(&db), 0o600);
-    for f in [&wal, &shm] {
-        if f.exists() {
-            assert_eq!(mode(f), 0o600, "{}", f.display());
-        }
+    // The WAL and shared-memory files live while a connection is open: a server's.
+    let server = caforge_tests::server::Server::start(&h);
+    for f in ["caforge.db-wal", "caforge.db-shm"] {
+        let f = h.home().join(f);
+        assert!(f.exists(), "{} while serving", f.display());
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
+    drop(server);
     assert_eq!(mode(&h.home().join("caforge.toml")), 0o600);
     // A database made before this (0644) is narrowed the next time it is opened.
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -270,7 +270,12 @@ async fn bench_services(
         Some(u) => u.to_owned(),
         None => format!("sqlite:{}", dir.join("bench.db").display()),
     };
-    let store = AnyStore::open(&url).await?;
+    // Keyed audit entries, as every home writes them.
+    let mut audit_key = [0u8; 32];
+    ca_core::keys::random_bytes(&mut audit_key)?;
+    let store = AnyStore::open(&url)
+        .await?
+        .with_audit_key(ca_core::audit::AuditKey::from_bytes(&audit_key)?);
     let keys = FileKeyProvider::new(dir, Some(Passphrase::new("bench-only passphrase")));
     let services = Services::new(
         store.clone(),
