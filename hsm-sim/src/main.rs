@@ -142,7 +142,8 @@ enum Command {
         #[command(flatten)]
         faults: FaultArgs,
     },
-    /// Create a token in a free slot: offline on a state directory, or on a running device.
+    /// Create a token in a free slot: offline on a state directory, or on a running device
+    /// through its Unix socket (refused over TCP).
     InitToken {
         /// State directory of a device that is not running.
         #[arg(
