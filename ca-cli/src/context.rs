@@ -154,17 +154,31 @@ impl Globals {
     pub(crate) async fn open_store(&self, url: &str) -> Result<AnyStore> {
         let store = AnyStore::open(url).await?;
         let path = self.audit_key_path();
-        let key = if path.exists() {
-            AuditKey::read(&path)?
-        } else {
-            if let Some((seq, _, true)) = store.audit_head().await? {
-                bail!(
-                    "the audit log ({seq} entries) is keyed and this home has no {}: copy audit.key from the home that keeps the log",
-                    path.display()
-                );
-            }
-            AuditKey::create(&path)?
+        if path.exists() {
+            return Ok(store.with_audit_key(AuditKey::read(&path)?));
+        }
+        let head = store.audit_head().await?;
+        if let Some((seq, _, true)) = head {
+            bail!(
+                "the audit log ({seq} entries) is keyed and this home has no {}: copy audit.key from the home that keeps the log",
+                path.display()
+            );
+        }
+        let key = match AuditKey::create(&path) {
+            Ok(key) => key,
+            // Another command made it meanwhile.
+            Err(_) if path.exists() => AuditKey::read(&path)?,
+            Err(e) => return Err(e.into()),
         };
+        // The log's head as it was before any keyed entry: the unkeyed (legacy) entries are
+        // pinned by this first checkpoint.
+        if let Some((seq, hash, false)) = head {
+            Checkpoints::new(self.checkpoints_path(), key.clone()).record(
+                seq,
+                &hash,
+                self.now()?,
+            )?;
+        }
         Ok(store.with_audit_key(key))
     }
 

@@ -256,22 +256,9 @@ impl AuditKey {
     /// # Errors
     /// The file exists or cannot be written; the random generator failed.
     pub fn create(path: &Path) -> crate::Result<AuditKey> {
-        use std::os::unix::fs::OpenOptionsExt as _;
         let mut bytes = Zeroizing::new(vec![0u8; AUDIT_KEY_BYTES]);
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| crate::Error::Internal("random generator failed".into()))?;
-        let io = |e: std::io::Error| {
-            crate::Error::Config(format!("creating audit key {}: {e}", path.display()))
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
+        crate::keys::random_bytes(&mut bytes)?;
+        crate::keys::write_private_file(path, &bytes, false)?;
         Ok(AuditKey(bytes))
     }
 
@@ -563,11 +550,20 @@ impl Checkpoints {
     ///
     /// # Errors
     /// [`AuditBroken`] naming the first checkpointed entry that is missing (the log was cut
-    /// short) or different (rewritten); file errors as [`Checkpoints::read`].
+    /// short) or different (rewritten); a missing file when the log holds keyed entries;
+    /// file errors as [`Checkpoints::read`].
     pub fn verify(
         &self,
         records: &[AuditRecord],
     ) -> crate::Result<Result<CheckpointReport, AuditBroken>> {
+        if !self.path.exists() && records.iter().any(|r| r.keyed) {
+            // Without checkpoints a log cut short, or rewritten whole as unkeyed
+            // entries, cannot be told from an intact one.
+            return Err(crate::Error::Invalid(format!(
+                "the audit checkpoint file {} is missing: restore it (or the copy kept elsewhere) to verify the log",
+                self.path.display()
+            )));
+        }
         let checkpoints = self.read()?;
         for c in &checkpoints {
             let found = usize::try_from(c.seq - 1).ok().and_then(|i| records.get(i));

@@ -292,8 +292,9 @@ database = "sqlite:caforge.db"
 # client_ca_file = "/etc/caforge/api-clients.pem"   # mTLS: client certificates required
 
 # Deployment hooks managed certificates may run (`issue --managed --deploy-hook NAME`):
-# the only commands caforge runs, with a cleared environment (PATH, HOME, LANG, TZ and
-# CAFORGE_DEPLOY_DIR, CAFORGE_SERIAL, CAFORGE_SUBJECT), in the deployment directory.
+# the only commands caforge runs, with a cleared environment (PATH, HOME, LANG, LC_ALL,
+# LC_CTYPE, TZ, USER, LOGNAME and CAFORGE_DEPLOY_DIR, CAFORGE_SERIAL, CAFORGE_SUBJECT), in
+# the deployment directory.
 # [hooks]
 # reload-nginx = "systemctl reload nginx"
 
@@ -312,7 +313,6 @@ impl Config {
         cfg.profiles()?;
         cfg.notify.validate().map_err(Error::Config)?;
         cfg.hooks.validate()?;
-        cfg.server.validate()?;
         if let Some(m) = cfg.keys.pkcs11_modules.iter().find(|m| !m.is_absolute()) {
             return Err(Error::Config(format!(
                 "[keys] pkcs11_modules: '{}' must be an absolute path",

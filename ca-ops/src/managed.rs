@@ -346,3 +346,51 @@ async fn run_hook(hook: &str, dir: &Path, m: &Managed) -> Result<(), String> {
         None => format!("the deploy hook was killed by a signal: {said}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_written_afresh_never_through_a_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "untouched").expect("write");
+        // Links planted where the temporary file and the target go.
+        let tmp = dir
+            .path()
+            .join(format!(".key.pem.caforge-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).expect("link");
+        std::os::unix::fs::symlink(&victim, dir.path().join("key.pem")).expect("link");
+        write_atomic(dir.path(), "key.pem", b"secret", 0o600).expect("written");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "untouched");
+        let written = dir.path().join("key.pem");
+        assert!(!std::fs::symlink_metadata(&written)
+            .expect("meta")
+            .is_symlink());
+        assert_eq!(std::fs::read(&written).expect("read"), b"secret");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&written)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        assert!(!tmp.exists(), "no temporary file left");
+    }
+
+    #[test]
+    fn directories_others_can_write_or_that_are_not_directories_are_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(check_directory(dir.path()).is_ok());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o775))
+            .expect("chmod");
+        assert!(check_directory(dir.path()).is_err());
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").expect("write");
+        assert!(check_directory(&file).is_err());
+    }
+}

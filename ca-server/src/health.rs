@@ -15,6 +15,8 @@ pub struct HealthReport {
     pub body: serde_json::Value,
     /// Whether the store answered (a store that cannot even be read is 503).
     pub store_readable: bool,
+    /// When the pass ended.
+    pub at: std::time::Instant,
 }
 
 /// Where the last pass is kept.
@@ -39,6 +41,24 @@ impl HealthState {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&report));
         report
     }
+}
+
+/// Bounds every key device of this process by `config` (a budget of
+/// `max_concurrent_signings` and a deadline of `device_timeout_secs`), unless bounds were
+/// set already; [`crate::serve_doors`] calls it, and `caforge serve` before its first
+/// health pass.
+///
+/// # Errors
+/// Invalid settings (zero budget or time-out).
+pub fn limit_devices(config: &crate::state::ServerConfig) -> ca_core::Result<()> {
+    let devices = ca_core::keys::devices::Devices::global();
+    if devices.limits().is_some() {
+        return Ok(());
+    }
+    devices.limit(ca_core::keys::devices::DeviceLimits {
+        deadline: std::time::Duration::from_secs(config.device_timeout_secs),
+        budget: config.max_concurrent_signings,
+    })
 }
 
 /// One health pass; its report is kept for `/healthz` and returned.
@@ -68,8 +88,16 @@ pub async fn check(state: &AppState) -> Arc<HealthReport> {
             })
         })
         .collect();
-    // The store takes writes; the disk beside it has room.
-    let store = services.lifecycle.store_health().await;
+    // The store takes writes; the disk beside it has room. (Bounded like a device: a
+    // store that hangs must not stop the next pass.)
+    let bound = std::time::Duration::from_secs(state.config.device_timeout_secs.max(1));
+    let store = match tokio::time::timeout(bound, services.lifecycle.store_health()).await {
+        Ok(store) => store,
+        Err(_) => ca_core::authority::StoreHealth {
+            write_error: Some(format!("no answer within {} s", bound.as_secs())),
+            disk_free: None,
+        },
+    };
     if let Some(e) = &store.write_error {
         problems.push(format!("store not writable: {e}"));
     }
@@ -85,35 +113,9 @@ pub async fn check(state: &AppState) -> Arc<HealthReport> {
     // CRL ages: a published CRL past its nextUpdate is one relying parties refuse.
     let mut crls = Vec::new();
     if store_readable {
-        if let Ok(cas) = services.directory.cas().await {
-            for ca in cas {
-                let Ok(ages) = services.revocations.crl_ages(&ca).await else {
-                    continue;
-                };
-                for (partition, age) in ages {
-                    let Some((this_update, next_update)) = age else {
-                        continue;
-                    };
-                    let expired = now >= next_update;
-                    if expired {
-                        problems.push(format!(
-                            "CA '{}': its CRL{} expired at {}",
-                            ca.name,
-                            partition
-                                .map(|p| format!(" (partition {p})"))
-                                .unwrap_or_default(),
-                            ca_core::notify::rfc3339(next_update)
-                        ));
-                    }
-                    crls.push(serde_json::json!({
-                        "ca": ca.name,
-                        "partition": partition,
-                        "age_secs": now - this_update,
-                        "next_update": ca_core::notify::rfc3339(next_update),
-                        "status": if expired { "expired" } else { "ok" },
-                    }));
-                }
-            }
+        let read = tokio::time::timeout(bound, crl_ages(state, now, &mut crls, &mut problems));
+        if read.await.is_err() {
+            problems.push("the CRLs could not be read in time".into());
         }
     }
     let body = serde_json::json!({
@@ -148,16 +150,73 @@ pub async fn check(state: &AppState) -> Arc<HealthReport> {
     state.health.keep(HealthReport {
         body,
         store_readable,
+        at: std::time::Instant::now(),
     })
 }
 
-/// `report`'s body with the key devices as they are now: a signature that found its
-/// device down since the last pass shows at once.
+/// Each CA's newest CRLs into `crls`, and those past their nextUpdate into `problems`.
+async fn crl_ages(
+    state: &AppState,
+    now: i64,
+    crls: &mut Vec<serde_json::Value>,
+    problems: &mut Vec<String>,
+) {
+    let services = &state.services;
+    let Ok(cas) = services.directory.cas().await else {
+        problems.push("the CAs could not be listed".into());
+        return;
+    };
+    for ca in cas {
+        let Ok(ages) = services.revocations.crl_ages(&ca).await else {
+            continue;
+        };
+        for (partition, age) in ages {
+            let Some((this_update, next_update)) = age else {
+                continue;
+            };
+            let expired = now >= next_update;
+            if expired {
+                problems.push(format!(
+                    "CA '{}': its CRL{} expired at {}",
+                    ca.name,
+                    partition
+                        .map(|p| format!(" (partition {p})"))
+                        .unwrap_or_default(),
+                    ca_core::notify::rfc3339(next_update)
+                ));
+            }
+            crls.push(serde_json::json!({
+                "ca": ca.name,
+                "partition": partition,
+                "age_secs": now - this_update,
+                "next_update": ca_core::notify::rfc3339(next_update),
+                "status": if expired { "expired" } else { "ok" },
+            }));
+        }
+    }
+}
+
+/// `report`'s body with the key devices as they are now (a signature that found its
+/// device down since the last pass shows at once), and degraded when the last pass is
+/// older than three intervals plus the device time-out (the health monitor itself is
+/// stuck).
 #[must_use]
-pub fn with_live_devices(report: &HealthReport) -> serde_json::Value {
+pub fn with_live_devices(state: &AppState, report: &HealthReport) -> serde_json::Value {
     let mut body = report.body.clone();
     let mut degraded = body["status"] == "degraded";
     let mut down = Vec::new();
+    let stale_after = std::time::Duration::from_secs(
+        3 * state.config.health_interval_secs.max(1) + state.config.device_timeout_secs,
+    );
+    let age = report.at.elapsed();
+    body["age_secs"] = age.as_secs().into();
+    if age > stale_after {
+        degraded = true;
+        down.push(serde_json::Value::from(format!(
+            "the last health check is {} s old",
+            age.as_secs()
+        )));
+    }
     let devices: Vec<_> = ca_core::keys::devices::Devices::global()
         .status()
         .into_iter()
@@ -184,8 +243,9 @@ pub fn with_live_devices(report: &HealthReport) -> serde_json::Value {
     body
 }
 
-/// Runs [`check`] every `health_interval_secs` until aborted (each pass is bounded by the
-/// device time-out, so a hung device never stops the next).
+/// Runs [`check`] every `health_interval_secs` until aborted (a pass's device probes, its
+/// store write and its CRL reads are each bounded by the device time-out, so a hung device
+/// or store never stops the next).
 pub async fn monitor(state: AppState) {
     let every = std::time::Duration::from_secs(state.config.health_interval_secs.max(1));
     loop {

@@ -296,6 +296,9 @@ pub async fn serve_doors(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Err(e) = health::limit_devices(&state.config) {
+        tracing::error!(error = %e, "key device limits not set");
+    }
     let interval = state.config.refresh_interval_secs;
     let refresher = (interval > 0).then(|| {
         let state = state.clone();

@@ -31,7 +31,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
     };
     (
         status,
-        axum::Json(crate::health::with_live_devices(&report)),
+        axum::Json(crate::health::with_live_devices(&state, &report)),
     )
         .into_response()
 }

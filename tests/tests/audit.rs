@@ -26,6 +26,51 @@ fn db(h: &Home) -> rusqlite::Connection {
     db
 }
 
+/// Re-chains every entry from `from` on with plain SHA-256, marked unkeyed, as a database
+/// writer without the key can.
+fn rechain_unkeyed(db: &rusqlite::Connection, from: i64) {
+    let rows: Vec<(i64, ca_core::audit::AuditEvent)> = {
+        let mut q = db
+            .prepare("SELECT seq, at, action, ca, serial, details, principal FROM audit WHERE seq >= ?1 ORDER BY seq")
+            .unwrap();
+        q.query_map([from], |r| {
+            let details: String = r.get(5)?;
+            let action: String = r.get(2)?;
+            Ok((
+                r.get(0)?,
+                ca_core::audit::AuditEvent {
+                    at: r.get(1)?,
+                    action: action.parse().unwrap(),
+                    ca: r.get(3)?,
+                    serial: r.get(4)?,
+                    details: serde_json::from_str(&details).unwrap(),
+                    principal: r.get(6)?,
+                },
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let mut prev: String = if from == 1 {
+        ca_core::audit::GENESIS_HASH.to_owned()
+    } else {
+        db.query_row("SELECT hash FROM audit WHERE seq = ?1", [from - 1], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    for (seq, event) in rows {
+        let hash = ca_core::audit::chain_hash(&prev, seq, &event);
+        db.execute(
+            "UPDATE audit SET prev_hash = ?1, hash = ?2, keyed = 0 WHERE seq = ?3",
+            rusqlite::params![prev, hash, seq],
+        )
+        .unwrap();
+        prev = hash;
+    }
+}
+
 fn entries(h: &Home) -> i64 {
     let v: serde_json::Value = serde_json::from_str(&verify(h).stdout).unwrap();
     v["entries"].as_i64().unwrap()
@@ -68,41 +113,7 @@ fn a_rewritten_entry_rechained_without_the_key_is_named() {
         [],
     )
     .unwrap();
-    let rows: Vec<(i64, ca_core::audit::AuditEvent)> = {
-        let mut q = db
-            .prepare("SELECT seq, at, action, ca, serial, details, principal FROM audit WHERE seq >= 3 ORDER BY seq")
-            .unwrap();
-        q.query_map([], |r| {
-            let details: String = r.get(5)?;
-            let action: String = r.get(2)?;
-            Ok((
-                r.get(0)?,
-                ca_core::audit::AuditEvent {
-                    at: r.get(1)?,
-                    action: action.parse().unwrap(),
-                    ca: r.get(3)?,
-                    serial: r.get(4)?,
-                    details: serde_json::from_str(&details).unwrap(),
-                    principal: r.get(6)?,
-                },
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    };
-    let mut prev: String = db
-        .query_row("SELECT hash FROM audit WHERE seq = 2", [], |r| r.get(0))
-        .unwrap();
-    for (seq, event) in rows {
-        let hash = ca_core::audit::chain_hash(&prev, seq, &event);
-        db.execute(
-            "UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
-            rusqlite::params![prev, hash, seq],
-        )
-        .unwrap();
-        prev = hash;
-    }
+    rechain_unkeyed(&db, 3);
     drop(db);
     let r = verify(&h);
     assert!(!r.ok, "a rewritten log must not verify");
@@ -154,4 +165,36 @@ fn a_home_without_the_key_of_a_keyed_log_refuses_to_write_to_it() {
     std::fs::rename(h.home().join("audit.key"), h.file("moved.key")).unwrap();
     let r = h.fails(&["ca", "list"], "copy audit.key");
     assert!(!h.home().join("audit.key").exists(), "{}", r.stderr);
+}
+
+#[test]
+fn a_log_rewritten_whole_as_unkeyed_entries_or_without_its_checkpoints_does_not_verify() {
+    let h = home_with_entries();
+    let db = db(&h);
+    db.execute(
+        "UPDATE audit SET details = '{\"forged\":true}' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    rechain_unkeyed(&db, 1);
+    drop(db);
+    // The chain alone would pass as a legacy log; its checkpoints do not.
+    let r = verify(&h);
+    assert!(!r.ok, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("rewritten") || r.stderr.contains("differs"),
+        "{}",
+        r.stderr
+    );
+    // Without the checkpoint file a keyed log is not declared intact.
+    let h = home_with_entries();
+    std::fs::remove_file(h.home().join("audit.checkpoints")).unwrap();
+    let r = verify(&h);
+    assert!(!r.ok && r.stderr.contains("is missing"), "{}", r.stderr);
+    let r = h.run(&["audit", "verify", "--checkpoints", "no-such-file"]);
+    assert!(
+        !r.ok && r.stderr.contains("no checkpoint file"),
+        "{}",
+        r.stderr
+    );
 }

@@ -42,6 +42,9 @@ pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
             checkpoints,
             format,
         } => {
+            if let Some(path) = checkpoints.as_ref().filter(|p| !p.exists()) {
+                anyhow::bail!("no checkpoint file at {}", path.display());
+            }
             let key = ca_core::audit::AuditKey::read(&g.audit_key_path())?;
             let points = ca_core::audit::Checkpoints::new(
                 checkpoints.unwrap_or_else(|| g.checkpoints_path()),

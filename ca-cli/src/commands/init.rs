@@ -39,7 +39,7 @@ pub(crate) async fn init_home(g: &Globals) -> Result<String> {
     // The database, migrated, and the home's audit key.
     g.open_store(&url).await?;
     // 0600: the database URL may carry a password.
-    write_new_private(&config_path, text.as_bytes())
+    ca_core::keys::write_private_file(&config_path, text.as_bytes(), false)
         .with_context(|| format!("writing {}", config_path.display()))?;
     Ok(url)
 }
@@ -47,25 +47,13 @@ pub(crate) async fn init_home(g: &Globals) -> Result<String> {
 /// The line of [`DEFAULT_CONFIG`] that names the database.
 const DEFAULT_DATABASE_LINE: &str = "database = \"sqlite:caforge.db\"";
 
-/// Creates `path` (which must not exist) readable by this user only.
-fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
 pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
     let url = init_home(g).await?;
     println!("initialised caforge home {}", g.home.display());
     println!("  config:   {}", g.config_path().display());
     println!("  database: {}", ca_core::store::redact_url(&url));
     println!("  keys:     {}", g.home.join("keys").display());
+    println!("  audit:    {}", g.audit_key_path().display());
     Ok(())
 }
 

@@ -273,6 +273,8 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
         display(&g.home),
         display(&g.home)
     );
+    // What quickstart wrote to the audit log is checkpointed like any command's.
+    globals.checkpoint_audit().await;
     let (Some(listener), Some(url)) = (listener, base_url) else {
         return Ok(());
     };
@@ -288,12 +290,10 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     use std::io::Write as _;
     std::io::stdout().flush()?;
     let settings = globals.config()?.server;
-    ca_server::serve(
-        listener,
-        ca_server::AppState::new(services, settings),
-        super::serve::shutdown_signal(),
-    )
-    .await?;
+    let state =
+        ca_server::AppState::new(services, settings).with_audit_checkpoints(globals.checkpoints()?);
+    ca_server::serve(listener, state.clone(), super::serve::shutdown_signal()).await?;
+    ca_server::checkpoint_audit(&state).await;
     Ok(())
 }
 

@@ -138,10 +138,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     // Every signature waits for its key device at most the device time-out, on a budget
     // of its own per device: a hung device gives its CAs tryLater / 503, and no one else
     // waits for it.
-    ca_core::keys::devices::Devices::global().limit(ca_core::keys::devices::DeviceLimits {
-        deadline: std::time::Duration::from_secs(settings.device_timeout_secs),
-        budget: settings.max_concurrent_signings,
-    })?;
+    ca_server::health::limit_devices(&settings)?;
     let services = g.services_acting(ca_core::authz::Principal::Server).await?;
     let cas = services.directory.cas().await?;
     // Online roots by name or id, as every CA is named; kept by their stored names.

@@ -97,6 +97,8 @@ pub struct Directory<S> {
     acting: Principal,
     /// When set, the roots whose keys may be loaded: every other root is offline here.
     online_roots: std::sync::OnceLock<Vec<String>>,
+    /// CAs whose key probe ([`Directory::key_health`]) has not returned yet.
+    probing: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl<S> std::fmt::Debug for Directory<S> {
@@ -114,6 +116,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
             issuing: Mutex::default(),
             acting,
             online_roots: std::sync::OnceLock::new(),
+            probing: Arc::default(),
         }
     }
 
@@ -174,24 +177,48 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
     /// # Errors
     /// Store failures only; key problems are reported per CA.
     pub async fn key_health(&self) -> Result<Vec<KeyHealth>> {
-        use crate::keys::devices::{device_name, Devices};
+        use crate::keys::devices::{device_name, is_outage, Devices};
         let devices = Devices::global();
-        let deadline = devices.limits().map(|l| l.deadline);
+        // One deadline for the whole pass: every CA is probed at once.
+        let until = devices
+            .limits()
+            .map(|l| (l.deadline, tokio::time::Instant::now() + l.deadline));
         let mut probes = Vec::new();
         for record in self.store.list_cas().await? {
             if self.is_offline(&record) {
                 continue;
             }
+            // At most one probe per CA in flight: a hung device keeps one thread, not one
+            // per pass.
+            let fresh = self
+                .probing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(record.name.clone());
+            if !fresh {
+                probes.push((record, None));
+                continue;
+            }
             let signers = Arc::clone(&self.signers);
-            let (key_ref, sm2_id) = (record.key_ref.clone(), record.sm2_id.clone());
+            let probing = Arc::clone(&self.probing);
+            let (key_ref, sm2_id, name) = (
+                record.key_ref.clone(),
+                record.sm2_id.clone(),
+                record.name.clone(),
+            );
             // Loading a device key talks to the device too: both off the async threads.
             let probe = tokio::task::spawn_blocking(move || {
-                let signer = signers.signer(&key_ref, &sm2_id)?;
-                let device = device_name(&*signer);
-                let probed = signer.probe().map_err(Error::from);
-                Ok::<_, Error>((device, probed))
+                let outcome = signers.signer(&key_ref, &sm2_id).map(|signer| {
+                    let device = device_name(&*signer);
+                    (device, signer.probe().map_err(Error::from))
+                });
+                probing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&name);
+                outcome
             });
-            probes.push((record, probe));
+            probes.push((record, Some(probe)));
         }
         let mut out = Vec::new();
         for (record, probe) in probes {
@@ -202,36 +229,41 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            let answered = match deadline {
-                Some(d) => tokio::time::timeout(d, probe).await.map_err(|_| {
-                    Error::from(crate::keys::KeyError::Timeout(format!(
-                        "the key of CA '{}' did not answer within {} ms",
-                        record.name,
-                        d.as_millis()
-                    )))
-                }),
-                None => Ok(probe.await),
-            };
-            let problem = match answered {
-                Err(e) => {
-                    if let Some(device) =
-                        self.signers.cached_device(&record.key_ref, &record.sm2_id)
-                    {
-                        devices.mark_down(&device, e.to_string());
+            let problem = match probe {
+                None => Some("its key's previous probe has not returned".to_owned()),
+                Some(probe) => {
+                    let answered = match until {
+                        Some((d, at)) => tokio::time::timeout_at(at, probe).await.map_err(|_| {
+                            Error::from(crate::keys::KeyError::Timeout(format!(
+                                "the key of CA '{}' did not answer within {} ms",
+                                record.name,
+                                d.as_millis()
+                            )))
+                        }),
+                        None => Ok(probe.await),
+                    };
+                    match answered {
+                        Err(e) => {
+                            if let Some(device) =
+                                self.signers.cached_device(&record.key_ref, &record.sm2_id)
+                            {
+                                devices.mark_down(&device, e.to_string());
+                            }
+                            Some(e.to_string())
+                        }
+                        Ok(Err(e)) => Some(format!("key probe task failed: {e}")),
+                        Ok(Ok(Err(e))) => Some(e.to_string()),
+                        Ok(Ok(Ok((device, Ok(()))))) => {
+                            devices.mark_up(&device);
+                            None
+                        }
+                        Ok(Ok(Ok((device, Err(e))))) => {
+                            if is_outage(&e) {
+                                devices.mark_down(&device, e.to_string());
+                            }
+                            Some(e.to_string())
+                        }
                     }
-                    Some(e.to_string())
-                }
-                Ok(Err(e)) => Some(format!("key probe task failed: {e}")),
-                Ok(Ok(Err(e))) => Some(e.to_string()),
-                Ok(Ok(Ok((device, Ok(()))))) => {
-                    devices.mark_up(&device);
-                    None
-                }
-                Ok(Ok(Ok((device, Err(e))))) => {
-                    if e.kind() == crate::error::ErrorKind::Unavailable {
-                        devices.mark_down(&device, e.to_string());
-                    }
-                    Some(e.to_string())
                 }
             };
             out.push(KeyHealth {

@@ -85,9 +85,7 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
                 "the deployment directory '{deploy_dir}' must be an absolute path"
             )));
         }
-        let hook = deploy_hook
-            .map(|h| self.hooks.named(h).map(|(name, _)| name.to_owned()))
-            .transpose()?;
+        let hook = self.allowed_hook(deploy_hook)?;
         // The key is made and sealed first: a custodian that cannot seal (no passphrase)
         // stops this before anything is issued.
         let (key, sealed) = self.sealed_key(key_type).await?;
@@ -121,6 +119,13 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
         Ok((issued, managed))
     }
 
+    /// The name of the hook `caforge.toml` allows as `hook`, for a managed certificate's
+    /// row.
+    fn allowed_hook(&self, hook: Option<&str>) -> Result<Option<String>> {
+        hook.map(|h| self.hooks.named(h).map(|(name, _)| name.to_owned()))
+            .transpose()
+    }
+
     /// An audit entry about a managed certificate whose current certificate is `cert`.
     fn managed_audit(
         &self,
@@ -144,9 +149,7 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
     /// # Errors
     /// A hook the configuration does not allow ([`Error::Forbidden`]); store failures.
     pub async fn set_managed_hook(&self, m: &Managed, hook: Option<&str>) -> Result<()> {
-        let hook = hook
-            .map(|h| self.hooks.named(h).map(|(name, _)| name.to_owned()))
-            .transpose()?;
+        let hook = self.allowed_hook(hook)?;
         let audit = self.managed_audit(
             AuditAction::ManagedHookChanged,
             &m.certificate,

@@ -54,6 +54,17 @@ pub struct Devices {
 
 static GLOBAL: LazyLock<Devices> = LazyLock::new(Devices::default);
 
+/// Whether `e` says a key device is out of reach (down, or too slow): the one rule for
+/// marking a device down, from a signature or a probe. A key the device does not hold, a
+/// wrong or locked PIN are about one key, not the device.
+#[must_use]
+pub fn is_outage(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Key(KeyError::Unavailable(_) | KeyError::Timeout(_))
+    )
+}
+
 /// The name of the device `signer` signs on.
 #[must_use]
 pub fn device_name(signer: &dyn Signer) -> String {
@@ -153,7 +164,7 @@ impl Devices {
     /// limits: on a device marked down it fails at once; otherwise it waits at most the
     /// deadline for a slot and the answer, and a device that did not answer in time is
     /// marked down. The slot stays taken until the device answers, even after the caller
-    /// gave up, so a hung device never holds more than its budget of threads.
+    /// gave up, so signatures never hold more than the budget of threads on a hung device.
     ///
     /// # Errors
     /// [`KeyError::Unavailable`] for a device that is down or busy past the deadline,

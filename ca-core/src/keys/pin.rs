@@ -32,14 +32,6 @@ impl Pin {
         Ok(pin)
     }
 
-    /// The PIN from environment variable `var`, if set and not empty.
-    pub fn from_env(var: &str) -> Option<Self> {
-        match std::env::var(var) {
-            Ok(p) if !p.is_empty() => Some(Pin::new(p)),
-            _ => None,
-        }
-    }
-
     /// The PIN for a device token: from the key URI's `pin-source` file when it names one,
     /// else `default` (from `--pin-file` or `CAFORGE_PIN`).
     ///

@@ -139,13 +139,13 @@ async fn signing_refusals<'i>(
     }
     let mut ca_status: HashMap<(i64, String), Option<Option<RevocationReason>>> = HashMap::new();
     let mut blocked = HashSet::new();
-    let mut head = (0, GENESIS_HASH.to_owned());
+    let mut head = (0, GENESIS_HASH.to_owned(), false);
     for (kind, number, text, status, reason) in q
         .all_as::<(String, Option<i64>, String, Option<String>, Option<i64>)>(on)
         .await?
     {
         match (kind.as_str(), number, status) {
-            ("head", Some(seq), _) => head = (seq, text),
+            ("head", Some(seq), _) => head = (seq, text, reason == Some(1)),
             ("ca", Some(ca), Some(status)) => {
                 let revoked = (CertificateStatus::parse(&status)? == CertificateStatus::Revoked)
                     .then(|| {
@@ -191,12 +191,13 @@ async fn signing_refusals<'i>(
     Ok((refusals, head))
 }
 
-/// The audit chain's last entry: its sequence number and hash (0 and the genesis hash
-/// before the first).
-type AuditHead = (i64, String);
+/// The audit chain's last entry: its sequence number, hash and whether it is keyed (0, the
+/// genesis hash and unkeyed before the first).
+type AuditHead = (i64, String, bool);
 
-/// The row of the audit chain's head, as the batch read and [`append_audits`] select it.
-const AUDIT_HEAD_ROW: &str = "SELECT 'head', seq, hash, NULL, NULL FROM (SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1) AS h";
+/// The row of the audit chain's head, as the batch read and [`append_audits`] select it
+/// (`keyed` in the last column).
+const AUDIT_HEAD_ROW: &str = "SELECT 'head', seq, hash, NULL, keyed FROM (SELECT seq, hash, keyed FROM audit ORDER BY seq DESC LIMIT 1) AS h";
 
 /// Reserves serials: (issuer key id, serial hex, time) each.
 ///
@@ -414,8 +415,8 @@ pub(super) async fn append_audits<'a>(
         .optional_as::<(String, i64, String, Option<String>, Option<i64>)>(on.again())
         .await?
     {
-        Some((_, seq, hash, _, _)) => (seq, hash),
-        None => (0, GENESIS_HASH.to_owned()),
+        Some((_, seq, hash, _, keyed)) => (seq, hash, keyed == Some(1)),
+        None => (0, GENESIS_HASH.to_owned(), false),
     };
     append_audits_after(on, key, head, events).await
 }
@@ -431,7 +432,13 @@ async fn append_audits_after<'a>(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let (mut seq, mut prev) = head;
+    let (mut seq, mut prev, head_keyed) = head;
+    if head_keyed && key.is_none() {
+        // An unkeyed entry after keyed ones would break the chain for good.
+        return Err(StoreError::Internal(
+            "the audit log is keyed and this store was opened without the audit key".into(),
+        ));
+    }
     let events: Vec<&AuditEvent> = events.collect();
     if let Some(e) = events.iter().find(|e| e.principal.is_none()) {
         return Err(StoreError::Internal(format!(

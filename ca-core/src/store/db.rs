@@ -528,7 +528,8 @@ async fn finish(
 
 /// Makes the SQLite database at `path` private before SQLite opens it: created 0600 when
 /// missing (SQLite gives its WAL and shared-memory files the database file's mode), and
-/// an existing database, WAL or shared-memory file this user owns narrowed to 0600 (homes
+/// an existing database, WAL or shared-memory file this process's user owns narrowed to
+/// 0600 (homes
 /// made before caforge did this had them 0644). The database holds tokens' hashes, sealed
 /// keys of managed certificates and the audit log: no other user reads it.
 fn private_database_files(path: &std::path::Path) -> Result<(), StoreError> {
@@ -546,14 +547,23 @@ fn private_database_files(path: &std::path::Path) -> Result<(), StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io(e)),
     }
-    let me = std::fs::metadata(path).map_err(io)?.uid();
+    let me = rustix::process::geteuid().as_raw();
     for suffix in ["", "-wal", "-shm"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        let Ok(meta) = std::fs::symlink_metadata(&file) else {
+        // Opened without following a link, then narrowed through the descriptor: no
+        // window to swap in another file.
+        let Ok(handle) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+            .open(&file)
+        else {
             continue;
         };
+        let meta = handle.metadata().map_err(io)?;
         if meta.is_file() && meta.uid() == me && meta.mode() & 0o077 != 0 {
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            handle
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
         }
     }
     Ok(())
