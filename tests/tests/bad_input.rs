@@ -6,16 +6,7 @@ use caforge_tests::{openssl_ok, s, Home};
 
 fn setup() -> Home {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("root", "p256", &[]);
     h
 }
 

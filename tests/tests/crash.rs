@@ -124,16 +124,7 @@ fn a_leaf_crashed_after_any_step_leaves_only_a_listed_serial() {
 #[test]
 fn an_intermediate_crashed_after_any_step_leaves_a_listed_serial_and_key() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("root", "p256", &[]);
     for step in STEPS {
         let args = create_intermediate(&format!("sub-{step}"));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

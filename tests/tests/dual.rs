@@ -295,16 +295,7 @@ fn sm2_sign_enc_pair_end_to_end() {
 fn bad_dual_input_issues_nothing() {
     let h = Home::new();
     setup(&h);
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "ecroot",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("ecroot", "p256", &[]);
     p256_csr(h.path(), "p256", "/CN=ec.example");
     // A CSR whose signature no longer matches (one byte of the subject changed).
     let pem = std::fs::read_to_string(h.file("sign.csr")).unwrap();
@@ -463,16 +454,7 @@ fn ocsp_status(h: &Home, issuer: &str, cert: &str) -> String {
 fn rsa_sm2_pairs_from_generated_keys_and_csrs() {
     let h = Home::new();
     setup(&h);
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "rsaroot",
-        "--key-type",
-        "rsa2048",
-    ]);
+    h.create_root("rsaroot", "rsa2048", &[]);
     let rsaroot = h.export_ca("rsaroot");
     let int = h.export_ca("int");
     // Generated keys.

@@ -437,20 +437,11 @@ fn wrong_pins_lock_the_token_until_the_security_officer_resets_it() {
     let wrong = h.file("wrong-pin");
     std::fs::write(&wrong, "not-the-pin").unwrap();
     let store = sim.store_without_pin();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
+    h.create_root(
         "root",
-        "--key-type",
         "p256",
-        "--key-store",
-        &store,
-        "--pin-file",
-        s(&pin),
-    ]);
+        &["--key-store", &store, "--pin-file", s(&pin)],
+    );
     // No PIN at all.
     h.fails(&["crl", "--ca", "root"], "a PIN is required");
     h.fails(

@@ -8,18 +8,11 @@ use caforge_tests::{openssl, openssl_ok, s, sm2_signature_verifies, Home};
 
 /// Builds root → intermediate → tls-server leaf with one key type and returns the PEM paths.
 fn hierarchy(h: &Home, root_kt: &str, int_kt: &str, leaf_kt: &str) -> (String, String, String) {
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
+    h.create_root(
         "root",
-        "--key-type",
         root_kt,
-        "--subject",
-        "CN=Test Root,O=caforge tests,C=GB",
-    ]);
+        &["--subject", "CN=Test Root,O=caforge tests,C=GB"],
+    );
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -211,18 +204,7 @@ fn sm2_root_certifies_rsa_intermediate() {
 #[test]
 fn sm2_ca_with_empty_signer_id_serves_openssl_30_defaults() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "legacy",
-        "--key-type",
-        "sm2",
-        "--sm2-id",
-        "",
-    ]);
+    h.create_root("legacy", "sm2", &["--sm2-id", ""]);
     let root = h.export_ca("legacy");
     let leaf = h.file("leaf.pem");
     h.ok(&[
@@ -277,16 +259,7 @@ fn sm2_ca_with_empty_signer_id_serves_openssl_30_defaults() {
 #[test]
 fn openssl_csrs_of_every_type_are_accepted() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p384",
-    ]);
+    h.create_root("root", "p384", &[]);
     let root = h.export_ca("root");
     let cases: &[(&str, &[&str], &[&str])] = &[
         (
@@ -396,16 +369,7 @@ fn openssl_csrs_of_every_type_are_accepted() {
 #[test]
 fn profiles_carry_the_right_key_usage() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("root", "p256", &[]);
     let root = h.export_ca("root");
     let cases = [
         (
@@ -468,16 +432,7 @@ fn profiles_carry_the_right_key_usage() {
 #[test]
 fn name_constraints_are_encoded_and_enforced() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("root", "p256", &[]);
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -565,16 +520,7 @@ fn name_constraints_are_encoded_and_enforced() {
 #[test]
 fn leaf_validity_is_clipped_to_the_issuer_with_a_warning() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("root", "p256", &[]);
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -632,16 +578,7 @@ fn leaf_validity_is_clipped_to_the_issuer_with_a_warning() {
 #[test]
 fn tls_server_validity_is_counted_inclusively() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "ed25519",
-    ]);
+    h.create_root("root", "ed25519", &[]);
     h.ok(&[
         "issue",
         "--ca",

@@ -14,16 +14,7 @@ fn ca_keys_are_encrypted_0600_openssl_readable_and_never_in_the_database() {
         ("r-ed", "ed25519"),
         ("r-sm2", "sm2"),
     ] {
-        h.ok(&[
-            "ca",
-            "create-root",
-            "--allow-leaves",
-            "true",
-            "--name",
-            name,
-            "--key-type",
-            kt,
-        ]);
+        h.create_root(name, kt, &[]);
         let path = h.home().join(format!("keys/{name}.key.pem"));
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
@@ -101,16 +92,7 @@ fn private_octets(text: &str) -> Vec<u8> {
 #[test]
 fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "sm2",
-    ]);
+    h.create_root("root", "sm2", &[]);
     h.ok(&[
         "issue",
         "--ca",
@@ -203,16 +185,7 @@ fn generated_leaf_keys_are_encrypted_unless_asked_otherwise() {
 #[test]
 fn every_certificate_is_recorded_listed_and_audited() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("root", "p256", &[]);
     h.ok(&[
         "ca",
         "create-intermediate",

@@ -377,26 +377,8 @@ fn rollover_moves_issuance_and_keeps_serving_the_old_generation() {
 #[test]
 fn cross_signed_root_paths_verify_against_either_root_alone() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "old-root",
-        "--key-type",
-        "rsa2048",
-    ]);
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "new-root",
-        "--key-type",
-        "p256",
-    ]);
+    h.create_root("old-root", "rsa2048", &[]);
+    h.create_root("new-root", "p256", &[]);
     h.ok(&[
         "ca",
         "create-intermediate",
@@ -486,26 +468,8 @@ fn cross_signed_root_paths_verify_against_either_root_alone() {
 #[test]
 fn sm2_root_cross_signed_by_an_rsa_root() {
     let h = Home::new();
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "rsa-root",
-        "--key-type",
-        "rsa2048",
-    ]);
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "sm2-root",
-        "--key-type",
-        "sm2",
-    ]);
+    h.create_root("rsa-root", "rsa2048", &[]);
+    h.create_root("sm2-root", "sm2", &[]);
     h.ok(&[
         "ca",
         "cross-sign",

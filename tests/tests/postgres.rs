@@ -104,16 +104,7 @@ fn the_cli_runs_a_ca_on_postgresql() {
     let v = openssl_ok(h.path(), &["verify", "-CAfile", s(&chain), &leaf]);
     assert!(v.stdout.contains(": OK"), "{v:?}");
     // A pair, committed in one PostgreSQL transaction.
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "gm",
-        "--key-type",
-        "sm2",
-    ]);
+    h.create_root("gm", "sm2", &[]);
     h.rsa_sm2_pair("int", "gm");
     assert_eq!(h.cert_count(), 6);
     h.ok(&["revoke", &serial, "--reason", "keyCompromise"]);
@@ -375,16 +366,7 @@ fn db_copy_moves_a_lab_ca_into_postgresql_and_back() {
     h.ok(&["revoke", &serial, "--reason", "keyCompromise"]);
     h.ok(&["crl", "--ca", "int", "--out", "lab.crl"]);
     h.ok(&["ocsp", "presign", "--ca", "int"]);
-    h.ok(&[
-        "ca",
-        "create-root",
-        "--allow-leaves",
-        "true",
-        "--name",
-        "gm",
-        "--key-type",
-        "sm2",
-    ]);
+    h.create_root("gm", "sm2", &[]);
     h.rsa_sm2_pair("int", "gm");
     token(&h, "int", "tls-server");
     let before = listing(&h, None);
