@@ -1,6 +1,7 @@
 //! CA keys in a PKCS#11 token (SoftHSM2): RSA and P-256 hierarchies whose certificates,
 //! CRLs and OCSP responses OpenSSL verifies, keys that are sensitive and never extractable,
-//! and clean refusals. Skipped (visibly) where SoftHSM2 is not installed.
+//! and clean refusals. `#[ignore]`d: run with `-- --ignored` where SoftHSM2 is installed (as `.ci/run`
+//! does); there a missing SoftHSM2 is a failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use caforge_tests::pkcs11::softhsm;
