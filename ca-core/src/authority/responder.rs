@@ -22,7 +22,7 @@ use crate::keys::{random_bytes, sign_verified, store_of, Signer};
 use crate::lint::CertificateKind;
 use crate::revocation::ocsp::{
     self, assemble_response, error_response, parse_request, CertId, CertIdHash, CertStatus,
-    ResponseStatus, ResponseTemplate, SingleAnswer,
+    ResponderId, ResponseStatus, ResponseTemplate, SingleAnswer,
 };
 use crate::revocation::OcspSigner;
 use crate::store::{
@@ -426,7 +426,11 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
             .saturating_add(issuer.record.settings.ocsp_lifetime)
             .min(signer_not_after);
         let template = ResponseTemplate {
-            responder_key_hash: issuance::key_identifier(signer.public_key_info()),
+            responder: if certs.is_empty() {
+                ResponderId::ByName(issuer.name_der.clone())
+            } else {
+                ResponderId::ByKey(issuance::key_identifier(signer.public_key_info()))
+            },
             produced_at: now,
             answers: request
                 .cert_ids

@@ -543,11 +543,25 @@ pub struct SingleAnswer {
     pub next_update: i64,
 }
 
+/// How a response names its signer (RFC 6960 §4.2.1 ResponderID).
+///
+/// A response signed by the CA itself carries no certificate (RFC 5019 §2.2.1 keeps
+/// responses small), so it names the CA by its subject: a client that holds the CA as a
+/// trust anchor finds it by name (GnuTLS looks a signer up by name only). A delegated
+/// responder's certificate travels in the response, and its key hash is the shorter name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponderId {
+    /// byName: the signer's subject, as DER.
+    ByName(Vec<u8>),
+    /// byKey: SHA-1 of the signer's public key bits.
+    ByKey(Vec<u8>),
+}
+
 /// Everything in a BasicOCSPResponse except the signature.
 #[derive(Clone, Debug)]
 pub struct ResponseTemplate {
-    /// SHA-1 of the responder's public key bits (ResponderID byKey).
-    pub responder_key_hash: Vec<u8>,
+    /// The signer, as the ResponderID names it.
+    pub responder: ResponderId,
     /// producedAt.
     pub produced_at: i64,
     /// The answers, in request order.
@@ -587,7 +601,10 @@ impl ResponseTemplate {
             .collect::<der::Result<Vec<_>>>()?;
         ResponseDataAsn {
             version: 0,
-            responder_id: ResponderIdAsn::ByKey(OctetString::new(self.responder_key_hash.clone())?),
+            responder_id: match &self.responder {
+                ResponderId::ByName(name) => ResponderIdAsn::ByName(Name::from_der(name)?),
+                ResponderId::ByKey(hash) => ResponderIdAsn::ByKey(OctetString::new(hash.clone())?),
+            },
             produced_at: generalized_time(self.produced_at)?,
             responses,
             response_extensions: self.nonce.clone().map(|n| vec![n]),
@@ -862,7 +879,7 @@ mod tests {
             cid(CertIdHash::Sha1, &[0x42]),
         ];
         let t = ResponseTemplate {
-            responder_key_hash: vec![9; 20],
+            responder: ResponderId::ByKey(vec![9; 20]),
             produced_at: 1_800_000_000,
             answers: vec![
                 SingleAnswer {
