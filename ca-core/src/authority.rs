@@ -49,6 +49,7 @@ use x509_cert::name::Name;
 use crate::algorithm::{KeyType, DEFAULT_SM2_ID};
 use crate::audit::AuditAction;
 use crate::authz::{authorize, Action, Principal, Target};
+use crate::certpolicy::CaPolicies;
 use crate::hierarchy::Issuer;
 use crate::issuance::pipeline::{self, Draft, Issuing};
 use crate::issuance::{self, CertificateTemplate, ParsedCsr, SerialNumber};
@@ -83,10 +84,15 @@ pub struct NewCaRequest {
     pub path_len: Option<u8>,
     /// SM2 signer ID this CA signs with (default GM/T 0009's `1234567812345678`).
     pub sm2_id: Option<String>,
-    /// DNS name constraints (intermediates only).
-    pub permitted_dns: Vec<String>,
-    /// Excluded DNS subtrees (intermediates only).
-    pub excluded_dns: Vec<String>,
+    /// Permitted name-constraint subtrees (intermediates only), as `dns:DOMAIN`,
+    /// `ip:SUBNET`, `email:MAILBOX|HOST|.DOMAIN` or `uri:HOST|.DOMAIN`
+    /// ([`NameConstraintSet::new`]).
+    pub permitted: Vec<String>,
+    /// Excluded name-constraint subtrees (intermediates only), in the same forms.
+    pub excluded: Vec<String>,
+    /// The policies the CA certificate asserts, and (intermediates only) the policy
+    /// constraints it places below it.
+    pub policies: CaPolicies,
     /// How the new CA publishes revocation (base URL, CRL lifetimes, partitions, OCSP).
     pub settings: CaSettings,
     /// The key store the CA's key is generated in (a URI: `file:keys`, `hsm-sim://…`,
@@ -300,6 +306,9 @@ pub struct Issuance<S> {
 pub(crate) struct IssuingCa {
     pub(crate) issuer: Issuer,
     pub(crate) chain: Vec<CaRecord>,
+    /// What the intermediates of the chain say about policy, top-down (the root is a trust
+    /// anchor: its extensions take no part in path validation).
+    pub(crate) chain_policies: Vec<(String, CaPolicies)>,
     /// The CA that was asked for, when a rollover moved issuance to its successor.
     pub(crate) rolled_from: Option<String>,
 }
@@ -432,10 +441,15 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
             return Err(Error::Invalid("SM2 signer ID is too long".into()));
         }
         req.settings.validate().map_err(Error::Invalid)?;
-        let constraints = NameConstraintSet::new(&req.permitted_dns, &req.excluded_dns)?;
+        let constraints = NameConstraintSet::new(&req.permitted, &req.excluded)?;
         if parent.is_none() && !constraints.is_empty() {
             return Err(Error::Invalid(
                 "name constraints belong on intermediates, not roots".into(),
+            ));
+        }
+        if parent.is_none() && req.policies.has_constraints() {
+            return Err(Error::Invalid(
+                "policy constraints belong on intermediates: a root is a trust anchor, and verifiers do not read its extensions".into(),
             ));
         }
         let now = self.clock.now();
@@ -549,6 +563,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         if !constraints.is_empty() {
             extensions.push(issuance::name_constraints(&constraints)?);
         }
+        extensions.extend(req.policies.extensions()?);
         let published = match &parent {
             Some(p) => publication(&p.record, &serial)?,
             None => Publication {
@@ -654,9 +669,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         let ca = self.directory.issuing_ca(&req.ca).await?;
         let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         // 2.–5.
-        let mut leaf = self
-            .prepare_leaf(issuer, chain_records, req, overrides)
-            .await?;
+        let mut leaf = self.prepare_leaf(&ca, req, overrides).await?;
         if let Some(from) = &ca.rolled_from {
             leaf.warnings.push(format!(
                 "CA '{from}' was rolled over: issued by its successor '{}'",
@@ -679,16 +692,16 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         })
     }
 
-    /// Steps 2–5 of [`Issuance::issue`] under a loaded `issuer` whose chain (issuer first)
-    /// is `chain_records`: the key, policy, the serial and the drafted certificate (nothing
-    /// written), with `overrides` taking precedence over the request.
+    /// Steps 2–5 of [`Issuance::issue`] under the loaded issuing CA `ca` (its chain issuer
+    /// first): the key, policy, the serial and the drafted certificate (nothing written),
+    /// with `overrides` taking precedence over the request.
     pub(in crate::authority) async fn prepare_leaf(
         &self,
-        issuer: &Issuer,
-        chain_records: &[CaRecord],
+        ca: &IssuingCa,
         req: &IssueRequest,
         overrides: LeafOverrides,
     ) -> Result<PreparedLeaf> {
+        let (issuer, chain_records) = (&ca.issuer, &ca.chain);
         let profile = self.profiles.get(req.profile);
         let now = self.clock.now();
         let LeafOverrides {
@@ -767,9 +780,17 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
                 "a certificate needs a subject or at least one SAN".into(),
             ));
         }
+        let subject_names = policy::subject_names(&subject);
         for ca in chain_records {
-            policy::check_name_constraints(&sans, &ca.name_constraints, &ca.name)?;
+            policy::check_name_constraints(&sans, &subject_names, &ca.name_constraints, &ca.name)?;
         }
+        let path: Vec<(&str, &CaPolicies)> = ca
+            .chain_policies
+            .iter()
+            .map(|(name, p)| (name.as_str(), p))
+            .collect();
+        let policy_warning = crate::certpolicy::check_path(&path, &profile.policies)
+            .map_err(policy::PolicyError::CertificatePolicy)?;
         policy::check_subject(&subject, &profile.subject_attributes, profile.name.as_str())?;
         if profile.name == ProfileName::TlsServer {
             policy::check_common_names_in_sans(&subject, &sans)?;
@@ -793,7 +814,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
             issuer.not_before(),
             issuer.not_after(),
         )?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = policy_warning.into_iter().collect();
         if plan.clipped_to_issuer {
             warnings.push(format!(
                 "validity clipped: CA '{}' expires at {}, before the requested end; re-issue under a newer CA before then",
@@ -817,6 +838,9 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         ];
         if !sans.is_empty() {
             extensions.push(issuance::subject_alt_name(&sans, subject.is_empty())?);
+        }
+        if !profile.policies.is_empty() {
+            extensions.push(crate::certpolicy::certificate_policies(&profile.policies)?);
         }
         let published = publication(&issuer.record, &serial)?;
         extensions.extend(published.extensions);

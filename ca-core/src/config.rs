@@ -16,6 +16,9 @@ pub struct Config {
     /// Per-profile overrides.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// Certificate policies by name (`[policies.NAME]`), for profiles and CA flags.
+    #[serde(default)]
+    pub policies: BTreeMap<String, crate::certpolicy::PolicyConfig>,
     /// `caforge serve` settings.
     #[serde(default)]
     pub server: ServerSettings,
@@ -263,6 +266,18 @@ database = "sqlite:caforge.db"
 # default_days = 90
 # max_days = 397
 # subject_attributes = ["CN", "O", "OU", "C", "ST", "L"]   # default: also STREET, DC, UID, SERIALNUMBER
+# policies = ["dv"]                # certificatePolicies: names from [policies] or dotted OIDs
+
+# Certificate policies (RFC 5280 §4.2.1.4) by name, for profiles and for
+# `ca create-… --policy NAME`. A tls-server profile may carry a CPS URI, not a user notice
+# (CA/B BR §7.1.2.7.9).
+#
+# [policies.dv]
+# oid = "2.23.140.1.2.1"           # CA/B Forum domain-validated
+# [policies.lab]
+# oid = "1.3.6.1.4.1.55555.1.1"
+# cps = "https://pki.lab.example/cps"
+# notice = "Lab certificates: not for production"
 
 # The HTTP responder (`caforge serve`): OCSP, CRLs, CA certificates.
 # [server]
@@ -327,7 +342,18 @@ impl Config {
     /// # Errors
     /// Invalid profile settings.
     pub fn profiles(&self) -> Result<Profiles> {
-        Ok(Profiles::from_config(&self.profiles)?)
+        Ok(Profiles::from_config(
+            &self.profiles,
+            &self.policy_catalog()?,
+        )?)
+    }
+
+    /// The certificate policies the `[policies]` table names.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the entry that is not valid.
+    pub fn policy_catalog(&self) -> Result<crate::certpolicy::PolicyCatalog> {
+        crate::certpolicy::PolicyCatalog::from_config(&self.policies).map_err(Error::Config)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod algorithm;
 pub mod audit;
 pub mod authority;
 pub mod authz;
+pub mod certpolicy;
 pub mod config;
 pub mod dual;
 mod error;

@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::certpolicy::{CertificatePolicy, PolicyCatalog};
+
 /// The kind of end-entity certificate being issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
@@ -155,6 +157,8 @@ pub struct ProfileConfig {
     /// Subject attribute types allowed (short names such as `CN` or dotted OIDs); the
     /// built-in list ([`crate::policy::DEFAULT_SUBJECT_ATTRIBUTES`]) when absent.
     pub subject_attributes: Option<Vec<String>>,
+    /// certificatePolicies: names from the `[policies]` table or dotted OIDs, in order.
+    pub policies: Option<Vec<String>>,
 }
 
 /// A validated profile, ready for issuance.
@@ -172,6 +176,8 @@ pub struct Profile {
     pub requires_san: bool,
     /// Subject attribute types allowed.
     pub subject_attributes: Vec<const_oid::ObjectIdentifier>,
+    /// The policies its certificates assert (none by default).
+    pub policies: Vec<CertificatePolicy>,
 }
 
 /// A profile configuration that is not valid.
@@ -203,16 +209,19 @@ impl Profile {
                 .iter()
                 .filter_map(|n| crate::policy::attribute_type(n).ok())
                 .collect(),
+            policies: vec![],
         }
     }
 
-    /// The built-in profile adjusted by `config`.
+    /// The built-in profile adjusted by `config`, its policies named in `catalog`.
     ///
     /// # Errors
-    /// [`InvalidProfile`] when the numbers are zero or contradict each other.
+    /// [`InvalidProfile`] when the numbers are zero or contradict each other, or a policy
+    /// is unknown, repeated or (for tls-server) carries a user notice.
     pub fn with_config(
         name: ProfileName,
         config: &ProfileConfig,
+        catalog: &PolicyCatalog,
     ) -> Result<Profile, InvalidProfile> {
         let mut p = Profile::builtin(name);
         let bad = |reason: &str| InvalidProfile {
@@ -244,6 +253,17 @@ impl Profile {
                 .iter()
                 .map(|n| crate::policy::attribute_type(n).map_err(|e| bad(&e)))
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(refs) = &config.policies {
+            p.policies = catalog.resolve(refs).map_err(|e| bad(&e))?;
+            if name == ProfileName::TlsServer {
+                if let Some(n) = p.policies.iter().find(|p| p.notice.is_some()) {
+                    return Err(bad(&format!(
+                        "policy {} carries a user notice, which a TLS server certificate must not (CA/B BR 7.1.2.7.9); give it a CPS URI only",
+                        n.oid
+                    )));
+                }
+            }
         }
         Ok(p)
     }
@@ -286,12 +306,14 @@ impl Profiles {
         )
     }
 
-    /// The built-in set adjusted by the `[profiles]` table of `caforge.toml`.
+    /// The built-in set adjusted by the `[profiles]` table of `caforge.toml`, with policies
+    /// named in `catalog`.
     ///
     /// # Errors
-    /// [`InvalidProfile`] for unknown profile names or invalid numbers.
+    /// [`InvalidProfile`] for unknown profile names, invalid numbers or policies.
     pub fn from_config(
         config: &BTreeMap<String, ProfileConfig>,
+        catalog: &PolicyCatalog,
     ) -> Result<Profiles, InvalidProfile> {
         let mut profiles = Profiles::builtin();
         for (name, cfg) in config {
@@ -299,7 +321,9 @@ impl Profiles {
                 profile: name.clone(),
                 reason: e.to_string(),
             })?;
-            profiles.0.insert(pname, Profile::with_config(pname, cfg)?);
+            profiles
+                .0
+                .insert(pname, Profile::with_config(pname, cfg, catalog)?);
         }
         Ok(profiles)
     }
@@ -326,31 +350,64 @@ mod tests {
                 default_days: Some(30),
                 max_days: Some(397),
                 subject_attributes: Some(vec!["cn".into(), "O".into(), "2.5.4.65".into()]),
+                policies: Some(vec!["2.23.140.1.2.1".into()]),
             },
         );
-        let p = Profiles::from_config(&cfg)
+        let p = Profiles::from_config(&cfg, &PolicyCatalog::default())
             .expect("valid")
             .get(ProfileName::TlsServer);
         assert_eq!(p.default_days, 30);
         assert_eq!(p.max_days_override, Some(397));
         assert_eq!(p.subject_attributes.len(), 3);
+        assert_eq!(p.policies.len(), 1);
 
         cfg.insert("nope".to_owned(), ProfileConfig::default());
-        assert!(Profiles::from_config(&cfg).is_err());
+        assert!(Profiles::from_config(&cfg, &PolicyCatalog::default()).is_err());
 
         let bad = ProfileConfig {
             default_days: Some(400),
             max_days: Some(100),
             subject_attributes: None,
+            policies: None,
         };
-        assert!(Profile::with_config(ProfileName::TlsClient, &bad).is_err());
+        assert!(
+            Profile::with_config(ProfileName::TlsClient, &bad, &PolicyCatalog::default()).is_err()
+        );
         for list in [vec![], vec!["commonName".to_owned()]] {
             let bad = ProfileConfig {
                 subject_attributes: Some(list),
                 ..ProfileConfig::default()
             };
-            assert!(Profile::with_config(ProfileName::TlsClient, &bad).is_err());
+            assert!(
+                Profile::with_config(ProfileName::TlsClient, &bad, &PolicyCatalog::default())
+                    .is_err()
+            );
         }
+        // Unknown policy names, and a user notice on a TLS server profile, are refused.
+        let unknown = ProfileConfig {
+            policies: Some(vec!["nope".into()]),
+            ..ProfileConfig::default()
+        };
+        assert!(
+            Profile::with_config(ProfileName::TlsClient, &unknown, &PolicyCatalog::default())
+                .is_err()
+        );
+        let mut table = BTreeMap::new();
+        table.insert(
+            "noticed".to_owned(),
+            crate::certpolicy::PolicyConfig {
+                oid: "1.3.6.1.4.1.55555.2".into(),
+                cps: None,
+                notice: Some("Lab only".into()),
+            },
+        );
+        let catalog = PolicyCatalog::from_config(&table).expect("valid");
+        let noticed = ProfileConfig {
+            policies: Some(vec!["noticed".into()]),
+            ..ProfileConfig::default()
+        };
+        assert!(Profile::with_config(ProfileName::TlsServer, &noticed, &catalog).is_err());
+        assert!(Profile::with_config(ProfileName::Email, &noticed, &catalog).is_ok());
     }
 
     #[test]

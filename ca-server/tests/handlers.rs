@@ -52,8 +52,9 @@ async fn fixture() -> Fixture {
                 days: None,
                 path_len: None,
                 sm2_id: None,
-                permitted_dns: vec![],
-                excluded_dns: vec![],
+                permitted: vec![],
+                excluded: vec![],
+                policies: Default::default(),
                 // Leaves straight from these roots keep the fixture small.
                 settings: CaSettings {
                     allow_leaves: true,

@@ -194,18 +194,35 @@ impl Home {
     /// (`int_args` added), both of key type `kt`.
     pub fn root_and_intermediate(&self, kt: &str, root_args: &[&str], int_args: &[&str]) {
         self.create_root("root", kt, root_args);
+        self.create_intermediate("root", "int", kt, int_args);
+    }
+
+    /// `caforge ca create-intermediate --parent PARENT --name NAME --key-type KT EXTRA…`,
+    /// which must succeed.
+    pub fn create_intermediate(&self, parent: &str, name: &str, kt: &str, extra: &[&str]) -> Run {
+        self.ok(&self.create_intermediate_args(parent, name, kt, extra))
+    }
+
+    /// The arguments of [`Home::create_intermediate`] (for one that must fail).
+    pub fn create_intermediate_args<'a>(
+        &self,
+        parent: &'a str,
+        name: &'a str,
+        kt: &'a str,
+        extra: &[&'a str],
+    ) -> Vec<&'a str> {
         let mut args = vec![
             "ca",
             "create-intermediate",
             "--parent",
-            "root",
+            parent,
             "--name",
-            "int",
+            name,
             "--key-type",
             kt,
         ];
-        args.extend_from_slice(int_args);
-        self.ok(&args);
+        args.extend_from_slice(extra);
+        args
     }
 
     /// `caforge ca create-root --allow-leaves true --name NAME --key-type KT EXTRA…`, which
@@ -336,6 +353,34 @@ pub fn p256_csr(dir: &Path, stem: &str, subject: &str) -> String {
         ],
     );
     std::fs::read_to_string(dir.join(csr)).expect("read the CSR")
+}
+
+/// An SM2 key (`STEM.key`, test-only) and a CSR for it (`STEM.csr`) signed with SM3 and the
+/// GM/T 0009 default signer ID, made by OpenSSL in `dir`.
+pub fn sm2_csr(dir: &Path, stem: &str, subject: &str) {
+    let (key, csr) = (format!("{stem}.key"), format!("{stem}.csr"));
+    openssl_ok(dir, &["genpkey", "-algorithm", "SM2", "-out", &key]);
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            subject,
+            "-sm3",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-out",
+            &csr,
+        ],
+    );
+}
+
+/// `openssl x509 -noout -text` of the certificate at `path` (relative to `dir`).
+pub fn cert_text(dir: &Path, path: &str) -> String {
+    openssl_ok(dir, &["x509", "-in", path, "-noout", "-text"]).stdout
 }
 
 /// An outside PKI made by OpenSSL in `dir` (test-only keys): a self-signed "CN=Outside CA"

@@ -4,33 +4,14 @@
 //! SM2 decryption and SM4, data encrypted to the encryption certificate decrypts with the
 //! recovered key, and bad input issues nothing.
 
-use caforge_tests::{openssl_ok, p256_csr, s, Home};
+use caforge_tests::{openssl_ok, p256_csr, s, sm2_csr, Home};
 
 const DISTID: &str = "distid:1234567812345678";
 
 /// An SM2 root and intermediate, and an OpenSSL-made SM2 signing key + CSR (test-only key).
 fn setup(h: &Home) {
     h.root_and_intermediate("sm2", &[], &[]);
-    openssl_ok(
-        h.path(),
-        &["genpkey", "-algorithm", "SM2", "-out", "sign.key"],
-    );
-    openssl_ok(
-        h.path(),
-        &[
-            "req",
-            "-new",
-            "-key",
-            "sign.key",
-            "-subj",
-            "/CN=tlcp.example",
-            "-sm3",
-            "-sigopt",
-            DISTID,
-            "-out",
-            "sign.csr",
-        ],
-    );
+    sm2_csr(h.path(), "sign", "/CN=tlcp.example");
 }
 
 /// `issue-dual --mode sm2-sign-enc` under `ca` for `csr` into `out/`.

@@ -281,7 +281,7 @@ async fn bench_services(
         store.clone(),
         Arc::new(keys),
         Arc::new(SystemClock),
-        Profiles::from_config(&Default::default())?,
+        Profiles::from_config(&Default::default(), &Default::default())?,
         ca_core::config::Hooks::default(),
         ca_core::authz::Principal::local_operator(),
     );
@@ -292,8 +292,9 @@ async fn bench_services(
         days: None,
         path_len: None,
         sm2_id: None,
-        permitted_dns: vec![],
-        excluded_dns: vec![],
+        permitted: vec![],
+        excluded: vec![],
+        policies: Default::default(),
         settings: Default::default(),
         key_store: None,
     };

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{CreatedCa, NewCaRequest, RolloverRequest};
+use ca_core::certpolicy::{CaPolicies, CertificatePolicy, PolicyCatalog};
 use ca_core::revocation::{CaSettings, OcspSigner};
 use ca_core::store::CaRecord;
 
@@ -24,12 +25,30 @@ pub(crate) enum CaCommand {
         parent: String,
         #[command(flatten)]
         args: CreateArgs,
-        /// Permitted DNS subtree (name constraint; repeatable).
-        #[arg(long = "permitted-dns")]
+        /// Permitted subtree (name constraint; repeatable): dns:DOMAIN, ip:SUBNET (CIDR),
+        /// email:MAILBOX|HOST|.DOMAIN or uri:HOST|.DOMAIN. Permitting DNS names but no IP
+        /// address excludes every IP address (CA/B BR 7.1.2.10.8).
+        #[arg(long, value_name = "TYPE:VALUE")]
+        permit: Vec<String>,
+        /// Excluded subtree (name constraint; repeatable), in the forms of --permit.
+        #[arg(long, value_name = "TYPE:VALUE")]
+        exclude: Vec<String>,
+        /// Permitted DNS subtree: the same as --permit dns:DOMAIN.
+        #[arg(long = "permitted-dns", value_name = "DOMAIN")]
         permitted_dns: Vec<String>,
-        /// Excluded DNS subtree (name constraint; repeatable).
-        #[arg(long = "excluded-dns")]
+        /// Excluded DNS subtree: the same as --exclude dns:DOMAIN.
+        #[arg(long = "excluded-dns", value_name = "DOMAIN")]
         excluded_dns: Vec<String>,
+        /// requireExplicitPolicy: certificates this many CAs below must assert an
+        /// acceptable policy (0: this CA's certificates already must).
+        #[arg(long, value_name = "SKIP_CERTS")]
+        require_explicit_policy: Option<u32>,
+        /// inhibitPolicyMapping, in certificates below this CA.
+        #[arg(long, value_name = "SKIP_CERTS")]
+        inhibit_policy_mapping: Option<u32>,
+        /// inhibitAnyPolicy: anyPolicy stops counting this many CAs below.
+        #[arg(long, value_name = "SKIP_CERTS")]
+        inhibit_any_policy: Option<u32>,
     },
     /// Change how a CA publishes revocation (base URL, CRL lifetimes, partitions, OCSP).
     Configure {
@@ -144,6 +163,16 @@ pub(crate) struct CreateArgs {
     /// pin-source=FILE.
     #[arg(long, value_name = "URI")]
     key_store: Option<String>,
+    /// A policy the CA certificate asserts (repeatable): a name from [policies] in
+    /// caforge.toml, or a dotted OID (`2.5.29.32.0` is anyPolicy).
+    #[arg(long = "policy", value_name = "NAME|OID")]
+    policies: Vec<String>,
+    /// CPS URI qualifying each --policy given as an OID.
+    #[arg(long, value_name = "URL")]
+    cps: Option<String>,
+    /// User notice qualifying each --policy given as an OID.
+    #[arg(long, value_name = "TEXT")]
+    policy_notice: Option<String>,
     #[command(flatten)]
     settings: SettingsArgs,
     /// Output format of the summary.
@@ -209,7 +238,24 @@ impl SettingsArgs {
 }
 
 impl CreateArgs {
-    fn request(&self, permitted: Vec<String>, excluded: Vec<String>) -> NewCaRequest {
+    /// The policies the flags give: names from `caforge.toml`, or OIDs with --cps and
+    /// --policy-notice as their qualifiers.
+    fn policies(&self, catalog: &PolicyCatalog) -> Result<Vec<CertificatePolicy>> {
+        catalog
+            .resolve_qualified(
+                &self.policies,
+                self.cps.as_deref(),
+                self.policy_notice.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn request(
+        &self,
+        permitted: Vec<String>,
+        excluded: Vec<String>,
+        policies: CaPolicies,
+    ) -> NewCaRequest {
         NewCaRequest {
             name: self.name.clone(),
             subject: self.subject.clone(),
@@ -217,8 +263,9 @@ impl CreateArgs {
             days: self.validity,
             path_len: self.path_len,
             sm2_id: self.sm2_id.clone(),
-            permitted_dns: permitted,
-            excluded_dns: excluded,
+            permitted,
+            excluded,
+            policies,
             settings: self.settings.apply(CaSettings::default()),
             key_store: self.key_store.clone(),
         }
@@ -238,8 +285,9 @@ pub(crate) fn ca_json(ca: &CaRecord, parent: Option<&str>) -> serde_json::Value 
         "not_after": timestamp(ca.not_after),
         "path_len": ca.path_len,
         "sm2_id": if ca.key_type == KeyType::Sm2 { Some(&ca.sm2_id) } else { None },
-        "permitted_dns": ca.name_constraints.permitted_dns,
-        "excluded_dns": ca.name_constraints.excluded_dns,
+        "permitted": ca.name_constraints.permitted.to_strings(),
+        "excluded": ca.name_constraints.excluded.to_strings(),
+        "policies": CaPolicies::of_certificate(&ca.cert_der).map(|p| p.oids()).unwrap_or_default(),
         "key_id": ca.key_id,
         "base_url": ca.settings.base_url,
         "crl_lifetime_secs": ca.settings.crl_lifetime,
@@ -307,21 +355,38 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
     let services = g.services().await?;
     match cmd {
         CaCommand::CreateRoot(args) => {
+            let policies = CaPolicies {
+                policies: args.policies(&g.config()?.policy_catalog()?)?,
+                ..CaPolicies::default()
+            };
             let created = services
                 .lifecycle
-                .create_root(&args.request(vec![], vec![]))
+                .create_root(&args.request(vec![], vec![], policies))
                 .await?;
             report_created(&created, "root", args.format)
         }
         CaCommand::CreateIntermediate {
             parent,
             args,
+            mut permit,
+            mut exclude,
             permitted_dns,
             excluded_dns,
+            require_explicit_policy,
+            inhibit_policy_mapping,
+            inhibit_any_policy,
         } => {
+            permit.extend(permitted_dns.iter().map(|d| format!("dns:{d}")));
+            exclude.extend(excluded_dns.iter().map(|d| format!("dns:{d}")));
+            let policies = CaPolicies {
+                policies: args.policies(&g.config()?.policy_catalog()?)?,
+                require_explicit: require_explicit_policy,
+                inhibit_mapping: inhibit_policy_mapping,
+                inhibit_any: inhibit_any_policy,
+            };
             let created = services
                 .lifecycle
-                .create_intermediate(&parent, &args.request(permitted_dns, excluded_dns))
+                .create_intermediate(&parent, &args.request(permit, exclude, policies))
                 .await?;
             report_created(&created, "intermediate", args.format)
         }

@@ -153,8 +153,9 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             days: None,
             path_len: None,
             sm2_id: None,
-            permitted_dns: vec![],
-            excluded_dns: vec![],
+            permitted: vec![],
+            excluded: vec![],
+            policies: Default::default(),
             settings: ca_core::revocation::CaSettings {
                 base_url: base_url.clone(),
                 ..Default::default()

@@ -11,6 +11,7 @@ use der::Decode;
 
 use super::{IssuingCa, KeyHealth};
 use crate::authz::{authorize, Action, Principal, Target};
+use crate::certpolicy::CaPolicies;
 use crate::hierarchy::Issuer;
 use crate::issuance::SerialNumber;
 use crate::keys::{KeyProvider, KeyRef, Signer};
@@ -298,10 +299,17 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
             return Err(crate::policy::PolicyError::LeafFromRoot(record.name).into());
         }
         let chain = self.chain_records(&record).await?;
+        let chain_policies = chain
+            .iter()
+            .rev()
+            .filter(|c| c.parent_id.is_some())
+            .map(|c| Ok((c.name.clone(), CaPolicies::of_certificate(&c.cert_der)?)))
+            .collect::<Result<Vec<_>>>()?;
         let ca = Arc::new(IssuingCa {
             rolled_from: (record.name != asked_name).then_some(asked_name),
             issuer: self.load_issuer(record).await?,
             chain,
+            chain_policies,
         });
         let mut cache = lock()?;
         if cache.len() > 1_000 {

@@ -182,12 +182,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         };
         let sign = self
             .issuance
-            .prepare_leaf(
-                issuer,
-                chain_records,
-                &sign_req,
-                LeafOverrides::key_usage(SIGN_USAGE),
-            )
+            .prepare_leaf(&ca, &sign_req, LeafOverrides::key_usage(SIGN_USAGE))
             .await?;
         // 3.
         let enc_req = IssueRequest {
@@ -201,12 +196,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         };
         let mut enc = self
             .issuance
-            .prepare_leaf(
-                issuer,
-                chain_records,
-                &enc_req,
-                LeafOverrides::key_usage(ENC_USAGE),
-            )
+            .prepare_leaf(&ca, &enc_req, LeafOverrides::key_usage(ENC_USAGE))
             .await?;
         let enc_key: SoftwareKey = enc
             .generated_key
@@ -305,12 +295,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         };
         let first = self
             .issuance
-            .prepare_leaf(
-                &sides[0].issuer,
-                &sides[0].chain,
-                &first_req,
-                LeafOverrides::default(),
-            )
+            .prepare_leaf(&sides[0], &first_req, LeafOverrides::default())
             .await?;
         let second_req = IssueRequest {
             principal: self.directory.acting().clone(),
@@ -323,12 +308,7 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         };
         let second = self
             .issuance
-            .prepare_leaf(
-                &sides[1].issuer,
-                &sides[1].chain,
-                &second_req,
-                LeafOverrides::default(),
-            )
+            .prepare_leaf(&sides[1], &second_req, LeafOverrides::default())
             .await?;
         let chain = |i: usize| -> Vec<Vec<u8>> {
             sides[i].chain.iter().map(|c| c.cert_der.clone()).collect()
@@ -576,10 +556,7 @@ mod tests {
             days: None,
             principal: crate::authz::Principal::Operator("test".into()),
         };
-        let leaf = || {
-            a.issuance
-                .prepare_leaf(&ca.issuer, &ca.chain, &req, LeafOverrides::default())
-        };
+        let leaf = || a.issuance.prepare_leaf(&ca, &req, LeafOverrides::default());
         let first = leaf().await.expect("first");
         let mut second = leaf().await.expect("second");
         // The second breaks e_validity_order; the first is fine.

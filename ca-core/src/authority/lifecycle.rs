@@ -15,6 +15,7 @@ use super::{
 };
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
+use crate::certpolicy::CaPolicies;
 use crate::issuance::pipeline::{self, spki_sha256, Draft, Issuing};
 use crate::issuance::{self, CertificateTemplate, SerialNumber};
 use crate::keys::{store_of, Signer as _, SoftwareKey};
@@ -485,10 +486,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
                 .is_none()
                 .then(|| old_cert.tbs_certificate().subject().clone()),
         };
-        let mut leaf = self
-            .issuance
-            .prepare_leaf(issuer, chain_records, &issue, overrides)
-            .await?;
+        let mut leaf = self.issuance.prepare_leaf(&ca, &issue, overrides).await?;
         if let Some(from) = &ca.rolled_from {
             leaf.warnings.push(format!(
                 "CA '{from}' was rolled over: the successor is issued by '{}'",
@@ -630,8 +628,9 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             days: req.days,
             path_len: old.path_len,
             sm2_id: Some(old.sm2_id.clone()),
-            permitted_dns: old.name_constraints.permitted_dns.clone(),
-            excluded_dns: old.name_constraints.excluded_dns.clone(),
+            permitted: old.name_constraints.permitted.to_strings(),
+            excluded: old.name_constraints.excluded.to_strings(),
+            policies: CaPolicies::of_certificate(&old.cert_der)?,
             settings: old.settings.clone(),
             key_store: Some(
                 req.key_store
@@ -728,6 +727,10 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         if !subject_ca.name_constraints.is_empty() {
             extensions.push(issuance::name_constraints(&subject_ca.name_constraints)?);
         }
+        // The cross certificate states the policies its subject's own certificate states.
+        extensions.extend(crate::certpolicy::policy_extensions_of(
+            tbs.extensions().map_or(&[][..], Vec::as_slice),
+        ));
         let published = publication(&by_ca, &serial)?;
         extensions.extend(published.extensions);
         let at = now.unix_timestamp();

@@ -157,7 +157,7 @@ pub(crate) async fn memory_services_at(
         keys,
         clock,
         // Invariant: the built-in profiles of an empty configuration are valid.
-        Profiles::from_config(&Default::default()).expect("profiles"),
+        Profiles::from_config(&Default::default(), &Default::default()).expect("profiles"),
         crate::config::Hooks::default(),
         crate::authz::Principal::Operator("test".into()),
     )
@@ -210,8 +210,9 @@ pub(crate) fn ca(name: &str) -> NewCaRequest {
         days: None,
         path_len: None,
         sm2_id: None,
-        permitted_dns: vec![],
-        excluded_dns: vec![],
+        permitted: vec![],
+        excluded: vec![],
+        policies: Default::default(),
         // Most tests issue leaves straight from their root; the refusal has its own test.
         settings: CaSettings {
             allow_leaves: true,

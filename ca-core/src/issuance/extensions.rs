@@ -14,7 +14,7 @@ use x509_cert::ext::pkix::{
 };
 use x509_cert::ext::Extension;
 
-use crate::policy::{NameConstraintSet, SubjectAltName as San};
+use crate::policy::{NameConstraintSet, SubjectAltName as San, Subtrees};
 use crate::profile::{ExtendedKeyUsage as Eku, KeyUsageBits};
 
 fn ext<T: AssociatedOid + Encode>(value: &T, critical: bool) -> der::Result<Extension> {
@@ -195,30 +195,46 @@ pub fn subject_alt_name(sans: &[San], subject_is_empty: bool) -> der::Result<Ext
     ext(&SubjectAltName(names), subject_is_empty)
 }
 
-/// NameConstraints over dNSName, critical (RFC 5280 §4.2.1.10 MUST).
+/// NameConstraints, critical (RFC 5280 §4.2.1.10 MUST): every subtree of every form, each
+/// with minimum 0 and no maximum.
 ///
 /// # Errors
 /// DER encoding errors.
 pub fn name_constraints(set: &NameConstraintSet) -> der::Result<Extension> {
-    let subtrees = |list: &[String]| -> der::Result<Option<GeneralSubtrees>> {
-        if list.is_empty() {
-            return Ok(None);
+    let subtrees = |t: &Subtrees| -> der::Result<Option<GeneralSubtrees>> {
+        let ia5 = |f: fn(Ia5String) -> GeneralName, v: &String| -> der::Result<GeneralName> {
+            Ok(f(Ia5String::new(v)?))
+        };
+        let mut bases = Vec::new();
+        for d in &t.dns {
+            bases.push(ia5(GeneralName::DnsName, d)?);
         }
-        list.iter()
-            .map(|d| {
-                Ok(GeneralSubtree {
-                    base: GeneralName::DnsName(Ia5String::new(d)?),
+        for ip in &t.ip {
+            bases.push(GeneralName::IpAddress(OctetString::new(
+                ip.constraint_octets(),
+            )?));
+        }
+        for e in &t.email {
+            bases.push(ia5(GeneralName::Rfc822Name, e)?);
+        }
+        for u in &t.uri {
+            bases.push(ia5(GeneralName::UniformResourceIdentifier, u)?);
+        }
+        Ok((!bases.is_empty()).then(|| {
+            bases
+                .into_iter()
+                .map(|base| GeneralSubtree {
+                    base,
                     minimum: 0,
                     maximum: None,
                 })
-            })
-            .collect::<der::Result<Vec<_>>>()
-            .map(Some)
+                .collect()
+        }))
     };
     ext(
         &NameConstraints {
-            permitted_subtrees: subtrees(&set.permitted_dns)?,
-            excluded_subtrees: subtrees(&set.excluded_dns)?,
+            permitted_subtrees: subtrees(&set.permitted)?,
+            excluded_subtrees: subtrees(&set.excluded)?,
         },
         true,
     )

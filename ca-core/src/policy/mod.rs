@@ -10,7 +10,9 @@ mod subject;
 mod validity;
 
 pub use keys::check_subject_key;
-pub use names::{below, check_name_constraints, NameConstraintSet};
+pub use names::{
+    below, check_name_constraints, subject_names, IpSubnet, NameConstraintSet, Subtrees,
+};
 pub use san::{check_san_count, SubjectAltName, MAX_SANS, MAX_URI_LEN};
 pub use subject::{
     attribute_type, check_common_names_in_sans, check_subject, DEFAULT_SUBJECT_ATTRIBUTES,
@@ -70,6 +72,9 @@ pub enum PolicyError {
     /// The subject DN breaks the profile's rules.
     #[error("{0}")]
     Subject(String),
+    /// The certificate's policies would not validate under its chain of CAs.
+    #[error("{0}")]
+    CertificatePolicy(String),
     /// A root asked to sign an end-entity certificate it is not configured to sign.
     #[error("CA '{0}' is a root: roots sign CAs, CRLs and OCSP responders, not end entities; issue under an intermediate, or allow it with `caforge ca configure {0} --allow-leaves true`")]
     LeafFromRoot(String),

@@ -207,8 +207,9 @@ mod tests {
             &ProfileConfig {
                 default_days: None,
                 max_days: Some(500),
-                subject_attributes: None,
+                ..ProfileConfig::default()
             },
+            &crate::certpolicy::PolicyCatalog::default(),
         )
         .expect("cfg");
         assert!(leaf_validity(&p, Some(500), now, now, now + Duration::days(1000)).is_ok());
