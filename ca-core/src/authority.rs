@@ -84,12 +84,9 @@ pub struct NewCaRequest {
     pub path_len: Option<u8>,
     /// SM2 signer ID this CA signs with (default GM/T 0009's `1234567812345678`).
     pub sm2_id: Option<String>,
-    /// Permitted name-constraint subtrees (intermediates only), as `dns:DOMAIN`,
-    /// `ip:SUBNET`, `email:MAILBOX|HOST|.DOMAIN` or `uri:HOST|.DOMAIN`
-    /// ([`NameConstraintSet::new`]).
-    pub permitted: Vec<String>,
-    /// Excluded name-constraint subtrees (intermediates only), in the same forms.
-    pub excluded: Vec<String>,
+    /// Name constraints (intermediates only), made by [`NameConstraintSet::new`] from
+    /// `dns:…`, `ip:…`, `email:…` and `uri:…` subtrees, or carried over as they are.
+    pub name_constraints: NameConstraintSet,
     /// The policies the CA certificate asserts, and (intermediates only) the policy
     /// constraints it places below it.
     pub policies: CaPolicies,
@@ -441,7 +438,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
             return Err(Error::Invalid("SM2 signer ID is too long".into()));
         }
         req.settings.validate().map_err(Error::Invalid)?;
-        let constraints = NameConstraintSet::new(&req.permitted, &req.excluded)?;
+        let constraints = req.name_constraints.clone();
         if parent.is_none() && !constraints.is_empty() {
             return Err(Error::Invalid(
                 "name constraints belong on intermediates, not roots".into(),

@@ -119,15 +119,21 @@ impl CertificatePolicy {
             cps: None,
             notice: None,
         };
+        // Qualifiers in forms caforge does not write (a noticeRef, a BMPString notice) are
+        // left out: the policy itself, and the path checks, only need its OID.
         for q in info.policy_qualifiers.iter().flatten() {
             let Some(value) = &q.qualifier else { continue };
             if q.policy_qualifier_id == ID_QT_CPS {
-                out.cps = Some(value.decode_as::<Ia5String>()?.to_string());
+                out.cps = value.decode_as::<Ia5String>().ok().map(|s| s.to_string());
             } else if q.policy_qualifier_id == ID_QT_UNOTICE {
-                out.notice = match value.decode_as::<UserNoticeAsn>()?.explicit_text {
-                    Some(DisplayText::Utf8String(s)) => Some(s),
-                    Some(DisplayText::Ia5String(s)) => Some(s.to_string()),
-                    None => None,
+                out.notice = match value.decode_as::<UserNoticeAsn>() {
+                    Ok(UserNoticeAsn {
+                        explicit_text: Some(DisplayText::Utf8String(s)),
+                    }) => Some(s),
+                    Ok(UserNoticeAsn {
+                        explicit_text: Some(DisplayText::Ia5String(s)),
+                    }) => Some(s.to_string()),
+                    _ => None,
                 };
             }
         }
@@ -392,13 +398,18 @@ pub fn check_path(
         match valid {
             Valid::Null => Valid::Null,
             Valid::Any if any => Valid::Any,
-            Valid::Any => Valid::Some(
-                asserted
+            Valid::Any => {
+                let named: Vec<_> = asserted
                     .iter()
                     .copied()
                     .filter(|o| *o != ANY_POLICY)
-                    .collect(),
-            ),
+                    .collect();
+                if named.is_empty() {
+                    Valid::Null
+                } else {
+                    Valid::Some(named)
+                }
+            }
             Valid::Some(set) if any => Valid::Some(set.clone()),
             Valid::Some(set) => {
                 let kept: Vec<_> = set
@@ -499,6 +510,9 @@ mod tests {
         // anyPolicy passes every policy on, unless inhibited.
         let any = ca(&["2.5.29.32.0"], Some(0), None);
         assert_eq!(check_path(&[("int", &any)], &lab), Ok(None));
+        // anyPolicy alone, inhibited, leaves nothing valid.
+        let any_inhibited = ca(&["2.5.29.32.0"], Some(0), Some(0));
+        assert!(check_path(&[("int", &any_inhibited)], &[p("2.5.29.32.0")]).is_err());
         let top = ca(&["2.5.29.32.0"], None, Some(0));
         assert!(check_path(&[("top", &top), ("int", &any)], &lab).is_err());
         // A CA without policies empties the tree: only a warning unless something requires

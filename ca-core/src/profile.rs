@@ -257,6 +257,14 @@ impl Profile {
         if let Some(refs) = &config.policies {
             p.policies = catalog.resolve(refs).map_err(|e| bad(&e))?;
             if name == ProfileName::TlsServer {
+                if p.policies
+                    .iter()
+                    .any(|p| p.oid == crate::certpolicy::ANY_POLICY)
+                {
+                    return Err(bad(
+                        "anyPolicy (2.5.29.32.0) is for CA certificates; a TLS server certificate names its policies (CA/B BR 7.1.2.7.9)",
+                    ));
+                }
                 if let Some(n) = p.policies.iter().find(|p| p.notice.is_some()) {
                     return Err(bad(&format!(
                         "policy {} carries a user notice, which a TLS server certificate must not (CA/B BR 7.1.2.7.9); give it a CPS URI only",

@@ -52,8 +52,7 @@ async fn fixture() -> Fixture {
                 days: None,
                 path_len: None,
                 sm2_id: None,
-                permitted: vec![],
-                excluded: vec![],
+                name_constraints: Default::default(),
                 policies: Default::default(),
                 // Leaves straight from these roots keep the fixture small.
                 settings: CaSettings {

@@ -551,13 +551,38 @@ fn gnutls_accepts_ocsp(kt: &str) {
         "GnuTLS accepted a response under the wrong trust anchor"
     );
 
+    // After a rollover two generations share the subject: each names itself by key and
+    // carries its certificate, so a verifier cannot take one generation for the other.
+    h.ok(&["ca", "rollover", "int", "--name", "int2"]);
+    let int2 = s(&h.export_ca("int2")).to_owned();
+    let (next, _) = h.issue_leaf("int2", "next");
+    let resp = ocsp_for(&h, &int2, &next, &format!("{kt}-g2"));
+    let (ok, out) = gnutls_verifies(&h, &resp, &int2);
+    assert!(ok, "GnuTLS refused the successor's response: {out}");
+    assert!(
+        !gnutls_verifies(&h, &resp, &int).0,
+        "verified under the old generation"
+    );
+    let text = openssl_ok(
+        h.path(),
+        &["ocsp", "-respin", &resp, "-resp_text", "-noverify"],
+    )
+    .stdout;
+    assert!(!text.contains("Responder Id: CN = int"), "{text}");
+    let resp = ocsp_for(&h, &int, &leaf, &format!("{kt}-g1"));
+    assert!(
+        gnutls_verifies(&h, &resp, &int).0,
+        "the old generation's own answers"
+    );
+    assert!(!gnutls_verifies(&h, &resp, &int2).0);
+
     // Delegated: the responder's certificate travels in the response.
     // (A new certificate: the CA-signed answer kept for `leaf` stays a valid answer
     // until it is due.)
-    h.ok(&["ca", "configure", "int", "--ocsp-signer", "delegated"]);
-    let (later, _) = h.issue_leaf("int", "later");
-    let resp = ocsp_for(&h, &int, &later, &format!("{kt}-delegated"));
-    let (ok, out) = gnutls_verifies(&h, &resp, &int);
+    h.ok(&["ca", "configure", "int2", "--ocsp-signer", "delegated"]);
+    let (later, _) = h.issue_leaf("int2", "later");
+    let resp = ocsp_for(&h, &int2, &later, &format!("{kt}-delegated"));
+    let (ok, out) = gnutls_verifies(&h, &resp, &int2);
     assert!(ok, "GnuTLS refused the delegated response: {out}");
     let text = openssl_ok(
         h.path(),

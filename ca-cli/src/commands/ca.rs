@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use ca_core::algorithm::KeyType;
 use ca_core::authority::{CreatedCa, NewCaRequest, RolloverRequest};
 use ca_core::certpolicy::{CaPolicies, CertificatePolicy, PolicyCatalog};
+use ca_core::policy::NameConstraintSet;
 use ca_core::revocation::{CaSettings, OcspSigner};
 use ca_core::store::CaRecord;
 
@@ -250,12 +251,7 @@ impl CreateArgs {
             .map_err(anyhow::Error::msg)
     }
 
-    fn request(
-        &self,
-        permitted: Vec<String>,
-        excluded: Vec<String>,
-        policies: CaPolicies,
-    ) -> NewCaRequest {
+    fn request(&self, name_constraints: NameConstraintSet, policies: CaPolicies) -> NewCaRequest {
         NewCaRequest {
             name: self.name.clone(),
             subject: self.subject.clone(),
@@ -263,8 +259,7 @@ impl CreateArgs {
             days: self.validity,
             path_len: self.path_len,
             sm2_id: self.sm2_id.clone(),
-            permitted,
-            excluded,
+            name_constraints,
             policies,
             settings: self.settings.apply(CaSettings::default()),
             key_store: self.key_store.clone(),
@@ -361,7 +356,7 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             };
             let created = services
                 .lifecycle
-                .create_root(&args.request(vec![], vec![], policies))
+                .create_root(&args.request(NameConstraintSet::default(), policies))
                 .await?;
             report_created(&created, "root", args.format)
         }
@@ -384,9 +379,11 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
                 inhibit_mapping: inhibit_policy_mapping,
                 inhibit_any: inhibit_any_policy,
             };
+            let constraints =
+                NameConstraintSet::new(&permit, &exclude).map_err(ca_core::Error::from)?;
             let created = services
                 .lifecycle
-                .create_intermediate(&parent, &args.request(permit, exclude, policies))
+                .create_intermediate(&parent, &args.request(constraints, policies))
                 .await?;
             report_created(&created, "intermediate", args.format)
         }

@@ -153,8 +153,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             days: None,
             path_len: None,
             sm2_id: None,
-            permitted: vec![],
-            excluded: vec![],
+            name_constraints: Default::default(),
             policies: Default::default(),
             settings: ca_core::revocation::CaSettings {
                 base_url: base_url.clone(),

@@ -628,8 +628,9 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             days: req.days,
             path_len: old.path_len,
             sm2_id: Some(old.sm2_id.clone()),
-            permitted: old.name_constraints.permitted.to_strings(),
-            excluded: old.name_constraints.excluded.to_strings(),
+            // As they are: rules for new constraints (the BR exclusions) do not change
+            // what an existing CA's successor may certify.
+            name_constraints: old.name_constraints.clone(),
             policies: CaPolicies::of_certificate(&old.cert_der)?,
             settings: old.settings.clone(),
             key_store: Some(

@@ -144,6 +144,9 @@ struct OcspIssuer {
     record: CaRecord,
     name_der: Vec<u8>,
     key_bits: Vec<u8>,
+    /// Whether another CA has the same subject (a rollover successor keeps its
+    /// predecessor's): then the CA's responses cannot name it by subject alone.
+    subject_shared: bool,
     /// The name and key hashed as SHA-1 and SHA-256 CertIDs carry them (nearly every
     /// client uses one of the two), made once rather than per request.
     hashed: [(CertIdHash, Vec<u8>, Vec<u8>); 2],
@@ -157,6 +160,7 @@ impl OcspIssuer {
             record,
             name_der,
             key_bits,
+            subject_shared: false,
             hashed,
         }
     }
@@ -279,6 +283,12 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
                 .raw_bytes()
                 .to_vec();
             out.push(OcspIssuer::new(record, name_der, key_bits));
+        }
+        for i in 0..out.len() {
+            out[i].subject_shared = out
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && other.name_der == out[i].name_der);
         }
         Ok(out)
     }
@@ -421,12 +431,19 @@ impl<S: OcspStore + RevocationStore + CaStore + CertificateStore + LifecycleStor
         keep: bool,
     ) -> Result<OcspOutcome> {
         // 5.
-        let (signer, certs, signer_not_after) = self.ocsp_signer(&issuer.record).await?;
+        let (signer, mut certs, signer_not_after) = self.ocsp_signer(&issuer.record).await?;
+        // The CA itself names itself by subject (no certificate travels, RFC 5019 §2.2.1);
+        // when another CA has the same subject (rollover generations), by key with its
+        // certificate, so no verifier can take the other generation's key for it.
+        let by_name = certs.is_empty() && !issuer.subject_shared;
+        if certs.is_empty() && issuer.subject_shared {
+            certs.push(issuer.record.cert_der.clone());
+        }
         let next_update = now
             .saturating_add(issuer.record.settings.ocsp_lifetime)
             .min(signer_not_after);
         let template = ResponseTemplate {
-            responder: if certs.is_empty() {
+            responder: if by_name {
                 ResponderId::ByName(issuer.name_der.clone())
             } else {
                 ResponderId::ByKey(issuance::key_identifier(signer.public_key_info()))

@@ -210,8 +210,7 @@ pub(crate) fn ca(name: &str) -> NewCaRequest {
         days: None,
         path_len: None,
         sm2_id: None,
-        permitted: vec![],
-        excluded: vec![],
+        name_constraints: Default::default(),
         policies: Default::default(),
         // Most tests issue leaves straight from their root; the refusal has its own test.
         settings: CaSettings {

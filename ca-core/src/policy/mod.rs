@@ -53,6 +53,14 @@ pub enum PolicyError {
     /// The subject key is not acceptable.
     #[error("{0}")]
     WeakKey(String),
+    /// A name constraint given for a new CA is not valid.
+    #[error("invalid name constraint '{constraint}': {reason}")]
+    InvalidNameConstraint {
+        /// The constraint as given.
+        constraint: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A name falls outside the issuing CA's name constraints.
     #[error("name '{name}' violates the name constraints of CA '{ca}': {reason}")]
     NameConstraint {

@@ -15,8 +15,9 @@
 //! A wildcard DNS name stands for every name it covers: it is within a permitted subtree
 //! only if all of them are, and refused if any of them is excluded (`*.example.com` when
 //! `secret.example.com` is excluded). The subject's emailAddress attributes are checked as
-//! rfc822Names and common names that are DNS names as dNSNames (relying parties such as
-//! OpenSSL apply constraints to both).
+//! rfc822Names, and common names that are DNS names or IP addresses as those (relying
+//! parties such as OpenSSL apply constraints to both); an emailAddress that is not a
+//! mailbox cannot be checked and is refused under any rfc822Name constraint.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -177,8 +178,8 @@ impl Subtrees {
     fn parse(list: &[String]) -> Result<Subtrees, PolicyError> {
         let mut out = Subtrees::default();
         for item in list {
-            let invalid = |reason: String| PolicyError::InvalidSan {
-                san: item.clone(),
+            let invalid = |reason: String| PolicyError::InvalidNameConstraint {
+                constraint: item.clone(),
                 reason,
             };
             let (kind, value) = item.split_once(':').ok_or_else(|| {
@@ -225,6 +226,9 @@ fn domain(value: &str, empty_ok: bool) -> Result<String, String> {
             Err("an empty subtree".into())
         };
     }
+    if value.contains("://") || value.contains('/') {
+        return Err("give the host or .domain, not a URL".into());
+    }
     let (dot, rest) = match value.strip_prefix('.') {
         Some(r) => (".", r),
         None => ("", value),
@@ -238,14 +242,16 @@ fn domain(value: &str, empty_ok: bool) -> Result<String, String> {
 }
 
 fn mailbox_subtree(value: &str) -> Result<String, String> {
-    match value.rsplit_once('@') {
-        Some((local, host)) => {
-            if local.is_empty() || !local.is_ascii() || local.contains(char::is_whitespace) {
-                return Err("the mailbox's local part must be printable ASCII".into());
-            }
-            Ok(format!("{local}@{}", domain(host, false)?))
+    if value.contains('@') {
+        // One mailbox: checked and normalised as an email SAN is.
+        match format!("email:{value}").parse::<SubjectAltName>() {
+            Ok(SubjectAltName::Email(m)) => Ok(m),
+            Ok(_) => Err("not a mailbox".into()),
+            Err(PolicyError::InvalidSan { reason, .. }) => Err(reason),
+            Err(e) => Err(e.to_string()),
         }
-        None => domain(value, false),
+    } else {
+        domain(value, false)
     }
 }
 
@@ -328,7 +334,7 @@ impl NameConstraintSet {
     /// addresses but no DNS name excludes every DNS name.
     ///
     /// # Errors
-    /// [`PolicyError::InvalidSan`] naming the constraint that is not valid.
+    /// [`PolicyError::InvalidNameConstraint`] naming the constraint that is not valid.
     pub fn new(permitted: &[String], excluded: &[String]) -> Result<Self, PolicyError> {
         let mut set = NameConstraintSet {
             permitted: Subtrees::parse(permitted)?,
@@ -418,24 +424,29 @@ fn email_within(email: &str, constraint: &str) -> bool {
     }
 }
 
-/// The host of a URI (`scheme://[userinfo@]host[:port]/…`), without brackets; None when
-/// it has none.
-fn uri_host(uri: &str) -> Option<&str> {
+/// The host of a URI (`scheme://[userinfo@]host[:port]/…`) as URI constraints compare it:
+/// a DNS name, lowercased and without a trailing dot. None when there is none to compare:
+/// no authority, an empty host, an IP literal (`[::1]`, `10.0.0.1`; URI constraints name
+/// domains) or a percent-encoded host (readers decode it differently).
+fn uri_host(uri: &str) -> Option<String> {
     let (_, rest) = uri.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or(v6)
-    } else {
-        host_port.split(':').next().unwrap_or(host_port)
-    };
-    (!host.is_empty()).then_some(host)
+    if host_port.starts_with('[') || host_port.contains('%') {
+        return None;
+    }
+    let host = host_port.split(':').next().unwrap_or(host_port);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() || host.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    Some(host.to_ascii_lowercase())
 }
 
 fn uri_within(uri: &str, constraint: &str) -> bool {
     uri_host(uri).is_some_and(|host| match constraint.strip_prefix('.') {
-        Some(domain) => below(host, domain),
-        None => host.eq_ignore_ascii_case(constraint),
+        Some(domain) => below(&host, domain),
+        None => host == constraint,
     })
 }
 
@@ -485,6 +496,12 @@ fn check_one(
         SubjectAltName::Ip(ip) => {
             judge(&x.ip, &p.ip, |e| e.contains(*ip), |e| e.contains(*ip), "ip")
         }
+        SubjectAltName::Email(e)
+            if format!("email:{e}").parse::<SubjectAltName>().is_err()
+                && !(p.email.is_empty() && x.email.is_empty()) =>
+        {
+            Err("a value that is not a mailbox cannot be checked against rfc822Name constraints".into())
+        }
         SubjectAltName::Email(e) => judge(
             &x.email,
             &p.email,
@@ -495,7 +512,7 @@ fn check_one(
         SubjectAltName::Uri(u)
             if uri_host(u).is_none() && !(p.uri.is_empty() && x.uri.is_empty()) =>
         {
-            Err("a URI without a host cannot be checked against URI constraints".into())
+            Err("a URI without a DNS host (none, an IP literal or a percent-encoded one) cannot be checked against URI constraints".into())
         }
         SubjectAltName::Uri(u) => judge(
             &x.uri,
@@ -528,7 +545,13 @@ pub fn subject_names(subject: &x509_cert::name::Name) -> Vec<SubjectAltName> {
     let mut out = Vec::new();
     for (oid, value) in crate::x509::attribute_strings(subject) {
         if oid == EMAIL_ADDRESS {
-            out.push(SubjectAltName::Email(value));
+            // Normalised as an email SAN is; one that is not a mailbox stays as given and
+            // is refused under any rfc822Name constraint (it cannot be checked).
+            out.push(
+                format!("email:{value}")
+                    .parse()
+                    .unwrap_or(SubjectAltName::Email(value)),
+            );
         } else if oid == const_oid::db::rfc4519::CN {
             if let Ok(ip) = value.parse::<IpAddr>() {
                 out.push(SubjectAltName::Ip(ip));
@@ -665,14 +688,33 @@ mod tests {
             &uri,
             "uri:urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"
         ));
-        // The subject's names are checked too.
+        // The subject's names are checked too, normalised as SANs are; a value that is not
+        // a mailbox cannot be checked and is refused.
+        let dn = |dn: &str| subject_names(&std::str::FromStr::from_str(dn).expect("dn"));
+        for subject in [
+            "CN=x,emailAddress=eve@evil.org",
+            "CN=x,emailAddress=ceo@EXAMPLE.com.",
+            "CN=x,emailAddress=not-a-mailbox",
+        ] {
+            let names = dn(subject);
+            assert!(!names.is_empty(), "{subject}");
+            assert!(
+                check_name_constraints(&[], &names, &nc, "ica").is_err(),
+                "{subject}"
+            );
+        }
         assert!(check_name_constraints(
             &[],
-            &["email:eve@evil.org".parse().expect("san")],
+            &dn("CN=x,emailAddress=alice@example.com"),
             &nc,
             "ica"
         )
-        .is_err());
+        .is_ok());
+        assert!(dn("CN=My Device").is_empty());
+        let dns = set(&["dns:example.com"], &[]);
+        assert!(check_name_constraints(&[], &dn("CN=www.other.org"), &dns, "ica").is_err());
+        assert!(check_name_constraints(&[], &dn("CN=10.1.1.1"), &dns, "ica").is_err());
+        assert!(check_name_constraints(&[], &dn("CN=www.example.com"), &dns, "ica").is_ok());
     }
 
     #[test]
@@ -683,6 +725,9 @@ mod tests {
             "ip:10.0.0.1/8",
             "email:@example.com",
             "uri:",
+            "uri:https://svc.example",
+            "email:ops@.example.com",
+            "email:o\u{7}ps@example.com",
             "x400:foo",
         ] {
             assert!(

@@ -254,7 +254,7 @@ pub struct CaRecord {
     pub not_after: i64,
     /// pathLenConstraint.
     pub path_len: Option<u8>,
-    /// DNS name constraints.
+    /// Name constraints (every form).
     pub name_constraints: NameConstraintSet,
     /// The CA certificate (DER).
     pub cert_der: Vec<u8>,
