@@ -10,7 +10,6 @@ use ca_core::authority::{Inventory, Services, Tokens};
 use ca_core::config::Config;
 use ca_core::keys::{FileKeyProvider, KeyCustody, Passphrase, Pin, Pkcs11KeyProvider};
 use ca_core::store::AnyStore;
-use ca_core::store::AuditStore as _;
 use ca_core::time::{Clock, ShiftedClock, SystemClock};
 
 /// The environment variables that hold secrets. [`EnvSecrets::take`] reads them once, at
@@ -153,33 +152,13 @@ impl Globals {
     /// `audit.key` this home must be given).
     pub(crate) async fn open_store(&self, url: &str) -> Result<AnyStore> {
         let store = AnyStore::open(url).await?;
-        let path = self.audit_key_path();
-        if path.exists() {
-            return Ok(store.with_audit_key(AuditKey::read(&path)?));
-        }
-        let head = store.audit_head().await?;
-        if let Some((seq, _, true)) = head {
-            bail!(
-                "the audit log ({seq} entries) is keyed and this home has no {}: copy audit.key from the home that keeps the log",
-                path.display()
-            );
-        }
-        let key = match AuditKey::create(&path) {
-            Ok(key) => key,
-            // Another command made it meanwhile.
-            Err(_) if path.exists() => AuditKey::read(&path)?,
-            Err(e) => return Err(e.into()),
-        };
-        // The log's head as it was before any keyed entry: the unkeyed (legacy) entries are
-        // pinned by this first checkpoint.
-        if let Some((seq, hash, false)) = head {
-            Checkpoints::new(self.checkpoints_path(), key.clone()).record(
-                seq,
-                &hash,
-                self.now()?,
-            )?;
-        }
-        Ok(store.with_audit_key(key))
+        Ok(ca_core::audit::with_home_key(
+            store,
+            &self.audit_key_path(),
+            self.checkpoints_path(),
+            self.now()?,
+        )
+        .await?)
     }
 
     /// The home's own store (`--db` or the configuration's), remembered for the audit
@@ -197,10 +176,7 @@ impl Globals {
             return;
         };
         let result = async {
-            let checkpoints = self.checkpoints()?;
-            if let Some((seq, hash, _)) = store.audit_head().await? {
-                checkpoints.record(seq, &hash, self.now()?)?;
-            }
+            ca_core::audit::checkpoint_head(store, &self.checkpoints()?, self.now()?).await?;
             anyhow::Ok(())
         }
         .await;

@@ -437,6 +437,60 @@ pub struct CheckpointReport {
     pub latest: Option<i64>,
 }
 
+/// Records the audit head of `store` in `checkpoints` at `at` (unless the newest
+/// checkpoint has it already); returns whether it wrote one. The one place a head is
+/// checkpointed: the CLI after each command, the server after each pass.
+///
+/// # Errors
+/// Store failures; the checkpoint file cannot be written.
+pub async fn checkpoint_head(
+    store: &impl crate::store::AuditStore,
+    checkpoints: &Checkpoints,
+    at: i64,
+) -> crate::Result<bool> {
+    match store.audit_head().await? {
+        Some((seq, hash, _)) => checkpoints.record(seq, &hash, at),
+        None => Ok(false),
+    }
+}
+
+/// `store` with a home's audit key from `key_path`. A home without one gets a new key,
+/// unless the log is keyed already (by another home sharing the database, whose key this
+/// home must be given); the first checkpoint (in `checkpoints_path`, at `at`) then pins
+/// the unkeyed entries from before the key.
+///
+/// # Errors
+/// A keyed log and no key file; the key or checkpoint file cannot be read or written;
+/// store failures.
+pub async fn with_home_key(
+    store: crate::store::AnyStore,
+    key_path: &Path,
+    checkpoints_path: PathBuf,
+    at: i64,
+) -> crate::Result<crate::store::AnyStore> {
+    use crate::store::AuditStore as _;
+    if key_path.exists() {
+        return Ok(store.with_audit_key(AuditKey::read(key_path)?));
+    }
+    let head = store.audit_head().await?;
+    if let Some((seq, _, true)) = head {
+        return Err(crate::Error::Config(format!(
+            "the audit log ({seq} entries) is keyed and this home has no {}: copy audit.key from the home that keeps the log",
+            key_path.display()
+        )));
+    }
+    let key = match AuditKey::create(key_path) {
+        Ok(key) => key,
+        // Another process made it meanwhile.
+        Err(_) if key_path.exists() => AuditKey::read(key_path)?,
+        Err(e) => return Err(e),
+    };
+    if let Some((seq, hash, false)) = head {
+        Checkpoints::new(checkpoints_path, key.clone()).record(seq, &hash, at)?;
+    }
+    Ok(store.with_audit_key(key))
+}
+
 impl Checkpoints {
     /// The checkpoint file at `path`, keyed with `key`.
     #[must_use]

@@ -300,6 +300,15 @@ pub struct Issuance<S> {
 }
 
 /// A CA ready to issue: its issuer (record, certificate, key) and its chain, itself first.
+/// A leaf signed and verified by the pipeline, not yet committed.
+pub(crate) struct SignedLeaf {
+    pub(crate) signed: pipeline::Signed,
+    pub(crate) der: Vec<u8>,
+    pub(crate) chain: Vec<Vec<u8>>,
+    pub(crate) generated_key: Option<SoftwareKey>,
+    pub(crate) warnings: Vec<String>,
+}
+
 pub(crate) struct IssuingCa {
     pub(crate) issuer: Issuer,
     pub(crate) chain: Vec<CaRecord>,
@@ -654,6 +663,26 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         req: &IssueRequest,
         overrides: LeafOverrides,
     ) -> Result<Issued> {
+        let leaf = self.sign_leaf(req, overrides).await?;
+        // 7.
+        let record = leaf.signed.commit(&self.store).await?;
+        // 8.
+        Ok(Issued {
+            record,
+            der: leaf.der,
+            chain: leaf.chain,
+            generated_key: leaf.generated_key,
+            warnings: leaf.warnings,
+        })
+    }
+
+    /// Steps 1–6 of [`Issuance::issue`]: a signed and verified leaf, not yet committed (a
+    /// managed certificate commits it with its own row).
+    pub(in crate::authority) async fn sign_leaf(
+        &self,
+        req: &IssueRequest,
+        overrides: LeafOverrides,
+    ) -> Result<SignedLeaf> {
         // Before any work for the request: may the principal issue under this CA and
         // profile at all? (Its subject and names are checked once they are known, in step
         // 3.)
@@ -676,13 +705,9 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         // 6.
         let signed =
             pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, leaf.draft).await?;
-        let der = signed.cert.der.clone();
-        // 7.
-        let record = signed.commit(&self.store).await?;
-        // 8.
-        Ok(Issued {
-            record,
-            der,
+        Ok(SignedLeaf {
+            der: signed.cert.der.clone(),
+            signed,
             chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),
             generated_key: leaf.generated_key,
             warnings: leaf.warnings,

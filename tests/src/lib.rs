@@ -355,6 +355,30 @@ pub fn p256_csr(dir: &Path, stem: &str, subject: &str) -> String {
     std::fs::read_to_string(dir.join(csr)).expect("read the CSR")
 }
 
+/// `caforge issue` of a managed P-256 certificate for `cn` from CA `int` into `dir`, with
+/// `extra` arguments.
+pub fn managed_issue_args(cn: &str, dir: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "issue",
+        "--ca",
+        "int",
+        "--key-type",
+        "p256",
+        "--subject",
+        &format!("CN={cn}"),
+        "--san",
+        &format!("dns:{cn}"),
+        "--managed",
+        "--deploy-dir",
+        dir,
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
 /// An SM2 key (`STEM.key`, test-only) and a CSR for it (`STEM.csr`) signed with SM3 and the
 /// GM/T 0009 default signer ID, made by OpenSSL in `dir`.
 pub fn sm2_csr(dir: &Path, stem: &str, subject: &str) {

@@ -214,3 +214,33 @@ fn a_responder_crashed_after_any_step_leaves_a_listed_serial_and_key() {
         "not a delegated responder: {text}"
     );
 }
+
+#[test]
+fn a_managed_certificate_crashed_after_any_step_is_committed_with_its_key_or_not_at_all() {
+    let h = Home::new();
+    h.root_and_intermediate("p256", &[], &[]);
+    for step in STEPS {
+        let dir = h.file(&format!("deploy-{step}"));
+        std::fs::create_dir(&dir).unwrap();
+        let args = caforge_tests::managed_issue_args(&format!("{step}.example"), s(&dir), &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crash_at(&h, step, &args, Some(&dir.join("cert.pem")), false);
+    }
+    // The certificate committed before the last crash came with its managed row and sealed
+    // key (one commit): maintenance deploys it, with a key that matches.
+    let list: serde_json::Value =
+        serde_json::from_str(&h.ok(&["managed", "list", "--format", "json"]).stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        serials(&h).contains(list[0]["serial"].as_str().unwrap()),
+        "{list:?}"
+    );
+    h.ok(&["maintain"]);
+    let dir = h.file("deploy-committed");
+    let pubkey = |args: &[&str]| caforge_tests::openssl_ok(h.path(), args).stdout;
+    assert_eq!(
+        pubkey(&["x509", "-in", s(&dir.join("cert.pem")), "-noout", "-pubkey"]),
+        pubkey(&["pkey", "-in", s(&dir.join("key.pem")), "-pubout"])
+    );
+}

@@ -5,7 +5,7 @@
 //! are the configuration's: a row names one, creating, changing and running it is audited,
 //! and it runs with none of caforge's secrets in its environment.
 
-use caforge_tests::{openssl_ok, s, serial_of, Home, TEST_PASSPHRASE};
+use caforge_tests::{managed_issue_args, openssl_ok, s, serial_of, Home, TEST_PASSPHRASE};
 
 const SHIFT: &str = "CAFORGE_DANGER_CLOCK_SHIFT";
 
@@ -45,30 +45,6 @@ fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// `caforge issue` of a managed P-256 certificate for `cn` from `int` into `dir`, with
-/// `extra` arguments.
-fn managed_issue(cn: &str, dir: &str, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "issue",
-        "--ca",
-        "int",
-        "--key-type",
-        "p256",
-        "--subject",
-        &format!("CN={cn}"),
-        "--san",
-        &format!("dns:{cn}"),
-        "--managed",
-        "--deploy-dir",
-        dir,
-    ]
-    .iter()
-    .map(|a| (*a).to_owned())
-    .collect();
-    args.extend(extra.iter().map(|a| (*a).to_owned()));
-    args
-}
-
 /// Runs `args` (owned) and asserts success.
 fn ok_owned(h: &Home, args: &[String]) -> caforge_tests::Run {
     h.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -93,7 +69,7 @@ fn a_managed_certificate_is_renewed_into_its_directory_and_the_hook_runs() {
     let dir_s = s(&dir).to_owned();
     let r = ok_owned(
         &h,
-        &managed_issue(
+        &managed_issue_args(
             "svc.example",
             &dir_s,
             &[
@@ -188,7 +164,7 @@ fn a_failing_hook_is_reported_and_retried() {
     let dir_s = s(&dir).to_owned();
     let r = ok_owned(
         &h,
-        &managed_issue(
+        &managed_issue_args(
             "flaky.example",
             &dir_s,
             &["--deploy-hook", "reload", "--out", "flaky.pem"],
@@ -260,7 +236,7 @@ fn hooks_come_from_the_configuration_are_audited_and_see_no_secrets() {
     // issued.
     let before = h.ok(&["cert", "list", "--format", "json"]).stdout;
     let issue = |hook: &str| {
-        managed_issue(
+        managed_issue_args(
             "env.example",
             &dir_s,
             &["--days", "3", "--deploy-hook", hook],
@@ -336,7 +312,7 @@ fn deployment_directories_others_can_write_are_refused() {
     let dir = h.file("shared");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let r = ok_owned(&h, &managed_issue("shared.example", s(&dir), &[]));
+    let r = ok_owned(&h, &managed_issue_args("shared.example", s(&dir), &[]));
     assert!(
         r.stderr.contains("writable by its group or by others"),
         "{}",

@@ -274,10 +274,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
     /// # Errors
     /// Store failures; the checkpoint file cannot be written.
     pub async fn checkpoint_audit(&self, checkpoints: &crate::audit::Checkpoints) -> Result<bool> {
-        match self.store.audit_head().await? {
-            Some((seq, hash, _)) => checkpoints.record(seq, &hash, self.now()),
-            None => Ok(false),
-        }
+        crate::audit::checkpoint_head(&self.store, checkpoints, self.now()).await
     }
 
     /// The audit log's entries, in order (for reading; [`Lifecycle::verify_audit`] checks
@@ -400,7 +397,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
     /// # Errors
     /// As [`Issuance::issue`]; Rejected for CA certificates and compromised keys.
     pub async fn renew(&self, req: &RenewRequest) -> Result<Issued> {
-        self.renew_with(req, None).await
+        self.renew_with(req, None, None).await
     }
 
     /// [`Lifecycle::renew`], rekeying to `new_key` when given (managed certificates seal
@@ -409,6 +406,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
         &self,
         req: &RenewRequest,
         new_key: Option<SoftwareKey>,
+        managed: Option<(i64, Vec<u8>)>,
     ) -> Result<Issued> {
         // 1.
         let old = self
@@ -505,6 +503,7 @@ impl<S: LifecycleRoles> Lifecycle<S> {
             predecessor_id: old.id,
             kind,
             revoke_predecessor_at: req.revoke_old_after.map(|grace| now.saturating_add(grace)),
+            managed,
         };
         let record = self
             .store

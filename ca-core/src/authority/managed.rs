@@ -93,19 +93,23 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
             existing_key: Some(key.public_key_info().clone()),
             ..LeafOverrides::default()
         };
-        let mut issued = self.issuance.issue_with(req, overrides).await?;
-        issued.generated_key = Some(key);
+        let leaf = self.issuance.sign_leaf(req, overrides).await?;
         let now = self.clock.now().unix_timestamp();
-        let audit = self.managed_audit(
+        let audit = self.managed_audit_of(
             AuditAction::ManagedCreated,
-            &issued.record,
+            leaf.signed.audit.ca.clone(),
+            leaf.signed.audit.serial.clone(),
             serde_json::json!({"deploy_dir": deploy_dir, "hook": hook}),
         );
-        let record = self
+        // The certificate and the managed row with its sealed key are one commit: a crash
+        // leaves both or neither, never a certificate whose key is lost.
+        let (certificate, record) = self
             .store
-            .create_managed(
+            .commit_managed(
+                &leaf.signed.cert,
+                &leaf.signed.issuer_key_id,
+                &leaf.signed.audit,
                 &NewManaged {
-                    certificate_id: issued.record.id,
                     key_type: key_type.as_str().into(),
                     sealed_key: sealed,
                     deploy_dir: deploy_dir.into(),
@@ -115,6 +119,13 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
                 &audit,
             )
             .await?;
+        let issued = Issued {
+            record: crate::issuance::pipeline::committed(certificate),
+            der: leaf.der,
+            chain: leaf.chain,
+            generated_key: Some(key),
+            warnings: leaf.warnings,
+        };
         let managed = self.managed_view(record).await?;
         Ok((issued, managed))
     }
@@ -133,11 +144,28 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
         cert: &CertificateRecord,
         details: serde_json::Value,
     ) -> AuditEvent {
+        self.managed_audit_of(
+            action,
+            Some(cert.issuer_name.clone()),
+            Some(cert.serial.to_hex()),
+            details,
+        )
+    }
+
+    /// An audit entry about a managed certificate whose certificate is issued by `ca` with
+    /// `serial`.
+    fn managed_audit_of(
+        &self,
+        action: AuditAction,
+        ca: Option<String>,
+        serial: Option<String>,
+        details: serde_json::Value,
+    ) -> AuditEvent {
         AuditEvent {
             at: self.clock.now().unix_timestamp(),
             action,
-            ca: Some(cert.issuer_name.clone()),
-            serial: Some(cert.serial.to_hex()),
+            ca,
+            serial,
             details,
             principal: Some(self.directory.acting().audit_name()),
         }
@@ -281,20 +309,18 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
             .parse()
             .map_err(|e| Error::Invalid(format!("managed key type: {e}")))?;
         let (key, sealed) = self.sealed_key(key_type).await?;
-        let issued = self
-            .renew_with(
-                &RenewRequest {
-                    serial: m.certificate.serial.to_hex(),
-                    ca: Some(m.certificate.issuer_ca_id.to_string()),
-                    ..RenewRequest::default()
-                },
-                Some(key),
-            )
-            .await?;
-        let now = self.clock.now().unix_timestamp();
-        self.store
-            .managed_renewed(m.record.id, issued.record.id, &sealed, now)
-            .await?;
+        // The successor, the link and the managed row's switch to it and its sealed key
+        // are one commit.
+        self.renew_with(
+            &RenewRequest {
+                serial: m.certificate.serial.to_hex(),
+                ca: Some(m.certificate.issuer_ca_id.to_string()),
+                ..RenewRequest::default()
+            },
+            Some(key),
+            Some((m.record.id, sealed)),
+        )
+        .await?;
         let record = self
             .store
             .list_managed()

@@ -123,6 +123,7 @@ impl Draft {
 
 /// A certificate whose TBS is encoded and linted and whose serial is reserved: ready to be
 /// signed, once.
+#[must_use = "a prepared certificate is consumed by signing and committing it"]
 pub(crate) struct Prepared {
     tbs: Vec<u8>,
     draft: Draft,
@@ -131,6 +132,7 @@ pub(crate) struct Prepared {
 }
 
 /// A signed and verified certificate, not yet stored.
+#[must_use = "a signed certificate must be committed, or its serial stays reserved and unused"]
 pub(crate) struct Signed {
     /// The row to store.
     pub(crate) cert: NewCertificate,
@@ -176,6 +178,7 @@ pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<Stri
 /// A certificate whose TBS is encoded and linted, nothing written yet: what a service that
 /// signs several certificates together (a dual pair) holds for each before any is
 /// reserved, so a lint failure on one writes nothing for either.
+#[must_use = "a prepared certificate is consumed by signing and committing it"]
 pub(crate) struct Linted(Prepared);
 
 /// Step 1a: encodes `draft` and lints the DER; writes nothing.

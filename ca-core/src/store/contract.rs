@@ -926,6 +926,7 @@ async fn lifecycle<S: Store>(store: &S) {
         predecessor_id: old.id,
         kind: SuccessionKind::Rekey,
         revoke_predecessor_at: Some(5_000),
+        managed: None,
     };
     let new = store
         .commit_successor(
@@ -981,6 +982,7 @@ async fn lifecycle<S: Store>(store: &S) {
                 predecessor_id: old.id,
                 kind: SuccessionKind::Reissue,
                 revoke_predecessor_at: Some(4_000),
+                managed: None,
             },
         )
         .await
@@ -1333,11 +1335,17 @@ async fn listed_managed<S: Store>(store: &S, id: i64) -> ManagedRecord {
 /// Managed certificates: created pending, renewed, attempts recorded and reset.
 async fn managed<S: Store>(store: &S) {
     let root = root(store, &unique("managed")).await.id;
-    let first = committed(store, root, "root-kid", 1_900_000_000).await;
-    let m = store
-        .create_managed(
+    let serial = SerialNumber::random().expect("rng");
+    store
+        .reserve_serial("root-kid", &serial, 1)
+        .await
+        .expect("reserve");
+    let (first, m) = store
+        .commit_managed(
+            &new_cert(Some(root), &serial, 1_900_000_000),
+            "root-kid",
+            &event(AuditAction::CertSigned),
             &NewManaged {
-                certificate_id: first.id,
                 key_type: "p256".into(),
                 sealed_key: vec![1, 2, 3],
                 deploy_dir: "/srv/tls".into(),
@@ -1348,6 +1356,10 @@ async fn managed<S: Store>(store: &S) {
         )
         .await
         .expect("create");
+    assert_eq!(
+        m.certificate_id, first.id,
+        "one commit: the row names its certificate"
+    );
     store
         .set_managed_hook(m.id, None, &event(AuditAction::ManagedHookChanged))
         .await
@@ -1386,9 +1398,45 @@ async fn managed<S: Store>(store: &S) {
         (ManagedState::Failed, 2, 900)
     );
     assert_eq!(now.last_error.as_deref(), Some("hook failed again"));
-    let second = committed(store, root, "root-kid", 1_950_000_000).await;
+    // A renewal switches the row over in the successor's own commit; one naming a managed
+    // certificate that does not exist commits nothing.
+    let serial = SerialNumber::random().expect("rng");
     store
-        .managed_renewed(m.id, second.id, &[4, 5], 40)
+        .reserve_serial("root-kid", &serial, 1)
+        .await
+        .expect("reserve");
+    let renewal = |managed: i64| Succession {
+        predecessor_id: first.id,
+        kind: SuccessionKind::Rekey,
+        revoke_predecessor_at: None,
+        managed: Some((managed, vec![4, 5])),
+    };
+    let cert = new_cert(Some(root), &serial, 1_950_000_000);
+    let missing = store
+        .commit_successor(
+            &cert,
+            "root-kid",
+            &event(AuditAction::CertSigned),
+            &renewal(m.id + 1000),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert!(store
+        .lineage(first.id)
+        .await
+        .expect("lineage")
+        .successors
+        .is_empty());
+    let second = store
+        .commit_successor(
+            &cert,
+            "root-kid",
+            &event(AuditAction::CertSigned),
+            &renewal(m.id),
+        )
         .await
         .expect("renewed");
     let now = &listed(m.id).await;

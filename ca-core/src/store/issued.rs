@@ -363,6 +363,24 @@ impl LifecycleStore for AnyStore {
             .execute(tx.on())
             .await?;
         }
+        if let Some((managed_id, sealed_key)) = &succession.managed {
+            let changed = sql(
+                "UPDATE managed_certificates SET certificate_id = $1, sealed_key = $2, state = 'pending',
+                        attempts = 0, next_attempt_at = $3, last_error = NULL, updated_at = $3
+                 WHERE id = $4",
+            )
+            .bind(record.id)
+            .bind(sealed_key.as_slice())
+            .bind(cert.created_at)
+            .bind(*managed_id)
+            .execute(tx.on())
+            .await?;
+            if changed.0 == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "managed certificate {managed_id}"
+                )));
+            }
+        }
         self.commit(tx).await?;
         Ok(record)
     }

@@ -1127,6 +1127,9 @@ pub struct Succession {
     pub kind: SuccessionKind,
     /// When the predecessor is to be revoked as superseded, if it is.
     pub revoke_predecessor_at: Option<i64>,
+    /// The managed certificate (row id) the successor now stands for, with its new sealed
+    /// key: switched over, pending deployment, in the same transaction.
+    pub managed: Option<(i64, Vec<u8>)>,
 }
 
 /// A revocation that takes effect later.
@@ -1522,11 +1525,9 @@ impl ManagedState {
     }
 }
 
-/// A managed certificate about to be recorded.
+/// A managed certificate about to be recorded with its first certificate.
 #[derive(Clone, Debug)]
 pub struct NewManaged {
-    /// Its first certificate.
-    pub certificate_id: i64,
     /// Key type of every key it gets.
     pub key_type: String,
     /// The key, sealed by the key custodian.
@@ -1584,16 +1585,22 @@ impl std::fmt::Debug for ManagedRecord {
 /// Managed certificates: renewed and deployed by caforge.
 #[allow(async_fn_in_trait)]
 pub trait ManagedStore {
-    /// Records a managed certificate (pending its first deployment) with `audit`, in one
-    /// transaction.
+    /// Commits a managed certificate's first certificate (as
+    /// [`CertificateStore::commit_certificate`] does, with `cert_audit`) together with the
+    /// managed certificate (pending its first deployment, its sealed key) and `audit`, in
+    /// one transaction: a crash leaves both or neither, never a certificate whose key is
+    /// lost.
     ///
     /// # Errors
     /// Store failures.
-    async fn create_managed(
+    async fn commit_managed(
         &self,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        cert_audit: &AuditEvent,
         m: &NewManaged,
         audit: &AuditEvent,
-    ) -> Result<ManagedRecord, StoreError>;
+    ) -> Result<(CertificateRecord, ManagedRecord), StoreError>;
 
     /// Sets (or clears) managed certificate `id`'s deployment hook, with `audit`.
     ///
@@ -1611,18 +1618,6 @@ pub trait ManagedStore {
     /// # Errors
     /// Store failures.
     async fn list_managed(&self) -> Result<Vec<ManagedRecord>, StoreError>;
-
-    /// After a renewal: the new certificate and key, pending deployment at `at`.
-    ///
-    /// # Errors
-    /// Store failures.
-    async fn managed_renewed(
-        &self,
-        id: i64,
-        certificate_id: i64,
-        sealed_key: &[u8],
-        at: i64,
-    ) -> Result<(), StoreError>;
 
     /// The outcome of a renewal or deployment attempt: deployed (error None), or failed
     /// with `error` and retried at `retry_at`.

@@ -1,15 +1,15 @@
 //! The tracking roles of [`AnyStore`]: the inventory of certificates caforge did not
 //! issue, expiry notifications, API token quotas and managed certificates.
 
-use super::batch::append_audit;
+use super::batch::{append_audit, commit_one};
 use super::db::AnyStore;
 use super::issued::select_certs;
 use super::rows::cert_from_row;
 use super::sql::{sql, sql_built};
 use super::{
     CertificateRecord, InventoryRecord, InventoryStore, ManagedRecord, ManagedStore,
-    NewInventoryCert, NewManaged, NewNotification, NotificationRecord, NotificationStore,
-    QuotaStore, StoreError,
+    NewCertificate, NewInventoryCert, NewManaged, NewNotification, NotificationRecord,
+    NotificationStore, QuotaStore, StoreError,
 };
 use crate::audit::AuditEvent;
 
@@ -290,18 +290,23 @@ impl QuotaStore for AnyStore {
 }
 
 impl ManagedStore for AnyStore {
-    async fn create_managed(
+    async fn commit_managed(
         &self,
+        cert: &NewCertificate,
+        issuer_key_id: &str,
+        cert_audit: &AuditEvent,
         m: &NewManaged,
         audit: &AuditEvent,
-    ) -> Result<ManagedRecord, StoreError> {
+    ) -> Result<(CertificateRecord, ManagedRecord), StoreError> {
         let mut tx = self.pool.write_tx().await?;
+        let certificate =
+            commit_one(tx.on(), self.audit_key(), cert, issuer_key_id, cert_audit).await?;
         let row = sql(
             "INSERT INTO managed_certificates (certificate_id, key_type, sealed_key, deploy_dir, deploy_hook,
                                                state, attempts, next_attempt_at, updated_at, created_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) RETURNING *",
         )
-        .bind(m.certificate_id)
+        .bind(certificate.id)
         .bind(&m.key_type)
         .bind(&m.sealed_key)
         .bind(&m.deploy_dir)
@@ -312,7 +317,7 @@ impl ManagedStore for AnyStore {
         let record = super::rows::managed_from_row(&row)?;
         append_audit(tx.on(), self.audit_key(), audit).await?;
         self.commit(tx).await?;
-        Ok(record)
+        Ok((certificate, record))
     }
 
     async fn set_managed_hook(
@@ -341,28 +346,6 @@ impl ManagedStore for AnyStore {
             .iter()
             .map(super::rows::managed_from_row)
             .collect()
-    }
-
-    async fn managed_renewed(
-        &self,
-        id: i64,
-        certificate_id: i64,
-        sealed_key: &[u8],
-        at: i64,
-    ) -> Result<(), StoreError> {
-        self.write_one(
-        sql(
-            "UPDATE managed_certificates SET certificate_id = $1, sealed_key = $2, state = 'pending',
-                    attempts = 0, next_attempt_at = $3, last_error = NULL, updated_at = $3
-             WHERE id = $4",
-        )
-        .bind(certificate_id)
-        .bind(sealed_key)
-        .bind(at)
-        .bind(id)
-        )
-        .await?;
-        Ok(())
     }
 
     async fn managed_attempted(
