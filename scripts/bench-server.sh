@@ -109,7 +109,7 @@ for kt in "${key_types[@]}"; do
   "$bin" ca create-root --name root --key-type "$kt" --base-url "http://127.0.0.1:$cport" \
     --allow-leaves true >/dev/null
   "$bin" issue --ca root --key-type p256 --subject CN=bench.test --san dns:bench.test \
-    --key-out "$d/leaf.key" --out "$d/leaf.pem" >/dev/null
+    --key-out "$d/leaf.key" --no-encrypt-key --out "$d/leaf.pem" >/dev/null
   "$bin" ca export root > "$d/ca.pem"
   # The same CA key, decrypted for openssl's responder (test-only; deleted on exit).
   openssl pkey -in "$CAFORGE_HOME/keys/root.key.pem" -passin env:CAFORGE_PASSPHRASE -out "$d/ca.key"

@@ -212,6 +212,22 @@ fn push_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
     }
 }
 
+/// Hex SHA-256 of DER: certificate fingerprints.
+#[must_use]
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(der))
+}
+
+/// Hex SHA-256 of a SubjectPublicKeyInfo's DER: how blocked keys are recognised.
+///
+/// # Errors
+/// When the key does not encode.
+pub fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> der::Result<String> {
+    use sha2::Digest as _;
+    Ok(hex::encode(sha2::Sha256::digest(spki.to_der()?)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;

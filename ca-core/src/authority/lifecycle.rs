@@ -16,7 +16,7 @@ use super::{
 use crate::algorithm::KeyType;
 use crate::audit::AuditEvent;
 use crate::certpolicy::CaPolicies;
-use crate::issuance::pipeline::{self, spki_sha256, Draft, Issuing};
+use crate::issuance::pipeline::{self, Draft, Issuing};
 use crate::issuance::{self, CertificateTemplate, SerialNumber};
 use crate::keys::{store_of, Signer as _, SoftwareKey};
 use crate::lint::CertificateKind;
@@ -30,6 +30,7 @@ use crate::store::{
     RevocationStore, SerialStore, StoreError, Succession, SuccessionKind,
 };
 use crate::time::Clock;
+use crate::x509::spki_sha256;
 use crate::{Error, Result};
 
 /// A renewal, rekey or re-issuance of a certificate caforge issued.

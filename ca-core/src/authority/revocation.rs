@@ -11,7 +11,6 @@ use super::Directory;
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, Action, Principal, Target};
 use crate::hierarchy::Issuer;
-use crate::issuance::pipeline::{fingerprint, spki_sha256};
 use crate::issuance::SerialNumber;
 use crate::keys::sign_verified;
 use crate::revocation::crl::{assemble_crl_owned, CrlTemplate, EntryList};
@@ -21,6 +20,7 @@ use crate::store::{
     LifecycleStore, NewCrl, PairStore, Revocation, RevocationItem, RevocationStore, StoreError,
 };
 use crate::time::Clock;
+use crate::x509::{fingerprint, spki_sha256};
 use crate::{Error, ErrorKind, Result};
 
 /// A revocation request.

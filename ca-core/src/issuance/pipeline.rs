@@ -20,8 +20,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::{assemble_certificate, CertificateTemplate};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::hierarchy::Issuer;
@@ -161,20 +159,6 @@ pub(crate) fn committed<T>(value: T) -> T {
     value
 }
 
-/// Hex SHA-256 of DER: certificate fingerprints.
-pub(crate) fn fingerprint(der: &[u8]) -> String {
-    hex::encode(Sha256::digest(der))
-}
-
-/// Hex SHA-256 of a SubjectPublicKeyInfo's DER: how blocked keys are recognised.
-///
-/// # Errors
-/// When the key does not encode.
-pub(crate) fn spki_sha256(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<String> {
-    use der::Encode;
-    Ok(hex::encode(Sha256::digest(spki.to_der()?)))
-}
-
 /// A certificate whose TBS is encoded and linted, nothing written yet: what a service that
 /// signs several certificates together (a dual pair) holds for each before any is
 /// reserved, so a lint failure on one writes nothing for either.
@@ -188,7 +172,7 @@ pub(crate) struct Linted(Prepared);
 pub(crate) fn lint(issuing: Issuing, draft: Draft) -> Result<Linted> {
     let tbs = draft.template.to_tbs_der()?;
     lint_tbs_der(&tbs, draft.kind, issuing.signer.key_type())?;
-    let spki_sha256 = spki_sha256(&draft.template.spki)?;
+    let spki_sha256 = crate::x509::spki_sha256(&draft.template.spki)?;
     Ok(Linted(Prepared {
         tbs,
         draft,
@@ -266,7 +250,7 @@ impl Prepared {
         let algorithm = draft.template.signature_algorithm;
         let (tbs, signature) = sign_verified(issuing.signer, tbs).await?;
         let der = assemble_certificate(&tbs, algorithm, &signature)?;
-        let fingerprint = fingerprint(&der);
+        let fingerprint = crate::x509::fingerprint(&der);
         let mut audit = draft.entry(draft.signed.clone());
         if let Some(details) = audit.details.as_object_mut() {
             details.insert("fingerprint".into(), fingerprint.clone().into());
@@ -498,7 +482,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lint_failure_writes_nothing() {
+    async fn every_lint_refuses_through_the_pipeline_and_writes_nothing() {
         let keys = Arc::new(MemoryKeys::default());
         let a = memory_services(keys.clone()).await;
         a.lifecycle.create_root(&ca("root")).await.expect("root");
@@ -508,20 +492,21 @@ mod tests {
         let log_before = a.store().audit_log().await.expect("log").len();
 
         let now = time::OffsetDateTime::now_utc();
-        let spki =
-            crate::keys::SoftwareKey::generate(KeyType::P256, crate::algorithm::DEFAULT_SM2_ID)
+        let key = |kt: KeyType| {
+            crate::keys::SoftwareKey::generate(kt, crate::algorithm::DEFAULT_SM2_ID)
                 .expect("key")
                 .public_key_info()
-                .clone();
-        // notAfter before notBefore: e_validity_order.
-        let draft = Draft {
+                .clone()
+        };
+        // A well-formed tls-client leaf under the root: each case breaks one rule.
+        let base = || Draft {
             kind: CertificateKind::Leaf(ProfileName::TlsClient),
             template: CertificateTemplate {
                 serial: crate::issuance::SerialNumber::random().expect("serial"),
                 issuer: issuer.subject.clone(),
-                subject: x509_cert::name::Name::from_str("CN=backwards").expect("name"),
+                subject: x509_cert::name::Name::from_str("CN=client").expect("name"),
                 not_before: now,
-                not_after: now - time::Duration::days(1),
+                not_after: now + time::Duration::days(1),
                 extensions: vec![
                     crate::issuance::basic_constraints(false, None).expect("bc"),
                     crate::issuance::leaf_key_usage(crate::profile::KeyUsageBits {
@@ -532,10 +517,10 @@ mod tests {
                     crate::issuance::authority_key_identifier(&issuer.key_id().expect("kid"))
                         .expect("aki"),
                 ],
-                spki,
+                spki: key(KeyType::P256),
                 signature_algorithm: issuer.key_type.signature_algorithm(),
             },
-            subject_text: "CN=backwards".into(),
+            subject_text: "CN=client".into(),
             issuer_ca_id: Some(issuer.record.id),
             sans: vec![],
             profile: CertificateProfile::Leaf(ProfileName::TlsClient),
@@ -548,12 +533,86 @@ mod tests {
             signing: (AuditAction::CertSigning, serde_json::json!({})),
             signed: (AuditAction::CertSigned, serde_json::json!({})),
         };
-        let err = prepare(a.store(), Issuing::by(issuer).expect("issuing"), draft)
-            .await
-            .err()
-            .expect("refused");
-        assert_lint_refused(&err, "e_validity_order");
+        type Breaks = Box<dyn Fn(&mut Draft)>;
+        let cases: Vec<(&str, Breaks)> = vec![
+            (
+                "e_serial_rules",
+                Box::new(|d| {
+                    d.template.serial =
+                        crate::issuance::SerialNumber::from_bytes(&[1, 2, 3, 4, 5, 6, 7, 8])
+                            .expect("serial");
+                }),
+            ),
+            (
+                "e_validity_order",
+                Box::new(move |d| d.template.not_after = now - time::Duration::days(1)),
+            ),
+            (
+                "e_unique_extensions",
+                Box::new(|d| {
+                    let first = d.template.extensions[0].clone();
+                    d.template.extensions.push(first);
+                }),
+            ),
+            (
+                "e_ca_basics",
+                Box::new(|d| {
+                    d.template.extensions[0] =
+                        crate::issuance::basic_constraints(true, None).expect("bc");
+                }),
+            ),
+            (
+                "e_key_identifiers",
+                Box::new(|d| {
+                    d.template.extensions.pop();
+                }),
+            ),
+            (
+                "e_subject_or_critical_san",
+                Box::new(|d| d.template.subject = x509_cert::name::Name::default()),
+            ),
+            (
+                "e_tls_server_san_and_eku",
+                Box::new(|d| d.kind = CertificateKind::Leaf(ProfileName::TlsServer)),
+            ),
+            (
+                "e_signature_algorithm_matches_issuer",
+                Box::new(|d| {
+                    d.template.signature_algorithm = KeyType::Rsa2048.signature_algorithm();
+                }),
+            ),
+            (
+                "e_gmt0015_sm2",
+                Box::new(move |d| {
+                    // An SM2 subject key in compressed form.
+                    let mut spki = key(KeyType::Sm2);
+                    let point = spki.subject_public_key.raw_bytes().to_vec();
+                    let mut compressed = vec![0x02 | (point[64] & 1)];
+                    compressed.extend_from_slice(&point[1..33]);
+                    spki.subject_public_key =
+                        der::asn1::BitString::from_bytes(&compressed).expect("bits");
+                    d.template.spki = spki;
+                }),
+            ),
+        ];
+        assert_eq!(
+            cases.len(),
+            crate::lint::certificate_lints().len(),
+            "a case for every lint"
+        );
+        for (lint, breaks) in &cases {
+            let mut draft = base();
+            breaks(&mut draft);
+            let err = prepare(a.store(), Issuing::by(issuer).expect("issuing"), draft)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{lint}: signed"));
+            assert_lint_refused(&err, lint);
+        }
+        // No serial reserved, no audit entry, nothing stored; the unbroken draft passes.
         assert_eq!(footprint(&a, &keys).await, (before, unused_before));
         assert_eq!(a.store().audit_log().await.expect("log").len(), log_before);
+        let prepared = prepare(a.store(), Issuing::by(issuer).expect("issuing"), base()).await;
+        assert!(prepared.is_ok(), "the base draft is well formed");
     }
 }
