@@ -192,6 +192,29 @@ pub struct AuditEvent {
     pub principal: Option<String>,
 }
 
+impl AuditEvent {
+    /// An entry about the certificate `serial` (hex) issued by CA `ca`, by `principal` at
+    /// `at`.
+    #[must_use]
+    pub fn about_certificate(
+        at: i64,
+        action: AuditAction,
+        ca: &str,
+        serial: &str,
+        principal: String,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            at,
+            action,
+            ca: Some(ca.to_owned()),
+            serial: Some(serial.to_owned()),
+            details,
+            principal: Some(principal),
+        }
+    }
+}
+
 /// An event as stored, with its place in the chain.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditRecord {

@@ -303,6 +303,8 @@ pub struct Issuance<S> {
 /// A leaf signed and verified by the pipeline, not yet committed.
 pub(crate) struct SignedLeaf {
     pub(crate) signed: pipeline::Signed,
+    /// The issuing CA's name.
+    pub(crate) issuer: String,
     pub(crate) der: Vec<u8>,
     pub(crate) chain: Vec<Vec<u8>>,
     pub(crate) generated_key: Option<SoftwareKey>,
@@ -706,6 +708,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Issuance<S> {
         let signed =
             pipeline::prepare_and_sign(&self.store, Issuing::by(issuer)?, leaf.draft).await?;
         Ok(SignedLeaf {
+            issuer: issuer.record.name.clone(),
             der: signed.cert.der.clone(),
             signed,
             chain: chain_records.iter().map(|c| c.cert_der.clone()).collect(),

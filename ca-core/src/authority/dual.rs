@@ -422,14 +422,14 @@ impl<S: PairStore + AuditStore + CaStore + CertificateStore + LifecycleStore> Du
         action: crate::audit::AuditAction,
         certificate: &CertificateRecord,
     ) -> AuditEvent {
-        AuditEvent {
-            at: self.clock.now().unix_timestamp(),
+        AuditEvent::about_certificate(
+            self.clock.now().unix_timestamp(),
             action,
-            ca: Some(certificate.issuer_name.clone()),
-            serial: Some(certificate.serial.to_hex()),
-            details: serde_json::json!({"subject": certificate.subject}),
-            principal: Some(self.directory.acting().audit_name()),
-        }
+            &certificate.issuer_name,
+            &certificate.serial.to_hex(),
+            self.directory.acting().audit_name(),
+            serde_json::json!({"subject": certificate.subject}),
+        )
     }
 
     /// Re-seals every escrowed key that is not yet under the KMC's own key (escrow made

@@ -95,10 +95,10 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
         };
         let leaf = self.issuance.sign_leaf(req, overrides).await?;
         let now = self.clock.now().unix_timestamp();
-        let audit = self.managed_audit_of(
+        let audit = self.managed_audit(
             AuditAction::ManagedCreated,
-            leaf.signed.audit.ca.clone(),
-            leaf.signed.audit.serial.clone(),
+            &leaf.issuer,
+            &leaf.signed.cert.serial.to_hex(),
             serde_json::json!({"deploy_dir": deploy_dir, "hook": hook}),
         );
         // The certificate and the managed row with its sealed key are one commit: a crash
@@ -137,38 +137,23 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
             .transpose()
     }
 
-    /// An audit entry about a managed certificate whose current certificate is `cert`.
+    /// An audit entry about a managed certificate whose certificate CA `ca` issued with
+    /// `serial` (hex).
     fn managed_audit(
         &self,
         action: AuditAction,
-        cert: &CertificateRecord,
+        ca: &str,
+        serial: &str,
         details: serde_json::Value,
     ) -> AuditEvent {
-        self.managed_audit_of(
-            action,
-            Some(cert.issuer_name.clone()),
-            Some(cert.serial.to_hex()),
-            details,
-        )
-    }
-
-    /// An audit entry about a managed certificate whose certificate is issued by `ca` with
-    /// `serial`.
-    fn managed_audit_of(
-        &self,
-        action: AuditAction,
-        ca: Option<String>,
-        serial: Option<String>,
-        details: serde_json::Value,
-    ) -> AuditEvent {
-        AuditEvent {
-            at: self.clock.now().unix_timestamp(),
+        AuditEvent::about_certificate(
+            self.clock.now().unix_timestamp(),
             action,
             ca,
             serial,
+            self.directory.acting().audit_name(),
             details,
-            principal: Some(self.directory.acting().audit_name()),
-        }
+        )
     }
 
     /// Sets or clears `m`'s deployment hook (a name `caforge.toml` allows); audited with
@@ -180,7 +165,8 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
         let hook = self.allowed_hook(hook)?;
         let audit = self.managed_audit(
             AuditAction::ManagedHookChanged,
-            &m.certificate,
+            &m.certificate.issuer_name,
+            &m.certificate.serial.to_hex(),
             serde_json::json!({
                 "managed": m.record.id,
                 "from": m.record.deploy_hook,
@@ -223,7 +209,8 @@ impl<S: super::lifecycle::LifecycleRoles> Lifecycle<S> {
     ) -> Result<()> {
         let audit = self.managed_audit(
             AuditAction::HookRan,
-            &m.certificate,
+            &m.certificate.issuer_name,
+            &m.certificate.serial.to_hex(),
             serde_json::json!({
                 "managed": m.record.id,
                 "hook": name,

@@ -199,6 +199,15 @@ type AuditHead = (i64, String, bool);
 /// (`keyed` in the last column).
 const AUDIT_HEAD_ROW: &str = "SELECT 'head', seq, hash, NULL, keyed FROM (SELECT seq, hash, keyed FROM audit ORDER BY seq DESC LIMIT 1) AS h";
 
+/// The audit log's head: (sequence, hash, keyed), None while it is empty. The one query
+/// for it (the batch read above carries the same row as part of its own).
+pub(super) async fn audit_head(on: On<'_>) -> Result<Option<(i64, String, bool)>, StoreError> {
+    Ok(sql_built(AUDIT_HEAD_ROW.to_owned())
+        .optional_as::<(String, i64, String, Option<String>, Option<i64>)>(on)
+        .await?
+        .map(|(_, seq, hash, _, keyed)| (seq, hash, keyed == Some(1))))
+}
+
 /// Reserves serials: (issuer key id, serial hex, time) each.
 ///
 /// # Errors
@@ -411,13 +420,9 @@ pub(super) async fn append_audits<'a>(
     if events.len() == 0 {
         return Ok(Vec::new());
     }
-    let head = match sql_built(AUDIT_HEAD_ROW.to_owned())
-        .optional_as::<(String, i64, String, Option<String>, Option<i64>)>(on.again())
+    let head = audit_head(on.again())
         .await?
-    {
-        Some((_, seq, hash, _, keyed)) => (seq, hash, keyed == Some(1)),
-        None => (0, GENESIS_HASH.to_owned(), false),
-    };
+        .unwrap_or_else(|| (0, GENESIS_HASH.to_owned(), false));
     append_audits_after(on, key, head, events).await
 }
 

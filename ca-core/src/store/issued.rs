@@ -576,11 +576,7 @@ impl TokenStore for AnyStore {
 
 impl AuditStore for AnyStore {
     async fn audit_head(&self) -> Result<Option<(i64, String, bool)>, StoreError> {
-        let row = sql("SELECT seq, hash, keyed FROM audit ORDER BY seq DESC LIMIT 1")
-            .optional(self.pool.on())
-            .await?;
-        row.map(|r| Ok((r.get("seq")?, r.get("hash")?, r.get::<i64>("keyed")? != 0)))
-            .transpose()
+        super::batch::audit_head(self.pool.on()).await
     }
 
     async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRecord, StoreError> {
