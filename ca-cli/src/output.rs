@@ -159,3 +159,87 @@ pub(crate) fn human_duration(secs: i64) -> String {
         s => format!("{s}s"),
     }
 }
+
+/// `n` with the noun in the right number: "1 entry", "3 entries".
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A text listing whose columns are as wide as their widest cell (the last one unpadded),
+/// so long names and serials never push the columns out of line.
+pub(crate) struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headings.
+    pub(crate) fn new(headers: &[&str]) -> Table {
+        Table {
+            rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()],
+        }
+    }
+
+    /// Adds a row (one cell per heading).
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table as lines of text.
+    pub(crate) fn render(&self) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[i].saturating_sub(cell.chars().count());
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Prints the table on stdout.
+    pub(crate) fn print(&self) {
+        print!("{}", self.render());
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::Table;
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell() {
+        let mut t = Table::new(&["ID", "NAME", "KEY"]);
+        t.row(vec!["1".into(), "a-very-long-name".into(), "p256".into()]);
+        t.row(vec!["10".into(), "b".into(), "sm2".into()]);
+        assert_eq!(
+            t.render(),
+            "ID  NAME              KEY\n1   a-very-long-name  p256\n10  b                 sm2\n"
+        );
+    }
+
+    #[test]
+    fn widths_count_characters_not_bytes() {
+        let mut t = Table::new(&["CN", "X"]);
+        t.row(vec!["证书".into(), "y".into()]);
+        assert_eq!(t.render(), "CN  X\n证书  y\n");
+    }
+}

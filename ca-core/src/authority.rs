@@ -22,8 +22,8 @@ mod revocation;
 pub(crate) mod test_support;
 mod tokens;
 
-pub use self::directory::Directory;
 use self::directory::Signers;
+pub use self::directory::{Directory, MIN_SERIAL_DIGITS};
 pub use self::dual::{Dual, IssuedPair, IssuedSm2Pair, RsaSm2PairRequest, Sm2PairRequest};
 pub use self::inventory::{Imported, ImportedCertificate, Inventory};
 pub use self::leftovers::{Leftovers, LEFTOVER_KEY_MIN_AGE_SECS};

@@ -328,7 +328,7 @@ async fn revoke(
     let record = match state
         .services
         .directory
-        .certificate(&serial, body.ca.as_deref())
+        .certificate_exact(&serial, body.ca.as_deref())
         .await
     {
         Ok(r) => r,

@@ -158,7 +158,7 @@ fn import_deduplicates_links_issuers_and_skips_garbage() {
     assert_eq!(soon.as_array().unwrap().len(), 2, "{soon}");
     let fail = h.run(&["cert", "list", "--expiring", "31d", "--fail-if-any"]);
     assert!(
-        !fail.ok && fail.stderr.contains("2 certificate(s) match"),
+        !fail.ok && fail.stderr.contains("2 certificates match"),
         "{}",
         fail.stderr
     );

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::context::Globals;
-use crate::output::{print_json, timestamp, Format};
+use crate::output::{print_json, timestamp, Format, Table};
 
 /// Audit subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -57,10 +57,10 @@ pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
             let checked = report.checkpoints.clone().unwrap_or_default();
             match format {
                 Format::Text => println!(
-                    "audit log intact: {} entries ({} legacy, unkeyed), {} checkpoints{}",
-                    report.chain.entries,
+                    "audit log intact: {} ({} legacy, unkeyed), {}{}",
+                    crate::output::count(report.chain.entries, "entry", "entries"),
                     report.chain.legacy,
-                    checked.checkpoints,
+                    crate::output::count(checked.checkpoints, "checkpoint", "checkpoints"),
                     checked
                         .latest
                         .map(|s| format!(" (newest at entry {s})"))
@@ -118,21 +118,23 @@ pub(crate) async fn run(g: &Globals, cmd: AuditCommand) -> Result<()> {
                     print_json(&serde_json::Value::Array(rows))?;
                 }
                 Format::Text => {
-                    println!(
-                        "{:<6} {:<20} {:<22} {:<16} {:<22} SERIAL",
-                        "SEQ", "AT", "ACTION", "CA", "PRINCIPAL"
-                    );
+                    let mut table =
+                        Table::new(&["SEQ", "AT", "ACTION", "CA", "PRINCIPAL", "SERIAL"]);
                     for r in &entries {
-                        println!(
-                            "{:<6} {:<20} {:<22} {:<16} {:<22} {}",
-                            r.seq,
+                        table.row(vec![
+                            r.seq.to_string(),
                             timestamp(r.event.at),
-                            r.event.action.as_str(),
-                            r.event.ca.as_deref().unwrap_or("-"),
-                            r.event.principal.as_deref().unwrap_or("(unrecorded)"),
-                            r.event.serial.as_deref().unwrap_or("-")
-                        );
+                            r.event.action.as_str().to_owned(),
+                            r.event.ca.as_deref().unwrap_or("-").to_owned(),
+                            r.event
+                                .principal
+                                .as_deref()
+                                .unwrap_or("(unrecorded)")
+                                .to_owned(),
+                            r.event.serial.as_deref().unwrap_or("-").to_owned(),
+                        ]);
                     }
+                    table.print();
                 }
             }
         }

@@ -12,7 +12,9 @@ use ca_core::store::CaRecord;
 
 use crate::context::Globals;
 use crate::duration::{parse_days, parse_seconds};
-use crate::output::{check_writable, print_fields, print_json, timestamp, write_file, Format};
+use crate::output::{
+    check_writable, print_fields, print_json, timestamp, write_file, Format, Table,
+};
 
 /// CA subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -414,22 +416,20 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(rows)),
                 Format::Text => {
-                    println!(
-                        "{:<4} {:<24} {:<8} {:<24} {:<4} {:<9} {:<20}",
-                        "ID", "NAME", "KEY", "PARENT", "GEN", "STATE", "NOT AFTER"
-                    );
+                    let mut table =
+                        Table::new(&["ID", "NAME", "KEY", "PARENT", "GEN", "STATE", "NOT AFTER"]);
                     for (c, row) in cas.iter().zip(&rows) {
-                        println!(
-                            "{:<4} {:<24} {:<8} {:<24} {:<4} {:<9} {:<20}",
-                            c.id,
-                            c.name,
-                            c.key_type,
-                            row["parent"].as_str().unwrap_or("-"),
-                            c.generation,
-                            row["state"].as_str().unwrap_or("-"),
-                            timestamp(c.not_after)
-                        );
+                        table.row(vec![
+                            c.id.to_string(),
+                            c.name.to_string(),
+                            c.key_type.to_string(),
+                            row["parent"].as_str().unwrap_or("-").to_owned(),
+                            c.generation.to_string(),
+                            row["state"].as_str().unwrap_or("-").to_owned(),
+                            timestamp(c.not_after),
+                        ]);
                     }
+                    table.print();
                     Ok(())
                 }
             }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use ca_core::authority::Services;
+use ca_core::profile::CertificateProfile;
 use ca_core::store::{
     AnyStore, CertificateFilter, CertificateRecord, CertificateStatus, Lineage, PairMode, Partner,
     SuccessionKind,
@@ -11,7 +12,9 @@ use ca_core::store::{
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{check_writable, print_fields, print_json, timestamp, write_file, Format};
+use crate::output::{
+    check_writable, print_fields, print_json, timestamp, write_file, Format, Table,
+};
 
 /// Certificate subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -36,6 +39,10 @@ pub(crate) enum CertCommand {
         /// Exit non-zero when any certificate matches (for monitoring with --expiring).
         #[arg(long)]
         fail_if_any: bool,
+        /// With --expiring or --fail-if-any, also count caforge's own short-lived
+        /// certificates (delegated OCSP responders, which maintenance replaces).
+        #[arg(long)]
+        include_internal: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -232,8 +239,12 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             pairs,
             no_external,
             fail_if_any,
+            include_internal,
             format,
         } => {
+            // Monitoring asks about certificates someone must act on; responders renew
+            // themselves, so they are left out unless asked for.
+            let leave_out_internal = (expiring.is_some() || fail_if_any) && !include_internal;
             let mut filter = CertificateFilter::default();
             // Imported certificates have no caforge issuer, no revocation and no partner.
             let with_external =
@@ -264,6 +275,9 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             }
             let mut rows = Vec::new();
             for c in services.directory.certificates(&filter).await? {
+                if leave_out_internal && c.profile == CertificateProfile::OcspSigning {
+                    continue;
+                }
                 let partner = services.dual.partner(&c).await?;
                 if !pairs || partner.is_some() {
                     rows.push((c, partner));
@@ -294,10 +308,14 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                         .collect(),
                 )),
                 Format::Text => {
-                    println!(
-                        "{:<34} {:<16} {:<12} {:<8} {:<20} SUBJECT / SANS",
-                        "SERIAL", "ISSUER", "PROFILE", "STATUS", "NOT AFTER"
-                    );
+                    let mut table = Table::new(&[
+                        "SERIAL",
+                        "ISSUER",
+                        "PROFILE",
+                        "STATUS",
+                        "NOT AFTER",
+                        "SUBJECT / SANS",
+                    ]);
                     for (c, p) in &rows {
                         let mut names = if c.sans.is_empty() {
                             c.subject.clone()
@@ -317,15 +335,14 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                                 pair["partner"].as_str().unwrap_or("")
                             ));
                         }
-                        println!(
-                            "{:<34} {:<16} {:<12} {:<8} {:<20} {}",
-                            c.serial,
-                            c.issuer_name,
-                            c.profile,
-                            effective_status(c, now),
+                        table.row(vec![
+                            c.serial.to_string(),
+                            c.issuer_name.clone(),
+                            c.profile.to_string(),
+                            effective_status(c, now).to_owned(),
                             timestamp(c.not_after),
-                            names
-                        );
+                            names,
+                        ]);
                     }
                     for e in &external {
                         let text = |k: &str| e[k].as_str().unwrap_or("").to_owned();
@@ -333,27 +350,34 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                             .as_array()
                             .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
                             .unwrap_or_default();
-                        println!(
-                            "{:<34} {:<16} {:<12} {:<8} {:<20} {}  [external: {}]",
+                        table.row(vec![
                             text("serial"),
-                            "(external)",
-                            "-",
+                            "(external)".into(),
+                            "-".into(),
                             text("status"),
                             text("not_after"),
-                            if sans.is_empty() {
-                                text("subject")
-                            } else {
-                                sans.join(",")
-                            },
-                            text("source")
-                        );
+                            format!(
+                                "{}  [external: {}]",
+                                if sans.is_empty() {
+                                    text("subject")
+                                } else {
+                                    sans.join(",")
+                                },
+                                text("source")
+                            ),
+                        ]);
                     }
+                    table.print();
                     Ok(())
                 }
             };
             listed?;
             if fail_if_any && matched > 0 {
-                bail!("{matched} certificate(s) match");
+                bail!(
+                    "{} {}",
+                    crate::output::count(matched, "certificate", "certificates"),
+                    if matched == 1 { "matches" } else { "match" }
+                );
             }
             Ok(())
         }

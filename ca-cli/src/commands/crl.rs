@@ -2,18 +2,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use ca_core::authority::{CrlRequest, SignedCrl};
 
+use crate::args::CaObject;
 use crate::context::Globals;
 use crate::output::{check_writable, print_json, timestamp, write_file, Format};
 
 /// Arguments of `caforge crl`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The CA (name or id).
-    #[arg(long)]
-    ca: String,
+    #[command(flatten)]
+    ca: CaObject,
     /// A delta CRL (changes since the newest full CRL).
     #[arg(long)]
     delta: bool,
@@ -56,12 +56,12 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         check_writable(out, a.force)?;
     }
     if let Some(dir) = &a.out_dir {
-        if !dir.is_dir() {
-            bail!("{} is not a directory", dir.display());
+        if dir.exists() && !dir.is_dir() {
+            bail!("{} exists and is not a directory", dir.display());
         }
     }
     let services = g.services().await?;
-    let record = services.directory.ca(&a.ca).await?;
+    let record = services.directory.ca(a.ca.name()).await?;
     // Superseded certificates whose grace period ended belong on this CRL.
     let due = services.lifecycle.run_due_revocations().await?;
     for serial in &due.revoked {
@@ -77,7 +77,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let crls = services
         .revocations
         .crl(&CrlRequest {
-            ca: a.ca.clone(),
+            ca: a.ca.name().to_owned(),
             delta: a.delta,
             partition: a.partition,
         })
@@ -88,6 +88,9 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
             record.name,
             crls.len()
         );
+    }
+    if let Some(dir) = &a.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     for c in &crls {
         for w in &c.warnings {
@@ -109,7 +112,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         }
         if a.format == Format::Text {
             eprintln!(
-                "{} CRL {} for CA '{}'{}: {} entries, next update {}",
+                "{} CRL {} for CA '{}'{}: {}, next update {}",
                 if c.base_number.is_some() {
                     "delta"
                 } else {
@@ -120,7 +123,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
                 c.partition
                     .map(|p| format!(" partition {p}"))
                     .unwrap_or_default(),
-                c.entries,
+                crate::output::count(c.entries, "entry", "entries"),
                 timestamp(c.next_update)
             );
         }

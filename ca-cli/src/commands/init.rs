@@ -11,7 +11,9 @@ pub(crate) struct Args {}
 
 /// Creates `caforge.toml`, `keys/` (0700) and the migrated database. Refuses to touch an
 /// existing home.
-pub(crate) async fn init_home(g: &Globals) -> Result<String> {
+/// `listen`, when given, becomes `[server] listen`: the address the home's certificates
+/// name (quickstart), so a later `caforge serve` serves the URLs they carry.
+pub(crate) async fn init_home(g: &Globals, listen: Option<&str>) -> Result<String> {
     let config_path = g.config_path();
     if config_path.exists() {
         bail!("{} is already a caforge home", g.home.display());
@@ -34,6 +36,17 @@ pub(crate) async fn init_home(g: &Globals) -> Result<String> {
         ),
         None => DEFAULT_CONFIG.to_owned(),
     };
+    let text = match listen {
+        Some(listen) => text.replacen(
+            DEFAULT_LISTEN_LINES,
+            &format!(
+                "[server]\nlisten = {}",
+                toml::Value::String(listen.to_owned())
+            ),
+            1,
+        ),
+        None => text,
+    };
     let config = Config::parse(&text)?;
     let url = g.database_url(&config);
     // The database, migrated, and the home's audit key.
@@ -44,11 +57,14 @@ pub(crate) async fn init_home(g: &Globals) -> Result<String> {
     Ok(url)
 }
 
+/// The lines of [`DEFAULT_CONFIG`] that open `[server]` and show its listen address.
+const DEFAULT_LISTEN_LINES: &str = "# [server]\n# listen = \"127.0.0.1:8080\"";
+
 /// The line of [`DEFAULT_CONFIG`] that names the database.
 const DEFAULT_DATABASE_LINE: &str = "database = \"sqlite:caforge.db\"";
 
 pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
-    let url = init_home(g).await?;
+    let url = init_home(g, None).await?;
     println!("initialised caforge home {}", g.home.display());
     println!("  config:   {}", g.config_path().display());
     println!("  database: {}", ca_core::store::redact_url(&url));
@@ -64,5 +80,6 @@ mod tests {
     #[test]
     fn the_default_configuration_names_its_database_on_the_line_init_replaces() {
         assert_eq!(DEFAULT_CONFIG.matches(DEFAULT_DATABASE_LINE).count(), 1);
+        assert_eq!(DEFAULT_CONFIG.matches(DEFAULT_LISTEN_LINES).count(), 1);
     }
 }

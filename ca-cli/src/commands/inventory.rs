@@ -10,7 +10,7 @@ use ca_core::store::{AnyStore, InventoryRecord};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{print_json, timestamp, Format};
+use crate::output::{print_json, timestamp, Format, Table};
 
 /// Inventory subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -226,21 +226,23 @@ pub(crate) async fn run(g: &Globals, cmd: InventoryCommand) -> Result<()> {
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(json)),
                 Format::Text => {
-                    println!(
-                        "{:<5} {:<16} {:<8} {:<20} SUBJECT / SOURCE",
-                        "ID", "FINGERPRINT", "STATUS", "NOT AFTER"
-                    );
+                    let mut table = Table::new(&[
+                        "ID",
+                        "FINGERPRINT",
+                        "STATUS",
+                        "NOT AFTER",
+                        "SUBJECT (SOURCE)",
+                    ]);
                     for (r, j) in rows.iter().zip(&json) {
-                        println!(
-                            "{:<5} {:<16} {:<8} {:<20} {}  ({})",
-                            r.id,
-                            &r.fingerprint[..16.min(r.fingerprint.len())],
-                            j["status"].as_str().unwrap_or(""),
+                        table.row(vec![
+                            r.id.to_string(),
+                            r.fingerprint[..16.min(r.fingerprint.len())].to_owned(),
+                            j["status"].as_str().unwrap_or("").to_owned(),
                             timestamp(r.not_after),
-                            r.subject,
-                            r.source
-                        );
+                            format!("{} ({})", r.subject, r.source),
+                        ]);
                     }
+                    table.print();
                     Ok(())
                 }
             }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::context::Globals;
-use crate::output::{print_json, timestamp, Format};
+use crate::output::{print_json, timestamp, Format, Table};
 
 /// Managed-certificate subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -81,26 +81,33 @@ pub(crate) async fn run(g: &Globals, cmd: ManagedCommand) -> Result<()> {
                         .collect(),
                 )),
                 Format::Text => {
-                    println!(
-                        "{:<4} {:<34} {:<9} {:<20} {:<20} DIRECTORY / LAST ERROR",
-                        "ID", "SERIAL", "STATE", "NOT AFTER", "RENEW AT"
-                    );
+                    let mut table = Table::new(&[
+                        "ID",
+                        "SERIAL",
+                        "STATE",
+                        "NOT AFTER",
+                        "RENEW AT",
+                        "DIRECTORY (LAST ERROR)",
+                    ]);
                     for m in &all {
-                        println!(
-                            "{:<4} {:<34} {:<9} {:<20} {:<20} {}{}",
-                            m.record.id,
-                            m.certificate.serial,
-                            m.record.state.as_str(),
+                        table.row(vec![
+                            m.record.id.to_string(),
+                            m.certificate.serial.to_string(),
+                            m.record.state.as_str().to_owned(),
                             timestamp(m.certificate.not_after),
                             timestamp(m.renew_at),
-                            m.record.deploy_dir,
-                            m.record
-                                .last_error
-                                .as_deref()
-                                .map(|e| format!("  ({e})"))
-                                .unwrap_or_default()
-                        );
+                            format!(
+                                "{}{}",
+                                m.record.deploy_dir,
+                                m.record
+                                    .last_error
+                                    .as_deref()
+                                    .map(|e| format!("  ({e})"))
+                                    .unwrap_or_default()
+                            ),
+                        ]);
                     }
+                    table.print();
                     Ok(())
                 }
             }

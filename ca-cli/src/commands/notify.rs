@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 
 use crate::context::Globals;
-use crate::output::{print_json, timestamp, Format};
+use crate::output::{print_json, timestamp, Format, Table};
 
 /// Notification subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -70,30 +70,38 @@ pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
                         .collect(),
                 )),
                 Format::Text => {
-                    println!(
-                        "{:<5} {:<16} {:<5} {:<10} {:<4} {:<20} WEBHOOK / LAST ERROR",
-                        "ID", "TARGET", "DAYS", "STATE", "TRY", "NEXT ATTEMPT"
-                    );
+                    let mut table = Table::new(&[
+                        "ID",
+                        "TARGET",
+                        "DAYS",
+                        "STATE",
+                        "TRY",
+                        "NEXT ATTEMPT",
+                        "WEBHOOK (LAST ERROR)",
+                    ]);
                     for n in &all {
-                        println!(
-                            "{:<5} {:<16} {:<5} {:<10} {:<4} {:<20} {}{}",
-                            n.id,
-                            n.target,
-                            n.threshold_days,
-                            n.state.as_str(),
-                            n.attempts,
+                        table.row(vec![
+                            n.id.to_string(),
+                            n.target.to_string(),
+                            n.threshold_days.to_string(),
+                            n.state.as_str().to_owned(),
+                            n.attempts.to_string(),
                             if n.state == ca_core::store::NotificationState::Pending {
                                 timestamp(n.next_attempt_at)
                             } else {
                                 "-".into()
                             },
-                            n.webhook,
-                            n.last_error
-                                .as_deref()
-                                .map(|e| format!("  ({e})"))
-                                .unwrap_or_default()
-                        );
+                            format!(
+                                "{}{}",
+                                n.webhook,
+                                n.last_error
+                                    .as_deref()
+                                    .map(|e| format!("  ({e})"))
+                                    .unwrap_or_default()
+                            ),
+                        ]);
                     }
+                    table.print();
                     Ok(())
                 }
             }

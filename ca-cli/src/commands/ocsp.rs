@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use ca_core::revocation::ocsp::{parse_response, CertStatus, MAX_OCSP_REQUEST_BYTES};
 
+use crate::args::CaObject;
 use crate::context::Globals;
 use crate::output::{check_writable, print_json, timestamp, write_file, Format};
 
@@ -28,15 +29,13 @@ pub(crate) enum OcspCommand {
     },
     /// Pre-sign responses (RFC 5019) for every unexpired certificate of a CA.
     Presign {
-        /// The CA (name or id).
-        #[arg(long)]
-        ca: String,
+        #[command(flatten)]
+        ca: CaObject,
     },
     /// Issue a new delegated OCSP responder certificate for a CA now.
     RotateResponder {
-        /// The CA (name or id).
-        #[arg(long)]
-        ca: String,
+        #[command(flatten)]
+        ca: CaObject,
     },
 }
 
@@ -104,14 +103,19 @@ pub(crate) async fn run(g: &Globals, cmd: OcspCommand) -> Result<()> {
             Ok(())
         }
         OcspCommand::Presign { ca } => {
+            let ca = ca.name();
             let services = g.services().await?;
-            let n = services.responder.presign_ocsp(&ca).await?;
-            println!("pre-signed {n} OCSP responses for CA '{ca}'");
+            let n = services.responder.presign_ocsp(ca).await?;
+            println!(
+                "pre-signed {} for CA '{ca}'",
+                crate::output::count(n, "OCSP response", "OCSP responses")
+            );
             Ok(())
         }
         OcspCommand::RotateResponder { ca } => {
+            let ca = ca.name();
             let services = g.services().await?;
-            let cert = services.responder.rotate_responder(&ca).await?;
+            let cert = services.responder.rotate_responder(ca).await?;
             println!(
                 "issued OCSP responder {} for CA '{ca}' (valid until {})",
                 cert.serial,

@@ -16,23 +16,24 @@ use crate::output::{timestamp, write_file};
 /// Arguments of `caforge quickstart`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Port to serve the PKI on, on 127.0.0.1 (a free one is picked when it is taken; 0:
-    /// always pick a free one).
+    /// Port on 127.0.0.1 that the certificates name (CRL DP, AIA) and that is served; it
+    /// is written to caforge.toml, so a later `caforge serve` serves the same URLs. 0 picks
+    /// a free one.
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Build the PKI and exit without serving it.
+    /// Build the PKI and exit without serving it (`caforge serve` serves it later).
     #[arg(long)]
     no_serve: bool,
 }
 
-/// Binds 127.0.0.1:`port`, falling back to a free port when it is taken.
+/// Binds 127.0.0.1:`port` (0: a free port). A port in use is an error: the port goes into
+/// every certificate, so quickstart never quietly picks another one.
 async fn bind(port: u16) -> Result<tokio::net::TcpListener> {
     match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => Ok(l),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            eprintln!("warning: 127.0.0.1:{port} is in use; serving on a free port instead");
-            Ok(tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "127.0.0.1:{port} is in use, and quickstart writes its port into every certificate (pass --port N for another port, or --port 0 for a free one)"
+        ),
         Err(e) => Err(e).with_context(|| format!("listening on 127.0.0.1:{port}")),
     }
 }
@@ -92,16 +93,20 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             g.home.display()
         );
     }
-    // The port goes into the certificates (CRL DP, AIA), so it is chosen first.
-    let listener = if args.no_serve {
+    // The port goes into the certificates (CRL DP, AIA), so it is chosen first. Without
+    // serving, a port that is in use now is still the one asked for (serve may run later),
+    // and port 0 takes one that is free now.
+    let listener = if args.no_serve && args.port != 0 {
         None
     } else {
         Some(bind(args.port).await?)
     };
-    let base_url = match &listener {
-        Some(l) => Some(format!("http://{}", l.local_addr()?)),
-        None => None,
+    let address = match &listener {
+        Some(l) => l.local_addr()?.to_string(),
+        None => format!("127.0.0.1:{}", args.port),
     };
+    let listener = listener.filter(|_| !args.no_serve);
+    let base_url = Some(format!("http://{address}"));
     // A passphrase is needed for the CA keys. Without one, make one and keep it in the home
     // (0600) so the tour in the README works; real deployments pass their own.
     let (globals, passphrase_note) = match g.passphrase()? {
@@ -136,7 +141,7 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
             )
         }
     };
-    let url = super::init::init_home(&globals).await?;
+    let url = super::init::init_home(&globals, Some(&address)).await?;
     let services = globals.services().await?;
 
     println!(
@@ -276,6 +281,10 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     // What quickstart wrote to the audit log is checkpointed like any command's.
     globals.checkpoint_audit().await;
     let (Some(listener), Some(url)) = (listener, base_url) else {
+        println!(
+            "Serve it on {address} (written to caforge.toml): caforge --home {} serve",
+            display(&g.home)
+        );
         return Ok(());
     };
     println!();

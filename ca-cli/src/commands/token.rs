@@ -7,7 +7,7 @@ use ca_core::tokens::{Quota, TokenRecord};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{print_json, timestamp, Format};
+use crate::output::{print_json, timestamp, Format, Table};
 
 /// Token subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -196,10 +196,7 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
             match format {
                 Format::Json => print_json(&serde_json::Value::Array(rows)),
                 Format::Text => {
-                    println!(
-                        "{:<4} {:<16} {:<8} {:<16} SCOPES",
-                        "ID", "NAME", "STATE", "QUOTA"
-                    );
+                    let mut table = Table::new(&["ID", "NAME", "STATE", "QUOTA", "SCOPES"]);
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     for (t, row) in tokens.iter().zip(&rows) {
                         let state = if t.revoked_at.is_some() {
@@ -214,15 +211,15 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                             _ => "-".into(),
                         };
                         let scopes: Vec<String> = t.scopes.iter().map(scope_text).collect();
-                        println!(
-                            "{:<4} {:<16} {:<8} {:<16} {}",
-                            t.id,
-                            t.name,
-                            state,
+                        table.row(vec![
+                            t.id.to_string(),
+                            t.name.clone(),
+                            state.to_owned(),
                             quota,
-                            scopes.join("; ")
-                        );
+                            scopes.join("; "),
+                        ]);
                     }
+                    table.print();
                     Ok(())
                 }
             }

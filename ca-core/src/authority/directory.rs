@@ -24,6 +24,11 @@ use crate::{Error, Result};
 /// Longest chain of CAs a certification path may have (loops in corrupt data stop here).
 pub(super) const MAX_PATH_CAS: usize = 16;
 
+/// The fewest hex digits of a serial — its first or its last — that name a certificate in
+/// its place (`cert show ECC6CDBC`). Generated serials begin with a marker and a time
+/// stamp, so it is their last digits that tell certificates made together apart.
+pub const MIN_SERIAL_DIGITS: usize = 8;
+
 /// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
 /// partitions, OCSP lifetimes) can change under it, and such changes reach issuance within
 /// this time; whether the CA is revoked is checked in the store on every issuance.
@@ -436,7 +441,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         Ok((visible, next))
     }
 
-    /// [`Directory::certificate`], when `principal` may read it ([`authorize`]).
+    /// [`Directory::certificate_exact`], when `principal` may read it ([`authorize`]).
     ///
     /// # Errors
     /// As [`Directory::certificate`]; [`Error::Forbidden`] out of scope.
@@ -446,32 +451,119 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         serial: &str,
         ca: Option<&str>,
     ) -> Result<CertificateRecord> {
-        let record = self.certificate(serial, ca).await?;
+        let record = self.certificate_exact(serial, ca).await?;
         authorize(principal, Action::Read, &Target::stored(&record)?)?;
         Ok(record)
     }
 
-    /// The certificate with `serial`; `ca` disambiguates when two issuers used the same serial.
+    /// The certificate named by `serial` (hex, colons allowed) or by a unique prefix or
+    /// suffix of at least [`MIN_SERIAL_DIGITS`] hex digits; `ca` (name or id) picks among issuers that
+    /// used the same serial and must be the issuer when given.
     ///
     /// # Errors
-    /// Not found, ambiguous, or a malformed serial.
+    /// Not found; an ambiguous serial or part of one (the message lists the candidates); a
+    /// certificate `ca` did not issue; text that is not hex.
     pub async fn certificate(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
-        let serial = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
-        let mut found = self.store.certificates_by_serial(&serial.to_hex()).await?;
+        self.lookup(serial, ca, true).await
+    }
+
+    /// [`Directory::certificate`] for the whole serial only (no parts of one): for callers that
+    /// may not see which other certificates a part names (API tokens).
+    ///
+    /// # Errors
+    /// As [`Directory::certificate`].
+    pub async fn certificate_exact(
+        &self,
+        serial: &str,
+        ca: Option<&str>,
+    ) -> Result<CertificateRecord> {
+        self.lookup(serial, ca, false).await
+    }
+
+    /// The one lookup rule behind [`Directory::certificate`] and
+    /// [`Directory::certificate_exact`].
+    async fn lookup(
+        &self,
+        serial: &str,
+        ca: Option<&str>,
+        parts: bool,
+    ) -> Result<CertificateRecord> {
+        let (shown, mut found) = self.certificates_named(serial, parts).await?;
         if let Some(ca) = ca {
             let ca = self.store.find_ca(ca).await?;
-            found.retain(|c| c.issuer_ca_id == ca.id);
+            let (theirs, others): (Vec<_>, Vec<_>) =
+                found.into_iter().partition(|c| c.issuer_ca_id == ca.id);
+            if theirs.is_empty() {
+                return Err(match others.first() {
+                    Some(other) => Error::Invalid(format!(
+                        "CA '{}' did not issue certificate {} (its issuer is '{}')",
+                        ca.name, other.serial, other.issuer_name
+                    )),
+                    None => crate::store::StoreError::NotFound(format!(
+                        "CA '{}' issued no certificate with serial {shown}",
+                        ca.name
+                    ))
+                    .into(),
+                });
+            }
+            found = theirs;
         }
         match found.len() {
-            0 => Err(crate::store::StoreError::NotFound(format!(
-                "no certificate with serial {serial}"
-            ))
+            0 => Err(crate::store::StoreError::NotFound(if parts && shown.len() < MIN_SERIAL_DIGITS {
+                format!(
+                    "no certificate with serial {shown} (part of a serial needs at least {MIN_SERIAL_DIGITS} hex digits)"
+                )
+            } else {
+                format!("no certificate with serial {shown}")
+            })
             .into()),
             1 => Ok(found.remove(0)),
             _ => Err(Error::Invalid(format!(
-                "serial {serial} exists under several CAs; name the CA"
+                "{shown} names {} certificates: {}; give more digits or the issuing CA",
+                found.len(),
+                found
+                    .iter()
+                    .map(|c| format!("{} ({}, issued by '{}')", c.serial, c.subject, c.issuer_name))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))),
         }
+    }
+
+    /// Every certificate `serial` names: those with exactly that serial, or else (with at
+    /// least [`MIN_SERIAL_DIGITS`] digits) those whose serial starts or ends with it; with the
+    /// upper-case hex the user meant.
+    async fn certificates_named(
+        &self,
+        serial: &str,
+        parts: bool,
+    ) -> Result<(String, Vec<CertificateRecord>)> {
+        let trimmed = serial.trim();
+        let digits: String = trimmed
+            .strip_prefix("0x")
+            .or_else(|| trimmed.strip_prefix("0X"))
+            .unwrap_or(trimmed)
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Invalid(format!(
+                "'{serial}' is not a hex serial number"
+            )));
+        }
+        if let Ok(whole) = SerialNumber::from_str(&digits) {
+            let found = self.store.certificates_by_serial(&whole.to_hex()).await?;
+            if !found.is_empty() {
+                return Ok((digits, found));
+            }
+        }
+        if !parts || digits.len() < MIN_SERIAL_DIGITS {
+            return Ok((digits, Vec::new()));
+        }
+        // A few more than one: enough to list the candidates of an ambiguous prefix.
+        let found = self.store.certificates_by_serial_part(&digits, 10).await?;
+        Ok((digits, found))
     }
 
     /// The CA with id `id`.

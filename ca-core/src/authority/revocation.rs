@@ -223,50 +223,26 @@ impl<
         }
     }
 
-    /// Finds the certificate `serial`, checking that `ca` (when given) issued it.
+    /// Finds the certificate `serial` (or a unique prefix), checking that `ca` (when given)
+    /// issued it ([`Directory::certificate`]); an imported certificate is named as such.
     async fn certificate_for(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
-        let parsed = SerialNumber::from_str(serial).map_err(Error::Invalid)?;
-        let found = self.store.certificates_by_serial(&parsed.to_hex()).await?;
-        if found.is_empty() {
-            // An imported certificate is tracked, not owned: say so instead of "not found".
-            let hex = parsed.to_hex();
-            for candidate in [hex.clone(), format!("00{hex}")] {
-                if let Some(r) = self.store.inventory_by_serial(&candidate).await?.first() {
-                    return Err(Error::Invalid(format!(
-                        "{parsed} is an imported certificate ({}, issued by {}): caforge did not issue it and cannot revoke it; ask its issuer",
-                        r.subject, r.issuer
-                    )));
+        match self.directory.certificate(serial, ca).await {
+            Err(Error::Store(StoreError::NotFound(m))) if ca.is_none() => {
+                // An imported certificate is tracked, not owned: say so instead of "not found".
+                if let Ok(parsed) = SerialNumber::from_str(serial) {
+                    let hex = parsed.to_hex();
+                    for candidate in [hex.clone(), format!("00{hex}")] {
+                        if let Some(r) = self.store.inventory_by_serial(&candidate).await?.first() {
+                            return Err(Error::Invalid(format!(
+                                "{parsed} is an imported certificate ({}, issued by {}): caforge did not issue it and cannot revoke it; ask its issuer",
+                                r.subject, r.issuer
+                            )));
+                        }
+                    }
                 }
+                Err(StoreError::NotFound(m).into())
             }
-        }
-        let Some(ca) = ca else {
-            return match found.len() {
-                0 => {
-                    Err(StoreError::NotFound(format!("no certificate with serial {parsed}")).into())
-                }
-                1 => Ok(found
-                    .into_iter()
-                    .next()
-                    .ok_or(Error::Invalid("no certificate".into()))?),
-                _ => Err(Error::Invalid(format!(
-                    "serial {parsed} exists under several CAs; name the CA"
-                ))),
-            };
-        };
-        let ca = self.store.find_ca(ca).await?;
-        if let Some(c) = found.iter().find(|c| c.issuer_ca_id == ca.id) {
-            return Ok(c.clone());
-        }
-        match found.first() {
-            Some(other) => Err(Error::Invalid(format!(
-                "CA '{}' did not issue certificate {parsed} (its issuer is '{}')",
-                ca.name, other.issuer_name
-            ))),
-            None => Err(StoreError::NotFound(format!(
-                "CA '{}' issued no certificate with serial {parsed}",
-                ca.name
-            ))
-            .into()),
+            other => other,
         }
     }
 

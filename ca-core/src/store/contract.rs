@@ -255,6 +255,25 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
             .len(),
         1
     );
+    let hex = leaf_serial.to_hex();
+    let tail = &hex[hex.len() - 8..];
+    for part in [&hex[..8], tail, &tail.to_ascii_lowercase()] {
+        let found = store
+            .certificates_by_serial_part(part, 10)
+            .await
+            .expect("by part");
+        assert!(found.iter().any(|c| c.serial == leaf_serial), "{part}");
+        let part = part.to_ascii_uppercase();
+        assert!(found.iter().all(|c| {
+            let h = c.serial.to_hex();
+            h.starts_with(&part) || h.ends_with(&part)
+        }));
+    }
+    assert!(store
+        .certificates_by_serial_part("%", 10)
+        .await
+        .expect("not hex")
+        .is_empty());
 
     // The audit log chains, and every successful operation appended exactly one entry.
     store

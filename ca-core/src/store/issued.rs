@@ -225,6 +225,34 @@ impl CertificateStore for AnyStore {
             .collect()
     }
 
+    async fn certificates_by_serial_part(
+        &self,
+        digits: &str,
+        limit: u32,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        // Serials are stored as upper-case hex. Those starting with the digits lie in
+        // [digits, digits + "G"), which the serial index answers; those ending with them
+        // take a scan (an operator's lookup, never a request path). LIKE keeps the prefix
+        // test exact whatever the database's collation.
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let digits = digits.to_ascii_uppercase();
+        sql(select_certs!(
+            "WHERE (c.serial >= $1 AND c.serial < $2 AND c.serial LIKE $3) OR c.serial LIKE $4 ORDER BY c.id LIMIT $5"
+        ))
+        .bind(digits.as_str())
+        .bind(format!("{digits}G"))
+        .bind(format!("{digits}%"))
+        .bind(format!("%{digits}"))
+        .bind(i64::from(limit))
+        .all(self.pool.on())
+        .await?
+        .iter()
+        .map(cert_from_row)
+        .collect()
+    }
+
     async fn certificate_by_id(&self, id: i64) -> Result<CertificateRecord, StoreError> {
         cert_by_id(self.pool.on(), id).await
     }

@@ -726,6 +726,17 @@ pub trait CertificateStore {
         serial: &str,
     ) -> Result<Vec<CertificateRecord>, StoreError>;
 
+    /// Certificates whose upper-case hex serial starts or ends with `digits` (hex), at most
+    /// `limit` of them, in row id order.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn certificates_by_serial_part(
+        &self,
+        digits: &str,
+        limit: u32,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
+
     /// A certificate by row id.
     ///
     /// # Errors

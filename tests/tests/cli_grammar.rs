@@ -1,0 +1,192 @@
+//! One command-line grammar: the object a command acts on is positional, a certificate is
+//! named by its serial or a unique part of it, monitoring leaves caforge's own responders
+//! out, and quickstart keeps the port it wrote into its certificates.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use caforge_tests::{caforge_bin, cert_text, Home};
+
+/// CA `int` under `root`, publishing on a port nothing serves, with a delegated responder.
+fn delegated_intermediate(h: &Home) {
+    h.create_intermediate(
+        "root",
+        "int",
+        "p256",
+        &[
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--ocsp-signer",
+            "delegated",
+        ],
+    );
+}
+
+#[test]
+fn a_certificate_is_named_by_a_unique_part_of_its_serial() {
+    let h = Home::new();
+    h.create_root("root", "p256", &[]);
+    let (_, a) = h.issue_leaf("root", "a");
+    let (_, b) = h.issue_leaf("root", "b");
+    // The last 8 hex digits (random) name one certificate; so does its lower-case spelling.
+    let tail = &a[a.len() - 8..];
+    let shown = h.ok(&["cert", "show", tail, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
+    assert_eq!(v["serial"], a.as_str());
+    let shown = h.ok(&["cert", "show", &tail.to_ascii_lowercase(), "--pem"]);
+    assert!(shown.stdout.contains("BEGIN CERTIFICATE"));
+    // The first 8 digits are a marker and a time stamp (its top bits change every 4.6
+    // hours) that certificates made together share: ambiguous, and the error lists them.
+    let shared = a[..8] == b[..8];
+    if shared {
+        let r = h.fails(&["cert", "show", &a[..8]], "certificates: ");
+        assert!(
+            r.stderr.contains(&a) && r.stderr.contains(&b),
+            "{}",
+            r.stderr
+        );
+    }
+    // Fewer than 8 digits name nothing, and say how many are needed.
+    h.fails(
+        &["cert", "show", &a[a.len() - 7..]],
+        "at least 8 hex digits",
+    );
+    h.fails(&["cert", "show", "not-hex!"], "is not a hex serial number");
+    // Commands that change a certificate take the same names and say which one they changed.
+    let revoked = h.ok(&["revoke", tail, "--reason", "superseded"]);
+    assert!(
+        revoked.stdout.contains(&a) || revoked.stderr.contains(&a),
+        "{revoked:?}"
+    );
+    let listed = h.cert_list();
+    let status = |serial: &str| {
+        listed
+            .iter()
+            .find(|c| c["serial"] == serial)
+            .map(|c| c["status"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(status(&a).as_deref(), Some("revoked"));
+    assert_eq!(status(&b).as_deref(), Some("valid"));
+    // An ambiguous part changes nothing.
+    if shared {
+        h.fails(
+            &["revoke", &b[..8], "--reason", "superseded"],
+            "certificates: ",
+        );
+    }
+    assert_eq!(
+        h.cert_list()
+            .iter()
+            .filter(|c| c["status"] == "revoked")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn the_ca_a_command_acts_on_is_positional_and_crl_out_dir_is_created() {
+    let h = Home::new();
+    h.create_root(
+        "root",
+        "p256",
+        &["--base-url", "http://127.0.0.1:9", "--partitions", "2"],
+    );
+    delegated_intermediate(&h);
+    // `crl CA`, and the older `crl --ca CA`; a directory that does not exist is made.
+    h.ok(&["crl", "root", "--out-dir", "crls/new"]);
+    assert!(h.file("crls/new").read_dir().expect("dir").count() >= 2);
+    h.ok(&["crl", "--ca", "int", "--out", "int.crl"]);
+    let r = h.run(&["crl", "root", "--ca", "root", "--out", "x.crl"]);
+    assert!(!r.ok && r.stderr.contains("cannot be used with"), "{r:?}");
+    // A file where the directory should be is refused before anything is signed.
+    std::fs::write(h.file("taken"), b"x").expect("write");
+    h.fails(
+        &["crl", "int", "--out-dir", "taken"],
+        "exists and is not a directory",
+    );
+    // `ocsp rotate-responder CA`, `ocsp presign CA`.
+    let rotated = h.ok(&["ocsp", "rotate-responder", "int"]);
+    assert!(
+        rotated.stdout.contains("issued OCSP responder"),
+        "{rotated:?}"
+    );
+    let presigned = h.ok(&["ocsp", "presign", "int"]);
+    assert!(presigned.stdout.contains("pre-signed"), "{presigned:?}");
+    let usage = h.run(&["ocsp", "rotate-responder"]);
+    assert!(!usage.ok && usage.stderr.contains("<CA>"), "{usage:?}");
+}
+
+#[test]
+fn monitoring_leaves_out_caforges_own_responders_unless_asked() {
+    let h = Home::new();
+    h.create_root("root", "p256", &[]);
+    delegated_intermediate(&h);
+    // The delegated responder lasts 7 days: it expires within 30 days.
+    let listed = h.ok(&["cert", "list", "--expiring", "30d", "--format", "json"]);
+    assert_eq!(listed.stdout.trim(), "[]", "{}", listed.stdout);
+    h.ok(&["cert", "list", "--expiring", "30d", "--fail-if-any"]);
+    let all = h.ok(&[
+        "cert",
+        "list",
+        "--expiring",
+        "30d",
+        "--include-internal",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&all.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert_eq!(v[0]["profile"], "ocsp-signing");
+    h.fails(
+        &[
+            "cert",
+            "list",
+            "--expiring",
+            "30d",
+            "--include-internal",
+            "--fail-if-any",
+        ],
+        "1 certificate matches",
+    );
+}
+
+/// Runs `caforge --home demo quickstart ARGS` in `dir` with nothing inherited.
+fn quickstart(dir: &std::path::Path, args: &[&str]) -> caforge_tests::Run {
+    std::process::Command::new(caforge_bin())
+        .current_dir(dir)
+        .env_remove("CAFORGE_HOME")
+        .env_remove("CAFORGE_PASSPHRASE")
+        .env_remove("CAFORGE_PASSPHRASE_FILE")
+        .env_remove("CAFORGE_DB")
+        .args(["--home", "demo", "quickstart"])
+        .args(args)
+        .output()
+        .expect("quickstart")
+        .into()
+}
+
+#[test]
+fn quickstart_writes_the_port_of_its_certificates_and_refuses_a_busy_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A busy port is an error with a hint, and leaves no home behind.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port().to_string();
+    let r = quickstart(dir.path(), &["--port", &port]);
+    assert!(!r.ok, "{r:?}");
+    assert!(
+        r.stderr.contains("is in use") && r.stderr.contains("--port 0"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("demo").exists());
+    drop(busy);
+    // Without serving: the port asked for is in the certificates and in caforge.toml.
+    let r = quickstart(dir.path(), &["--no-serve", "--port", "18099"]);
+    assert!(r.ok, "{r:?}");
+    let toml = std::fs::read_to_string(dir.path().join("demo/caforge.toml")).expect("toml");
+    assert!(toml.contains("listen = \"127.0.0.1:18099\""), "{toml}");
+    let text = cert_text(dir.path(), "demo/quickstart/rsa/localhost.pem");
+    assert!(
+        text.contains("http://127.0.0.1:18099/ocsp")
+            && text.contains("http://127.0.0.1:18099/crl/"),
+        "{text}"
+    );
+}
