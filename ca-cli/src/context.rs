@@ -65,7 +65,11 @@ impl Globals {
     /// The passphrase from `--passphrase-file` or `CAFORGE_PASSPHRASE`, if any.
     pub(crate) fn passphrase(&self) -> Result<Option<Passphrase>> {
         if let Some(file) = &self.passphrase_file {
-            return Ok(Some(Passphrase::from_file(file)?));
+            return Ok(Some(read_secret(
+                file,
+                "passphrase",
+                Passphrase::from_file,
+            )?));
         }
         Ok(self.env.passphrase.clone())
     }
@@ -73,7 +77,7 @@ impl Globals {
     /// The key device PIN from `--pin-file` or `CAFORGE_PIN`, if any.
     pub(crate) fn pin(&self) -> Result<Option<Pin>> {
         if let Some(file) = &self.pin_file {
-            return Ok(Some(Pin::from_file(file)?));
+            return Ok(Some(read_secret(file, "PIN", Pin::from_file)?));
         }
         Ok(self.env.pin.clone())
     }
@@ -85,7 +89,7 @@ impl Globals {
         let kmc = self
             .kmc_passphrase_file
             .as_deref()
-            .map(Passphrase::from_file)
+            .map(|f| read_secret(f, "KMC passphrase", Passphrase::from_file))
             .transpose()?;
         if let (Some(ca), Some(kmc)) = (&passphrase, &kmc) {
             if ca.expose() == kmc.expose() {
@@ -273,4 +277,22 @@ pub(crate) fn with_devices(custody: KeyCustody, pin: Option<Pin>, config: &Confi
                 config.keys.pkcs11_modules.clone(),
             )),
         )
+}
+
+/// Reads a secret from the file the operator named. A file that cannot be read is the
+/// operator's input, refused with its path and cause (not a key device fault); an empty one
+/// is reported as its reader reports it.
+fn read_secret<T>(
+    file: &Path,
+    what: &str,
+    read: impl FnOnce(&Path) -> std::result::Result<T, ca_core::keys::KeyError>,
+) -> Result<T> {
+    match read(file) {
+        Err(ca_core::keys::KeyError::Io { source, .. }) => Err(ca_core::Error::Invalid(format!(
+            "cannot read the {what} file {}: {source}",
+            file.display()
+        ))
+        .into()),
+        other => Ok(other?),
+    }
 }

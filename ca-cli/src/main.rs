@@ -131,6 +131,7 @@ fn quiet_when_stdout_closes() {
 
 fn main() -> ExitCode {
     quiet_when_stdout_closes();
+    let json_errors = output::wants_json(std::env::args_os());
     let cli = Cli::parse();
     // Before any thread exists: read the secret variables and take them out of the
     // environment, so no child process sees them.
@@ -188,6 +189,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if json_errors => {
+            eprintln!("{}", output::error_json(&e));
+            ExitCode::from(output::exit_code(&e))
+        }
         Err(e) => {
             // One line, with the command line's way to give what is missing, if any.
             match output::hint(&e) {

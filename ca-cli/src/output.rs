@@ -28,6 +28,37 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// Whether the command line asks for JSON (`--format json` or `--format=json`): its
+/// errors are then JSON too.
+pub(crate) fn wants_json(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    let mut previous_was_format = false;
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        if arg == "--format=json" || (previous_was_format && arg == "json") {
+            return true;
+        }
+        previous_was_format = arg == "--format";
+    }
+    false
+}
+
+/// A failure as one JSON object (stderr, for `--format json`): its kind (`failed` when
+/// caforge does not classify it), the exit code, the one-line message and the hint.
+pub(crate) fn error_json(e: &anyhow::Error) -> serde_json::Value {
+    let kind = e
+        .chain()
+        .find_map(ca_core::ErrorKind::of)
+        .map_or("failed", ca_core::ErrorKind::as_str);
+    serde_json::json!({
+        "error": {
+            "kind": kind,
+            "exit_code": exit_code(e),
+            "message": one_line(e),
+            "hint": hint(e),
+        }
+    })
+}
+
 /// The exit status for a failure: by the kind of the first classified error in its chain
 /// (the table in the README), 1 when none is classified.
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
@@ -66,10 +97,55 @@ fn hint_for(e: &ca_core::keys::KeyError) -> Option<&'static str> {
     use ca_core::keys::KeyError;
     match e {
         KeyError::MissingPassphrase => {
-            Some("pass --passphrase-file FILE or set CAFORGE_PASSPHRASE")
+            Some("pass --passphrase-file FILE, or set CAFORGE_PASSPHRASE_FILE or CAFORGE_PASSPHRASE")
         }
-        KeyError::MissingPin(_) => Some("pass --pin-file FILE or set CAFORGE_PIN"),
+        KeyError::MissingPin(_) => Some(
+            "pass --pin-file FILE, set CAFORGE_PIN_FILE or CAFORGE_PIN, or add pin-source=FILE to the key URI",
+        ),
         _ => None,
+    }
+}
+
+/// Hands out exported bytes (certificates, chains): to `out` or stdout as they are; with
+/// `--format json`, `about` plus `file` (the file written, or null) and the bytes — `pem`
+/// for text, `der_hex` for DER — as one JSON object on stdout.
+pub(crate) fn deliver(
+    bytes: &[u8],
+    der: bool,
+    out: Option<&Path>,
+    force: bool,
+    format: Format,
+    mut about: serde_json::Value,
+) -> Result<()> {
+    if let Some(path) = out {
+        write_file(path, bytes, force)?;
+    }
+    match format {
+        Format::Json => {
+            about["file"] = out.map_or(serde_json::Value::Null, |p| p.display().to_string().into());
+            if der {
+                about["der_hex"] = hex::encode(bytes).into();
+            } else {
+                about["pem"] = String::from_utf8_lossy(bytes).into_owned().into();
+            }
+            print_json(&about)
+        }
+        Format::Text if out.is_none() => {
+            std::io::stdout().write_all(bytes)?;
+            Ok(())
+        }
+        Format::Text => Ok(()),
+    }
+}
+
+/// Reports what a command did: `text` as a line on stdout, or `json` (`--format json`).
+pub(crate) fn done(format: Format, text: &str, json: &serde_json::Value) -> Result<()> {
+    match format {
+        Format::Json => print_json(json),
+        Format::Text => {
+            println!("{text}");
+            Ok(())
+        }
     }
 }
 
@@ -119,6 +195,13 @@ pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
 /// Prints a JSON object as aligned `key value` lines (the text form of `show` commands).
 pub(crate) fn print_fields(value: serde_json::Value, width: usize) {
     if let serde_json::Value::Object(map) = value {
+        // At least `width`, and wide enough for the longest field name.
+        let width = map
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(width);
         for (k, v) in map {
             let v = match v {
                 serde_json::Value::String(s) => s,
@@ -234,6 +317,29 @@ mod table_tests {
             t.render(),
             "ID  NAME              KEY\n1   a-very-long-name  p256\n10  b                 sm2\n"
         );
+    }
+
+    #[test]
+    fn json_is_wanted_in_either_spelling_only() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(super::wants_json(args(&[
+            "caforge", "ca", "list", "--format", "json"
+        ])));
+        assert!(super::wants_json(args(&[
+            "caforge",
+            "cert",
+            "show",
+            "--format=json"
+        ])));
+        assert!(!super::wants_json(args(&[
+            "caforge", "ca", "list", "--format", "text"
+        ])));
+        assert!(!super::wants_json(args(&[
+            "caforge",
+            "issue",
+            "--subject",
+            "json"
+        ])));
     }
 
     #[test]

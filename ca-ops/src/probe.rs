@@ -46,6 +46,54 @@ pub struct ProbeOptions {
     pub min_days: i64,
     /// "Now" (Unix seconds).
     pub now: i64,
+    /// Signer IDs to check SM2 signatures in the chain with (caforge's CAs' own, e.g.
+    /// `1234567812345678`), tried in order.
+    pub sm2_ids: Vec<String>,
+}
+
+/// `AlgorithmIdentifier` contents of an SM2 public key: id-ecPublicKey with the curve
+/// sm2p256v1 (1.2.156.10197.1.301).
+const SM2_PUBLIC_KEY_ALG_ID: &[u8] = &[
+    0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55,
+    0x01, 0x82, 0x2d,
+];
+
+/// `AlgorithmIdentifier` contents of SM3withSM2 (1.2.156.10197.1.501), parameters absent.
+const SM3_WITH_SM2_ALG_ID: &[u8] = &[0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x83, 0x75];
+
+/// SM3withSM2 for rustls-webpki's path building, checked by caforge's own SM2 verifier with
+/// each signer ID the caller trusts. TLS handshakes stay RSA/ECDSA; this only lets a chain
+/// whose certificates are signed with SM2 (an ECDSA leaf under an SM2 CA) build to a root.
+#[derive(Debug)]
+struct Sm3WithSm2 {
+    ids: Vec<String>,
+}
+
+impl rustls::pki_types::SignatureVerificationAlgorithm for Sm3WithSm2 {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), rustls::pki_types::InvalidSignature> {
+        if self
+            .ids
+            .iter()
+            .any(|id| ca_core::keys::verify_sm2(public_key, message, signature, id).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(rustls::pki_types::InvalidSignature)
+        }
+    }
+
+    fn public_key_alg_id(&self) -> rustls::pki_types::AlgorithmIdentifier {
+        rustls::pki_types::AlgorithmIdentifier::from_slice(SM2_PUBLIC_KEY_ALG_ID)
+    }
+
+    fn signature_alg_id(&self) -> rustls::pki_types::AlgorithmIdentifier {
+        rustls::pki_types::AlgorithmIdentifier::from_slice(SM3_WITH_SM2_ALG_ID)
+    }
 }
 
 /// One certificate the endpoint served.
@@ -359,12 +407,17 @@ pub async fn probe(opts: &ProbeOptions) -> Result<ProbeReport, String> {
         .min()
         .map_or(now, |earliest| now.min(earliest - 1))
         .max(served.iter().map(|c| c.not_before).max().unwrap_or(now));
-    let trust = trust(
-        &chain,
-        &anchors,
-        provider.signature_verification_algorithms.all,
-        trust_time,
-    );
+    let sm2 = Sm3WithSm2 {
+        ids: if opts.sm2_ids.is_empty() {
+            vec![ca_core::algorithm::DEFAULT_SM2_ID.to_owned()]
+        } else {
+            opts.sm2_ids.clone()
+        },
+    };
+    let mut algs: Vec<&dyn rustls::pki_types::SignatureVerificationAlgorithm> =
+        provider.signature_verification_algorithms.all.to_vec();
+    algs.push(&sm2);
+    let trust = trust(&chain, &anchors, &algs, trust_time);
     if let Err(e) = &trust {
         problems.push(e.clone());
     }
@@ -472,6 +525,21 @@ async fn revocation_checks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sm2_algorithm_identifiers_are_the_oids_der() {
+        use der::Encode as _;
+        let oid = |s: &str| {
+            der::asn1::ObjectIdentifier::new(s)
+                .expect("oid")
+                .to_der()
+                .expect("der")
+        };
+        let mut key = oid("1.2.840.10045.2.1");
+        key.extend(oid("1.2.156.10197.1.301"));
+        assert_eq!(SM2_PUBLIC_KEY_ALG_ID, key.as_slice());
+        assert_eq!(SM3_WITH_SM2_ALG_ID, oid("1.2.156.10197.1.501").as_slice());
+    }
 
     #[test]
     fn addresses_need_a_host_and_a_port() {

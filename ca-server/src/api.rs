@@ -20,11 +20,22 @@ use serde::Deserialize;
 use crate::error::Problem;
 use crate::state::AppState;
 
+/// The API's OpenAPI 3.1 description, served at `/api/v1/openapi.json` (checked in as
+/// `ca-server/openapi.json`; a test runs the handlers' real requests and responses
+/// against it).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/certificates", post(issue).get(list))
         .route("/api/v1/certificates/{serial}", get(fetch))
         .route("/api/v1/certificates/{serial}/revoke", post(revoke))
+}
+
+/// `GET /api/v1/openapi.json`: the API's description, for anyone who reaches the listener.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// The authenticated caller: a token's principal.

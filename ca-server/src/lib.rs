@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub use api::OPENAPI;
 pub mod error;
 pub mod health;
 mod metrics;

@@ -190,3 +190,119 @@ fn quickstart_writes_the_port_of_its_certificates_and_refuses_a_busy_one() {
         "{text}"
     );
 }
+
+/// `caforge --home H ARGS --name r --key-type p256` with no passphrase from the
+/// environment: (exit code, stderr).
+fn without_secrets(h: &Home, args: &[&str]) -> (Option<i32>, String) {
+    let r = std::process::Command::new(caforge_bin())
+        .current_dir(h.path())
+        .env_remove("CAFORGE_PASSPHRASE")
+        .env_remove("CAFORGE_PASSPHRASE_FILE")
+        .arg("--home")
+        .arg(h.home())
+        .args(args)
+        .args(["--name", "r", "--key-type", "p256"])
+        .output()
+        .expect("run");
+    (
+        r.status.code(),
+        String::from_utf8_lossy(&r.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn errors_say_what_is_wrong_and_how_to_give_what_is_missing() {
+    let h = Home::new();
+    // A passphrase file that cannot be read is named, with its cause, as rejected input.
+    let (code, stderr) = without_secrets(
+        &h,
+        &[
+            "--passphrase-file",
+            "/nonexistent/pass",
+            "ca",
+            "create-root",
+        ],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the passphrase file /nonexistent/pass: No such file"),
+        "{stderr}"
+    );
+    // No passphrase at all: one message listing every way to give one.
+    let (_, stderr) = without_secrets(&h, &["ca", "create-root"]);
+    assert!(
+        stderr.contains("--passphrase-file FILE")
+            && stderr.contains("CAFORGE_PASSPHRASE_FILE")
+            && stderr.contains("CAFORGE_PASSPHRASE)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // PostgreSQL that refuses the connection: the network's own answer, not a pool time-out.
+    let r = h.run(&["--db", "postgres://nobody@127.0.0.1:1/none", "ca", "list"]);
+    assert!(!r.ok);
+    assert!(
+        r.stderr.contains("127.0.0.1:1") && r.stderr.to_lowercase().contains("refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("timed out"), "{}", r.stderr);
+}
+
+#[test]
+fn acting_on_an_expired_certificate_needs_force() {
+    let h = Home::new();
+    h.create_root("root", "p256", &[]);
+    let (_, serial) = h.issue_leaf("root", "old");
+    // 100 days on, the 90-day certificate has expired.
+    let later = [("CAFORGE_DANGER_CLOCK_SHIFT", "100d")];
+    for args in [
+        vec!["revoke", serial.as_str(), "--reason", "superseded"],
+        vec!["renew", serial.as_str(), "--out", "renewed.pem"],
+    ] {
+        let r = h.run_with(&later, &args);
+        assert!(!r.ok, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("expired on") && r.stderr.contains("--force"),
+            "{}",
+            r.stderr
+        );
+    }
+    // Nothing changed.
+    assert_eq!(h.cert_count(), 2);
+    assert!(h.cert_list().iter().all(|c| c["status"] != "revoked"));
+    let r = h.run_with(
+        &later,
+        &["revoke", &serial, "--reason", "superseded", "--force"],
+    );
+    assert!(r.ok, "{r:?}");
+    assert!(r.stderr.contains("warning:") && r.stderr.contains("expired on"));
+}
+
+#[test]
+fn with_format_json_errors_are_json_on_stderr_with_their_kind() {
+    let h = Home::new();
+    h.create_root("root", "p256", &[]);
+    for (args, kind, code) in [
+        (
+            vec!["cert", "show", "0123456789ABCDEF", "--format", "json"],
+            "not-found",
+            4,
+        ),
+        (vec!["ca", "show", "nope", "--format=json"], "not-found", 4),
+        (
+            vec!["cert", "list", "--status", "weird", "--format", "json"],
+            "failed",
+            1,
+        ),
+    ] {
+        let r = h.run(&args);
+        assert!(!r.ok && r.stdout.is_empty(), "{args:?}: {r:?}");
+        let v: serde_json::Value = serde_json::from_str(r.stderr.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: stderr is not JSON ({e}): {}", r.stderr));
+        assert_eq!(v["error"]["kind"], kind, "{v}");
+        assert_eq!(v["error"]["exit_code"], code, "{v}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+}

@@ -266,3 +266,24 @@ fn watch_adds_an_external_endpoint_to_the_inventory() {
     );
     assert!(!ok && stderr.contains("expires in"), "{stderr}");
 }
+
+#[test]
+fn an_ecdsa_leaf_under_an_sm2_ca_is_trusted() {
+    // rustls has no SM2 in its handshake (the leaf is P-256), but the chain's signatures
+    // are SM3withSM2: caforge checks them with its own verifier and the CA's signer ID.
+    let h = Home::new();
+    h.create_root("sm2root", "sm2", &[]);
+    let (leaf, _) = h.issue_leaf("sm2root", "guomi");
+    let tls = TlsServer::start(&h, &leaf, "guomi.key", None);
+    let (ok, report, stderr) = probe(&h, &[&tls.address, "--sni", "guomi.example"]);
+    assert_eq!(
+        report["trusted"], "caforge: CN=sm2root",
+        "{report} {stderr}"
+    );
+    assert_eq!(report["hostname_ok"], true);
+    assert!(ok, "{report} {stderr}");
+    // A stranger's probe, without caforge's roots, still says untrusted.
+    let stranger = Home::new();
+    let (ok, report, _) = probe(&stranger, &[&tls.address, "--sni", "guomi.example"]);
+    assert!(!ok && report["trusted"].is_null(), "{report}");
+}

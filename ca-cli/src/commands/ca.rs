@@ -13,7 +13,7 @@ use ca_core::store::CaRecord;
 use crate::context::Globals;
 use crate::duration::{parse_days, parse_seconds};
 use crate::output::{
-    check_writable, print_fields, print_json, timestamp, write_file, Format, Table,
+    check_writable, deliver, print_fields, print_json, timestamp, write_file, Format, Table,
 };
 
 /// CA subcommands.
@@ -135,6 +135,9 @@ pub(crate) enum CaCommand {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
+        /// json: the CA's name, serial and the certificate(s) as one JSON object.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
 }
 
@@ -441,9 +444,10 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             match format {
                 Format::Json => print_json(&json),
                 Format::Text => {
-                    print_fields(json, 14);
+                    let mut fields = json;
                     let path: Vec<&str> = chain.iter().map(|c| c.name.as_str()).collect();
-                    println!("{:<14} {}", "chain", path.join(" -> "));
+                    fields["chain"] = path.join(" -> ").into();
+                    print_fields(fields, 14);
                     Ok(())
                 }
             }
@@ -521,8 +525,10 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             der,
             out,
             force,
+            format,
         } => {
             let ca = services.directory.ca(&ca).await?;
+            let about = serde_json::json!({"ca": ca.name, "serial": ca.serial, "chain": chain});
             let certs: Vec<Vec<u8>> = if chain {
                 services
                     .directory
@@ -542,14 +548,7 @@ pub(crate) async fn run(g: &Globals, cmd: CaCommand) -> Result<()> {
             } else {
                 ca_core::pem::certificates(certs.iter().map(Vec::as_slice))?.into_bytes()
             };
-            match out {
-                Some(path) => write_file(&path, &bytes, force),
-                None => {
-                    use std::io::Write;
-                    std::io::stdout().write_all(&bytes)?;
-                    Ok(())
-                }
-            }
+            deliver(&bytes, der, out.as_deref(), force, format, about)
         }
     }
 }

@@ -13,7 +13,7 @@ use ca_core::store::{
 use crate::context::Globals;
 use crate::duration::parse_seconds;
 use crate::output::{
-    check_writable, print_fields, print_json, timestamp, write_file, Format, Table,
+    check_writable, deliver, print_fields, print_json, timestamp, write_file, Format, Table,
 };
 
 /// Certificate subcommands.
@@ -73,6 +73,9 @@ pub(crate) enum CertCommand {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// json: the serial, issuer and the certificate(s) as one JSON object.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Show one certificate.
     Show {
@@ -163,6 +166,7 @@ async fn export(
     out: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     force: bool,
+    format: Format,
 ) -> Result<()> {
     if let Some(path) = &out {
         check_writable(path, force)?;
@@ -218,14 +222,8 @@ async fn export(
     } else {
         ca_core::pem::certificate(&c.der)?.into_bytes()
     };
-    match out {
-        Some(path) => write_file(&path, &bytes, force),
-        None => {
-            use std::io::Write;
-            std::io::stdout().write_all(&bytes)?;
-            Ok(())
-        }
-    }
+    let about = serde_json::json!({"serial": c.serial, "issuer": c.issuer_name, "chain": chain || all_paths});
+    deliver(&bytes, der, out.as_deref(), force, format, about)
 }
 
 pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
@@ -390,12 +388,16 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
             out,
             out_dir,
             force,
+            format,
         } => {
             let c = services
                 .directory
                 .certificate(&serial, ca.as_deref())
                 .await?;
-            export(&services, &c, chain, all_paths, der, out, out_dir, force).await
+            export(
+                &services, &c, chain, all_paths, der, out, out_dir, force, format,
+            )
+            .await
         }
         CertCommand::Show {
             serial,

@@ -11,7 +11,7 @@ use ca_core::keys::{
 };
 
 use crate::context::Globals;
-use crate::output::{check_writable, print_json, timestamp, write_file, Format};
+use crate::output::{check_writable, done, print_json, timestamp, write_file, Format};
 
 /// Which kind of dual certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -287,6 +287,9 @@ pub(crate) struct OpenArgs {
     /// Overwrite an existing --out.
     #[arg(long)]
     force: bool,
+    /// Output format of the result.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
 /// Reads a subscriber's private key file (plain PKCS#8 PEM, or encrypted under the
@@ -320,8 +323,11 @@ pub(crate) fn envelope(cmd: EnvelopeCommand) -> Result<()> {
         .with_context(|| format!("opening {}", args.envelope.display()))?;
     let key = SoftwareKey::from_sm2_secret(&secret, ca_core::algorithm::DEFAULT_SM2_ID)?;
     write_private_file(&args.out, plain_key_pem(&key)?.as_bytes(), args.force)?;
-    println!("recovered the encryption key into {}", args.out.display());
-    Ok(())
+    done(
+        args.format,
+        &format!("recovered the encryption key into {}", args.out.display()),
+        &serde_json::json!({"file": args.out.display().to_string()}),
+    )
 }
 
 /// `caforge kmc …`.
@@ -331,7 +337,11 @@ pub(crate) enum KmcCommand {
     Recover(RecoverArgs),
     /// Re-seal escrow made before the KMC had its own passphrase (sealed under the CA
     /// passphrase) under --kmc-passphrase-file; each audited as kmc.resealed.
-    Reseal,
+    Reseal {
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 /// Arguments of `caforge kmc recover`.
@@ -348,17 +358,24 @@ pub(crate) struct RecoverArgs {
     /// Overwrite an existing --out.
     #[arg(long)]
     force: bool,
+    /// Output format of the result.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
 pub(crate) async fn kmc(g: &Globals, cmd: KmcCommand) -> Result<()> {
     let args = match cmd {
         KmcCommand::Recover(args) => args,
-        KmcCommand::Reseal => {
+        KmcCommand::Reseal { format } => {
             let (resealed, current) = g.services().await?.dual.kmc_reseal().await?;
-            println!(
-                "re-sealed {resealed} escrowed key(s) under the KMC passphrase; {current} already were"
+            return done(
+                format,
+                &format!(
+                    "re-sealed {} under the KMC passphrase; {current} already were",
+                    crate::output::count(resealed, "escrowed key", "escrowed keys")
+                ),
+                &serde_json::json!({"resealed": resealed, "already": current}),
             );
-            return Ok(());
         }
     };
     check_writable(&args.out, args.force)?;
@@ -369,11 +386,18 @@ pub(crate) async fn kmc(g: &Globals, cmd: KmcCommand) -> Result<()> {
         .await?;
     let key = services.dual.kmc_recover(&cert).await?;
     write_private_file(&args.out, plain_key_pem(&key)?.as_bytes(), args.force)?;
-    println!(
-        "recovered the escrowed key of certificate {} ({}) into {}",
-        cert.serial,
-        cert.subject,
-        args.out.display()
-    );
-    Ok(())
+    done(
+        args.format,
+        &format!(
+            "recovered the escrowed key of certificate {} ({}) into {}",
+            cert.serial,
+            cert.subject,
+            args.out.display()
+        ),
+        &serde_json::json!({
+            "serial": cert.serial,
+            "subject": cert.subject,
+            "file": args.out.display().to_string(),
+        }),
+    )
 }

@@ -7,7 +7,11 @@ use crate::context::Globals;
 
 /// Arguments of `caforge init`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Output format of the result.
+    #[arg(long, value_enum, default_value_t)]
+    format: crate::output::Format,
+}
 
 /// Creates `caforge.toml`, `keys/` (0700) and the migrated database. Refuses to touch an
 /// existing home.
@@ -63,8 +67,17 @@ const DEFAULT_LISTEN_LINES: &str = "# [server]\n# listen = \"127.0.0.1:8080\"";
 /// The line of [`DEFAULT_CONFIG`] that names the database.
 const DEFAULT_DATABASE_LINE: &str = "database = \"sqlite:caforge.db\"";
 
-pub(crate) async fn run(g: &Globals, _args: Args) -> Result<()> {
+pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     let url = init_home(g, None).await?;
+    if args.format == crate::output::Format::Json {
+        return crate::output::print_json(&serde_json::json!({
+            "home": g.home.display().to_string(),
+            "config": g.config_path().display().to_string(),
+            "database": ca_core::store::redact_url(&url),
+            "keys": g.home.join("keys").display().to_string(),
+            "audit_key": g.audit_key_path().display().to_string(),
+        }));
+    }
     println!("initialised caforge home {}", g.home.display());
     println!("  config:   {}", g.config_path().display());
     println!("  database: {}", ca_core::store::redact_url(&url));

@@ -10,7 +10,7 @@ use ca_core::store::{AnyStore, InventoryRecord};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{print_json, timestamp, Format, Table};
+use crate::output::{done, print_json, timestamp, Format, Table};
 
 /// Inventory subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -39,6 +39,9 @@ pub(crate) enum InventoryCommand {
     Remove {
         /// Its inventory id, or a fingerprint prefix (8+ hex digits).
         certificate: String,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
 }
 
@@ -247,13 +250,24 @@ pub(crate) async fn run(g: &Globals, cmd: InventoryCommand) -> Result<()> {
                 }
             }
         }
-        InventoryCommand::Remove { certificate } => {
+        InventoryCommand::Remove {
+            certificate,
+            format,
+        } => {
             let removed = inventory.remove_inventory(&certificate).await?;
-            println!(
-                "removed {} ({}) from the inventory",
-                removed.subject, removed.fingerprint
-            );
-            Ok(())
+            done(
+                format,
+                &format!(
+                    "removed {} ({}) from the inventory",
+                    removed.subject, removed.fingerprint
+                ),
+                &serde_json::json!({
+                    "id": removed.id,
+                    "subject": removed.subject,
+                    "fingerprint": removed.fingerprint,
+                    "removed": true,
+                }),
+            )
         }
     }
 }

@@ -96,7 +96,8 @@ pub(crate) struct OutputArgs {
     /// Write DER instead of PEM.
     #[arg(long)]
     pub(crate) der: bool,
-    /// Overwrite existing output files.
+    /// Overwrite existing output files (renew and reissue: also act on an expired
+    /// certificate, with a warning).
     #[arg(long)]
     pub(crate) force: bool,
     /// Format of the summary.

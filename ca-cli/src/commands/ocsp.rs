@@ -7,7 +7,7 @@ use ca_core::revocation::ocsp::{parse_response, CertStatus, MAX_OCSP_REQUEST_BYT
 
 use crate::args::CaObject;
 use crate::context::Globals;
-use crate::output::{check_writable, print_json, timestamp, write_file, Format};
+use crate::output::{check_writable, done, print_json, timestamp, write_file, Format};
 
 /// OCSP subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -31,11 +31,17 @@ pub(crate) enum OcspCommand {
     Presign {
         #[command(flatten)]
         ca: CaObject,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Issue a new delegated OCSP responder certificate for a CA now.
     RotateResponder {
         #[command(flatten)]
         ca: CaObject,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
 }
 
@@ -102,26 +108,36 @@ pub(crate) async fn run(g: &Globals, cmd: OcspCommand) -> Result<()> {
             }
             Ok(())
         }
-        OcspCommand::Presign { ca } => {
+        OcspCommand::Presign { ca, format } => {
             let ca = ca.name();
             let services = g.services().await?;
             let n = services.responder.presign_ocsp(ca).await?;
-            println!(
-                "pre-signed {} for CA '{ca}'",
-                crate::output::count(n, "OCSP response", "OCSP responses")
-            );
-            Ok(())
+            done(
+                format,
+                &format!(
+                    "pre-signed {} for CA '{ca}'",
+                    crate::output::count(n, "OCSP response", "OCSP responses")
+                ),
+                &serde_json::json!({"ca": ca, "presigned": n}),
+            )
         }
-        OcspCommand::RotateResponder { ca } => {
+        OcspCommand::RotateResponder { ca, format } => {
             let ca = ca.name();
             let services = g.services().await?;
             let cert = services.responder.rotate_responder(ca).await?;
-            println!(
-                "issued OCSP responder {} for CA '{ca}' (valid until {})",
-                cert.serial,
-                timestamp(cert.not_after)
-            );
-            Ok(())
+            done(
+                format,
+                &format!(
+                    "issued OCSP responder {} for CA '{ca}' (valid until {})",
+                    cert.serial,
+                    timestamp(cert.not_after)
+                ),
+                &serde_json::json!({
+                    "ca": ca,
+                    "serial": cert.serial,
+                    "not_after": timestamp(cert.not_after),
+                }),
+            )
         }
     }
 }

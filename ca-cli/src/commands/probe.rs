@@ -38,10 +38,15 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let services = g.services().await?;
-    let mut roots: Vec<(String, Vec<u8>)> = services
-        .directory
-        .cas()
-        .await?
+    let cas = services.directory.cas().await?;
+    // SM2 signatures in a chain are checked with the signer IDs caforge's CAs use.
+    let mut sm2_ids = vec![ca_core::algorithm::DEFAULT_SM2_ID.to_owned()];
+    for c in &cas {
+        if !sm2_ids.contains(&c.sm2_id) {
+            sm2_ids.push(c.sm2_id.clone());
+        }
+    }
+    let mut roots: Vec<(String, Vec<u8>)> = cas
         .into_iter()
         .filter(|c| c.parent_id.is_none())
         .map(|c| ("caforge".to_owned(), c.cert_der))
@@ -59,6 +64,7 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
         system_roots: !a.no_system_roots,
         min_days: a.min_days,
         now: g.now()?,
+        sm2_ids,
     })
     .await
     .map_err(anyhow::Error::msg)?;

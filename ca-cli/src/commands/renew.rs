@@ -72,9 +72,16 @@ fn request(p: &PredecessorArgs) -> Result<RenewRequest> {
     })
 }
 
-async fn run(g: &Globals, req: RenewRequest, output: &OutputArgs, verb: &str) -> Result<()> {
+async fn run(g: &Globals, mut req: RenewRequest, output: &OutputArgs, verb: &str) -> Result<()> {
     output.check(None)?;
     let services = g.services().await?;
+    let old =
+        super::unexpired_or_forced(g, &services, &req.serial, req.ca.as_deref(), output.force)
+            .await?;
+    if let Some(old) = old {
+        req.serial = old.serial.to_string();
+        req.ca = Some(old.issuer_name.clone());
+    }
     let issued = services.lifecycle.renew(&req).await?;
     write_outputs(output, &issued)?;
     report(output, &issued, verb)?;

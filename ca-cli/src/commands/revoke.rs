@@ -26,6 +26,9 @@ pub(crate) struct RevokeArgs {
     /// Also revoke the certificate's dual-certificate partner, in the same transaction.
     #[arg(long)]
     pair: bool,
+    /// Revoke it even if it has expired (with a warning).
+    #[arg(long)]
+    force: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -85,21 +88,26 @@ fn report(c: &CertificateRecord, verb: &str, format: Format) -> Result<()> {
 
 pub(crate) async fn revoke(g: &Globals, a: RevokeArgs) -> Result<()> {
     let services = g.services().await?;
+    let cert =
+        super::unexpired_or_forced(g, &services, &a.serial, a.ca.as_deref(), a.force).await?;
+    // The certificate found (by its whole serial and issuer) is the one revoked.
     let req = RevokeRequest {
-        serial: a.serial.clone(),
-        ca: a.ca,
+        serial: cert
+            .as_ref()
+            .map_or_else(|| a.serial.clone(), |c| c.serial.to_string()),
+        ca: cert.as_ref().map(|c| c.issuer_name.clone()).or(a.ca),
         reason: a.reason,
         invalidity_date: a.invalidity_date,
         principal: ca_core::authz::Principal::local_operator(),
     };
     // On a terminal, a certificate with a valid partner asks whether to revoke both.
     let mut pair = a.pair;
-    if !pair && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        let cert = services
-            .directory
-            .certificate(&a.serial, req.ca.as_deref())
-            .await?;
-        if let Some(p) = services.dual.partner(&cert).await? {
+    if let (false, true, Some(cert)) = (
+        pair,
+        std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        &cert,
+    ) {
+        if let Some(p) = services.dual.partner(cert).await? {
             if !p.certificate.is_revoked() {
                 eprint!(
                     "{} has a dual-certificate partner, {} under '{}'. Revoke both? [y/N] ",

@@ -7,7 +7,7 @@ use ca_core::tokens::{Quota, TokenRecord};
 
 use crate::context::Globals;
 use crate::duration::parse_seconds;
-use crate::output::{print_json, timestamp, Format, Table};
+use crate::output::{done, print_json, timestamp, Format, Table};
 
 /// Token subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -26,6 +26,9 @@ pub(crate) enum TokenCommand {
     Revoke {
         /// Token id (from `token list`).
         id: i64,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
 }
 
@@ -109,7 +112,9 @@ fn scope_text(s: &Scope) -> String {
         s.cas.join(","),
         s.names.join(",")
     );
-    if s.attributes != ["*"] {
+    if s.attributes.is_empty() {
+        text.push_str(" with no other subject attributes");
+    } else if s.attributes != ["*"] {
         text.push_str(&format!(" with {}", s.attributes.join(",")));
     }
     text
@@ -224,10 +229,13 @@ pub(crate) async fn run(g: &Globals, cmd: TokenCommand) -> Result<()> {
                 }
             }
         }
-        TokenCommand::Revoke { id } => {
+        TokenCommand::Revoke { id, format } => {
             let t = tokens.revoke(id).await?;
-            println!("revoked API token {} ('{}')", t.id, t.name);
-            Ok(())
+            done(
+                format,
+                &format!("revoked API token {} ('{}')", t.id, t.name),
+                &serde_json::json!({"id": t.id, "name": t.name, "revoked": true}),
+            )
         }
     }
 }

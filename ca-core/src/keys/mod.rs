@@ -28,7 +28,7 @@ pub use file::{
 pub use pin::Pin;
 pub use pkcs11::{ecdsa_raw_to_der, Pkcs11KeyProvider, Pkcs11Uri};
 pub use software::SoftwareKey;
-pub use verify::{key_type_of_spki, verify_signature, PublicKeyDescription};
+pub use verify::{key_type_of_spki, verify_signature, verify_sm2, PublicKeyDescription};
 
 /// Errors from key generation, loading and signing.
 #[derive(Debug, thiserror::Error)]

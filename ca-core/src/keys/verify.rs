@@ -169,6 +169,24 @@ pub fn key_type_of_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyType, Key
         .ok_or_else(|| KeyError::Rejected(format!("unsupported key type {desc}")))
 }
 
+/// Verify an SM3withSM2 `signature` (DER `SM2Signature`) over `message` by the SM2 public
+/// key `point` (SEC1 encoding, as in a SubjectPublicKeyInfo), with signer ID `sm2_id`.
+///
+/// # Errors
+/// [`KeyError::Rejected`] for a malformed key or a signature that does not verify.
+pub fn verify_sm2(
+    point: &[u8],
+    message: &[u8],
+    signature: &[u8],
+    sm2_id: &str,
+) -> Result<(), KeyError> {
+    let invalid = || KeyError::Rejected("signature does not verify".into());
+    let key = sm2::dsa::VerifyingKey::from_sec1_bytes(sm2_id, point)
+        .map_err(|_| KeyError::Rejected("malformed SM2 public key".into()))?;
+    let sig = sm2::dsa::Signature::from_der(signature).map_err(|_| invalid())?;
+    key.verify(message, &sig).map_err(|_| invalid())
+}
+
 /// Verify `signature` (BIT STRING contents) over `message` with the key in `spki`, under the
 /// signature algorithm `alg`. SM2 signatures are checked with signer ID `sm2_id`.
 ///
@@ -197,10 +215,7 @@ pub fn verify_signature(
         if alg != oid::SM3_WITH_SM2 {
             return Err(mismatch());
         }
-        let key = sm2::dsa::VerifyingKey::from_sec1_bytes(sm2_id, key_bytes)
-            .map_err(|_| KeyError::Rejected("malformed SM2 public key".into()))?;
-        let sig = sm2::dsa::Signature::from_der(signature).map_err(|_| invalid())?;
-        return key.verify(message, &sig).map_err(|_| invalid());
+        return verify_sm2(key_bytes, message, signature, sm2_id);
     }
 
     let algorithm: &'static dyn VerificationAlgorithm = match (desc, alg) {

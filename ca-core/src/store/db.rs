@@ -228,6 +228,23 @@ impl AnyStore {
             ))
         };
         let options: PgConnectOptions = url.parse().map_err(unreachable)?;
+        // One connection first, on its own: a pool that cannot connect reports only that it
+        // timed out, and the operator needs the real cause (refused, no such host, a
+        // rejected password, a database that does not exist).
+        let first = tokio::time::timeout(
+            Duration::from_secs(10),
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!(
+                "cannot connect to PostgreSQL at {}: no answer within 10 s",
+                redact_url(url)
+            ))
+        })?
+        .map_err(unreachable)?;
+        // Only the answer mattered; a failure to say goodbye changes nothing.
+        let _ = sqlx::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
