@@ -189,13 +189,15 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if json_errors => {
-            eprintln!("{}", output::error_json(&e));
-            ExitCode::from(output::exit_code(&e))
-        }
         Err(e) => {
-            // One line, with the command line's way to give what is missing, if any.
-            match output::hint(&e) {
+            let sqlite = globals.opened.get().and_then(|s| s.sqlite_file());
+            let advice = output::advice(&e, sqlite);
+            if json_errors {
+                eprintln!("{}", output::error_json(&e, advice));
+                return ExitCode::from(output::exit_code(&e));
+            }
+            // One line, with what to do about it, if anything.
+            match advice {
                 Some(hint) => eprintln!("error: {} ({hint})", output::one_line(&e)),
                 None => eprintln!("error: {}", output::one_line(&e)),
             }

@@ -42,9 +42,43 @@ pub(crate) fn wants_json(args: impl IntoIterator<Item = std::ffi::OsString>) -> 
     false
 }
 
+/// What the user can do about a failure: the command line's way to give what is missing
+/// ([`hint`]), or for a database that refuses writes, what to check (`sqlite`: the home's
+/// database file, when it is SQLite).
+pub(crate) fn advice(e: &anyhow::Error, sqlite: Option<&Path>) -> Option<String> {
+    if let Some(h) = hint(e) {
+        return Some(h.to_owned());
+    }
+    let read_only = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ca_core::store::StoreError>(),
+            Some(ca_core::store::StoreError::ReadOnly(_))
+        ) || matches!(
+            c.downcast_ref::<ca_core::Error>(),
+            Some(ca_core::Error::Store(ca_core::store::StoreError::ReadOnly(
+                _
+            )))
+        )
+    });
+    read_only.then(|| write_check(sqlite))
+}
+
+/// What to check when the database refuses writes (`sqlite`: the file, when SQLite).
+pub(crate) fn write_check(sqlite: Option<&Path>) -> String {
+    match sqlite {
+        Some(file) => format!(
+            "check that this user may write {}, its -wal and -shm files and its directory",
+            file.display()
+        ),
+        None => {
+            "check that the database server takes writes (not a standby, not read-only)".to_owned()
+        }
+    }
+}
+
 /// A failure as one JSON object (stderr, for `--format json`): its kind (`failed` when
-/// caforge does not classify it), the exit code, the one-line message and the hint.
-pub(crate) fn error_json(e: &anyhow::Error) -> serde_json::Value {
+/// caforge does not classify it), the exit code, the one-line message and what to do.
+pub(crate) fn error_json(e: &anyhow::Error, advice: Option<String>) -> serde_json::Value {
     let kind = e
         .chain()
         .find_map(ca_core::ErrorKind::of)
@@ -54,7 +88,7 @@ pub(crate) fn error_json(e: &anyhow::Error) -> serde_json::Value {
             "kind": kind,
             "exit_code": exit_code(e),
             "message": one_line(e),
-            "hint": hint(e),
+            "hint": advice,
         }
     })
 }

@@ -102,25 +102,37 @@ pub fn rfc3339(secs: i64) -> String {
 /// The thresholds (days) a certificate valid until `not_after`, known to caforge since
 /// `known_since`, has reached at `now`. A threshold counts once the certificate is within
 /// it, unless it was already within it when caforge learnt of it (a 10-day certificate
-/// owes no 30-day reminder). Expired certificates owe nothing.
+/// owes no 30-day reminder). With `owe_passed` (an imported certificate, which someone
+/// else issued), the nearest of those already passed is owed at once: imported with 10
+/// days left, it owes the 15-day reminder now instead of silence until 7 days. Expired
+/// certificates owe nothing.
 #[must_use]
 pub fn reached_thresholds(
     thresholds: &[u32],
     not_after: i64,
     known_since: i64,
     now: i64,
+    owe_passed: bool,
 ) -> Vec<u32> {
     if now > not_after {
         return Vec::new();
     }
+    let at = |days: u32| not_after - i64::from(days) * 86_400;
     let mut out: Vec<u32> = thresholds
         .iter()
         .copied()
-        .filter(|&days| {
-            let at = not_after - i64::from(days) * 86_400;
-            now >= at && known_since < at
-        })
+        .filter(|&days| now >= at(days) && known_since < at(days))
         .collect();
+    // The nearest threshold already passed when caforge learnt of the certificate.
+    if let Some(nearest) = thresholds
+        .iter()
+        .copied()
+        .filter(|&days| known_since >= at(days))
+        .min()
+        .filter(|_| owe_passed)
+    {
+        out.push(nearest);
+    }
     out.sort_unstable();
     out.dedup();
     out
@@ -136,21 +148,34 @@ mod tests {
     fn thresholds_are_reached_once_the_certificate_is_within_them() {
         let t = [30, 15, 7, 1];
         let not_after = 100 * DAY;
-        assert!(reached_thresholds(&t, not_after, 0, 60 * DAY).is_empty());
-        assert_eq!(reached_thresholds(&t, not_after, 0, 70 * DAY), vec![30]);
+        assert!(reached_thresholds(&t, not_after, 0, 60 * DAY, false).is_empty());
         assert_eq!(
-            reached_thresholds(&t, not_after, 0, 93 * DAY),
+            reached_thresholds(&t, not_after, 0, 70 * DAY, false),
+            vec![30]
+        );
+        assert_eq!(
+            reached_thresholds(&t, not_after, 0, 93 * DAY, false),
             vec![7, 15, 30]
         );
         assert_eq!(
-            reached_thresholds(&t, not_after, 0, 100 * DAY),
+            reached_thresholds(&t, not_after, 0, 100 * DAY, false),
             vec![1, 7, 15, 30]
         );
-        assert!(reached_thresholds(&t, not_after, 0, 100 * DAY + 1).is_empty());
-        // Learnt of at 10 days left: the 30- and 15-day reminders were never owed.
+        assert!(reached_thresholds(&t, not_after, 0, 100 * DAY + 1, false).is_empty());
+        // Learnt of at 10 days left: the 30- and 15-day reminders were never owed ...
         assert_eq!(
-            reached_thresholds(&t, not_after, 90 * DAY, 95 * DAY),
+            reached_thresholds(&t, not_after, 90 * DAY, 95 * DAY, false),
             vec![7]
+        );
+        // ... unless imported: then the 15-day reminder is owed at once (not the 30-day
+        // one too), and the 7-day one when it comes.
+        assert_eq!(
+            reached_thresholds(&t, not_after, 90 * DAY, 90 * DAY, true),
+            vec![15]
+        );
+        assert_eq!(
+            reached_thresholds(&t, not_after, 90 * DAY, 95 * DAY, true),
+            vec![7, 15]
         );
     }
 

@@ -306,3 +306,63 @@ fn with_format_json_errors_are_json_on_stderr_with_their_kind() {
             .is_some_and(|m| !m.is_empty()));
     }
 }
+
+/// Makes a file read-only until dropped: immutable (`chattr +i`, which even root cannot
+/// write through, as CI runs), or else mode 0444 (enough for a user who is not root).
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn new(path: std::path::PathBuf) -> Immutable {
+        let immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !immutable {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))
+                .expect("chmod 0444");
+        }
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+#[test]
+fn a_read_only_database_is_named_and_serve_refuses_it() {
+    let h = Home::new();
+    h.create_root("root", "p256", &[]);
+    let db = h.home().join("caforge.db");
+    let _guard = Immutable::new(db.clone());
+    // Reading still works.
+    h.ok(&["ca", "list"]);
+    // A write says which file to check, and changes nothing.
+    let (args, _) = h.issue_leaf_args("root", "ro");
+    let r = h.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!r.ok);
+    assert!(
+        r.stderr.contains("the database refuses writes")
+            && r.stderr.contains(&format!("may write {}", db.display())),
+        "{}",
+        r.stderr
+    );
+    // serve does not start on it (it used to report ok).
+    let r = h.run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!r.ok, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("cannot serve: the database refuses writes"),
+        "{}",
+        r.stderr
+    );
+}

@@ -129,6 +129,12 @@ fn listings_and_shows_match_their_golden_files() {
         "--names",
         "*.example",
     ]);
+    // A certificate from elsewhere, 10 days from expiry, and a webhook nothing answers: the
+    // import owes its nearest passed reminder (15 days) at once, and its delivery fails.
+    h.configure("[notify]\nwebhooks = [\"http://127.0.0.1:9/hook\"]\n");
+    let (_, vendor) = caforge_tests::outside_pki(h.path(), "vendor.example", "10");
+    h.ok(&["inventory", "import", &vendor]);
+    let _ = h.run(&["notify", "run"]);
     let commands: Vec<(&str, Vec<&str>)> = vec![
         ("ca-list", vec!["ca", "list"]),
         ("ca-show", vec!["ca", "show", "issuing"]),

@@ -297,8 +297,18 @@ fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
         let shift = shift_secs.to_string();
         json(&h, &[(SHIFT, &shift)], &["notify", "run"])
     };
+    // Day 0: the imported certificate came in already within 30 days: it owes the 30-day
+    // reminder at once (an issued one would not; nothing else is due yet).
     let now = pass(0);
-    assert_eq!(now["recorded"], 0, "{now}");
+    assert_eq!(
+        (now["recorded"].as_u64(), now["delivered"].as_u64()),
+        (Some(1), Some(1)),
+        "{now}"
+    );
+    assert_eq!(
+        receiver.delivered(),
+        vec![("CN=vendor.example".to_owned(), 30)]
+    );
 
     // Day 11: the 40-day certificate is within 30 days; the imported one (20 days when it
     // was imported) within 15. One POST each.
@@ -316,7 +326,8 @@ fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
         got,
         vec![
             ("CN=short.example".to_owned(), 30),
-            ("CN=vendor.example".to_owned(), 15)
+            ("CN=vendor.example".to_owned(), 15),
+            ("CN=vendor.example".to_owned(), 30),
         ]
     );
     let body = receiver.bodies.lock().unwrap()[0].clone();
@@ -328,7 +339,7 @@ fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
         (again["recorded"].as_u64(), again["delivered"].as_u64()),
         (Some(0), Some(0))
     );
-    assert_eq!(receiver.delivered().len(), 2);
+    assert_eq!(receiver.delivered().len(), 3);
 
     // Day 19 (plus an hour): the imported certificate reached 7 and 1 days at once (the
     // 7-day reminder was due while nothing ran: late, but not skipped). The receiver fails
@@ -377,10 +388,11 @@ fn webhooks_hear_each_threshold_once_and_failures_are_retried() {
             ("CN=vendor.example".to_owned(), 1),
             ("CN=vendor.example".to_owned(), 7),
             ("CN=vendor.example".to_owned(), 15),
+            ("CN=vendor.example".to_owned(), 30),
         ]
     );
     let status = json(&h, &[], &["notify", "status"]);
-    assert_eq!(status.as_array().unwrap().len(), 5);
+    assert_eq!(status.as_array().unwrap().len(), 6);
     assert!(status
         .as_array()
         .unwrap()

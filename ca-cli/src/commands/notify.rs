@@ -72,7 +72,7 @@ pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
                 Format::Text => {
                     let mut table = Table::new(&[
                         "ID",
-                        "TARGET",
+                        "CERTIFICATE",
                         "DAYS",
                         "STATE",
                         "TRY",
@@ -80,9 +80,22 @@ pub(crate) async fn run(g: &Globals, cmd: NotifyCommand) -> Result<()> {
                         "WEBHOOK (LAST ERROR)",
                     ]);
                     for n in &all {
+                        // The certificate by its subject (the target, `cert:ID` or
+                        // `inventory:ID`, is the store's key for it).
+                        let payload: serde_json::Value =
+                            serde_json::from_str(&n.payload).unwrap_or_default();
+                        let (kind, id) = n.target.split_once(':').unwrap_or(("", &n.target));
+                        let what = if kind == "inventory" {
+                            format!("imported {id}")
+                        } else {
+                            format!("issued {id}")
+                        };
                         table.row(vec![
                             n.id.to_string(),
-                            n.target.to_string(),
+                            format!(
+                                "{} ({what})",
+                                payload["subject"].as_str().unwrap_or("?")
+                            ),
                             n.threshold_days.to_string(),
                             n.state.as_str().to_owned(),
                             n.attempts.to_string(),

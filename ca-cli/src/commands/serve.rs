@@ -140,6 +140,15 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     // waits for it.
     ca_server::health::limit_devices(&settings)?;
     let services = g.services_acting(ca_core::authz::Principal::Server).await?;
+    // A responder that cannot write would answer, but record no OCSP answer, CRL or audit
+    // entry: refuse to start instead of reporting ok.
+    if let Some(e) = services.lifecycle.store_health().await.write_error {
+        let check = crate::output::write_check(g.opened.get().and_then(|s| s.sqlite_file()));
+        return Err(ca_core::Error::Unavailable(format!(
+            "cannot serve: the database refuses writes ({e}); serve records OCSP answers, CRLs and the audit log ({check})"
+        ))
+        .into());
+    }
     let cas = services.directory.cas().await?;
     // Online roots by name or id, as every CA is named; kept by their stored names.
     let mut online = Vec::with_capacity(settings.online_roots.len());

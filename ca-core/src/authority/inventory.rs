@@ -311,8 +311,15 @@ impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Invento
         let mut add = |target: String,
                        not_after: i64,
                        known_since: i64,
+                       imported: bool,
                        body: serde_json::Value| {
-            for days in reached_thresholds(&settings.thresholds_days, not_after, known_since, now) {
+            for days in reached_thresholds(
+                &settings.thresholds_days,
+                not_after,
+                known_since,
+                now,
+                imported,
+            ) {
                 let mut payload = body.clone();
                 payload["event"] = "certificate.expiring".into();
                 payload["threshold_days"] = days.into();
@@ -344,6 +351,7 @@ impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Invento
                 format!("cert:{}", c.id),
                 c.not_after,
                 c.created_at,
+                false,
                 serde_json::json!({
                     "source": "issued",
                     "serial": c.serial,
@@ -360,6 +368,7 @@ impl<S: InventoryStore + NotificationStore + CaStore + CertificateStore> Invento
                 format!("inventory:{}", r.id),
                 r.not_after,
                 r.imported_at,
+                true,
                 serde_json::json!({
                     "source": "inventory",
                     "imported_from": r.source,

@@ -384,7 +384,8 @@ impl AnyStore {
     }
 
     /// The SQLite database file, if this store is one.
-    fn sqlite_file(&self) -> Option<&std::path::Path> {
+    #[must_use]
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         match &self.writer {
             WriterConnect::Sqlite(path) => Some(path),
             _ => None,

@@ -70,6 +70,10 @@ pub enum StoreError {
     /// A fault inside the store (a stopped writer task, a broken invariant).
     #[error("internal store error: {0}")]
     Internal(String),
+    /// The database takes reads but refuses writes (a read-only file, directory or
+    /// server).
+    #[error("the database refuses writes: {0}")]
+    ReadOnly(String),
 }
 
 impl StoreError {
@@ -80,7 +84,9 @@ impl StoreError {
         match self {
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::NotFound(_) => ErrorKind::NotFound,
-            StoreError::Database(_) | StoreError::Unavailable(_) => ErrorKind::Unavailable,
+            StoreError::Database(_) | StoreError::Unavailable(_) | StoreError::ReadOnly(_) => {
+                ErrorKind::Unavailable
+            }
             StoreError::UnsupportedUrl(_) => ErrorKind::Rejected,
             StoreError::Corrupt(_) | StoreError::SchemaTooNew { .. } | StoreError::Internal(_) => {
                 ErrorKind::Internal
@@ -94,6 +100,15 @@ impl From<sqlx::Error> for StoreError {
         match e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_owned())
+            }
+            // SQLite's SQLITE_READONLY (8, and its extended codes); PostgreSQL's
+            // read_only_sql_transaction (a standby, or default_transaction_read_only).
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| {
+                    c == "25006" || c.parse::<i32>().is_ok_and(|n| n & 0xff == 8)
+                }) =>
+            {
+                StoreError::ReadOnly(db.message().to_owned())
             }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
@@ -125,6 +140,10 @@ impl From<rusqlite::Error> for StoreError {
             {
                 StoreError::Conflict(e.to_string())
             }
+            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(match &e {
+                rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+                _ => "attempt to write a readonly database".to_owned(),
+            }),
             Some(
                 ErrorCode::DatabaseBusy
                 | ErrorCode::DatabaseLocked
