@@ -132,7 +132,15 @@ fn quiet_when_stdout_closes() {
 fn main() -> ExitCode {
     quiet_when_stdout_closes();
     let json_errors = output::wants_json(std::env::args_os());
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage mistake, as JSON when JSON was asked for; help and version as usual.
+        Err(e) if json_errors && e.use_stderr() => {
+            eprintln!("{}", output::usage_error_json(&e));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     // Before any thread exists: read the secret variables and take them out of the
     // environment, so no child process sees them.
     let env = context::EnvSecrets::take();

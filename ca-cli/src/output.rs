@@ -79,10 +79,7 @@ pub(crate) fn write_check(sqlite: Option<&Path>) -> String {
 /// A failure as one JSON object (stderr, for `--format json`): its kind (`failed` when
 /// caforge does not classify it), the exit code, the one-line message and what to do.
 pub(crate) fn error_json(e: &anyhow::Error, advice: Option<String>) -> serde_json::Value {
-    let kind = e
-        .chain()
-        .find_map(ca_core::ErrorKind::of)
-        .map_or("failed", ca_core::ErrorKind::as_str);
+    let kind = kind_of(e).map_or("failed", ca_core::ErrorKind::as_str);
     serde_json::json!({
         "error": {
             "kind": kind,
@@ -93,12 +90,28 @@ pub(crate) fn error_json(e: &anyhow::Error, advice: Option<String>) -> serde_jso
     })
 }
 
+/// The kind of the first classified error in `e`'s chain, if any.
+fn kind_of(e: &anyhow::Error) -> Option<ca_core::ErrorKind> {
+    e.chain().find_map(ca_core::ErrorKind::of)
+}
+
+/// A command line that does not parse, as one JSON object (stderr, for `--format json`).
+pub(crate) fn usage_error_json(e: &clap::Error) -> serde_json::Value {
+    serde_json::json!({
+        "error": {
+            "kind": "usage",
+            "exit_code": 2,
+            "message": e.to_string().lines().next().unwrap_or("").trim_start_matches("error: "),
+            "hint": "see --help",
+        }
+    })
+}
+
 /// The exit status for a failure: by the kind of the first classified error in its chain
 /// (the table in the README), 1 when none is classified.
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     use ca_core::ErrorKind;
-    let kind = e.chain().find_map(ErrorKind::of);
-    match kind {
+    match kind_of(e) {
         None => 1,
         Some(ErrorKind::Rejected) => 3,
         Some(ErrorKind::NotFound) => 4,

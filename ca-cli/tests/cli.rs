@@ -101,7 +101,10 @@ fn exit_codes_follow_the_kind_of_error() {
     let garbage = garbage.to_str().unwrap();
     let cases: &[(&str, &[&str], i32)] = &[
         (pass, &["ca", "frobnicate"], 2),
-        (pass, &["cert", "list", "--status", "bogus"], 1),
+        // An unknown status is rejected input; an existing output file is the CLI's own
+        // failure (1).
+        (pass, &["cert", "list", "--status", "bogus"], 3),
+        (pass, &["ca", "export", "root", "--out", garbage], 1),
         (pass, &["issue", "--ca", "root", "--csr", garbage], 3),
         (pass, &["--db", "mysql://u@db/ca", "ca", "list"], 3),
         (pass, &["ca", "show", "nope"], 4),

@@ -129,7 +129,9 @@ pub fn reached_thresholds(
         .copied()
         .filter(|&days| known_since >= at(days))
         .min()
-        .filter(|_| owe_passed)
+        // Only until a nearer threshold is reached: by then the late one is no news (and
+        // an import made before this rule owes no late reminder after an upgrade).
+        .filter(|_| owe_passed && out.is_empty())
     {
         out.push(nearest);
     }
@@ -174,8 +176,12 @@ mod tests {
             vec![15]
         );
         assert_eq!(
+            reached_thresholds(&t, not_after, 90 * DAY, 92 * DAY, true),
+            vec![15]
+        );
+        assert_eq!(
             reached_thresholds(&t, not_after, 90 * DAY, 95 * DAY, true),
-            vec![7, 15]
+            vec![7]
         );
     }
 

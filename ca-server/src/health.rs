@@ -95,6 +95,7 @@ pub async fn check(state: &AppState) -> Arc<HealthReport> {
         Ok(store) => store,
         Err(_) => ca_core::authority::StoreHealth {
             write_error: Some(format!("no answer within {} s", bound.as_secs())),
+            read_only: false,
             disk_free: None,
         },
     };

@@ -179,8 +179,15 @@ fn quickstart_writes_the_port_of_its_certificates_and_refuses_a_busy_one() {
     assert!(!dir.path().join("demo").exists());
     drop(busy);
     // Without serving: the port asked for is in the certificates and in caforge.toml.
-    let r = quickstart(dir.path(), &["--no-serve", "--port", "18099"]);
+    let r = quickstart(
+        dir.path(),
+        &["--no-serve", "--port", "18099", "--format", "json"],
+    );
     assert!(r.ok, "{r:?}");
+    let built: serde_json::Value = serde_json::from_str(&r.stdout).expect("quickstart JSON");
+    assert_eq!(built["listen"], "127.0.0.1:18099");
+    assert_eq!(built["serving"], false);
+    assert_eq!(built["hierarchies"][1]["issuing"]["key_type"], "sm2");
     let toml = std::fs::read_to_string(dir.path().join("demo/caforge.toml")).expect("toml");
     assert!(toml.contains("listen = \"127.0.0.1:18099\""), "{toml}");
     let text = cert_text(dir.path(), "demo/quickstart/rsa/localhost.pem");
@@ -291,8 +298,13 @@ fn with_format_json_errors_are_json_on_stderr_with_their_kind() {
         (vec!["ca", "show", "nope", "--format=json"], "not-found", 4),
         (
             vec!["cert", "list", "--status", "weird", "--format", "json"],
-            "failed",
-            1,
+            "rejected",
+            3,
+        ),
+        (
+            vec!["cert", "list", "--no-such-flag", "--format", "json"],
+            "usage",
+            2,
         ),
     ] {
         let r = h.run(&args);

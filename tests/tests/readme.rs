@@ -3,7 +3,7 @@
 //!
 //! A block's fence says how it runs (the words after `sh`):
 //! - nothing: run; any failing command fails the test (`set -euo pipefail`);
-//! - `fails`: the block must exit non-zero (it shows a refusal);
+//! - `fails`: the block must fail, other than as a usage error (it shows a refusal);
 //! - `server`: a long-running command, started in the background; the harness waits until
 //!   the ports it names (8080 when none) accept connections and stops it before the next `server` block and
 //!   at the end;
@@ -157,9 +157,11 @@ fn script(blocks: &[Block], dir: &Path, ports: &[(&str, u16)]) -> (String, Vec<S
                 }
             }
             Mode::Fails => {
+                // It must fail as the README says, not on a command line caforge cannot
+                // parse (exit 2, like bash's own usage errors).
                 let _ = writeln!(
                     s,
-                    "if bash -euo pipefail {file}; then echo 'README line {}: this block should have failed' >&2; exit 1; fi",
+                    "set +e; bash -euo pipefail {file}; rc=$?; set -e\nif [ $rc -eq 0 ] || [ $rc -eq 2 ]; then echo \"README line {}: this block should have failed (exit $rc)\" >&2; exit 1; fi",
                     b.line
                 );
             }

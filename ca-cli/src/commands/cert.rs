@@ -262,7 +262,10 @@ pub(crate) async fn run(g: &Globals, cmd: CertCommand) -> Result<()> {
                 }
                 Some("revoked") => filter.status = Some(CertificateStatus::Revoked),
                 Some(other) => {
-                    bail!("unknown status '{other}' (expected valid, revoked or expired)")
+                    return Err(ca_core::Error::Invalid(format!(
+                        "unknown status '{other}' (expected valid, revoked or expired)"
+                    ))
+                    .into())
                 }
             }
             if let Some(window) = expiring {

@@ -74,6 +74,10 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
             record.settings.crl_partitions
         );
     }
+    // Made before signing: a CRL number is never spent on CRLs that cannot be written.
+    if let Some(dir) = &a.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let crls = services
         .revocations
         .crl(&CrlRequest {
@@ -88,9 +92,6 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
             record.name,
             crls.len()
         );
-    }
-    if let Some(dir) = &a.out_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     for c in &crls {
         for w in &c.warnings {

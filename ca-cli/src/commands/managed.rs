@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::context::Globals;
-use crate::output::{print_json, timestamp, Format, Table};
+use crate::output::{done, print_json, timestamp, Format, Table};
 
 /// Managed-certificate subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -25,13 +25,21 @@ pub(crate) enum ManagedCommand {
         /// Run no hook after deployments.
         #[arg(long)]
         clear: bool,
+        /// Output format of the result.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
 }
 
 pub(crate) async fn run(g: &Globals, cmd: ManagedCommand) -> Result<()> {
     let services = g.services().await?;
     match cmd {
-        ManagedCommand::SetHook { id, hook, clear } => {
+        ManagedCommand::SetHook {
+            id,
+            hook,
+            clear,
+            format,
+        } => {
             let managed = services
                 .lifecycle
                 .managed()
@@ -46,13 +54,13 @@ pub(crate) async fn run(g: &Globals, cmd: ManagedCommand) -> Result<()> {
                 .lifecycle
                 .set_managed_hook(&managed, hook.as_deref())
                 .await?;
-            match hook {
+            let text = match &hook {
                 Some(h) => {
-                    println!("managed certificate {id} runs hook '{h}' after each deployment")
+                    format!("managed certificate {id} runs hook '{h}' after each deployment")
                 }
-                None => println!("managed certificate {id} runs no hook"),
-            }
-            Ok(())
+                None => format!("managed certificate {id} runs no hook"),
+            };
+            done(format, &text, &serde_json::json!({"id": id, "hook": hook}))
         }
         ManagedCommand::List { format } => {
             let all = services.lifecycle.managed().await?;

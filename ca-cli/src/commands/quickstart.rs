@@ -24,6 +24,10 @@ pub(crate) struct Args {
     /// Build the PKI and exit without serving it (`caforge serve` serves it later).
     #[arg(long)]
     no_serve: bool,
+    /// json: what was built (CAs, certificates, files) as one JSON object, instead of the
+    /// text summary (before serving, when it serves).
+    #[arg(long, value_enum, default_value_t)]
+    format: crate::output::Format,
 }
 
 /// Binds 127.0.0.1:`port` (0: a free port). A port in use is an error: the port goes into
@@ -36,6 +40,20 @@ async fn bind(port: u16) -> Result<tokio::net::TcpListener> {
         ),
         Err(e) => Err(e).with_context(|| format!("listening on 127.0.0.1:{port}")),
     }
+}
+
+/// A line of the text summary (nothing with `--format json`).
+macro_rules! say {
+    ($text:expr) => {
+        if $text {
+            println!();
+        }
+    };
+    ($text:expr, $($arg:tt)*) => {
+        if $text {
+            println!($($arg)*);
+        }
+    };
 }
 
 struct Hierarchy {
@@ -87,6 +105,8 @@ fn aws_lc_rs_fill(bytes: &mut [u8]) -> Result<()> {
 }
 
 pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
+    let text = args.format == crate::output::Format::Text;
+    let mut built = Vec::new();
     if g.config_path().exists() {
         bail!(
             "{} already exists; quickstart builds a fresh home (remove it or pass --home NEW_DIR)",
@@ -144,7 +164,8 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
     let url = super::init::init_home(&globals, Some(&address)).await?;
     let services = globals.services().await?;
 
-    println!(
+    say!(
+        text,
         "caforge quickstart: home {} (database {url})",
         g.home.display()
     );
@@ -232,70 +253,109 @@ pub(crate) async fn run(g: &Globals, args: Args) -> Result<()> {
                 false,
             )?;
         }
-        println!();
-        println!("{} hierarchy", h.label.to_uppercase());
-        println!(
+        say!(text);
+        say!(text, "{} hierarchy", h.label.to_uppercase());
+        say!(
+            text,
             "  root CA          {:<12} {:<8} serial {}",
-            root.name, root.key_type, root.serial
+            root.name,
+            root.key_type,
+            root.serial
         );
-        println!(
+        say!(
+            text,
             "  intermediate CA  {:<12} {:<8} serial {}",
-            issuing.name, issuing.key_type, issuing.serial
+            issuing.name,
+            issuing.key_type,
+            issuing.serial
         );
-        println!(
+        say!(
+            text,
             "  TLS server cert  localhost    {:<8} serial {} (valid until {})",
             issued.record.key_type,
             issued.record.serial,
             timestamp(issued.record.not_after)
         );
-        println!("  files            {}", display(&out_dir));
-        println!(
+        built.push(serde_json::json!({
+            "label": h.label,
+            "root": {"name": root.name, "key_type": root.key_type.to_string(), "serial": root.serial},
+            "issuing": {"name": issuing.name, "key_type": issuing.key_type.to_string(), "serial": issuing.serial},
+            "leaf": {
+                "subject": "CN=localhost",
+                "serial": issued.record.serial,
+                "not_after": timestamp(issued.record.not_after),
+            },
+            "dir": display(&out_dir),
+        }));
+        say!(text, "  files            {}", display(&out_dir));
+        say!(text,
             "                   localhost.pem, localhost.key.pem (encrypted under localhost.key.pass), chain.pem, root.pem, issuing.crl.pem"
         );
     }
-    println!();
-    if let Some(file) = passphrase_note {
-        println!(
+    say!(text);
+    if let Some(file) = &passphrase_note {
+        say!(
+            text,
             "CA keys are encrypted with a generated passphrase stored in {} (mode 0600).",
-            display(&file)
+            display(file)
         );
-        println!(
+        say!(
+            text,
             "Use it with: --passphrase-file {}   (move it somewhere safe for real use)",
-            display(&file)
+            display(file)
         );
     }
-    println!("Check the RSA chain and its CRL with OpenSSL:");
+    say!(text, "Check the RSA chain and its CRL with OpenSSL:");
     let rsa = g.home.join("quickstart/rsa");
-    println!(
+    say!(text,
         "  openssl verify -x509_strict -purpose sslserver -crl_check -CRLfile {} -CAfile {} -untrusted {} {}",
         display(&rsa.join("issuing.crl.pem")),
         display(&rsa.join("root.pem")),
         display(&rsa.join("chain.pem")),
         display(&rsa.join("localhost.pem"))
     );
-    println!(
+    say!(
+        text,
         "Next: caforge --home {} ca list   |   caforge --home {} cert list",
         display(&g.home),
         display(&g.home)
     );
+    if !text {
+        crate::output::print_json(&serde_json::json!({
+            "home": display(&g.home),
+            "database": ca_core::store::redact_url(&url),
+            "listen": address,
+            "serving": !args.no_serve,
+            "passphrase_file": passphrase_note.as_deref().map(display),
+            "hierarchies": built,
+        }))?;
+    }
     // What quickstart wrote to the audit log is checkpointed like any command's.
     globals.checkpoint_audit().await;
     let (Some(listener), Some(url)) = (listener, base_url) else {
-        println!(
+        say!(
+            text,
             "Serve it on {address} (written to caforge.toml): caforge --home {} serve",
             display(&g.home)
         );
         return Ok(());
     };
-    println!();
-    println!("Serving OCSP, CRLs and CA certificates on {url} (Ctrl-C to stop). In another shell:");
-    println!(
+    say!(text);
+    say!(
+        text,
+        "Serving OCSP, CRLs and CA certificates on {url} (Ctrl-C to stop). In another shell:"
+    );
+    say!(
+        text,
         "  openssl ocsp -url {url}/ocsp -issuer {} -cert {} -CAfile {}",
         display(&rsa.join("chain.pem")),
         display(&rsa.join("localhost.pem")),
         display(&rsa.join("root.pem"))
     );
-    println!("  curl -s {url}/crl/rsa-issuing.crl | openssl crl -inform DER -noout -text");
+    say!(
+        text,
+        "  curl -s {url}/crl/rsa-issuing.crl | openssl crl -inform DER -noout -text"
+    );
     use std::io::Write as _;
     std::io::stdout().flush()?;
     let settings = globals.config()?.server;

@@ -142,10 +142,11 @@ pub(crate) async fn run(g: &Globals, a: Args) -> Result<()> {
     let services = g.services_acting(ca_core::authz::Principal::Server).await?;
     // A responder that cannot write would answer, but record no OCSP answer, CRL or audit
     // entry: refuse to start instead of reporting ok.
-    if let Some(e) = services.lifecycle.store_health().await.write_error {
+    let health = services.lifecycle.store_health().await;
+    if let (true, Some(e)) = (health.read_only, health.write_error) {
         let check = crate::output::write_check(g.opened.get().and_then(|s| s.sqlite_file()));
         return Err(ca_core::Error::Unavailable(format!(
-            "cannot serve: the database refuses writes ({e}); serve records OCSP answers, CRLs and the audit log ({check})"
+            "cannot serve: {e}; serve records OCSP answers, CRLs and the audit log ({check})"
         ))
         .into());
     }

@@ -29,6 +29,9 @@ pub(super) const MAX_PATH_CAS: usize = 16;
 /// stamp, so it is their last digits that tell certificates made together apart.
 pub const MIN_SERIAL_DIGITS: usize = 8;
 
+/// The most candidates an ambiguous part of a serial lists.
+const SERIAL_CANDIDATES: u32 = 10;
+
 /// How long a loaded issuing CA is reused. Only a CA's settings (publication URLs,
 /// partitions, OCSP lifetimes) can change under it, and such changes reach issuance within
 /// this time; whether the CA is revoked is checked in the store on every issuance.
@@ -488,56 +491,70 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         ca: Option<&str>,
         parts: bool,
     ) -> Result<CertificateRecord> {
-        let (shown, mut found) = self.certificates_named(serial, parts).await?;
-        if let Some(ca) = ca {
-            let ca = self.store.find_ca(ca).await?;
-            let (theirs, others): (Vec<_>, Vec<_>) =
-                found.into_iter().partition(|c| c.issuer_ca_id == ca.id);
-            if theirs.is_empty() {
-                return Err(match others.first() {
-                    Some(other) => Error::Invalid(format!(
-                        "CA '{}' did not issue certificate {} (its issuer is '{}')",
-                        ca.name, other.serial, other.issuer_name
-                    )),
-                    None => crate::store::StoreError::NotFound(format!(
-                        "CA '{}' issued no certificate with serial {shown}",
-                        ca.name
-                    ))
-                    .into(),
-                });
-            }
-            found = theirs;
-        }
+        let issuer = match ca {
+            Some(ca) => Some(self.store.find_ca(ca).await?),
+            None => None,
+        };
+        let (shown, mut found, more) = self
+            .certificates_named(serial, issuer.as_ref().map(|c| c.id), parts)
+            .await?;
         match found.len() {
-            0 => Err(crate::store::StoreError::NotFound(if parts && shown.len() < MIN_SERIAL_DIGITS {
-                format!(
-                    "no certificate with serial {shown} (part of a serial needs at least {MIN_SERIAL_DIGITS} hex digits)"
+            0 => {
+                // An operator who named the wrong CA is told which one issued it; an exact
+                // lookup (an API token's) learns nothing about certificates elsewhere.
+                if let (Some(ca), true) = (&issuer, parts) {
+                    let (_, elsewhere, _) = self.certificates_named(serial, None, true).await?;
+                    if let Some(other) = elsewhere.first() {
+                        return Err(Error::Invalid(format!(
+                            "CA '{}' did not issue certificate {} (its issuer is '{}')",
+                            ca.name, other.serial, other.issuer_name
+                        )));
+                    }
+                }
+                let under = issuer
+                    .as_ref()
+                    .map(|c| format!(" under CA '{}'", c.name))
+                    .unwrap_or_default();
+                Err(crate::store::StoreError::NotFound(
+                    if parts && shown.len() < MIN_SERIAL_DIGITS {
+                        format!(
+                            "no certificate with serial {shown}{under} (part of a serial needs at least {MIN_SERIAL_DIGITS} hex digits)"
+                        )
+                    } else {
+                        format!("no certificate with serial {shown}{under}")
+                    },
                 )
-            } else {
-                format!("no certificate with serial {shown}")
-            })
-            .into()),
-            1 => Ok(found.remove(0)),
-            _ => Err(Error::Invalid(format!(
-                "{shown} names {} certificates: {}; give more digits or the issuing CA",
-                found.len(),
+                .into())
+            }
+            1 if !more => Ok(found.remove(0)),
+            _ if !parts => Err(Error::Invalid(format!(
+                "serial {shown} exists under several CAs; name the CA"
+            ))),
+            n => Err(Error::Invalid(format!(
+                "{shown} names {}{n} certificates: {}; give more digits or the issuing CA",
+                if more { "more than " } else { "" },
                 found
                     .iter()
-                    .map(|c| format!("{} ({}, issued by '{}')", c.serial, c.subject, c.issuer_name))
+                    .map(|c| format!(
+                        "{} ({}, issued by '{}')",
+                        c.serial, c.subject, c.issuer_name
+                    ))
                     .collect::<Vec<_>>()
                     .join("; ")
             ))),
         }
     }
 
-    /// Every certificate `serial` names: those with exactly that serial, or else (with at
-    /// least [`MIN_SERIAL_DIGITS`] digits) those whose serial starts or ends with it; with the
-    /// upper-case hex the user meant.
+    /// Every certificate `serial` names (under `issuer`, when given): those with exactly
+    /// that serial, or else (with `parts` and at least [`MIN_SERIAL_DIGITS`] digits) those
+    /// whose serial starts or ends with it, at most [`SERIAL_CANDIDATES`] and whether there
+    /// are more; with the upper-case hex the user meant.
     async fn certificates_named(
         &self,
         serial: &str,
+        issuer: Option<IssuerId>,
         parts: bool,
-    ) -> Result<(String, Vec<CertificateRecord>)> {
+    ) -> Result<(String, Vec<CertificateRecord>, bool)> {
         let trimmed = serial.trim();
         let digits: String = trimmed
             .strip_prefix("0x")
@@ -553,17 +570,22 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
             )));
         }
         if let Ok(whole) = SerialNumber::from_str(&digits) {
-            let found = self.store.certificates_by_serial(&whole.to_hex()).await?;
-            if !found.is_empty() {
-                return Ok((digits, found));
+            let mut found = self.store.certificates_by_serial(&whole.to_hex()).await?;
+            found.retain(|c| issuer.is_none_or(|i| c.issuer_ca_id == i));
+            if !found.is_empty() || !parts {
+                return Ok((digits, found, false));
             }
         }
         if !parts || digits.len() < MIN_SERIAL_DIGITS {
-            return Ok((digits, Vec::new()));
+            return Ok((digits, Vec::new(), false));
         }
-        // A few more than one: enough to list the candidates of an ambiguous prefix.
-        let found = self.store.certificates_by_serial_part(&digits, 10).await?;
-        Ok((digits, found))
+        let mut found = self
+            .store
+            .certificates_by_serial_part(&digits, issuer, SERIAL_CANDIDATES + 1)
+            .await?;
+        let more = found.len() > SERIAL_CANDIDATES as usize;
+        found.truncate(SERIAL_CANDIDATES as usize);
+        Ok((digits, found, more))
     }
 
     /// The CA with id `id`.

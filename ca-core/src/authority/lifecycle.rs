@@ -129,6 +129,9 @@ pub struct PathElement {
 pub struct StoreHealth {
     /// Why a write failed, when it did.
     pub write_error: Option<String>,
+    /// Whether the failure was the database refusing writes as such (a read-only file or
+    /// server), not a passing fault.
+    pub read_only: bool,
     /// Free bytes beside a SQLite database file (`None` for PostgreSQL).
     pub disk_free: Option<u64>,
 }
@@ -263,8 +266,10 @@ impl<S: LifecycleRoles> Lifecycle<S> {
     /// Whether the store takes writes now (a write that changes nothing) and the free
     /// space beside a SQLite database file.
     pub async fn store_health(&self) -> StoreHealth {
+        let write = self.store.probe_write().await;
         StoreHealth {
-            write_error: self.store.probe_write().await.err().map(|e| e.to_string()),
+            read_only: matches!(write, Err(crate::store::StoreError::ReadOnly(_))),
+            write_error: write.err().map(|e| e.to_string()),
             disk_free: self.store.disk_free(),
         }
     }

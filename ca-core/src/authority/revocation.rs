@@ -223,10 +223,11 @@ impl<
         }
     }
 
-    /// Finds the certificate `serial` (or a unique prefix), checking that `ca` (when given)
-    /// issued it ([`Directory::certificate`]); an imported certificate is named as such.
+    /// Finds the certificate with the whole serial `serial`, checking that `ca` (when given)
+    /// issued it ([`Directory::certificate_exact`]: front ends resolve parts of serials
+    /// first); an imported certificate is named as such.
     async fn certificate_for(&self, serial: &str, ca: Option<&str>) -> Result<CertificateRecord> {
-        match self.directory.certificate(serial, ca).await {
+        match self.directory.certificate_exact(serial, ca).await {
             Err(Error::Store(StoreError::NotFound(m))) if ca.is_none() => {
                 // An imported certificate is tracked, not owned: say so instead of "not found".
                 if let Ok(parsed) = SerialNumber::from_str(serial) {

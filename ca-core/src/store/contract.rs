@@ -259,7 +259,7 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
     let tail = &hex[hex.len() - 8..];
     for part in [&hex[..8], tail, &tail.to_ascii_lowercase()] {
         let found = store
-            .certificates_by_serial_part(part, 10)
+            .certificates_by_serial_part(part, None, 10)
             .await
             .expect("by part");
         assert!(found.iter().any(|c| c.serial == leaf_serial), "{part}");
@@ -269,8 +269,27 @@ async fn cas_serials_and_audit<S: Store>(store: &S) {
             h.starts_with(&part) || h.ends_with(&part)
         }));
     }
+    // Under the issuer that made it, and not under another.
+    let leaf = store
+        .certificates_by_serial(&hex)
+        .await
+        .expect("by serial")
+        .remove(0);
+    assert_eq!(
+        store
+            .certificates_by_serial_part(tail, Some(leaf.issuer_ca_id), 10)
+            .await
+            .expect("by part and issuer")
+            .len(),
+        1
+    );
     assert!(store
-        .certificates_by_serial_part("%", 10)
+        .certificates_by_serial_part(tail, Some(IssuerId(leaf.issuer_ca_id.0 + 1000)), 10)
+        .await
+        .expect("by part, other issuer")
+        .is_empty());
+    assert!(store
+        .certificates_by_serial_part("%", None, 10)
         .await
         .expect("not hex")
         .is_empty());

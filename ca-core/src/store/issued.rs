@@ -228,23 +228,22 @@ impl CertificateStore for AnyStore {
     async fn certificates_by_serial_part(
         &self,
         digits: &str,
+        issuer: Option<IssuerId>,
         limit: u32,
     ) -> Result<Vec<CertificateRecord>, StoreError> {
-        // Serials are stored as upper-case hex. Those starting with the digits lie in
-        // [digits, digits + "G"), which the serial index answers; those ending with them
-        // take a scan (an operator's lookup, never a request path). LIKE keeps the prefix
-        // test exact whatever the database's collation.
+        // Serials are stored as upper-case hex, so LIKE matches them exactly whatever the
+        // database's collation. A suffix needs a scan of the table: this is an operator's
+        // lookup (the CLI), never on a request path, which takes whole serials only.
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Vec::new());
         }
         let digits = digits.to_ascii_uppercase();
         sql(select_certs!(
-            "WHERE (c.serial >= $1 AND c.serial < $2 AND c.serial LIKE $3) OR c.serial LIKE $4 ORDER BY c.id LIMIT $5"
+            "WHERE (c.serial LIKE $1 OR c.serial LIKE $2) AND ($3 IS NULL OR c.issuer_ca_id = $3) ORDER BY c.id LIMIT $4"
         ))
-        .bind(digits.as_str())
-        .bind(format!("{digits}G"))
         .bind(format!("{digits}%"))
         .bind(format!("%{digits}"))
+        .bind(issuer.map(|i| i.0))
         .bind(i64::from(limit))
         .all(self.pool.on())
         .await?

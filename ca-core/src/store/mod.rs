@@ -101,11 +101,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_owned())
             }
-            // SQLite's SQLITE_READONLY (8, and its extended codes); PostgreSQL's
-            // read_only_sql_transaction (a standby, or default_transaction_read_only).
+            // SQLite's SQLITE_READONLY (8, and its extended codes: numbers, never five
+            // characters long); PostgreSQL's read_only_sql_transaction (a standby, or
+            // default_transaction_read_only), an SQLSTATE: always five characters.
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|c| {
-                    c == "25006" || c.parse::<i32>().is_ok_and(|n| n & 0xff == 8)
+                    c == "25006" || (c.len() < 5 && c.parse::<i32>().is_ok_and(|n| n & 0xff == 8))
                 }) =>
             {
                 StoreError::ReadOnly(db.message().to_owned())
@@ -745,14 +746,15 @@ pub trait CertificateStore {
         serial: &str,
     ) -> Result<Vec<CertificateRecord>, StoreError>;
 
-    /// Certificates whose upper-case hex serial starts or ends with `digits` (hex), at most
-    /// `limit` of them, in row id order.
+    /// Certificates (issued by `issuer`, when given) whose upper-case hex serial starts or
+    /// ends with `digits` (hex), at most `limit` of them, in row id order.
     ///
     /// # Errors
     /// Database errors.
     async fn certificates_by_serial_part(
         &self,
         digits: &str,
+        issuer: Option<IssuerId>,
         limit: u32,
     ) -> Result<Vec<CertificateRecord>, StoreError>;
 
