@@ -555,20 +555,7 @@ impl<S: CaStore + LifecycleStore + CertificateStore> Directory<S> {
         issuer: Option<IssuerId>,
         parts: bool,
     ) -> Result<(String, Vec<CertificateRecord>, bool)> {
-        let trimmed = serial.trim();
-        let digits: String = trimmed
-            .strip_prefix("0x")
-            .or_else(|| trimmed.strip_prefix("0X"))
-            .unwrap_or(trimmed)
-            .chars()
-            .filter(|c| *c != ':')
-            .collect::<String>()
-            .to_ascii_uppercase();
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::Invalid(format!(
-                "'{serial}' is not a hex serial number"
-            )));
-        }
+        let digits = SerialNumber::digits(serial).map_err(Error::Invalid)?;
         if let Ok(whole) = SerialNumber::from_str(&digits) {
             let mut found = self.store.certificates_by_serial(&whole.to_hex()).await?;
             found.retain(|c| issuer.is_none_or(|i| c.issuer_ca_id == i));

@@ -99,17 +99,35 @@ impl fmt::Debug for SerialNumber {
     }
 }
 
+impl SerialNumber {
+    /// The hex digits of a serial as people write it — with or without `0x`, with or
+    /// without `:` separators (as `openssl x509 -serial` prints), any case — upper-cased.
+    ///
+    /// # Errors
+    /// When nothing is left or a character is not a hex digit.
+    pub fn digits(text: &str) -> Result<String, String> {
+        let trimmed = text.trim();
+        let digits: String = trimmed
+            .strip_prefix("0x")
+            .or_else(|| trimmed.strip_prefix("0X"))
+            .unwrap_or(trimmed)
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("'{text}' is not a hex serial number"));
+        }
+        Ok(digits)
+    }
+}
+
 impl FromStr for SerialNumber {
     type Err = String;
 
-    /// Parses hex, with or without `0x` and `:` separators (as `openssl x509 -serial` prints).
+    /// Parses hex as [`SerialNumber::digits`] reads it.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let cleaned: String = s
-            .trim()
-            .trim_start_matches("0x")
-            .chars()
-            .filter(|c| *c != ':')
-            .collect();
+        let cleaned = SerialNumber::digits(s)?;
         let padded = if cleaned.len() % 2 == 1 {
             format!("0{cleaned}")
         } else {
@@ -167,6 +185,9 @@ mod tests {
             "0x01:02".parse::<SerialNumber>().expect("hex").to_hex(),
             "0102"
         );
+        assert_eq!(SerialNumber::digits(" 0Xab:cd ").as_deref(), Ok("ABCD"));
+        assert!(SerialNumber::digits("0x").is_err());
+        assert!(SerialNumber::digits("12g4").is_err());
     }
 
     proptest! {
